@@ -1,0 +1,34 @@
+"""Every message that travels on the bus, each defined once, beside its subject.
+
+Services import these; nobody copies them. A message carries the schema version, its ids and
+the host id, so any subscriber can place it without context.
+"""
+
+from vigil_shared.contracts.base import SCHEMA_VERSION, ErrorReply, Message
+from vigil_shared.contracts.inventory import ContainerInfo, Inventory
+from vigil_shared.contracts.plan import Plan, UpdateAction
+from vigil_shared.contracts.progress import ProgressEvent
+from vigil_shared.contracts.registry import CheckReply, CheckRequest, ImageCheck, ImageStatus
+from vigil_shared.contracts.report import ContainerResult, Report, ResultStatus
+from vigil_shared.contracts.scan import ScanCommand
+from vigil_shared.contracts.subjects import Subjects
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CheckReply",
+    "CheckRequest",
+    "ContainerInfo",
+    "ContainerResult",
+    "ErrorReply",
+    "ImageCheck",
+    "ImageStatus",
+    "Inventory",
+    "Message",
+    "Plan",
+    "ProgressEvent",
+    "Report",
+    "ResultStatus",
+    "ScanCommand",
+    "Subjects",
+    "UpdateAction",
+]

@@ -1,0 +1,25 @@
+"""`{prefix}.inventory.{host}`: what runs on a host (JetStream, for audit and planning)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from vigil_shared.contracts.base import Message
+
+
+class ContainerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    image: str  # the reference the container was created from (Config.Image)
+    image_id: str
+    repo_digests: tuple[str, ...] = ()  # of the container's image, as the engine records them
+    state: str = "running"  # running, exited, created, restarting, paused, dead
+    labels: dict[str, str] = {}
+    created: str = ""
+
+
+class Inventory(Message, frozen=True, kw_only=True):
+    scan_id: str
+    host: str
+    taken_at: float
+    containers: tuple[ContainerInfo, ...] = ()

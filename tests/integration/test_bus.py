@@ -1,0 +1,137 @@
+"""The bus adapter against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+import pytest
+
+from vigil.embedded_nats import EmbeddedNats, free_port
+from vigil_shared.bus import Bus, BusConfig, BusUnavailable, NoResponders, RemoteError
+from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus, Report
+
+pytestmark = pytest.mark.integration
+
+
+async def test_connect_fails_fast_with_a_clear_error() -> None:
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(BusUnavailable, match=rf"cannot reach NATS at nats://127.0.0.1:{port}"):
+        await Bus.connect(BusConfig(url=f"nats://127.0.0.1:{port}", connect_timeout=1), name="t")
+    assert time.monotonic() - started < 8
+
+
+async def test_request_without_a_service_names_the_subject(bus: Bus) -> None:
+    with pytest.raises(NoResponders, match="vigil.registry.check"):
+        await bus.request(
+            bus.subjects.registry_check,
+            CheckRequest(scan_id="s", host="h", images=()),
+            CheckReply,
+            timeout=1,
+        )
+
+
+async def test_serve_answers_and_bad_requests_get_error_replies(bus: Bus) -> None:
+    async def handler(req: CheckRequest, headers: dict[str, str]) -> CheckReply:
+        return CheckReply(
+            scan_id=req.scan_id,
+            results=tuple(ImageStatus(image=i.image, outcome="current") for i in req.images),
+        )
+
+    await bus.serve(bus.subjects.registry_check, CheckRequest, handler, queue="gw")
+    reply = await bus.request(
+        bus.subjects.registry_check,
+        CheckRequest(scan_id="s1", host="h", images=(ImageCheck(image="a:1"),)),
+        CheckReply,
+    )
+    assert reply.scan_id == "s1"
+    assert [r.image for r in reply.results] == ["a:1"]
+
+    for garbage in (
+        b"\x00\xffnot json",
+        b'{"scan_id": 5}',
+        b'{"schema": 99, "scan_id": "x", "host": "h", "images": []}',
+    ):
+        answer = await bus.nc.request(bus.subjects.registry_check, garbage, timeout=2)
+        assert answer.headers and answer.headers.get("Vigil-Error") == "1"
+        assert b"CheckRequest" in answer.data
+
+    # still serving after the garbage
+    reply = await bus.request(
+        bus.subjects.registry_check, CheckRequest(scan_id="s2", host="h", images=()), CheckReply
+    )
+    assert reply.scan_id == "s2"
+
+
+async def test_a_failing_handler_becomes_an_error_reply(bus: Bus) -> None:
+    async def handler(req: CheckRequest, headers: dict[str, str]) -> CheckReply:
+        raise ValueError("boom for " + req.host)
+
+    await bus.serve(bus.subjects.registry_check, CheckRequest, handler, queue="gw")
+    with pytest.raises(RemoteError, match="boom for h9"):
+        await bus.request(
+            bus.subjects.registry_check,
+            CheckRequest(scan_id="s", host="h9", images=()),
+            CheckReply,
+        )
+
+
+async def test_durable_consumer_gets_what_it_missed_and_drops_garbage(
+    nats_server: EmbeddedNats,
+) -> None:
+    config = BusConfig(url=nats_server.url)
+    first = await Bus.connect(config, name="t1")
+    await first.ensure_streams()
+    got: list[str] = []
+
+    async def handler(report: Report, headers: dict[str, str]) -> None:
+        got.append(report.scan_id)
+
+    await first.consume(first.subjects.all_reports, "notifier", Report, handler)
+    await asyncio.sleep(0.2)
+    await first.close()
+
+    publisher = await Bus.connect(config, name="pub")
+    await publisher.ensure_streams()  # idempotent
+    await publisher.js.publish(publisher.subjects.report("h1"), b"garbage")
+    for i in range(3):
+        await publisher.publish_event(
+            publisher.subjects.report("h1"),
+            Report(scan_id=f"s{i}", plan_id="p", host="h1", started_at=0, finished_at=1),
+        )
+    await publisher.close()
+
+    second = await Bus.connect(config, name="t2")
+    await second.consume(second.subjects.all_reports, "notifier", Report, handler)
+    for _ in range(100):
+        if len(got) == 3:
+            break
+        await asyncio.sleep(0.05)
+    await second.close()
+    assert got == ["s0", "s1", "s2"]
+
+
+async def test_reconnects_after_a_server_restart(nats_server: EmbeddedNats) -> None:
+    b = await Bus.connect(BusConfig(url=nats_server.url), name="t")
+    await b.ensure_streams()
+    nats_server.stop()
+    await asyncio.sleep(0.5)
+    nats_server.start()
+    for _ in range(100):
+        if b.nc.is_connected:
+            break
+        await asyncio.sleep(0.1)
+    assert b.nc.is_connected
+    await b.publish_event(
+        b.subjects.report("h"),
+        Report(scan_id="after", plan_id="p", host="h", started_at=0, finished_at=0),
+    )
+    await b.close()
+
+
+def test_bus_config_repr_hides_the_password() -> None:
+    config = BusConfig(url="nats://vigil:hunter22@hub:4222", password="hunter22")
+    assert "hunter22" not in repr(config)
+    assert "hunter22" in msgspec.json.encode(config).decode()  # the value itself is kept
