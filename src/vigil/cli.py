@@ -1,2 +1,95 @@
-def main() -> None:
-    raise SystemExit(0)
+"""`vigil`: the whole system on one host, or one service of a fleet.
+
+    vigil [OPTIONS] [NAME...]          all four services over an embedded NATS
+    vigil scanner|registry-gateway|executor|notifier --nats-url URL [OPTIONS]
+
+Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
+or a start-up error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from vigil import options
+from vigil.options import UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTIONS = {
+    options.ALL_IN_ONE: "Run the whole system on this host: scanner, registry-gateway, executor "
+    "and notifier in one process, over an embedded NATS server (or --nats-url).",
+    options.SCANNER: "Lists containers, publishes inventory, asks the gateway about digests "
+    "and publishes the update plan for its host.",
+    options.GATEWAY: "Answers digest checks for the whole fleet; owns registry credentials, "
+    "TLS trust and the token cache.",
+    options.EXECUTOR: "Carries out its host's update plans: pull, stop, recreate, start, "
+    "roll back on failure.",
+    options.NOTIFIER: "Turns every host's reports into notifications.",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    prog = "vigil" if command == options.ALL_IN_ONE else f"vigil {command}"
+    parser = _Parser(
+        prog=prog,
+        description=DESCRIPTIONS[command],
+        epilog="Flags win over environment variables. See docs/options.md.",
+    )
+    if command in (options.ALL_IN_ONE, options.SCANNER):
+        parser.add_argument(
+            "names",
+            nargs="*",
+            metavar="NAME",
+            help="only these containers (default: every selected container)",
+        )
+    options.add_options(parser, command)
+    return parser
+
+
+def _top_help() -> str:
+    lines = [build_parser(options.ALL_IN_ONE).format_help(), "commands:"]
+    for name in options.SERVICES:
+        lines.append(f"  vigil {name:<17} {DESCRIPTIONS[name]}")
+    lines.append("\nRun 'vigil COMMAND --help' for a command's options.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ if env is None else env)
+    command = options.ALL_IN_ONE
+    if argv and argv[0] in options.SERVICES:
+        command = argv.pop(0)
+    if command == options.ALL_IN_ONE and argv[:1] in (["-h"], ["--help"]):
+        print(_top_help())
+        return EXIT_OK
+    try:
+        parsed = build_parser(command).parse_args(argv)
+        values, warnings = options.resolve(command, parsed, env)
+        values["names"] = tuple(getattr(parsed, "names", ()) or ())
+    except UsageError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+
+    from vigil.runner import run  # imported late: --help stays fast
+
+    try:
+        return asyncio.run(run(command, values, warnings, env))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

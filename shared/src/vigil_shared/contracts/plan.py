@@ -26,3 +26,4 @@ class Plan(Message, frozen=True, kw_only=True):
     # Containers the scanner already settled (fresh, check failed, skipped): the executor
     # copies them into its report so the report covers every scanned container.
     settled: tuple[ContainerResult, ...] = ()
+    problems: tuple[str, ...] = ()  # host-level failures found while scanning

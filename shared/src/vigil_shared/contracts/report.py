@@ -33,11 +33,13 @@ class Report(Message, frozen=True, kw_only=True):
     started_at: float
     finished_at: float
     results: tuple[ContainerResult, ...] = ()
-    error: str = ""  # a failure of the whole cycle on this host (engine unreachable, ...)
+    # Failures of the cycle on this host that belong to no container: the engine could not
+    # be reached, a container named on the command line does not exist, ...
+    problems: tuple[str, ...] = ()
 
     def count(self, *statuses: str) -> int:
         return sum(1 for r in self.results if r.status in statuses)
 
     @property
     def failed(self) -> bool:
-        return bool(self.error) or self.count(*FAILED_STATUSES) > 0
+        return bool(self.problems) or self.count(*FAILED_STATUSES) > 0

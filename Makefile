@@ -1,0 +1,46 @@
+# Vigil: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+ARGS ?=
+
+.PHONY: install run test test-unit test-integration lint bench prepare-test-env clean
+
+# uv is installed into a private tool venv so that nothing on the machine needs changing.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-groups --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv with everything; gives .venv/bin/vigil
+
+# The whole system on this host, against the local Docker engine (set up like the tests do
+# when none answers), with an embedded NATS server. Extra flags: make run ARGS="--run-once".
+run: install
+	@bash scripts/prepare-test-env.sh --engine-only
+	$(VENV)/bin/vigil $(ARGS)
+
+prepare-test-env:
+	@bash scripts/prepare-test-env.sh
+
+test: install prepare-test-env  ## set up and run the whole suite
+	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest $(ARGS)
+
+test-unit: install
+	$(VENV)/bin/pytest tests/unit $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src services/*/src src tests bench
+
+bench: install prepare-test-env
+	$(VENV)/bin/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,182 @@
+"""The executor service: takes its host's plans from a durable consumer and carries them out.
+
+A plan is acknowledged only once its report is published, so a plan survives an executor
+restart, and `max_ack_pending=1` means two plans never run at once on one host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgspec
+
+from vigil_executor.replace import pull_image, remove_image_if_unused, replace_container
+from vigil_shared.bus import Bus
+from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
+from vigil_shared.logs import get_logger
+from vigil_shared.telemetry import Telemetry
+
+log = get_logger("vigil.executor")
+
+
+class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host_id: str
+    cleanup: bool = False
+    stop_timeout: int = 10
+    health_timeout: float = 60.0
+
+
+def split_tag(image: str) -> tuple[str, str]:
+    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return image, "latest"
+    return name, tag
+
+
+def pinned(image: str, digest: str) -> str:
+    """The reference of exactly the build the gateway resolved: `name@sha256:...`."""
+    return f"{split_tag(image)[0]}@{digest}"
+
+
+class Executor:
+    def __init__(self, bus: Bus, engine: Any, config: ExecutorConfig, telemetry: Telemetry) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.config = config
+        self.tracer = telemetry.tracer("vigil.executor")
+
+    async def start(self) -> None:
+        host = self.config.host_id
+        await self.bus.consume(
+            self.bus.subjects.plan(host),
+            f"executor-{host}",
+            Plan,
+            self._on_plan,
+            ack_wait=60.0,
+            max_ack_pending=1,
+        )
+
+    async def _on_plan(self, plan: Plan, headers: dict[str, str]) -> None:
+        if plan.host != self.config.host_id:
+            log.warning("ignored a plan for another host", plan_host=plan.host)
+            return
+        report = await self.execute(plan)
+        await self.bus.publish_event(
+            self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
+        )
+
+    async def execute(self, plan: Plan) -> Report:
+        started = time.time()
+        with self.tracer.start_as_current_span("execute") as span:
+            span.set_attribute("vigil.scan_id", plan.scan_id)
+            span.set_attribute("vigil.host", plan.host)
+            results = list(plan.settled)
+            pulled: dict[str, str] = {}
+            total = len(plan.actions)
+            for index, action in enumerate(plan.actions, 1):
+                results.append(await self._update(plan, action, index, total, pulled))
+        return Report(
+            scan_id=plan.scan_id,
+            plan_id=plan.plan_id,
+            host=plan.host,
+            started_at=started,
+            finished_at=time.time(),
+            results=tuple(results),
+            problems=plan.problems,
+        )
+
+    async def _update(
+        self, plan: Plan, action: UpdateAction, index: int, total: int, pulled: dict[str, str]
+    ) -> ContainerResult:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        name = action.container_name
+
+        async def progress(phase: str, message: str) -> None:
+            log.info(f"[{index}/{total}] {name}: {phase}", message=message, host=plan.host)
+            event = ProgressEvent(
+                plan_id=plan.plan_id,
+                scan_id=plan.scan_id,
+                host=plan.host,
+                container=name,
+                phase=phase,
+                message=message,
+                at=time.time(),
+                index=index,
+                total=total,
+            )
+            try:
+                await self.bus.publish_event(self.bus.subjects.progress(plan.host), event)
+            except Exception as exc:  # progress is informative; never fail an update on it
+                log.warning("progress event not published", error=str(exc))
+
+        def on_step(phase: str, message: str) -> None:
+            asyncio.run_coroutine_threadsafe(progress(phase, message), loop)
+
+        def result(status: str, **fields: Any) -> ContainerResult:
+            return ContainerResult(
+                name=name,
+                container_id=action.container_id,
+                image=action.image,
+                status=status,  # type: ignore[arg-type]
+                old_image_id=action.old_image_id,
+                remote_digest=action.remote_digest or "",
+                duration_s=round(time.monotonic() - started, 3),
+                **fields,
+            )
+
+        try:
+            new_image_id = await self._pull(action, pulled, progress)
+        except Exception as exc:
+            await progress("failed", f"pull failed: {exc}")
+            return result("failed", error=f"pull of {action.image} failed: {exc}")
+        if new_image_id == action.old_image_id:
+            return result("fresh")
+
+        outcome = await asyncio.to_thread(
+            replace_container,
+            self.engine,
+            action.container_id,
+            action.image,
+            stop_timeout=self.config.stop_timeout,
+            on_step=on_step,
+        )
+        notes = tuple(getattr(outcome, "notes", ()) or ())
+        if outcome.status != "updated":
+            await progress(outcome.status, outcome.error)
+            return result(
+                outcome.status, error=outcome.error, new_image_id=new_image_id, notes=notes
+            )
+        if self.config.cleanup:
+            removed = await asyncio.to_thread(
+                remove_image_if_unused, self.engine, action.old_image_id
+            )
+            if removed:
+                await progress("cleaned-up", f"removed old image {action.old_image_id[:19]}")
+        await progress("done", f"running on {new_image_id[:19]}")
+        return result(
+            "updated",
+            new_image_id=new_image_id,
+            new_container_id=outcome.new_container_id,
+            notes=notes,
+        )
+
+    async def _pull(self, action: UpdateAction, pulled: dict[str, str], progress: Any) -> str:
+        """Pull exactly the build the gateway resolved and tag it as the container's tag."""
+        key = action.remote_digest or action.image
+        if key in pulled:
+            return pulled[key]
+        if action.remote_digest:
+            target = pinned(action.image, action.remote_digest)
+            await progress("pulling", target)
+            image_id = await asyncio.to_thread(pull_image, self.engine, target, None)
+            repo, tag = split_tag(action.image)
+            await asyncio.to_thread(self.engine.api.tag, image_id, repo, tag, force=True)
+        else:
+            await progress("pulling", action.image)
+            image_id = await asyncio.to_thread(pull_image, self.engine, action.image, None)
+        pulled[key] = image_id
+        return image_id

@@ -1,0 +1,38 @@
+"""The notifier: consumes every host's reports and tells people.
+
+For now it writes each report to its output stream; notification URLs come with their own
+issue. It uses a durable consumer, so a notifier that was down gets the reports it missed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from vigil_notifier.render import render_report
+from vigil_shared.bus import Bus
+from vigil_shared.contracts import Report
+from vigil_shared.logs import get_logger
+
+log = get_logger("vigil.notifier")
+
+
+class Notifier:
+    def __init__(self, bus: Bus, out: TextIO | None = None, durable: str = "notifier") -> None:
+        self.bus = bus
+        self.out = out or sys.stdout
+        self.durable = durable
+
+    async def start(self) -> None:
+        await self.bus.consume(
+            self.bus.subjects.all_reports,
+            self.durable,
+            Report,
+            self._on_report,
+            max_ack_pending=64,
+        )
+
+    async def _on_report(self, report: Report, headers: dict[str, str]) -> None:
+        self.out.write(render_report(report) + "\n")
+        self.out.flush()
+        log.info("report delivered", host=report.host, scan_id=report.scan_id, failed=report.failed)

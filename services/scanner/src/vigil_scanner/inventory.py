@@ -1,0 +1,50 @@
+"""Reading what runs on a host from the Docker engine (blocking: call it in a thread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil_shared.contracts import ContainerInfo
+
+
+def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
+    """Every container on the engine with the facts the scanner decides on.
+
+    `Config.Image` is read from inspect, not from the listing: once a tag has moved, the
+    listing shows the old image's id instead of the reference the container follows.
+    """
+    api = client.api
+    images: dict[str, tuple[str, ...]] = {}
+    found: list[ContainerInfo] = []
+    for summary in api.containers(all=True):
+        try:
+            data = api.inspect_container(summary["Id"])
+        except Exception as exc:  # removed between listing and inspect
+            if getattr(exc, "status_code", None) == 404:
+                continue
+            raise
+        image_id = data.get("Image", "")
+        if image_id not in images:
+            images[image_id] = _repo_digests(api, image_id)
+        found.append(
+            ContainerInfo(
+                id=data["Id"],
+                name=data.get("Name", "").lstrip("/"),
+                image=(data.get("Config") or {}).get("Image", ""),
+                image_id=image_id,
+                repo_digests=images[image_id],
+                state=(data.get("State") or {}).get("Status", "unknown"),
+                labels=dict((data.get("Config") or {}).get("Labels") or {}),
+                created=data.get("Created", ""),
+            )
+        )
+    return tuple(found)
+
+
+def _repo_digests(api: Any, image_id: str) -> tuple[str, ...]:
+    try:
+        return tuple(api.inspect_image(image_id).get("RepoDigests") or ())
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return ()
+        raise

@@ -1,0 +1,123 @@
+"""What a scan decides: from the selected containers and the gateway's answers, the plan.
+
+Pure: no Docker, no registry, no bus. Every container the scan looked at ends up either as an
+action for the executor or as a settled result, so the report accounts for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from vigil_shared.contracts import (
+    CheckReply,
+    ContainerInfo,
+    ContainerResult,
+    ImageCheck,
+    ImageStatus,
+    Plan,
+    UpdateAction,
+)
+from vigil_shared.imageref import InvalidImageRef, parse_image_ref
+
+
+class CheckList(msgspec.Struct, frozen=True, kw_only=True):
+    """The distinct images to ask the gateway about, and the containers it cannot ask about."""
+
+    checks: tuple[ImageCheck, ...]
+    unusable: tuple[ContainerResult, ...]
+
+
+def _settled(c: ContainerInfo, status: str, error: str = "") -> ContainerResult:
+    return ContainerResult(
+        name=c.name,
+        container_id=c.id,
+        image=c.image,
+        status=status,  # type: ignore[arg-type]
+        old_image_id=c.image_id,
+        error=error,
+    )
+
+
+def checks_for(containers: Iterable[ContainerInfo]) -> CheckList:
+    """One check per distinct image reference (with every local digest seen for it)."""
+    digests: dict[str, set[str]] = {}
+    unusable: list[ContainerResult] = []
+    for c in containers:
+        if c.image.startswith("sha256:"):
+            unusable.append(
+                _settled(c, "skipped", "the container was created from an image id, not a tag")
+            )
+            continue
+        try:
+            parse_image_ref(c.image)
+        except InvalidImageRef as exc:
+            unusable.append(_settled(c, "check_failed", str(exc)))
+            continue
+        digests.setdefault(c.image, set()).update(c.repo_digests)
+    checks = tuple(
+        ImageCheck(image=image, local_digests=tuple(sorted(d))) for image, d in digests.items()
+    )
+    return CheckList(checks=checks, unusable=tuple(unusable))
+
+
+def build_plan(
+    *,
+    plan_id: str,
+    scan_id: str,
+    host: str,
+    now: float,
+    containers: Iterable[ContainerInfo],
+    checklist: CheckList,
+    reply: CheckReply | None,
+    check_error: str = "",
+    problems: tuple[str, ...] = (),
+) -> Plan:
+    """Decide per container: update it, or settle it as fresh, pinned, or failed to check.
+
+    `reply` is None when the gateway could not be asked at all; `check_error` says why.
+    """
+    by_image: dict[str, ImageStatus] = {r.image: r for r in reply.results} if reply else {}
+    unusable = {r.container_id: r for r in checklist.unusable}
+    actions: list[UpdateAction] = []
+    settled: list[ContainerResult] = []
+    for c in containers:
+        if c.id in unusable:
+            settled.append(unusable[c.id])
+            continue
+        status = by_image.get(c.image)
+        if status is None:
+            reason = check_error or "the registry gateway gave no answer for this image"
+            settled.append(_settled(c, "check_failed", reason))
+        elif status.outcome == "error":
+            settled.append(_settled(c, "check_failed", status.error or "check failed"))
+        elif status.outcome == "stale" and not _already_on(c, status.remote_digest):
+            actions.append(
+                UpdateAction(
+                    container_id=c.id,
+                    container_name=c.name,
+                    image=c.image,
+                    old_image_id=c.image_id,
+                    remote_digest=status.remote_digest,
+                )
+            )
+        else:
+            settled.append(_settled(c, "fresh"))
+    return Plan(
+        plan_id=plan_id,
+        scan_id=scan_id,
+        host=host,
+        created_at=now,
+        actions=tuple(actions),
+        settled=tuple(settled),
+        problems=problems,
+    )
+
+
+def _already_on(c: ContainerInfo, remote_digest: str | None) -> bool:
+    """The gateway judges by image; a container whose own image has that digest is current
+    even when another container of the same tag is not (two builds of one tag on a host)."""
+    if not remote_digest:
+        return False
+    return any(d.endswith("@" + remote_digest) for d in c.repo_digests)

@@ -1,0 +1,141 @@
+"""The scanner service: one cycle lists, publishes inventory, asks the gateway, plans."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import msgspec
+
+from vigil_scanner.inventory import list_containers
+from vigil_scanner.planning import build_plan, checks_for
+from vigil_scanner.selection import Selection, select
+from vigil_shared.bus import Bus, BusError
+from vigil_shared.contracts import CheckReply, CheckRequest, Inventory, Plan, ScanCommand
+from vigil_shared.logs import get_logger
+from vigil_shared.telemetry import Telemetry
+
+log = get_logger("vigil.scanner")
+
+
+class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host_id: str
+    selection: Selection = Selection()
+    check_timeout: float = 60.0
+
+
+class Scanner:
+    def __init__(self, bus: Bus, engine: Any, config: ScannerConfig, telemetry: Telemetry) -> None:
+        self.bus = bus
+        self.engine = engine
+        self.config = config
+        self.tracer = telemetry.tracer("vigil.scanner")
+        self._busy = asyncio.Lock()
+        self.scans_total = 0
+        self.scans_skipped = 0
+
+    async def start(self) -> None:
+        await self.bus.subscribe(self.bus.subjects.cmd_scan, ScanCommand, self._on_command)
+
+    async def _on_command(self, cmd: ScanCommand, headers: dict[str, str]) -> None:
+        if cmd.hosts and self.config.host_id not in cmd.hosts:
+            return
+        await self.scan(scan_id=cmd.scan_id, names=cmd.names)
+
+    async def scan(self, *, scan_id: str | None = None, names: tuple[str, ...] = ()) -> Plan | None:
+        """Run one cycle on this host; None when the previous cycle still runs (skipped)."""
+        if self._busy.locked():
+            self.scans_skipped += 1
+            log.warning(
+                "cycle skipped: the previous one is still running", host=self.config.host_id
+            )
+            return None
+        async with self._busy:
+            self.scans_total += 1
+            with self.tracer.start_as_current_span("scan") as span:
+                scan_id = scan_id or uuid.uuid4().hex
+                span.set_attribute("vigil.scan_id", scan_id)
+                span.set_attribute("vigil.host", self.config.host_id)
+                return await self._cycle(scan_id, names)
+
+    async def _cycle(self, scan_id: str, names: tuple[str, ...]) -> Plan:
+        host = self.config.host_id
+        subjects = self.bus.subjects
+        selection = self.config.selection
+        if names:
+            selection = msgspec.structs.replace(selection, names=names)
+        started = time.time()
+        log.info("scan started", host=host, scan_id=scan_id)
+        try:
+            containers = await asyncio.to_thread(list_containers, self.engine)
+        except Exception as exc:
+            problem = f"cannot list containers on host {host}: {exc}"
+            log.error("scan failed", host=host, scan_id=scan_id, error=problem)
+            plan = Plan(
+                plan_id=uuid.uuid4().hex,
+                scan_id=scan_id,
+                host=host,
+                created_at=time.time(),
+                problems=(problem,),
+            )
+            await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
+            return plan
+
+        await self.bus.publish_event(
+            subjects.inventory(host),
+            Inventory(scan_id=scan_id, host=host, taken_at=started, containers=containers),
+        )
+        selected = select(containers, selection)
+        problems = tuple(f"no container named {n!r} on host {host}" for n in selected.missing_names)
+        checklist = checks_for(selected.containers)
+        reply: CheckReply | None = None
+        check_error = ""
+        if checklist.checks:
+            try:
+                reply = await self.bus.request(
+                    subjects.registry_check,
+                    CheckRequest(scan_id=scan_id, host=host, images=checklist.checks),
+                    CheckReply,
+                    timeout=self.config.check_timeout,
+                )
+            except BusError as exc:
+                check_error = f"registry gateway: {exc}"
+                log.error("digest check failed", host=host, scan_id=scan_id, error=check_error)
+        plan = build_plan(
+            plan_id=uuid.uuid4().hex,
+            scan_id=scan_id,
+            host=host,
+            now=time.time(),
+            containers=selected.containers,
+            checklist=checklist,
+            reply=reply,
+            check_error=check_error,
+            problems=problems,
+        )
+        await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
+        log.info(
+            "scan planned",
+            host=host,
+            scan_id=scan_id,
+            scanned=len(selected.containers),
+            stale=len(plan.actions),
+            seconds=round(time.time() - started, 3),
+        )
+        for problem in problems:
+            log.error("selection problem", host=host, error=problem)
+        return plan
+
+
+async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event) -> None:
+    """Periodic cycles; a cycle still running when the next is due is skipped and counted."""
+    while not stop.is_set():
+        task = asyncio.create_task(scanner.scan())
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            continue
+        finally:
+            if stop.is_set():
+                task.cancel()

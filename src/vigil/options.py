@@ -1,0 +1,599 @@
+"""Every command-line option of `vigil`, with its environment variable, in one table.
+
+watchtower's flags keep their names, short forms and `WATCHTOWER_*` variables; Vigil's own use
+`VIGIL_*`. A flag on the command line wins over its environment variable. Options that this
+version accepts but does not act on yet are marked `pending`: `vigil` warns about each one it
+is given at start-up, so nothing a watchtower user set is ignored silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["bool", "str", "int", "float", "duration", "list", "choice"]
+
+# Which parsers an option appears on.
+ALL_IN_ONE = "vigil"
+SCANNER = "scanner"
+GATEWAY = "registry-gateway"
+EXECUTOR = "executor"
+NOTIFIER = "notifier"
+SERVICES = (SCANNER, GATEWAY, EXECUTOR, NOTIFIER)
+EVERYWHERE = (ALL_IN_ONE, *SERVICES)
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    env: tuple[str, ...]
+    kind: Kind
+    help: str
+    default: Any = None
+    where: tuple[str, ...] = EVERYWHERE
+    choices: tuple[str, ...] = ()
+    pending: str = ""  # why it is not acted on yet (the issue that brings it)
+    secret: bool = False
+    metavar: str | None = None
+    dest_: str = field(default="")
+
+    @property
+    def dest(self) -> str:
+        return self.dest_ or self.flags[0].lstrip("-").replace("-", "_")
+
+
+def _o(
+    *flags: str, env: str | tuple[str, ...] = (), kind: Kind = "bool", help: str, **kw: Any
+) -> Option:
+    envs = (env,) if isinstance(env, str) else env
+    return Option(flags=flags, env=envs, kind=kind, help=help, **kw)
+
+
+SCANNING = (ALL_IN_ONE, SCANNER)
+EXECUTING = (ALL_IN_ONE, EXECUTOR)
+GATEWAYS = (ALL_IN_ONE, GATEWAY)
+NOTIFYING = (ALL_IN_ONE, NOTIFIER)
+DOCKER = (ALL_IN_ONE, SCANNER, EXECUTOR)
+LATER_GATEWAY = "comes with the registry-gateway issue (#4)"
+LATER_EXECUTOR = "comes with the executor issue (#5)"
+LATER_FLEET = "comes with the scanner and fleet issue (#6)"
+LATER_NOTIFY = "comes with the notifier issue (#7)"
+LATER_DEPLOY = "comes with the deploy issue (#8)"
+
+OPTIONS: tuple[Option, ...] = (
+    # --- the bus and the host -------------------------------------------------------------
+    _o(
+        "--nats-url",
+        env="VIGIL_NATS_URL",
+        kind="str",
+        metavar="URL",
+        help="join this NATS server instead of starting an embedded one (all-in-one); "
+        "required for a single service",
+        secret=True,
+    ),
+    _o(
+        "--subject-prefix",
+        env="VIGIL_SUBJECT_PREFIX",
+        kind="str",
+        default="vigil",
+        help="prefix of every subject Vigil uses",
+    ),
+    _o(
+        "--host-id",
+        env="VIGIL_HOST_ID",
+        kind="str",
+        metavar="ID",
+        help="name of this host in every message (default: the hostname)",
+        where=(ALL_IN_ONE, SCANNER, EXECUTOR),
+    ),
+    _o(
+        "--docker-host",
+        "-H",
+        "--host",
+        env=("VIGIL_DOCKER_HOST", "DOCKER_HOST"),
+        kind="str",
+        metavar="URL",
+        dest_="docker_host",
+        where=DOCKER,
+        help="Docker engine to use: unix:///path or tcp://host:port "
+        "(default: DOCKER_HOST, else unix:///var/run/docker.sock)",
+    ),
+    _o(
+        "--tlsverify",
+        "-v",
+        env="DOCKER_TLS_VERIFY",
+        where=DOCKER,
+        pending=LATER_FLEET,
+        help="use TLS to the engine and verify it (certificates from DOCKER_CERT_PATH)",
+    ),
+    _o(
+        "--api-version",
+        "-a",
+        env="DOCKER_API_VERSION",
+        kind="str",
+        where=DOCKER,
+        help="engine API version; Vigil always negotiates it with the engine and warns "
+        "when this is given",
+    ),
+    _o(
+        "--state-dir",
+        env="VIGIL_STATE_DIR",
+        kind="str",
+        metavar="DIR",
+        where=(ALL_IN_ONE,),
+        help="where the embedded NATS keeps its JetStream store "
+        "(default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)",
+    ),
+    # --- when ------------------------------------------------------------------------------
+    _o(
+        "--interval",
+        "-i",
+        env="WATCHTOWER_POLL_INTERVAL",
+        kind="int",
+        default=86400,
+        metavar="SECONDS",
+        where=SCANNING,
+        help="seconds between cycles (default 86400)",
+    ),
+    _o(
+        "--schedule",
+        "-s",
+        env="WATCHTOWER_SCHEDULE",
+        kind="str",
+        metavar="CRON",
+        where=SCANNING,
+        pending=LATER_FLEET,
+        help="6-field cron expression (seconds first), in TZ; not with --interval",
+    ),
+    _o(
+        "--run-once",
+        "-R",
+        env="WATCHTOWER_RUN_ONCE",
+        where=(ALL_IN_ONE,),
+        help="run one cycle and exit: 0 when nothing failed, 1 when an update failed",
+    ),
+    # --- selection -------------------------------------------------------------------------
+    _o(
+        "--label-enable",
+        "-e",
+        env="WATCHTOWER_LABEL_ENABLE",
+        where=SCANNING,
+        help="only containers labelled com.centurylinklabs.watchtower.enable=true",
+    ),
+    _o(
+        "--disable-containers",
+        "-x",
+        env="WATCHTOWER_DISABLE_CONTAINERS",
+        kind="list",
+        metavar="NAMES",
+        where=SCANNING,
+        help="container names to leave alone (comma or space separated)",
+    ),
+    _o(
+        "--scope",
+        env="WATCHTOWER_SCOPE",
+        kind="str",
+        where=SCANNING,
+        help="only containers whose com.centurylinklabs.watchtower.scope label equals this "
+        "('none': containers without a scope)",
+    ),
+    _o(
+        "--include-stopped",
+        "-S",
+        env="WATCHTOWER_INCLUDE_STOPPED",
+        where=SCANNING,
+        help="also look at created and exited containers",
+    ),
+    _o(
+        "--include-restarting",
+        env="WATCHTOWER_INCLUDE_RESTARTING",
+        where=SCANNING,
+        help="also look at restarting containers",
+    ),
+    # --- updating --------------------------------------------------------------------------
+    _o(
+        "--cleanup",
+        "-c",
+        env="WATCHTOWER_CLEANUP",
+        where=EXECUTING,
+        help="remove the old image after an update, when no container uses it any more",
+    ),
+    _o(
+        "--stop-timeout",
+        "-t",
+        env="WATCHTOWER_TIMEOUT",
+        kind="duration",
+        default=10.0,
+        metavar="DURATION",
+        where=EXECUTING,
+        help="how long a container may take to stop before it is killed, e.g. 10s, 1m "
+        "(default 10s)",
+    ),
+    _o(
+        "--monitor-only",
+        "-m",
+        env="WATCHTOWER_MONITOR_ONLY",
+        where=EVERYWHERE,
+        pending=LATER_EXECUTOR,
+        help="detect and report new images, never update",
+    ),
+    _o(
+        "--no-pull",
+        env="WATCHTOWER_NO_PULL",
+        where=EVERYWHERE,
+        pending=LATER_EXECUTOR,
+        help="only compare with images already on the host",
+    ),
+    _o(
+        "--no-restart",
+        env="WATCHTOWER_NO_RESTART",
+        where=EXECUTING,
+        pending=LATER_EXECUTOR,
+        help="do not restart containers (an external system starts them)",
+    ),
+    _o(
+        "--remove-volumes",
+        env="WATCHTOWER_REMOVE_VOLUMES",
+        where=EXECUTING,
+        pending=LATER_EXECUTOR,
+        help="remove anonymous volumes of the old container",
+    ),
+    _o(
+        "--revive-stopped",
+        env="WATCHTOWER_REVIVE_STOPPED",
+        where=EXECUTING,
+        pending=LATER_EXECUTOR,
+        help="start stopped containers that were updated",
+    ),
+    _o(
+        "--label-take-precedence",
+        env="WATCHTOWER_LABEL_TAKE_PRECEDENCE",
+        where=EVERYWHERE,
+        pending=LATER_EXECUTOR,
+        help="per-container labels win over flags for monitor-only and no-pull",
+    ),
+    _o(
+        "--enable-lifecycle-hooks",
+        env="WATCHTOWER_LIFECYCLE_HOOKS",
+        where=EXECUTING,
+        pending=LATER_EXECUTOR,
+        help="run the lifecycle hook labels inside containers",
+    ),
+    _o(
+        "--rolling-restart",
+        env="WATCHTOWER_ROLLING_RESTART",
+        where=EXECUTING,
+        pending=LATER_EXECUTOR,
+        help="replace one container at a time",
+    ),
+    _o(
+        "--health-timeout",
+        env="VIGIL_HEALTH_TIMEOUT",
+        kind="duration",
+        default=60.0,
+        metavar="DURATION",
+        where=EXECUTING,
+        help="how long a new container with a healthcheck may take to become healthy "
+        "before it is rolled back (default 60s)",
+    ),
+    _o(
+        "--no-startup-message",
+        env="WATCHTOWER_NO_STARTUP_MESSAGE",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="send no notification at start",
+    ),
+    _o(
+        "--health-check",
+        env=(),
+        where=(ALL_IN_ONE,),
+        pending=LATER_DEPLOY,
+        help="exit 0 when a Vigil instance is running (for Docker's HEALTHCHECK)",
+    ),
+    # --- registries ------------------------------------------------------------------------
+    _o(
+        "--warn-on-head-failure",
+        env="WATCHTOWER_WARN_ON_HEAD_FAILURE",
+        kind="choice",
+        choices=("always", "auto", "never"),
+        default="auto",
+        where=GATEWAYS,
+        pending=LATER_GATEWAY,
+        help="when to warn that a manifest HEAD failed",
+    ),
+    _o(
+        "--registry-ca",
+        env="WATCHTOWER_REGISTRY_CA",
+        kind="str",
+        metavar="FILE",
+        where=GATEWAYS,
+        help="PEM bundle of CA certificates added to the system roots for registries",
+    ),
+    _o(
+        "--registry-ca-validate",
+        env="WATCHTOWER_REGISTRY_CA_VALIDATE",
+        where=GATEWAYS,
+        pending=LATER_GATEWAY,
+        help="refuse to start when the --registry-ca bundle is bad",
+    ),
+    _o(
+        "--insecure-registry",
+        env="VIGIL_INSECURE_REGISTRIES",
+        kind="list",
+        metavar="HOST",
+        where=GATEWAYS,
+        help="registry (host[:port]) whose TLS is not verified or that "
+        "speaks plain HTTP; repeatable",
+    ),
+    _o(
+        "--digest-cache-ttl",
+        env="VIGIL_DIGEST_CACHE_TTL",
+        kind="duration",
+        default=30.0,
+        metavar="DURATION",
+        where=GATEWAYS,
+        help="how long a registry answer is reused for identical checks (default 30s)",
+    ),
+    # --- HTTP API --------------------------------------------------------------------------
+    _o(
+        "--http-api-update",
+        env="WATCHTOWER_HTTP_API_UPDATE",
+        where=SCANNING,
+        pending=LATER_FLEET,
+        help="serve /v1/update to trigger a cycle",
+    ),
+    _o(
+        "--http-api-token",
+        env="WATCHTOWER_HTTP_API_TOKEN",
+        kind="str",
+        where=SCANNING,
+        pending=LATER_FLEET,
+        secret=True,
+        help="Bearer token the HTTP API requires",
+    ),
+    _o(
+        "--http-api-periodic-polls",
+        env="WATCHTOWER_HTTP_API_PERIODIC_POLLS",
+        where=SCANNING,
+        pending=LATER_FLEET,
+        help="keep the schedule beside the HTTP API",
+    ),
+    _o(
+        "--http-api-metrics",
+        env="WATCHTOWER_HTTP_API_METRICS",
+        where=SCANNING,
+        pending=LATER_FLEET,
+        help="serve /v1/metrics in Prometheus format",
+    ),
+    # --- logging ---------------------------------------------------------------------------
+    _o(
+        "--log-level",
+        env="WATCHTOWER_LOG_LEVEL",
+        kind="choice",
+        default="info",
+        choices=("panic", "fatal", "error", "warn", "info", "debug", "trace"),
+        help="lowest level logged (default info)",
+    ),
+    _o(
+        "--log-format",
+        env="WATCHTOWER_LOG_FORMAT",
+        kind="choice",
+        default="auto",
+        choices=("auto", "logfmt", "json", "pretty"),
+        help="log lines as key=value text (auto, logfmt, pretty) or JSON",
+    ),
+    _o("--debug", "-d", env="WATCHTOWER_DEBUG", help="same as --log-level debug"),
+    _o(
+        "--trace",
+        env="WATCHTOWER_TRACE",
+        help="same as --log-level debug (Vigil never prints secrets at any level)",
+    ),
+    _o("--no-color", env="NO_COLOR", help="no ANSI colours (Vigil prints none)"),
+    _o(
+        "--porcelain",
+        "-P",
+        env="WATCHTOWER_PORCELAIN",
+        kind="str",
+        pending=LATER_NOTIFY,
+        help="'v1': machine-readable session results on stdout",
+    ),
+    # --- notifications ---------------------------------------------------------------------
+    _o(
+        "--notification-url",
+        env="WATCHTOWER_NOTIFICATION_URL",
+        kind="list",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        secret=True,
+        help="shoutrrr notification URL; repeatable (space separated in the env var)",
+    ),
+    _o(
+        "--notifications",
+        "-n",
+        env="WATCHTOWER_NOTIFICATIONS",
+        kind="list",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="legacy notification types: email, slack, msteams, gotify",
+    ),
+    _o(
+        "--notifications-level",
+        env="WATCHTOWER_NOTIFICATIONS_LEVEL",
+        kind="str",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="lowest level sent",
+    ),
+    _o(
+        "--notifications-delay",
+        env="WATCHTOWER_NOTIFICATIONS_DELAY",
+        kind="int",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="seconds to wait before sending",
+    ),
+    _o(
+        "--notifications-hostname",
+        env="WATCHTOWER_NOTIFICATIONS_HOSTNAME",
+        kind="str",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="host name used in titles",
+    ),
+    _o(
+        "--notification-template",
+        env="WATCHTOWER_NOTIFICATION_TEMPLATE",
+        kind="str",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="message template",
+    ),
+    _o(
+        "--notification-report",
+        env="WATCHTOWER_NOTIFICATION_REPORT",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="one report per cycle instead of a line per event",
+    ),
+    _o(
+        "--notification-title-tag",
+        env="WATCHTOWER_NOTIFICATION_TITLE_TAG",
+        kind="str",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="prefix for titles",
+    ),
+    _o(
+        "--notification-skip-title",
+        env="WATCHTOWER_NOTIFICATION_SKIP_TITLE",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="send no title",
+    ),
+    _o(
+        "--notification-log-stdout",
+        env="WATCHTOWER_NOTIFICATION_LOG_STDOUT",
+        where=NOTIFYING,
+        pending=LATER_NOTIFY,
+        help="also write notifications to stdout",
+    ),
+)
+
+_LEGACY_NOTIFICATION_ENV = re.compile(
+    r"^WATCHTOWER_NOTIFICATION_(EMAIL|SLACK|MSTEAMS|GOTIFY)_[A-Z_]+$"
+)
+
+
+class UsageError(ValueError):
+    """Bad usage: the message says which option and what is wrong (exit status 2)."""
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_duration(text: str, option: str) -> float:
+    """`10`, `10s`, `1m30s`, `500ms`, `2h` -> seconds (Go durations, as watchtower takes)."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise UsageError(f"{option}: {text!r} is not a duration (examples: 30, 30s, 1m30s)")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def _parse_bool(text: str, source: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on", "t", "y"}:
+        return True
+    if value in {"0", "false", "no", "off", "f", "n", ""}:
+        return False
+    raise UsageError(f"{source}: {text!r} is not a boolean (use true or false)")
+
+
+def _split_list(values: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        out.extend(p for p in re.split(r"[,\s]+", v) if p)
+    return tuple(out)
+
+
+def _convert(opt: Option, raw: Any, source: str) -> Any:
+    if opt.kind == "bool":
+        return raw if isinstance(raw, bool) else _parse_bool(str(raw), source)
+    if opt.kind == "list":
+        return _split_list(raw if isinstance(raw, list) else [raw])
+    if opt.kind == "duration":
+        return parse_duration(str(raw), source)
+    if opt.kind == "int":
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise UsageError(f"{source}: {raw!r} is not a whole number") from None
+    if opt.kind == "float":
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise UsageError(f"{source}: {raw!r} is not a number") from None
+    if opt.kind == "choice" and str(raw) not in opt.choices:
+        raise UsageError(f"{source}: {raw!r} is not one of {', '.join(opt.choices)}")
+    return str(raw)
+
+
+def options_for(command: str) -> tuple[Option, ...]:
+    return tuple(o for o in OPTIONS if command in o.where)
+
+
+def add_options(parser: argparse.ArgumentParser, command: str) -> None:
+    for opt in options_for(command):
+        env = f" [env: {', '.join(opt.env)}]" if opt.env else ""
+        default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
+        pending = f" [accepted; {opt.pending}]" if opt.pending else ""
+        help_text = opt.help + (default if "default" not in opt.help else "") + env + pending
+        kw: dict[str, Any] = {"dest": opt.dest, "default": None, "help": help_text}
+        if opt.kind == "bool":
+            parser.add_argument(*opt.flags, action="store_const", const=True, **kw)
+        elif opt.kind == "list":
+            parser.add_argument(*opt.flags, action="append", metavar=opt.metavar or "VALUE", **kw)
+        else:
+            parser.add_argument(*opt.flags, metavar=opt.metavar or "VALUE", **kw)
+
+
+def resolve(
+    command: str, parsed: argparse.Namespace, env: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Values for `command`'s options: flag, else env var, else default. Also the warnings to
+    print at start-up (options given that this version does not act on yet)."""
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for opt in options_for(command):
+        raw = getattr(parsed, opt.dest, None)
+        source = opt.flags[0]
+        if raw is None:
+            for name in opt.env:
+                if name in env and env[name] != "":
+                    raw, source = env[name], name
+                    break
+        if raw is None:
+            values[opt.dest] = (
+                ()
+                if opt.kind == "list" and opt.default is None
+                else (False if opt.kind == "bool" and opt.default is None else opt.default)
+            )
+            continue
+        values[opt.dest] = _convert(opt, raw, source)
+        given = values[opt.dest] not in (False, (), None)
+        if opt.pending and given:
+            warnings.append(f"{source} is accepted but not acted on yet: it {opt.pending}")
+    if values.get("api_version"):
+        warnings.append(
+            "--api-version is not needed: Vigil negotiates the API version with the engine"
+        )
+    for name in sorted(env):
+        if _LEGACY_NOTIFICATION_ENV.match(name):
+            warnings.append(f"{name} is accepted but not acted on yet: it {LATER_NOTIFY}")
+    return values, warnings

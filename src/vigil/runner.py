@@ -1,0 +1,220 @@
+"""The composition root: build adapters, wire services, run, drain on SIGTERM.
+
+The all-in-one and a fleet run the same services over the same subjects; the only difference
+is whether the NATS server is embedded here or reached at --nats-url.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vigil import options
+from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
+from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
+from vigil_notifier.service import Notifier
+from vigil_scanner.selection import Selection
+from vigil_scanner.service import Scanner, ScannerConfig, run_on_interval
+from vigil_shared.bus import Bus, BusConfig, BusError
+from vigil_shared.contracts import Report
+from vigil_shared.contracts.subjects import check_token
+from vigil_shared.docker_engine import EngineUnavailable, connect_engine
+from vigil_shared.logs import Redactor, get_logger, setup_logging
+from vigil_shared.telemetry import Telemetry
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = get_logger("vigil")
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def _log_level(values: Mapping[str, Any]) -> str:
+    if values.get("debug") or values.get("trace"):
+        return "debug"
+    level = str(values.get("log_level") or "info")
+    return {"panic": "critical", "fatal": "critical", "warn": "warning", "trace": "debug"}.get(
+        level, level
+    )
+
+
+def _host_id(values: Mapping[str, Any]) -> str:
+    host = str(values.get("host_id") or socket.gethostname().split(".")[0])
+    try:
+        return check_token("--host-id", host)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def _docker_host(values: Mapping[str, Any]) -> str | None:
+    return values.get("docker_host") or None
+
+
+async def run(
+    command: str, values: dict[str, Any], warnings: list[str], env: Mapping[str, str]
+) -> int:
+    redactor = Redactor()
+    fmt = "json" if values.get("log_format") == "json" else "text"
+    setup_logging(_log_level(values), fmt, redactor)
+    for warning in warnings:
+        log.warning(warning)
+    try:
+        return await _run(command, values, env, redactor)
+    except (
+        StartupError,
+        BusError,
+        EngineUnavailable,
+        GatewayStartupError,
+        EmbeddedNatsError,
+    ) as exc:
+        log.error("cannot start", error=str(exc))
+        print(f"vigil: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+async def _run(
+    command: str, values: dict[str, Any], env: Mapping[str, str], redactor: Redactor
+) -> int:
+    embedded: EmbeddedNats | None = None
+    url = values.get("nats_url")
+    if not url:
+        if command != options.ALL_IN_ONE:
+            raise StartupError(f"vigil {command} needs --nats-url (or VIGIL_NATS_URL)")
+        state_dir = Path(values.get("state_dir") or default_state_dir())
+        embedded = EmbeddedNats(state_dir / "nats")
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+        log.info("embedded NATS started", url=url, state_dir=str(state_dir))
+    bus_config = BusConfig(url=url, prefix=values.get("subject_prefix") or "vigil")
+    telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
+    buses: list[Bus] = []
+    stop = asyncio.Event()
+    try:
+
+        async def connect(name: str) -> Bus:
+            bus = await Bus.connect(bus_config, name=name)
+            buses.append(bus)
+            return bus
+
+        wanted = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        host = _host_id(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ""
+        engine = None
+        if {options.SCANNER, options.EXECUTOR} & set(wanted):
+            engine = await asyncio.to_thread(
+                connect_engine, _docker_host(values) or env.get("DOCKER_HOST")
+            )
+        first = await connect(f"vigil-{wanted[0]}")
+        await first.ensure_streams()
+
+        scanner: Scanner | None = None
+        if options.GATEWAY in wanted:
+            gateway = Gateway(
+                await connect("vigil-registry-gateway"), _gateway_config(values, env), redactor
+            )
+            await gateway.start()
+        if options.EXECUTOR in wanted:
+            executor = Executor(
+                await connect(f"vigil-executor-{host}"),
+                engine,
+                ExecutorConfig(
+                    host_id=host,
+                    cleanup=bool(values.get("cleanup")),
+                    stop_timeout=int(values.get("stop_timeout") or 10),
+                    health_timeout=float(values.get("health_timeout") or 60),
+                ),
+                telemetry,
+            )
+            await executor.start()
+        if options.NOTIFIER in wanted:
+            await Notifier(await connect("vigil-notifier")).start()
+        if options.SCANNER in wanted:
+            scanner = Scanner(
+                await connect(f"vigil-scanner-{host}"),
+                engine,
+                ScannerConfig(host_id=host, selection=_selection(values)),
+                telemetry,
+            )
+            await scanner.start()
+
+        if values.get("run_once") and scanner is not None:
+            return await _run_once(scanner, first, host)
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if scanner is not None:
+            interval = float(values.get("interval") or 86400)
+            log.info(
+                "vigil is running",
+                host=host,
+                interval_s=interval,
+                services=",".join(wanted),
+                nats=bus_config.url,
+            )
+            await run_on_interval(scanner, interval, stop)
+        else:
+            log.info("vigil is running", services=",".join(wanted))
+            await stop.wait()
+        log.info("stopping: draining the bus")
+        return EXIT_OK
+    finally:
+        for bus in reversed(buses):
+            await bus.close()
+        telemetry.shutdown()
+        if embedded:
+            await asyncio.to_thread(embedded.stop)
+        if engine is not None:
+            with contextlib.suppress(Exception):
+                engine.close()
+
+
+async def _run_once(scanner: Scanner, bus: Bus, host: str) -> int:
+    """One cycle: wait for this host's report for our scan, then exit by its outcome."""
+    scan_id = uuid.uuid4().hex
+    done: asyncio.Future[Report] = asyncio.get_running_loop().create_future()
+
+    async def on_report(report: Report, headers: dict[str, str]) -> None:
+        if report.scan_id == scan_id and not done.done():
+            done.set_result(report)
+
+    await bus.subscribe(bus.subjects.report(host), Report, on_report)
+    plan = await scanner.scan(scan_id=scan_id)
+    if plan is None:
+        return EXIT_FAILED
+    report = await done
+    # Give the notifier a moment to print the report it consumes from the stream.
+    await asyncio.sleep(0.3)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _selection(values: Mapping[str, Any]) -> Selection:
+    return Selection(
+        names=tuple(values.get("names") or ()),
+        label_enable=bool(values.get("label_enable")),
+        disabled=tuple(values.get("disable_containers") or ()),
+        scope=str(values.get("scope") or ""),
+        include_stopped=bool(values.get("include_stopped")),
+        include_restarting=bool(values.get("include_restarting")),
+    )
+
+
+def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
+    return GatewayConfig(
+        registry_ca=values.get("registry_ca") or None,
+        insecure_registries=tuple(values.get("insecure_registry") or ()),
+        digest_cache_ttl=float(values.get("digest_cache_ttl") or 30),
+        repo_user=env.get("REPO_USER") or None,
+        repo_pass=env.get("REPO_PASS") or None,
+        docker_config_env=env.get("DOCKER_CONFIG") or None,
+        home=env.get("HOME") or None,
+    )

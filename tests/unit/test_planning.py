@@ -1,0 +1,117 @@
+"""The plan a scan makes from the containers and the gateway's answers."""
+
+from __future__ import annotations
+
+from vigil_scanner.planning import build_plan, checks_for
+from vigil_shared.contracts import CheckReply, ContainerInfo, ImageStatus
+
+OLD = "sha256:" + "a" * 64
+NEW = "sha256:" + "b" * 64
+
+
+def c(name: str, image: str, digests: tuple[str, ...] = ()) -> ContainerInfo:
+    return ContainerInfo(
+        id=f"id-{name}", name=name, image=image, image_id=f"img-{name}", repo_digests=digests
+    )
+
+
+def plan_for(
+    containers: list[ContainerInfo], statuses: list[ImageStatus] | None, check_error: str = ""
+) -> dict[str, str]:
+    checklist = checks_for(containers)
+    reply = CheckReply(scan_id="s", results=tuple(statuses)) if statuses is not None else None
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checklist,
+        reply=reply,
+        check_error=check_error,
+    )
+    out = {a.container_name: "update" for a in plan.actions}
+    out.update({r.name: r.status for r in plan.settled})
+    assert len(out) == len(containers), "every container is accounted for exactly once"
+    return out
+
+
+def test_one_check_per_distinct_image_with_all_local_digests() -> None:
+    containers = [
+        c("a", "reg:5000/app:1", (f"reg:5000/app@{OLD}",)),
+        c("b", "reg:5000/app:1", (f"reg:5000/app@{NEW}",)),
+        c("d", "reg:5000/db:2"),
+        c("e", "sha256:" + "c" * 64),
+        c("f", "Not A Valid::Ref"),
+    ]
+    checklist = checks_for(containers)
+    assert [(x.image, x.local_digests) for x in checklist.checks] == [
+        ("reg:5000/app:1", (f"reg:5000/app@{OLD}", f"reg:5000/app@{NEW}")),
+        ("reg:5000/db:2", ()),
+    ]
+    assert {r.name: r.status for r in checklist.unusable} == {"e": "skipped", "f": "check_failed"}
+    assert "Not A Valid::Ref" in next(r.error for r in checklist.unusable if r.name == "f")
+
+
+def test_decisions_table() -> None:
+    containers = [
+        c("stale", "r/app:1", (f"r/app@{OLD}",)),
+        c("current", "r/web:1", (f"r/web@{NEW}",)),
+        c("pinned", f"r/db@{OLD}"),
+        c("broken", "r/gone:1"),
+        c("unanswered", "r/other:1"),
+        c("stale-but-own-image-new", "r/app:1", (f"r/app@{NEW}",)),
+    ]
+    statuses = [
+        ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW),
+        ImageStatus(image="r/web:1", outcome="current", remote_digest=NEW),
+        ImageStatus(image=f"r/db@{OLD}", outcome="pinned"),
+        ImageStatus(image="r/gone:1", outcome="error", error="manifest unknown"),
+    ]
+    assert plan_for(containers, statuses) == {
+        "stale": "update",
+        "current": "fresh",
+        "pinned": "fresh",
+        "broken": "check_failed",
+        "unanswered": "check_failed",
+        "stale-but-own-image-new": "fresh",
+    }
+
+
+def test_gateway_unreachable_fails_every_check_with_the_reason() -> None:
+    containers = [c("a", "r/app:1")]
+    checklist = checks_for(containers)
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checklist,
+        reply=None,
+        check_error="no service answers",
+    )
+    assert [(r.status, r.error) for r in plan.settled] == [("check_failed", "no service answers")]
+    assert plan.actions == ()
+
+
+def test_the_action_carries_the_resolved_digest() -> None:
+    containers = [c("a", "r/app:1", (f"r/app@{OLD}",))]
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checks_for(containers),
+        reply=CheckReply(
+            scan_id="s", results=(ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW),)
+        ),
+    )
+    (action,) = plan.actions
+    assert (action.container_id, action.image, action.remote_digest, action.old_image_id) == (
+        "id-a",
+        "r/app:1",
+        NEW,
+        "img-a",
+    )
