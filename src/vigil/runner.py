@@ -194,7 +194,19 @@ async def _run_once(scanner: Scanner, bus: Bus, host: str) -> int:
     report = await done
     # Give the notifier a moment to print the report it consumes from the stream.
     await asyncio.sleep(0.3)
+    log.info("cycle finished", host=host, scan_id=scan_id, failed=report.failed, rss_mb=_rss_mb())
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (Linux), for the memory target of bench/."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
 
 
 def _selection(values: Mapping[str, Any]) -> Selection:

@@ -156,3 +156,14 @@ def test_help_lists_commands_and_env(capsys: pytest.CaptureFixture[str]) -> None
     for command in options.SERVICES:
         assert cli.main([command, "--help"], env={}) == 0
         assert f"vigil {command}" in capsys.readouterr().out
+
+
+def test_docs_options_md_is_current() -> None:
+    from pathlib import Path
+
+    from vigil.options_doc import render
+
+    doc = Path(__file__).parents[2] / "docs" / "options.md"
+    assert doc.read_text() == render(), (
+        "run: .venv/bin/python -m vigil.options_doc > docs/options.md"
+    )

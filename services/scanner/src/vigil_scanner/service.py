@@ -92,6 +92,7 @@ class Scanner:
         checklist = checks_for(selected.containers)
         reply: CheckReply | None = None
         check_error = ""
+        check_started = time.monotonic()
         if checklist.checks:
             try:
                 reply = await self.bus.request(
