@@ -31,8 +31,8 @@ def render() -> str:
     ]
     for o in options.OPTIONS:
         flags = ", ".join(f"`{f}`" for f in o.flags)
-        env = ", ".join(f"`{e}`" for e in o.env) or "–"
-        default = "–" if o.default in (None, False) else f"`{o.default}`"
+        env = ", ".join(f"`{e}`" for e in o.env) or "-"
+        default = "-" if o.default in (None, False) else f"`{o.default}`"
         where = ", ".join(w for w in o.where if w != options.ALL_IN_ONE) or "vigil only"
         if set(options.SERVICES) <= set(o.where):
             where = "all"

@@ -104,6 +104,7 @@ class Scanner:
             except BusError as exc:
                 check_error = f"registry gateway: {exc}"
                 log.error("digest check failed", host=host, scan_id=scan_id, error=check_error)
+        check_s = round(time.monotonic() - check_started, 4)
         plan = build_plan(
             plan_id=uuid.uuid4().hex,
             scan_id=scan_id,
@@ -121,7 +122,9 @@ class Scanner:
             host=host,
             scan_id=scan_id,
             scanned=len(selected.containers),
+            images=len(checklist.checks),
             stale=len(plan.actions),
+            check_s=check_s,
             seconds=round(time.time() - started, 3),
         )
         for problem in problems:
