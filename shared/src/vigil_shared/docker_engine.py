@@ -1,0 +1,91 @@
+"""The Docker adapter: one way to reach an engine, with the API version negotiated.
+
+A client pinned to an old API version is refused by Docker 29 (it wants 1.44 or newer), and a
+client pinned to a new one is refused by older engines such as Debian's (1.41). So the client
+asks the engine which versions it speaks and uses the newest both sides know.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+# The newest API version this code is written and tested against; docker-py 7 knows it.
+CLIENT_MAX_API = "1.47"
+# The oldest one it can work with: an engine that speaks nothing newer is refused clearly.
+CLIENT_MIN_API = "1.24"
+
+
+class EngineUnavailable(Exception):
+    """The engine did not answer, or speaks no API version we can use; names the engine."""
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def choose_api_version(engine_version: str, engine_min_version: str | None) -> str:
+    """The API version to speak: the newest that both the engine and this client know.
+
+    Pure, so the rule is tested by a table (Debian's 1.41 engine, Docker 29 with min 1.44).
+    """
+    if _key(engine_version) <= _key(CLIENT_MAX_API):
+        chosen = engine_version
+    else:
+        chosen = CLIENT_MAX_API
+    if engine_min_version and _key(chosen) < _key(engine_min_version):
+        raise ValueError(
+            f"the engine needs API {engine_min_version} or newer; this client speaks at most "
+            f"{CLIENT_MAX_API}"
+        )
+    if _key(chosen) < _key(CLIENT_MIN_API):
+        raise ValueError(f"the engine speaks API {engine_version}; Vigil needs {CLIENT_MIN_API}+")
+    return chosen
+
+
+def describe(base_url: str | None) -> str:
+    return base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def connect_engine(
+    base_url: str | None = None,
+    *,
+    tls: Any = None,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> docker.DockerClient:
+    """A client for the engine at `base_url` (default: DOCKER_HOST, else the local socket).
+
+    The version is negotiated with `/version`, which every engine answers without a version
+    prefix; failure to connect is an EngineUnavailable naming the engine.
+    """
+    where = describe(base_url)
+    try:
+        if base_url is None:
+            probe = docker.DockerClient.from_env(
+                version="1.24", timeout=timeout, environment=dict(env or os.environ)
+            )
+        else:
+            probe = docker.DockerClient(base_url=base_url, version="1.24", tls=tls, timeout=timeout)
+        raw = probe.api.get(probe.api.base_url + "/version", timeout=timeout)
+        raw.raise_for_status()
+        info = raw.json()
+        probe.close()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise EngineUnavailable(f"cannot reach the Docker engine at {where}: {exc}") from exc
+    except ValueError as exc:
+        raise EngineUnavailable(f"the Docker engine at {where} gave a bad answer: {exc}") from exc
+    try:
+        version = choose_api_version(str(info["ApiVersion"]), info.get("MinAPIVersion"))
+    except (KeyError, ValueError) as exc:
+        raise EngineUnavailable(f"cannot use the Docker engine at {where}: {exc}") from exc
+    if base_url is None:
+        return docker.DockerClient.from_env(
+            version=version, timeout=timeout, environment=dict(env or os.environ)
+        )
+    return docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)

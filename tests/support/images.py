@@ -1,0 +1,91 @@
+"""Test images, built locally `FROM scratch` with Debian's static busybox: nothing is pulled.
+
+Each build gets a marker file and label, so two builds of one tag are different images.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+
+# A process that stays up, answers SIGTERM at once and can be health-checked.
+DEFAULT_CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+
+
+def busybox_path() -> Path:
+    for candidate in BUSYBOX_CANDIDATES:
+        path = Path(candidate)
+        if path.exists():
+            return path
+    found = shutil.which("busybox")
+    if found:
+        return Path(found)
+    raise RuntimeError(
+        "busybox is missing: install Debian's busybox-static (scripts/prepare-test-env.sh does)"
+    )
+
+
+def _dockerfile(marker: str, extra: str) -> str:
+    cmd = ", ".join(f'"{part}"' for part in DEFAULT_CMD)
+    return (
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        f"COPY marker /marker\n"
+        f'LABEL vigil.test.marker="{marker}"\n'
+        f"ENV VIGIL_TEST_MARKER={marker}\n"
+        f"{extra}"
+        f"CMD [{cmd}]\n"
+    )
+
+
+def build_context(marker: str, extra: str = "") -> bytes:
+    """A tar build context holding the Dockerfile, busybox and the marker."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, mode in (
+            ("Dockerfile", _dockerfile(marker, extra).encode(), 0o644),
+            ("busybox", busybox_path().read_bytes(), 0o755),
+            ("marker", marker.encode() + b"\n", 0o644),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def build_test_image(client: Any, tag: str, *, marker: str = "v1", extra: str = "") -> str:
+    """Build `tag` on the engine behind `client` (a docker.DockerClient); return its image id.
+
+    `extra` adds Dockerfile lines (HEALTHCHECK, EXPOSE, VOLUME, ...) before CMD.
+    """
+    context = build_context(marker, extra)
+    for chunk in client.api.build(
+        fileobj=io.BytesIO(context),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+    ):
+        if "error" in chunk:
+            raise RuntimeError(f"build of {tag} failed: {chunk['error']}")
+    image_id: str = client.api.inspect_image(tag)["Id"]
+    return image_id
+
+
+def push_image(client: Any, tag: str) -> str:
+    """Push `tag` with the engine, as a user's CI would; return the registry digest."""
+    repo, _, label = tag.rpartition(":")
+    for line in client.api.push(repo, tag=label, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"push of {tag} failed: {line['error']}")
+    digests = client.api.inspect_image(tag)["RepoDigests"]
+    found = next(d for d in digests if d.startswith(repo + "@"))
+    return str(found.split("@", 1)[1])

@@ -1,0 +1,83 @@
+"""Image references parse as Docker parses them; bad ones are refused with the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
+
+D1 = "sha256:" + "a" * 64
+D2 = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "repository", "tag", "digest", "api_host"),
+    [
+        ("nginx", "docker.io", "library/nginx", "latest", None, "registry-1.docker.io"),
+        ("nginx:1.25", "docker.io", "library/nginx", "1.25", None, "registry-1.docker.io"),
+        ("team/app", "docker.io", "team/app", "latest", None, "registry-1.docker.io"),
+        ("docker.io/nginx", "docker.io", "library/nginx", "latest", None, "registry-1.docker.io"),
+        ("index.docker.io/team/app:2", "docker.io", "team/app", "2", None, "registry-1.docker.io"),
+        ("localhost/app", "localhost", "app", "latest", None, "localhost"),
+        ("127.0.0.1:5000/app:v1", "127.0.0.1:5000", "app", "v1", None, "127.0.0.1:5000"),
+        ("ghcr.io/org/team/app:x", "ghcr.io", "org/team/app", "x", None, "ghcr.io"),
+        (f"app@{D1}", "docker.io", "library/app", None, D1, "registry-1.docker.io"),
+        (f"reg:5000/app:1@{D1}", "reg:5000", "app", "1", D1, "reg:5000"),
+        ("[::1]:5000/app", "[::1]:5000", "app", "latest", None, "[::1]:5000"),
+        ("a/b__c/d-e.f:TAG_1.0-x", "docker.io", "a/b__c/d-e.f", "TAG_1.0-x", None, None),
+    ],
+)
+def test_references_parse_as_docker_parses_them(
+    text: str,
+    registry: str,
+    repository: str,
+    tag: str | None,
+    digest: str | None,
+    api_host: str | None,
+) -> None:
+    ref = parse_image_ref(text)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        registry,
+        repository,
+        tag,
+        digest,
+    )
+    if api_host:
+        assert ref.api_host == api_host
+    assert ref.reference == (digest or tag)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("App", "lowercase"),
+        ("reg:5000/App:1", "lowercase"),
+        ("app:", "not a valid tag"),
+        ("app:-x", "not a valid tag"),
+        ("app@sha256:abc", "not a digest"),
+        ("app@sha256:" + "A" * 64, "64 lowercase hex"),
+        ("my app", "whitespace"),
+        ("a//b", "empty path component"),
+        ("reg:5000/", "no repository"),
+        ("a/-b", "not a valid path component"),
+        ("bad_host:5000/app", "not a valid registry host"),
+    ],
+)
+def test_bad_references_are_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(InvalidImageRef) as caught:
+        parse_image_ref(text)
+    assert reason in str(caught.value)
+    assert repr(text) in str(caught.value) or text == ""
+
+
+def test_only_this_repositorys_digests_count() -> None:
+    ref = parse_image_ref("127.0.0.1:5000/app:latest")
+    repo_digests = [
+        f"127.0.0.1:5000/app@{D1}",
+        f"mirror.example:5000/app@{D2}",  # the same build, pulled from elsewhere
+        "garbage",
+    ]
+    assert local_digests_for(ref, repo_digests) == {D1}
+    hub = parse_image_ref("nginx:1.25")
+    assert local_digests_for(hub, [f"nginx@{D2}", f"docker.io/library/nginx@{D1}"]) == {D1, D2}
