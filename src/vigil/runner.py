@@ -117,6 +117,7 @@ async def _run(
         await first.ensure_streams()
 
         scanner: Scanner | None = None
+        notifier: Notifier | None = None
         if options.GATEWAY in wanted:
             gateway = Gateway(
                 await connect("vigil-registry-gateway"), _gateway_config(values, env), redactor
@@ -136,7 +137,8 @@ async def _run(
             )
             await executor.start()
         if options.NOTIFIER in wanted:
-            await Notifier(await connect("vigil-notifier")).start()
+            notifier = Notifier(await connect("vigil-notifier"))
+            await notifier.start()
         if options.SCANNER in wanted:
             scanner = Scanner(
                 await connect(f"vigil-scanner-{host}"),
@@ -147,7 +149,7 @@ async def _run(
             await scanner.start()
 
         if values.get("run_once") and scanner is not None:
-            return await _run_once(scanner, first, host)
+            return await _run_once(scanner, first, host, notifier)
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,7 +180,7 @@ async def _run(
                 engine.close()
 
 
-async def _run_once(scanner: Scanner, bus: Bus, host: str) -> int:
+async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | None) -> int:
     """One cycle: wait for this host's report for our scan, then exit by its outcome."""
     scan_id = uuid.uuid4().hex
     done: asyncio.Future[Report] = asyncio.get_running_loop().create_future()
@@ -192,8 +194,8 @@ async def _run_once(scanner: Scanner, bus: Bus, host: str) -> int:
     if plan is None:
         return EXIT_FAILED
     report = await done
-    # Give the notifier a moment to print the report it consumes from the stream.
-    await asyncio.sleep(0.3)
+    if notifier is not None and not await notifier.delivered(scan_id, timeout=10):
+        log.warning("the notifier did not deliver the report in time", scan_id=scan_id)
     log.info("cycle finished", host=host, scan_id=scan_id, failed=report.failed, rss_mb=_rss_mb())
     return EXIT_FAILED if report.failed else EXIT_OK
 
