@@ -53,6 +53,15 @@ def test_one_check_per_distinct_image_with_all_local_digests() -> None:
     assert "Not A Valid::Ref" in next(r.error for r in checklist.unusable if r.name == "f")
 
 
+def test_a_container_run_from_a_short_image_id_is_skipped_not_checked() -> None:
+    short = ContainerInfo(id="x", name="x", image="aaaaaaaaaaaa", image_id=OLD)
+    named = ContainerInfo(id="y", name="y", image="aaaa-app", image_id=OLD)
+    checklist = checks_for([short, named])
+    assert [r.name for r in checklist.unusable] == ["x"]
+    assert checklist.unusable[0].status == "skipped"
+    assert [x.image for x in checklist.checks] == ["aaaa-app"]
+
+
 def test_decisions_table() -> None:
     containers = [
         c("stale", "r/app:1", (f"r/app@{OLD}",)),

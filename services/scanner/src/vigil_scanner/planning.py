@@ -40,12 +40,21 @@ def _settled(c: ContainerInfo, status: str, error: str = "") -> ContainerResult:
     )
 
 
+def _created_from_image_id(c: ContainerInfo) -> bool:
+    """`docker run sha256:...` or `docker run 1a80ae26fb50`: there is no tag to follow (a short
+    id would otherwise read as the Docker Hub repository `library/1a80ae26fb50`)."""
+    if c.image.startswith("sha256:"):
+        return True
+    hex_id = c.image_id.removeprefix("sha256:")
+    return len(c.image) >= 4 and bool(hex_id) and hex_id.startswith(c.image)
+
+
 def checks_for(containers: Iterable[ContainerInfo]) -> CheckList:
     """One check per distinct image reference (with every local digest seen for it)."""
     digests: dict[str, set[str]] = {}
     unusable: list[ContainerResult] = []
     for c in containers:
-        if c.image.startswith("sha256:"):
+        if _created_from_image_id(c):
             unusable.append(
                 _settled(c, "skipped", "the container was created from an image id, not a tag")
             )
