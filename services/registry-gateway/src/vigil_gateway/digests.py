@@ -1,0 +1,104 @@
+"""Digest checks: one registry request per distinct reference, however many ask at once.
+
+Identical checks in flight share one request, and an answer is reused for `ttl` seconds, so
+that a fleet of scanners asking about the same tag costs the registry one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from vigil_gateway.credentials import CredentialError, CredentialStore
+from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_shared.contracts import ImageCheck, ImageStatus
+from vigil_shared.contracts.registry import CheckOutcome
+from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
+
+
+class RemoteDigest:
+    """A digest the registry served, or why there is none."""
+
+    __slots__ = ("credentials", "digest", "error")
+
+    def __init__(self, digest: str = "", error: str = "", credentials: str = "anonymous"):
+        self.digest = digest
+        self.error = error
+        self.credentials = credentials
+
+
+def judge(check: ImageCheck, ref: ImageRef, remote: RemoteDigest) -> ImageStatus:
+    """Pure: the outcome for one image, from its local digests and the registry's answer."""
+    if remote.error:
+        return ImageStatus(
+            image=check.image, outcome="error", error=remote.error, credentials=remote.credentials
+        )
+    local = local_digests_for(ref, check.local_digests)
+    outcome: CheckOutcome = "current" if remote.digest in local else "stale"
+    return ImageStatus(
+        image=check.image,
+        outcome=outcome,
+        remote_digest=remote.digest,
+        credentials=remote.credentials,
+    )
+
+
+class DigestChecker:
+    def __init__(
+        self,
+        client: RegistryClient,
+        credentials: CredentialStore,
+        *,
+        ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.credentials = credentials
+        self.ttl = ttl
+        self._clock = clock
+        self._answers: dict[str, tuple[float, RemoteDigest]] = {}
+        self._inflight: dict[str, asyncio.Task[RemoteDigest]] = {}
+
+    async def check(self, check: ImageCheck) -> ImageStatus:
+        try:
+            ref = parse_image_ref(check.image)
+        except InvalidImageRef as exc:
+            return ImageStatus(image=check.image, outcome="error", error=str(exc))
+        if ref.pinned:
+            return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
+        return judge(check, ref, await self.remote_digest(ref))
+
+    async def remote_digest(self, ref: ImageRef) -> RemoteDigest:
+        key = f"{ref.registry}/{ref.repository}:{ref.reference}"
+        cached = self._answers.get(key)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(ref))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        answer = await asyncio.shield(task)
+        if not answer.error and self.ttl > 0:
+            self._answers[key] = (self._clock() + self.ttl, answer)
+            self._evict()
+        return answer
+
+    async def _fetch(self, ref: ImageRef) -> RemoteDigest:
+        try:
+            creds = self.credentials.for_registry(ref.registry)
+        except CredentialError as exc:
+            return RemoteDigest(error=f"credentials for {ref.registry}: {exc}")
+        try:
+            digest = await self.client.manifest_digest(ref, creds)
+        except RegistryError as exc:
+            return RemoteDigest(error=str(exc), credentials=creds.source)
+        return RemoteDigest(digest=digest, credentials=creds.source)
+
+    def _evict(self) -> None:
+        if len(self._answers) <= 4096:
+            return
+        now = self._clock()
+        for key in [k for k, (expires, _) in self._answers.items() if expires <= now]:
+            del self._answers[key]

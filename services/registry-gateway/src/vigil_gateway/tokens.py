@@ -1,0 +1,78 @@
+"""The bearer-token cache: by (realm, service, scope), bounded, one fetch in flight per key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+DEFAULT_EXPIRES_IN = 60.0  # the distribution spec's default when a token server gives none
+# A token is dropped this long before it expires, so that it never expires in flight.
+EXPIRY_MARGIN = 10.0
+
+
+class Token(msgspec.Struct, frozen=True):
+    value: str
+    expires_at: float  # time.monotonic()
+
+
+TokenKey = tuple[str, str, str]  # realm, service, scope
+
+
+class TokenCache:
+    def __init__(self, max_entries: int = 1024, clock: Callable[[], float] = time.monotonic):
+        self._tokens: OrderedDict[TokenKey, Token] = OrderedDict()
+        self._inflight: dict[TokenKey, asyncio.Future[Token]] = {}
+        self._max = max_entries
+        self._clock = clock
+        self.fetches = 0
+
+    def peek(self, key: TokenKey) -> Token | None:
+        token = self._tokens.get(key)
+        if token is None:
+            return None
+        if token.expires_at - EXPIRY_MARGIN <= self._clock():
+            del self._tokens[key]
+            return None
+        self._tokens.move_to_end(key)
+        return token
+
+    def drop(self, key: TokenKey, token: Token | None = None) -> None:
+        """Forget a token the registry refused (only that one, if a newer one is cached)."""
+        if token is None or self._tokens.get(key) == token:
+            self._tokens.pop(key, None)
+
+    async def get(
+        self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float | None]]]
+    ) -> Token:
+        """The cached token, else one fetch shared by every caller waiting for this key."""
+        cached = self.peek(key)
+        if cached is not None:
+            return cached
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._inflight[key] = pending
+            try:
+                self.fetches += 1
+                value, expires_in = await fetch()
+                token = Token(value, self._clock() + (expires_in or DEFAULT_EXPIRES_IN))
+                self._store(key, token)
+                pending.set_result(token)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                pending.exception()  # retrieved: waiters re-raise it, nobody else must
+                raise
+            finally:
+                del self._inflight[key]
+            return token
+        return await asyncio.shield(pending)
+
+    def _store(self, key: TokenKey, token: Token) -> None:
+        self._tokens[key] = token
+        self._tokens.move_to_end(key)
+        while len(self._tokens) > self._max:
+            self._tokens.popitem(last=False)
