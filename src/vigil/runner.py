@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,7 @@ async def _run(
     bus_config = BusConfig(url=url, prefix=values.get("subject_prefix") or "vigil")
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
     stop = asyncio.Event()
     try:
 
@@ -122,6 +123,7 @@ async def _run(
             gateway = Gateway(
                 await connect("vigil-registry-gateway"), _gateway_config(values, env), redactor
             )
+            closers.append(gateway.close)
             await gateway.start()
         if options.EXECUTOR in wanted:
             executor = Executor(
@@ -170,6 +172,8 @@ async def _run(
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
+        for close in closers:
+            await close()
         for bus in reversed(buses):
             await bus.close()
         telemetry.shutdown()
