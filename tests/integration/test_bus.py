@@ -24,7 +24,7 @@ async def test_connect_fails_fast_with_a_clear_error() -> None:
 
 
 async def test_request_without_a_service_names_the_subject(bus: Bus) -> None:
-    with pytest.raises(NoResponders, match="vigil.registry.check"):
+    with pytest.raises(NoResponders, match=r"vigil\.registry\.check"):
         await bus.request(
             bus.subjects.registry_check,
             CheckRequest(scan_id="s", host="h", images=()),

@@ -35,7 +35,7 @@ def decode(data: bytes, kind: type[M]) -> M:
     if len(data) > MAX_MESSAGE_BYTES:
         raise BadMessage(f"{name}: message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
-        message = _decoder(kind).decode(data)
+        message: M = _decoder(kind).decode(data)
     except msgspec.ValidationError as exc:
         raise BadMessage(f"{name}: {exc}") from None
     except msgspec.DecodeError as exc:

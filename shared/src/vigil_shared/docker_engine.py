@@ -34,10 +34,7 @@ def choose_api_version(engine_version: str, engine_min_version: str | None) -> s
 
     Pure, so the rule is tested by a table (Debian's 1.41 engine, Docker 29 with min 1.44).
     """
-    if _key(engine_version) <= _key(CLIENT_MAX_API):
-        chosen = engine_version
-    else:
-        chosen = CLIENT_MAX_API
+    chosen = engine_version if _key(engine_version) <= _key(CLIENT_MAX_API) else CLIENT_MAX_API
     if engine_min_version and _key(chosen) < _key(engine_min_version):
         raise ValueError(
             f"the engine needs API {engine_min_version} or newer; this client speaks at most "

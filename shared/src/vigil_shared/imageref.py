@@ -104,9 +104,8 @@ def parse_image_ref(text: str) -> ImageRef:
     domain, path = _split_domain(remainder)
     if not path:
         raise InvalidImageRef(text, "it has no repository name")
-    if domain != DOCKER_HUB or "/" in remainder:
-        if not _DOMAIN.match(domain):
-            raise InvalidImageRef(text, f"{domain!r} is not a valid registry host")
+    if (domain != DOCKER_HUB or "/" in remainder) and not _DOMAIN.match(domain):
+        raise InvalidImageRef(text, f"{domain!r} is not a valid registry host")
     for component in path.split("/"):
         if not component:
             raise InvalidImageRef(text, "it has an empty path component")
