@@ -1,0 +1,202 @@
+"""The core slice end to end: `vigil --run-once` (all four services over an embedded NATS)
+against the real Docker engine and a real registry on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.images import build_test_image, push_image
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Vigil:
+    """Runs the real `vigil` command, as a user would, in a state dir of its own."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.state = tmp_path / "vigil-state"
+
+    def __call__(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vigil.cli",
+                "--state-dir",
+                str(self.state),
+                "--host-id",
+                "e2e",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+
+
+@pytest.fixture
+def vigil(tmp_path: Path) -> Vigil:
+    return Vigil(tmp_path)
+
+
+def publish_new_build(client: Any, tag: str, marker: str) -> str:
+    """A new build of `tag` lands in the registry, and the host does not have it yet."""
+    image_id = build_test_image(client, tag, marker=marker)
+    push_image(client, tag)
+    client.api.remove_image(tag)  # untag; the running container still holds the old build
+    return image_id
+
+
+def inspect(client: Any, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = client.api.inspect_container(name)
+    return data
+
+
+def test_stale_container_is_recreated_with_its_configuration(
+    docker_client: Any, registry: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    db = f"{registry.host}/{names('db')}:latest"
+    old_app = build_test_image(docker_client, app, marker="app-v1")
+    push_image(docker_client, app)
+    build_test_image(docker_client, db, marker="db-v1")
+    push_image(docker_client, db)
+
+    network = names("net")
+    docker_client.networks.create(network, driver="bridge")
+    volume = names("vol")
+    docker_client.volumes.create(volume)
+    host_port = free_port()
+    web_name, db_name = names("web"), names("db")
+    docker_client.containers.run(
+        app,
+        name=web_name,
+        detach=True,
+        environment={"GREETING": "hello world", "MODE": "prod"},
+        labels={"team": "core", "tier": "web"},
+        ports={"8080/tcp": ("127.0.0.1", host_port)},
+        volumes={volume: {"bind": "/data", "mode": "rw"}},
+        network=network,
+        restart_policy={"Name": "unless-stopped"},
+        hostname="web-host",
+    )
+    docker_client.networks.get(network)  # exists
+    docker_client.api.disconnect_container_from_network(web_name, network)
+    docker_client.api.connect_container_to_network(web_name, network, aliases=["frontend"])
+    docker_client.containers.run(db, name=db_name, detach=True)
+    before_web = inspect(docker_client, web_name)
+    before_db = inspect(docker_client, db_name)
+
+    new_app = publish_new_build(docker_client, app, marker="app-v2")
+
+    result = vigil("--run-once", "--cleanup", web_name, db_name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"updated       {web_name} ({app})" in result.stdout
+    assert f"up to date    {db_name} ({db})" in result.stdout
+    assert "2 scanned, 1 updated, 1 up to date" in result.stdout
+
+    after = inspect(docker_client, web_name)
+    assert after["Id"] != before_web["Id"]
+    assert after["Image"] == new_app
+    assert after["State"]["Running"]
+    assert after["Config"]["Image"] == app
+    env = after["Config"]["Env"]
+    assert "GREETING=hello world" in env and "MODE=prod" in env
+    assert after["Config"]["Labels"]["team"] == "core"
+    assert after["Config"]["Labels"]["tier"] == "web"
+    assert after["HostConfig"]["PortBindings"] == {
+        "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}]
+    }
+    assert [(m["Type"], m["Name"], m["Destination"]) for m in after["Mounts"]] == [
+        ("volume", volume, "/data")
+    ]
+    assert after["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert after["Config"]["Hostname"] == "web-host"
+    assert "frontend" in (after["NetworkSettings"]["Networks"][network]["Aliases"] or [])
+    # nothing left behind, and the old build is cleaned up
+    leftovers = [
+        c.name for c in docker_client.containers.list(all=True) if c.name.startswith(web_name)
+    ]
+    assert leftovers == [web_name]
+    with pytest.raises(Exception, match="No such image"):
+        docker_client.api.inspect_image(old_app)
+    # the current container is untouched
+    assert inspect(docker_client, db_name)["Id"] == before_db["Id"]
+
+    again = vigil("--run-once", web_name, db_name)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 scanned, 2 up to date" in again.stdout
+    assert inspect(docker_client, web_name)["Id"] == after["Id"]
+
+
+def test_unreachable_registry_fails_its_check_and_the_others_still_update(
+    docker_client: Any, registry: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    dead = f"127.0.0.1:{free_port()}/{names('lost')}:latest"
+    build_test_image(docker_client, dead, marker="lost")
+    app = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, app, marker="v1")
+    push_image(docker_client, app)
+    lost_name, app_name = names("lost"), names("web")
+    docker_client.containers.run(dead, name=lost_name, detach=True)
+    docker_client.containers.run(app, name=app_name, detach=True)
+    lost_id = inspect(docker_client, lost_name)["Id"]
+    old_app_id = inspect(docker_client, app_name)["Id"]
+    publish_new_build(docker_client, app, marker="v2")
+
+    result = vigil("--run-once", lost_name, app_name)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"CHECK FAILED  {lost_name} ({dead})" in result.stdout
+    assert f"updated       {app_name}" in result.stdout
+    assert inspect(docker_client, lost_name)["Id"] == lost_id
+    assert inspect(docker_client, app_name)["Id"] != old_app_id
+
+
+def test_a_name_that_matches_no_container_is_named_and_nothing_changes(
+    docker_client: Any, registry: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, app, marker="v1")
+    push_image(docker_client, app)
+    web = names("web")
+    docker_client.containers.run(app, name=web, detach=True)
+    web_id = inspect(docker_client, web)["Id"]
+    publish_new_build(docker_client, app, marker="v2")
+    ghost = names("ghost")
+
+    result = vigil("--run-once", ghost)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"no container named '{ghost}' on host e2e" in result.stdout
+    assert inspect(docker_client, web)["Id"] == web_id
+
+
+def test_unreachable_nats_is_a_clear_start_up_error(vigil: Vigil) -> None:
+    port = free_port()
+    result = vigil("--run-once", "--nats-url", f"nats://127.0.0.1:{port}", timeout=60)
+    assert result.returncode == 2
+    assert f"cannot reach NATS at nats://127.0.0.1:{port}" in result.stderr
+
+
+def test_unreachable_engine_is_a_clear_start_up_error(vigil: Vigil, tmp_path: Path) -> None:
+    sock = tmp_path / "no-engine.sock"
+    result = vigil("--run-once", "--docker-host", f"unix://{sock}", timeout=60)
+    assert result.returncode == 2
+    assert str(sock) in result.stderr
