@@ -80,10 +80,10 @@ def build_test_image(client: Any, tag: str, *, marker: str = "v1", extra: str = 
     return image_id
 
 
-def push_image(client: Any, tag: str) -> str:
+def push_image(client: Any, tag: str, auth: dict[str, str] | None = None) -> str:
     """Push `tag` with the engine, as a user's CI would; return the registry digest."""
     repo, _, label = tag.rpartition(":")
-    for line in client.api.push(repo, tag=label, stream=True, decode=True):
+    for line in client.api.push(repo, tag=label, stream=True, decode=True, auth_config=auth):
         if "error" in line:
             raise RuntimeError(f"push of {tag} failed: {line['error']}")
     digests = client.api.inspect_image(tag)["RepoDigests"]

@@ -42,12 +42,12 @@ def pull_image(client: Any, reference: str, auth: dict[str, str] | None) -> str:
     try:
         for event in client.api.pull(reference, stream=True, decode=True, auth_config=auth):
             if isinstance(event, dict) and event.get("error"):
-                raise PullError(str(event["error"]))
+                raise PullError(f"pull of {reference} failed: {event['error']}")
         image_id: str = client.api.inspect_image(reference)["Id"]
     except PullError:
         raise
     except Exception as exc:
-        raise PullError(_api_error(exc)) from None
+        raise PullError(f"pull of {reference} failed: {_api_error(exc)}") from None
     return image_id
 
 

@@ -131,8 +131,8 @@ class Executor:
         try:
             new_image_id = await self._pull(action, pulled, progress)
         except Exception as exc:
-            await progress("failed", f"pull failed: {exc}")
-            return result("failed", error=f"pull of {action.image} failed: {exc}")
+            await progress("failed", str(exc))
+            return result("failed", error=str(exc))
         if new_image_id == action.old_image_id:
             return result("fresh")
 

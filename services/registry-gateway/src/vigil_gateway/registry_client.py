@@ -201,10 +201,11 @@ class RegistryClient:
     async def _head(
         self, scheme: str, registry: str, path: str, auth: RegistryAuth
     ) -> httpx.Response:
-        self.manifest_requests += 1
-        return await self._http(registry).head(
+        response = await self._http(registry).head(
             f"{scheme}://{registry}{path}", headers={"Accept": MANIFEST_ACCEPT}, auth=auth
         )
+        self.manifest_requests += 1  # answered ones only: a refused HTTPS probe is not one
+        return response
 
     async def _digest_from(
         self,

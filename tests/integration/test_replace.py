@@ -1,0 +1,108 @@
+"""The executor's Docker adapter against the real engine: replace, keep settings, roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.support.images import build_test_image
+from vigil_executor.replace import PullError, pull_image, replace_container
+
+pytestmark = pytest.mark.integration
+
+
+def steps() -> tuple[list[str], Callable[[str, str], None]]:
+    seen: list[str] = []
+    return seen, lambda phase, message: seen.append(phase)
+
+
+def test_image_defaults_follow_the_new_image_and_user_settings_stay(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1", extra="VOLUME /cache\n")
+    web = names("web")
+    net_a, net_b = names("neta"), names("netb")
+    docker_client.networks.create(net_a)
+    docker_client.networks.create(net_b)
+    docker_client.containers.run(
+        tag,
+        name=web,
+        detach=True,
+        environment={"MINE": "1"},
+        labels={"mine": "yes"},
+        network=net_a,
+    )
+    docker_client.api.connect_container_to_network(web, net_b, aliases=["second"])
+    old = docker_client.api.inspect_container(web)
+    anon = next(m["Name"] for m in old["Mounts"] if m["Destination"] == "/cache")
+    docker_client.containers.get(web).exec_run(["sh", "-c", "echo kept > /cache/file"])
+    new_image = build_test_image(docker_client, tag, marker="v2", extra="VOLUME /cache\n")
+
+    seen, on_step = steps()
+    outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=5, on_step=on_step)
+    assert outcome.status == "updated", outcome.error
+    assert seen == ["stopping", "creating", "starting", "removing-old"]
+
+    new = docker_client.api.inspect_container(web)
+    assert new["Id"] == outcome.new_container_id != old["Id"]
+    assert new["Image"] == new_image
+    assert new["State"]["Running"]
+    env = new["Config"]["Env"]
+    assert "MINE=1" in env
+    assert "VIGIL_TEST_MARKER=v2" in env and "VIGIL_TEST_MARKER=v1" not in env
+    assert new["Config"]["Labels"]["mine"] == "yes"
+    assert new["Config"]["Labels"]["vigil.test.marker"] == "v2"
+    assert new["Config"]["Hostname"] == new["Id"][:12]  # the default, not the old id
+    assert set(new["NetworkSettings"]["Networks"]) == {net_a, net_b}
+    assert "second" in new["NetworkSettings"]["Networks"][net_b]["Aliases"]
+    assert [m["Name"] for m in new["Mounts"] if m["Destination"] == "/cache"] == [anon]
+    out = docker_client.containers.get(web).exec_run(["cat", "/cache/file"]).output
+    assert out == b"kept\n"
+    with pytest.raises(Exception, match="No such container"):
+        docker_client.api.inspect_container(old["Id"])
+
+
+def test_a_stopped_container_is_replaced_but_not_started(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    name = names("idle")
+    container = docker_client.containers.create(tag, name=name)
+    build_test_image(docker_client, tag, marker="v2")
+    outcome = replace_container(docker_client, container.id, tag)
+    assert outcome.status == "updated", outcome.error
+    new = docker_client.api.inspect_container(name)
+    assert not new["State"]["Running"]
+    assert new["Config"]["Labels"]["vigil.test.marker"] == "v2"
+
+
+def test_a_new_image_that_cannot_start_is_rolled_back(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    old_image = build_test_image(docker_client, tag, marker="v1")
+    web = names("web")
+    docker_client.containers.run(tag, name=web, detach=True, environment={"MINE": "1"})
+    old = docker_client.api.inspect_container(web)
+    build_test_image(docker_client, tag, marker="broken", extra='ENTRYPOINT ["/no/such/binary"]\n')
+
+    seen, on_step = steps()
+    outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=5, on_step=on_step)
+    assert outcome.status == "rolled_back"
+    assert "no/such/binary" in outcome.error
+    assert "rolling-back" in seen
+    after = docker_client.api.inspect_container(web)
+    assert after["Id"] == old["Id"]  # the very same container, under its own name, running
+    assert after["Image"] == old_image
+    assert after["State"]["Running"]
+    leftovers = [c.name for c in docker_client.containers.list(all=True) if web in c.name]
+    assert leftovers == [web]
+
+
+def test_pull_of_a_missing_image_names_it(docker_client: Any) -> None:
+    with pytest.raises(PullError, match="127.0.0.1:1/nothing"):
+        pull_image(docker_client, "127.0.0.1:1/nothing:latest", None)
