@@ -117,7 +117,11 @@ class Bus:
         async def on_error(exc: Exception) -> None:
             log.debug("nats error", error=str(exc))
 
+        connected: list[NATS] = []
+
         async def on_disconnect() -> None:
+            if connected and (connected[0].is_closed or connected[0].is_draining):
+                return  # our own close, not a lost connection
             log.warning("disconnected from NATS; reconnecting", url=_mask_url(config.url))
 
         async def on_reconnect() -> None:
@@ -153,6 +157,7 @@ class Bus:
             raise BusUnavailable(
                 f"cannot reach NATS at {_mask_url(config.url)}: {reason}"
             ) from None
+        connected.append(nc)
         # From now on a lost connection is retried without limit.
         nc.options["max_reconnect_attempts"] = -1
         nc.options["reconnect_time_wait"] = 1.0
