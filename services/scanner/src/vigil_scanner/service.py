@@ -133,13 +133,20 @@ class Scanner:
 
 
 async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event) -> None:
-    """Periodic cycles; a cycle still running when the next is due is skipped and counted."""
-    while not stop.is_set():
-        task = asyncio.create_task(scanner.scan())
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            continue
-        finally:
-            if stop.is_set():
-                task.cancel()
+    """A cycle every `interval` seconds, the first one interval after start (as watchtower
+    does). A cycle still running when the next is due makes that one skipped and counted."""
+    running: set[asyncio.Task[Plan | None]] = set()
+    log.info("first cycle scheduled", host=scanner.config.host_id, in_s=interval)
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            task = asyncio.create_task(scanner.scan())
+            running.add(task)
+            task.add_done_callback(running.discard)
+    finally:
+        for task in running:
+            task.cancel()
