@@ -65,7 +65,9 @@ def parse_config(text: str, source: str) -> dict[str, Credentials]:
         raise CredentialError(f"{source}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CredentialError(f"{source}: expected a JSON object")
-    auths = data.get("auths") or {}
+    auths = data.get("auths", {})
+    if auths is None:
+        auths = {}
     if not isinstance(auths, dict):
         raise CredentialError(f"{source}: 'auths' must be an object")
     found: dict[str, Credentials] = {}

@@ -48,28 +48,34 @@ class TokenCache:
     async def get(
         self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float | None]]]
     ) -> Token:
-        """The cached token, else one fetch shared by every caller waiting for this key."""
+        """The cached token, else one fetch shared by every caller waiting for this key.
+
+        The fetch runs as its own task: a caller that gives up (a timeout) does not cancel
+        it for the others.
+        """
         cached = self.peek(key)
         if cached is not None:
             return cached
         pending = self._inflight.get(key)
         if pending is None:
-            pending = asyncio.get_running_loop().create_future()
+            pending = asyncio.ensure_future(self._fetch(key, fetch))
             self._inflight[key] = pending
-            try:
-                self.fetches += 1
-                value, expires_in = await fetch()
-                token = Token(value, self._clock() + (expires_in or DEFAULT_EXPIRES_IN))
-                self._store(key, token)
-                pending.set_result(token)
-            except BaseException as exc:
-                pending.set_exception(exc)
-                pending.exception()  # retrieved: waiters re-raise it, nobody else must
-                raise
-            finally:
-                del self._inflight[key]
-            return token
+            pending.add_done_callback(lambda task: self._settled(key, task))
         return await asyncio.shield(pending)
+
+    def _settled(self, key: TokenKey, task: asyncio.Future[Token]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here: the waiters re-raise it, if any are left
+
+    async def _fetch(
+        self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float | None]]]
+    ) -> Token:
+        self.fetches += 1
+        value, expires_in = await fetch()
+        token = Token(value, self._clock() + (expires_in or DEFAULT_EXPIRES_IN))
+        self._store(key, token)
+        return token
 
     def _store(self, key: TokenKey, token: Token) -> None:
         self._tokens[key] = token

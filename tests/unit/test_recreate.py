@@ -1,0 +1,463 @@
+"""The create call that replaces a container: user settings kept, image defaults left out."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from vigil_executor.recreate import CreateSpec, NetworkAttachment, build_create_spec
+
+CONTAINER_ID = "0123456789ab" + "cdef" * 13
+SHORT_ID = CONTAINER_ID[:12]
+ANON = "f" * 64  # an anonymous volume's name
+ANON2 = "e" * 64
+TAG = "registry.example.com/app:1.2"
+ABSENT = object()  # a key that must not be in the create body
+
+
+def make_container(
+    config: dict[str, Any] | None = None,
+    host_config: dict[str, Any] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
+    networks: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "Id": CONTAINER_ID,
+        "Name": "/web",
+        "Image": "sha256:" + "1" * 64,
+        "Config": {"Image": "registry.example.com/app:1.1", **(config or {})},
+        "HostConfig": host_config if host_config is not None else {"NetworkMode": "default"},
+        "Mounts": mounts or [],
+        "NetworkSettings": {"Networks": networks or {}},
+    }
+
+
+def make_image(config: dict[str, Any]) -> dict[str, Any]:
+    return {"Id": "sha256:" + "1" * 64, "Config": config}
+
+
+def spec_for(
+    container: dict[str, Any], old_image: dict[str, Any] | None = None, image: str = TAG
+) -> CreateSpec:
+    return build_create_spec(container, old_image, image)
+
+
+def endpoint(
+    aliases: list[str] | None = None, network_id: str = "n" * 64, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "Aliases": aliases,
+        "NetworkID": network_id,
+        "EndpointID": "e" * 64,
+        "Gateway": "172.18.0.1",
+        "IPAddress": "172.18.0.2",
+        "MacAddress": "02:42:ac:12:00:02",
+        **extra,
+    }
+
+
+HEALTH = {"Test": ["CMD", "curl", "-f", "http://localhost/"], "Interval": 30_000_000_000}
+USER_HEALTH = {"Test": ["CMD", "true"], "Interval": 5_000_000_000}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "image_value", "expected"),
+    [
+        # Env: entries that are exactly the image's go, the user's stay.
+        pytest.param(
+            "Env",
+            ["PATH=/usr/bin", "LANG=C", "MODE=prod"],
+            ["PATH=/usr/bin", "LANG=C"],
+            ["MODE=prod"],
+            id="env-image-entries-dropped",
+        ),
+        pytest.param(
+            "Env",
+            ["PATH=/opt/bin", "LANG=C"],
+            ["PATH=/usr/bin", "LANG=C"],
+            ["PATH=/opt/bin"],
+            id="env-overridden-value-kept",
+        ),
+        pytest.param("Env", ["A=1"], ["A=1"], [], id="env-only-image"),
+        pytest.param("Env", ["A=1", "B=2"], None, ["A=1", "B=2"], id="env-image-has-none"),
+        # Labels: dropped only when key and value are the image's.
+        pytest.param(
+            "Labels",
+            {"maintainer": "x", "version": "1.1", "com.example.role": "web"},
+            {"maintainer": "x", "version": "1.0"},
+            {"version": "1.1", "com.example.role": "web"},
+            id="labels",
+        ),
+        pytest.param("Labels", {"a": "1"}, {"a": "1"}, {}, id="labels-only-image"),
+        pytest.param("Labels", {"a": ""}, {"b": ""}, {"a": ""}, id="labels-empty-value-kept"),
+        # Cmd, Entrypoint, Healthcheck: the image's default becomes None.
+        pytest.param(
+            "Cmd",
+            ["nginx", "-g", "daemon off;"],
+            ["nginx", "-g", "daemon off;"],
+            None,
+            id="cmd-default",
+        ),
+        pytest.param(
+            "Cmd", ["nginx", "-T"], ["nginx", "-g", "daemon off;"], ["nginx", "-T"], id="cmd-user"
+        ),
+        pytest.param("Cmd", ["serve"], None, ["serve"], id="cmd-user-image-has-none"),
+        pytest.param(
+            "Entrypoint",
+            ["/docker-entrypoint.sh"],
+            ["/docker-entrypoint.sh"],
+            None,
+            id="entrypoint-default",
+        ),
+        pytest.param(
+            "Entrypoint",
+            ["/bin/sh", "-c"],
+            ["/docker-entrypoint.sh"],
+            ["/bin/sh", "-c"],
+            id="entrypoint-user",
+        ),
+        pytest.param("Healthcheck", HEALTH, HEALTH, None, id="healthcheck-default"),
+        pytest.param("Healthcheck", USER_HEALTH, HEALTH, USER_HEALTH, id="healthcheck-user"),
+        # WorkingDir, User: the image's default becomes "".
+        pytest.param("WorkingDir", "/app", "/app", "", id="workdir-default"),
+        pytest.param("WorkingDir", "/srv", "/app", "/srv", id="workdir-user"),
+        pytest.param("User", "nginx", "nginx", "", id="user-default"),
+        pytest.param("User", "1000:1000", "nginx", "1000:1000", id="user-user"),
+        # StopSignal: the image's default is left out.
+        pytest.param("StopSignal", "SIGQUIT", "SIGQUIT", ABSENT, id="stopsignal-default"),
+        pytest.param("StopSignal", "SIGINT", "SIGQUIT", "SIGINT", id="stopsignal-user"),
+        # ExposedPorts, Volumes: the image's keys go; None when nothing is left.
+        pytest.param(
+            "ExposedPorts",
+            {"80/tcp": {}, "9000/tcp": {}},
+            {"80/tcp": {}},
+            {"9000/tcp": {}},
+            id="ports-user-kept",
+        ),
+        pytest.param("ExposedPorts", {"80/tcp": {}}, {"80/tcp": {}}, None, id="ports-only-image"),
+        pytest.param("ExposedPorts", None, {"80/tcp": {}}, None, id="ports-none"),
+        pytest.param(
+            "Volumes",
+            {"/data": {}, "/cache": {}},
+            {"/data": {}},
+            {"/cache": {}},
+            id="volumes-user-kept",
+        ),
+        pytest.param("Volumes", {"/data": {}}, {"/data": {}}, None, id="volumes-only-image"),
+    ],
+)
+def test_old_image_defaults_are_left_out(
+    field: str, value: Any, image_value: Any, expected: Any
+) -> None:
+    image_config = {} if image_value is None else {field: image_value}
+    spec = spec_for(make_container({field: value}), make_image(image_config))
+    if expected is ABSENT:
+        assert field not in spec.body
+    else:
+        assert spec.body[field] == expected
+
+
+def full_config() -> dict[str, Any]:
+    return {
+        "Hostname": "myhost",
+        "Env": ["PATH=/usr/bin", "MODE=prod"],
+        "Labels": {"maintainer": "x", "role": "web"},
+        "Cmd": ["nginx", "-g", "daemon off;"],
+        "Entrypoint": ["/docker-entrypoint.sh"],
+        "Healthcheck": HEALTH,
+        "WorkingDir": "/app",
+        "User": "nginx",
+        "StopSignal": "SIGQUIT",
+        "ExposedPorts": {"80/tcp": {}},
+        "Volumes": {"/data": {}},
+        "Tty": True,
+    }
+
+
+def test_every_default_at_once() -> None:
+    old_image = make_image({k: v for k, v in full_config().items() if k != "Hostname"})
+    spec = spec_for(make_container(full_config()), old_image)
+    body = {k: v for k, v in spec.body.items() if k != "HostConfig"}
+    assert body == {
+        "Hostname": "myhost",
+        "Image": TAG,
+        "Env": [],
+        "Labels": {},
+        "Cmd": None,
+        "Entrypoint": None,
+        "Healthcheck": None,
+        "WorkingDir": "",
+        "User": "",
+        "ExposedPorts": None,
+        "Volumes": None,
+        "Tty": True,
+    }
+
+
+def test_unknown_old_image_keeps_everything() -> None:
+    old = full_config()
+    spec = spec_for(make_container(old), None)
+    body = {k: v for k, v in spec.body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    assert body == {**old, "Image": TAG}
+
+
+@pytest.mark.parametrize("old_image", [None, make_image({})], ids=["no-image", "image"])
+@pytest.mark.parametrize(
+    ("hostname", "expected"),
+    [
+        pytest.param(SHORT_ID, ABSENT, id="engine-default-removed"),
+        pytest.param("myhost", "myhost", id="user-kept"),
+        pytest.param(CONTAINER_ID, CONTAINER_ID, id="full-id-kept"),
+        pytest.param(SHORT_ID[:11], SHORT_ID[:11], id="prefix-kept"),
+    ],
+)
+def test_hostname(hostname: str, expected: object, old_image: dict[str, Any] | None) -> None:
+    spec = spec_for(make_container({"Hostname": hostname}), old_image)
+    if expected is ABSENT:
+        assert "Hostname" not in spec.body
+    else:
+        assert spec.body["Hostname"] == expected
+
+
+@pytest.mark.parametrize("image", [TAG, "nginx:latest", "reg:5000/a/b:c"])
+@pytest.mark.parametrize("old_image", [None, make_image({"Image": "sha256:old"})])
+def test_config_image_is_the_given_tag(image: str, old_image: dict[str, Any] | None) -> None:
+    spec = spec_for(make_container(), old_image, image)
+    assert spec.body["Image"] == image
+
+
+def anon(name: str, dest: str) -> dict[str, Any]:
+    return {
+        "Type": "volume",
+        "Name": name,
+        "Source": f"/var/lib/docker/volumes/{name}/_data",
+        "Destination": dest,
+        "Driver": "local",
+        "RW": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("binds", "mounts", "host_mounts", "expected"),
+    [
+        pytest.param(None, [anon(ANON, "/data")], None, [f"{ANON}:/data"], id="anonymous-added"),
+        pytest.param(
+            ["/srv/conf:/etc/app:ro"],
+            [anon(ANON, "/data"), anon(ANON2, "/cache")],
+            None,
+            ["/srv/conf:/etc/app:ro", f"{ANON}:/data", f"{ANON2}:/cache"],
+            id="anonymous-appended-after-binds",
+        ),
+        pytest.param(
+            ["pgdata:/var/lib/postgresql/data"],
+            [anon("pgdata", "/var/lib/postgresql/data")],
+            None,
+            ["pgdata:/var/lib/postgresql/data"],
+            id="named-volume-not-duplicated",
+        ),
+        pytest.param(
+            ["pgdata:/data:rw"],
+            [anon("pgdata", "/data")],
+            None,
+            ["pgdata:/data:rw"],
+            id="named-volume-with-mode-not-duplicated",
+        ),
+        pytest.param(None, [anon("pgdata", "/data")], None, None, id="named-not-in-binds-skipped"),
+        pytest.param(
+            [f"{ANON}:/data"],
+            [anon(ANON, "/data")],
+            None,
+            [f"{ANON}:/data"],
+            id="anonymous-already-bound",
+        ),
+        pytest.param(
+            None,
+            [{"Type": "bind", "Source": "/srv", "Destination": "/srv", "RW": True}],
+            None,
+            None,
+            id="bind-mount-skipped",
+        ),
+        pytest.param(
+            None,
+            [anon(ANON, "/data")],
+            [{"Type": "volume", "Source": "vol", "Target": "/data"}],
+            None,
+            id="target-of-hostconfig-mount-skipped",
+        ),
+        pytest.param(None, [anon("F" * 64, "/data")], None, None, id="upper-hex-not-anonymous"),
+        pytest.param(None, [anon("f" * 63, "/data")], None, None, id="63-hex-not-anonymous"),
+        pytest.param(None, [], None, None, id="no-mounts"),
+    ],
+)
+def test_anonymous_volumes_are_bound_again_by_name(
+    binds: list[str] | None,
+    mounts: list[dict[str, Any]],
+    host_mounts: list[dict[str, Any]] | None,
+    expected: list[str] | None,
+) -> None:
+    host_config: dict[str, Any] = {"NetworkMode": "default", "Binds": binds}
+    if host_mounts is not None:
+        host_config["Mounts"] = host_mounts
+    spec = spec_for(make_container(host_config=host_config, mounts=mounts), make_image({}))
+    assert spec.body["HostConfig"].get("Binds") == expected
+
+
+def test_host_config_is_kept() -> None:
+    host_config = {
+        "NetworkMode": "host",
+        "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0},
+        "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
+        "Binds": ["/srv:/srv"],
+        "Privileged": False,
+    }
+    spec = spec_for(make_container(host_config=host_config), make_image({}))
+    assert spec.body["HostConfig"] == host_config
+
+
+MYNET = endpoint([SHORT_ID, "frontend"])
+OTHERNET = endpoint(["x"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "networks", "first", "after"),
+    [
+        pytest.param(
+            "mynet",
+            {"mynet": MYNET, "other": OTHERNET},
+            {"mynet": {"Aliases": ["frontend"]}},
+            [("other", {"Aliases": ["x"]})],
+            id="user-network-first-others-after",
+        ),
+        pytest.param(
+            "mynet",
+            {"other": OTHERNET, "mynet": MYNET},
+            {"mynet": {"Aliases": ["frontend"]}},
+            [("other", {"Aliases": ["x"]})],
+            id="network-mode-first-whatever-the-order",
+        ),
+        pytest.param(
+            "mynet",
+            {"mynet": endpoint([SHORT_ID])},
+            {"mynet": {}},
+            [],
+            id="only-short-id-alias",
+        ),
+        pytest.param(
+            "mynet",
+            {"mynet": endpoint(None)},
+            {"mynet": {}},
+            [],
+            id="no-aliases",
+        ),
+        pytest.param(
+            "default",
+            {"bridge": endpoint(["web"])},
+            {"bridge": {}},
+            [],
+            id="default-bridge-no-aliases",
+        ),
+        pytest.param(
+            "bridge",
+            {"bridge": endpoint([SHORT_ID, "web"])},
+            {"bridge": {}},
+            [],
+            id="bridge-no-aliases",
+        ),
+        pytest.param(
+            "default",
+            {"mynet": MYNET, "bridge": endpoint(None)},
+            {"bridge": {}},
+            [("mynet", {"Aliases": ["frontend"]})],
+            id="default-mode-bridge-first",
+        ),
+        pytest.param(
+            "bridge",
+            {"bridge": endpoint(None), "mynet": MYNET},
+            {"bridge": {}},
+            [("mynet", {"Aliases": ["frontend"]})],
+            id="bridge-then-user-network-with-aliases",
+        ),
+        pytest.param(
+            "mynet",
+            {
+                "mynet": endpoint(
+                    ["frontend"],
+                    IPAMConfig={"IPv4Address": "172.20.0.5"},
+                    Links=["db:database"],
+                )
+            },
+            {
+                "mynet": {
+                    "Aliases": ["frontend"],
+                    "IPAMConfig": {"IPv4Address": "172.20.0.5"},
+                    "Links": ["db:database"],
+                }
+            },
+            [],
+            id="static-ip-and-links-kept",
+        ),
+    ],
+)
+def test_networks(
+    mode: str,
+    networks: dict[str, Any],
+    first: dict[str, Any],
+    after: list[tuple[str, dict[str, Any]]],
+) -> None:
+    container = make_container(host_config={"NetworkMode": mode}, networks=networks)
+    spec = spec_for(container, make_image({}))
+    assert spec.body["NetworkingConfig"] == {"EndpointsConfig": first}
+    assert [(a.network, a.endpoint) for a in spec.connect_after] == after
+    assert all(isinstance(a, NetworkAttachment) for a in spec.connect_after)
+
+
+@pytest.mark.parametrize(
+    ("mode", "networks"),
+    [
+        pytest.param("host", {"host": endpoint(None)}, id="host"),
+        pytest.param("container:abc", {}, id="container-mode"),
+        pytest.param(f"container:{CONTAINER_ID}", {"x": endpoint(["y"])}, id="container-id"),
+        pytest.param("none", {"none": endpoint(None)}, id="none"),
+    ],
+)
+def test_modes_without_endpoints(mode: str, networks: dict[str, Any]) -> None:
+    container = make_container(host_config={"NetworkMode": mode}, networks=networks)
+    spec = spec_for(container, make_image({}))
+    assert "NetworkingConfig" not in spec.body
+    assert spec.connect_after == ()
+    assert spec.body["HostConfig"]["NetworkMode"] == mode
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("/web", "web"), ("web", "web"), ("/my-app_1", "my-app_1")],
+)
+def test_name_is_the_container_name_without_slash(name: str, expected: str) -> None:
+    container = make_container()
+    container["Name"] = name
+    assert spec_for(container).name == expected
+
+
+@pytest.mark.parametrize("with_old_image", [True, False])
+def test_inputs_are_not_mutated(with_old_image: bool) -> None:
+    container = make_container(
+        {**full_config(), "Hostname": SHORT_ID},
+        host_config={"NetworkMode": "mynet", "Binds": ["/srv:/srv"], "Mounts": []},
+        mounts=[anon(ANON, "/data"), anon("named", "/named")],
+        networks={
+            "mynet": endpoint([SHORT_ID, "frontend"], IPAMConfig={"IPv4Address": "172.20.0.5"}),
+            "other": endpoint(["x"]),
+        },
+    )
+    old_image = make_image(full_config()) if with_old_image else None
+    container_before = copy.deepcopy(container)
+    image_before = copy.deepcopy(old_image)
+
+    spec = spec_for(container, old_image)
+
+    assert container == container_before
+    assert old_image == image_before
+    assert spec.body["HostConfig"]["Binds"] == ["/srv:/srv", f"{ANON}:/data"]
+    assert "Hostname" not in spec.body
