@@ -107,3 +107,40 @@ def test_a_new_image_that_cannot_start_is_rolled_back(
 def test_pull_of_a_missing_image_names_it(docker_client: Any) -> None:
     with pytest.raises(PullError, match=re.escape("pull of 127.0.0.1:1/nothing:latest")):
         pull_image(docker_client, "127.0.0.1:1/nothing:latest", None)
+
+
+def test_user_set_command_entrypoint_workdir_user_and_healthcheck_are_kept(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    web = names("web")
+    healthcheck = {
+        "Test": ["CMD-SHELL", "test -d /tmp"],
+        "Interval": 2_000_000_000,
+        "Timeout": 1_000_000_000,
+        "Retries": 2,
+    }
+    docker_client.containers.run(
+        tag,
+        name=web,
+        detach=True,
+        entrypoint=["/bin/sh", "-c"],
+        command=["trap 'exit 0' TERM; while true; do sleep 1; done"],
+        working_dir="/tmp",
+        user="1000:1000",
+        healthcheck=healthcheck,
+        stop_signal="SIGINT",
+    )
+    old = docker_client.api.inspect_container(web)
+    build_test_image(docker_client, tag, marker="v2", extra="WORKDIR /\n")
+    outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=5)
+    assert outcome.status == "updated", outcome.error
+    config = docker_client.api.inspect_container(web)["Config"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c"]
+    assert config["Cmd"] == ["trap 'exit 0' TERM; while true; do sleep 1; done"]
+    assert config["WorkingDir"] == "/tmp"
+    assert config["User"] == "1000:1000"
+    assert config["Healthcheck"] == healthcheck
+    assert config["StopSignal"] == "SIGINT"
+    assert config["Labels"]["vigil.test.marker"] == "v2"
