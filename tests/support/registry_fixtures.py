@@ -161,7 +161,9 @@ class RegistryServer:
         *,
         htpasswd: dict[str, str] | None = None,
         token: TokenServer | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        self.tls = tls  # (certificate, key): serve HTTPS
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="vigil-registry-"))
         self.htpasswd = htpasswd
@@ -176,7 +178,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def _config(self) -> str:
         storage = self.workdir / "storage"
@@ -195,6 +197,8 @@ class RegistryServer:
             f"  addr: 127.0.0.1:{self.port}",
             "  secret: vigil-test-secret",
         ]
+        if self.tls:
+            lines += ["  tls:", f"    certificate: {self.tls[0]}", f"    key: {self.tls[1]}"]
         if self.htpasswd:
             import bcrypt
 
@@ -236,7 +240,7 @@ class RegistryServer:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {self.log_path.read_text()[-2000:]}")
             try:
-                httpx.get(f"{self.url}/v2/", timeout=1)
+                httpx.get(f"{self.url}/v2/", timeout=1, verify=False)
                 return
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -278,12 +282,15 @@ def _require_binary() -> None:
 def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
     """Start registries with the given auth: `registry_factory(htpasswd={"u": "p"})`,
     `registry_factory(token_users={...})` or `registry_factory(token_users={})` for tokens
-    given to anyone."""
+    given to anyone; `tls=(cert, key)` (see tests.support.certs) serves HTTPS."""
     _require_binary()
     started: list[RegistryServer | TokenServer] = []
 
     def start(
-        *, htpasswd: dict[str, str] | None = None, token_users: dict[str, str] | None = None
+        *,
+        htpasswd: dict[str, str] | None = None,
+        token_users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> RegistryServer:
         workdir = tmp_path / f"registry-{len(started)}"
         workdir.mkdir()
@@ -292,7 +299,7 @@ def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
             token = TokenServer(workdir, token_users)
             token.start()
             started.append(token)
-        server = RegistryServer(workdir, htpasswd=htpasswd, token=token)
+        server = RegistryServer(workdir, htpasswd=htpasswd, token=token, tls=tls)
         server.start()
         started.append(server)
         return server

@@ -87,7 +87,8 @@ class DigestChecker:
 
     async def _fetch(self, ref: ImageRef) -> RemoteDigest:
         try:
-            creds = self.credentials.for_registry(ref.registry)
+            # A credential helper is a process: run it off the event loop.
+            creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
         except CredentialError as exc:
             return RemoteDigest(error=f"credentials for {ref.registry}: {exc}")
         try:
