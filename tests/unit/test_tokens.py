@@ -139,10 +139,23 @@ async def test_expires_at(expires_in: float | None, lifetime: float) -> None:
     fetch = Fetcher(expires_in=expires_in)
     token = await cache.get(KEY, fetch)
     assert token.expires_at == 1000.0 + lifetime
-    now[0] = 1000.0 + lifetime - EXPIRY_MARGIN - 0.5
+    assert token.margin == min(EXPIRY_MARGIN, lifetime / 10)
+    now[0] = 1000.0 + lifetime - token.margin - 0.5
     assert await cache.get(KEY, fetch) == token
-    now[0] = 1000.0 + lifetime - EXPIRY_MARGIN
+    now[0] = 1000.0 + lifetime - token.margin
     assert (await cache.get(KEY, fetch)).value == "token-2"
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "margin"),
+    [(2.0, 0.2), (60.0, 6.0), (100.0, 10.0), (3600.0, 10.0), (0.0, 6.0), (-5.0, 6.0)],
+)
+async def test_short_tokens_keep_nine_tenths_of_their_life(
+    expires_in: float, margin: float
+) -> None:
+    cache = TokenCache(clock=lambda: 0.0)
+    token = await cache.get(KEY, Fetcher(expires_in=expires_in))
+    assert token.margin == pytest.approx(margin)
 
 
 def test_default_expiry_leaves_time_after_the_margin() -> None:

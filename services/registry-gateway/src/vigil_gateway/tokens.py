@@ -10,13 +10,19 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 DEFAULT_EXPIRES_IN = 60.0  # the distribution spec's default when a token server gives none
-# A token is dropped this long before it expires, so that it never expires in flight.
+# A token is dropped this long before it expires, so that it never expires in flight; a
+# short-lived token keeps nine tenths of its life.
 EXPIRY_MARGIN = 10.0
+
+
+def margin_for(lifetime: float) -> float:
+    return min(EXPIRY_MARGIN, lifetime / 10)
 
 
 class Token(msgspec.Struct, frozen=True):
     value: str
     expires_at: float  # time.monotonic()
+    margin: float = EXPIRY_MARGIN
 
 
 TokenKey = tuple[str, str, str]  # realm, service, scope
@@ -34,7 +40,7 @@ class TokenCache:
         token = self._tokens.get(key)
         if token is None:
             return None
-        if token.expires_at - EXPIRY_MARGIN <= self._clock():
+        if token.expires_at - token.margin <= self._clock():
             del self._tokens[key]
             return None
         self._tokens.move_to_end(key)
@@ -73,7 +79,8 @@ class TokenCache:
     ) -> Token:
         self.fetches += 1
         value, expires_in = await fetch()
-        token = Token(value, self._clock() + (expires_in or DEFAULT_EXPIRES_IN))
+        lifetime = expires_in if expires_in and expires_in > 0 else DEFAULT_EXPIRES_IN
+        token = Token(value, self._clock() + lifetime, margin_for(lifetime))
         self._store(key, token)
         return token
 
