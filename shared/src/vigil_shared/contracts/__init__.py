@@ -8,7 +8,14 @@ from vigil_shared.contracts.base import SCHEMA_VERSION, ErrorReply, Message
 from vigil_shared.contracts.inventory import ContainerInfo, Inventory
 from vigil_shared.contracts.plan import Plan, UpdateAction
 from vigil_shared.contracts.progress import ProgressEvent
-from vigil_shared.contracts.registry import CheckReply, CheckRequest, ImageCheck, ImageStatus
+from vigil_shared.contracts.registry import (
+    CheckReply,
+    CheckRequest,
+    ImageCheck,
+    ImageStatus,
+    PullAuthReply,
+    PullAuthRequest,
+)
 from vigil_shared.contracts.report import ContainerResult, Report, ResultStatus
 from vigil_shared.contracts.scan import ScanCommand
 from vigil_shared.contracts.subjects import Subjects
@@ -26,6 +33,8 @@ __all__ = [
     "Message",
     "Plan",
     "ProgressEvent",
+    "PullAuthReply",
+    "PullAuthRequest",
     "Report",
     "ResultStatus",
     "ScanCommand",

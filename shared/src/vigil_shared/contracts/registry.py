@@ -1,4 +1,5 @@
-"""`{prefix}.registry.check`: digest checks, scanner -> gateway (request/reply, queue group)."""
+"""`{prefix}.registry.check`: digest checks, scanner -> gateway (request/reply, queue group).
+`{prefix}.registry.pull-auth`: pull credentials for one image, executor -> gateway."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import msgspec
 
 from vigil_shared.contracts.base import Message
 
-CheckOutcome = Literal["stale", "current", "pinned", "error"]
+# stale: a newer build is in the registry; current; pinned: referenced by digest; error: the
+# check failed (see `error`); rate_limited: the registry refused with 429, try later;
+# unverified: the registry gave no digest (no HEAD support, 5xx, timeout), so the executor
+# pulls the tag and compares image ids, as watchtower does.
+CheckOutcome = Literal["stale", "current", "pinned", "error", "rate_limited", "unverified"]
 
 
 class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,6 +25,7 @@ class CheckRequest(Message, frozen=True, kw_only=True):
     scan_id: str
     host: str
     images: tuple[ImageCheck, ...]
+    explain: bool = False  # `vigil check`: also say what the token cache holds
 
 
 class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,8 +34,36 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     remote_digest: str | None = None
     error: str | None = None
     credentials: str = "anonymous"  # where credentials came from; never the secret
+    token_cache: str = ""  # with `explain`: the token cache's state for this repository
 
 
 class CheckReply(Message, frozen=True, kw_only=True):
     scan_id: str
     results: tuple[ImageStatus, ...]
+
+
+class PullAuthRequest(Message, frozen=True, kw_only=True):
+    host: str
+    image: str  # what the executor will pull: name:tag or name@sha256:...
+    public_key: str  # base64 X25519 public key of a key pair made for this request only
+
+
+PullAuthKind = Literal["none", "token", "basic"]
+
+
+class PullAuthReply(Message, frozen=True, kw_only=True):
+    image: str
+    # none: pull without credentials (an open registry, or no credentials known);
+    # token: a registry token scoped to pulling this one repository;
+    # basic: the registry only takes Basic credentials.
+    kind: PullAuthKind = "none"
+    # The Docker auth config ({"registrytoken": ...} or {"username", "password"}) as JSON,
+    # sealed to `public_key` with the image and host as associated data (vigil_shared.sealing).
+    sealed: str = ""
+    credentials: str = "anonymous"  # where they came from; never the secret
+    error: str = ""
+
+
+def pull_auth_binding(host: str, image: str) -> bytes:
+    """What a sealed pull-auth reply is bound to: it opens for this host and image only."""
+    return f"{host}\n{image}".encode()

@@ -8,7 +8,10 @@ import msgspec
 
 from vigil_shared.contracts.base import Message
 
-ResultStatus = Literal["updated", "fresh", "skipped", "failed", "check_failed", "rolled_back"]
+# rate_limited: the registry refused the check with 429; not a failure, the next cycle retries.
+ResultStatus = Literal[
+    "updated", "fresh", "skipped", "failed", "check_failed", "rolled_back", "rate_limited"
+]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "check_failed", "rolled_back"})
 
 
