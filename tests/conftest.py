@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.support.engine_fixtures",
     "tests.support.registry_fixtures",
     "tests.support.nats_fixtures",
+    "tests.support.gateway_fixtures",
 ]

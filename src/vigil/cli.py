@@ -2,6 +2,7 @@
 
     vigil [OPTIONS] [NAME...]          all four services over an embedded NATS
     vigil scanner|registry-gateway|executor|notifier --nats-url URL [OPTIONS]
+    vigil check IMAGE... [--nats-url URL]
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -30,7 +31,15 @@ DESCRIPTIONS = {
     options.EXECUTOR: "Carries out its host's update plans: pull, stop, recreate, start, "
     "roll back on failure.",
     options.NOTIFIER: "Turns every host's reports into notifications.",
+    options.CHECK: "Ask the registry-gateway about images and print, for each, the digest the "
+    "registry serves, where the credentials came from and what the token cache holds: the "
+    "first thing to run when a private registry does not work. With --nats-url it asks the "
+    "fleet's gateway; without, it starts one for the question.",
 }
+SUMMARIES = {
+    options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
+}
+COMMANDS = (*options.SERVICES, options.CHECK)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,14 +61,17 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             metavar="NAME",
             help="only these containers (default: every selected container)",
         )
+    if command == options.CHECK:
+        parser.add_argument("images", nargs="+", metavar="IMAGE", help="image references")
     options.add_options(parser, command)
     return parser
 
 
 def _top_help() -> str:
     lines = [build_parser(options.ALL_IN_ONE).format_help(), "commands:"]
-    for name in options.SERVICES:
-        lines.append(f"  vigil {name:<17} {DESCRIPTIONS[name]}")
+    for name in COMMANDS:
+        summary = SUMMARIES.get(name, DESCRIPTIONS[name])
+        lines.append(f"  vigil {name:<17} {summary}")
     lines.append("\nRun 'vigil COMMAND --help' for a command's options.")
     return "\n".join(lines)
 
@@ -68,7 +80,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
     command = options.ALL_IN_ONE
-    if argv and argv[0] in options.SERVICES:
+    if argv and argv[0] in COMMANDS:
         command = argv.pop(0)
     if command == options.ALL_IN_ONE and argv[:1] in (["-h"], ["--help"]):
         print(_top_help())
@@ -77,6 +89,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parsed = build_parser(command).parse_args(argv)
         values, warnings = options.resolve(command, parsed, env)
         values["names"] = tuple(getattr(parsed, "names", ()) or ())
+        values["images"] = tuple(getattr(parsed, "images", ()) or ())
     except UsageError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -24,6 +24,11 @@ EXECUTOR = "executor"
 NOTIFIER = "notifier"
 SERVICES = (SCANNER, GATEWAY, EXECUTOR, NOTIFIER)
 EVERYWHERE = (ALL_IN_ONE, *SERVICES)
+# `vigil check IMAGE`: asks a gateway (at --nats-url, or one started for the question).
+CHECK = "check"
+_CHECK_ALSO = frozenset(
+    {"nats_url", "subject_prefix", "log_level", "log_format", "debug", "trace", "no_color"}
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,6 @@ EXECUTING = (ALL_IN_ONE, EXECUTOR)
 GATEWAYS = (ALL_IN_ONE, GATEWAY)
 NOTIFYING = (ALL_IN_ONE, NOTIFIER)
 DOCKER = (ALL_IN_ONE, SCANNER, EXECUTOR)
-LATER_GATEWAY = "comes with the registry-gateway issue (#4)"
 LATER_EXECUTOR = "comes with the executor issue (#5)"
 LATER_FLEET = "comes with the scanner and fleet issue (#6)"
 LATER_NOTIFY = "comes with the notifier issue (#7)"
@@ -301,8 +305,8 @@ OPTIONS: tuple[Option, ...] = (
         choices=("always", "auto", "never"),
         default="auto",
         where=GATEWAYS,
-        pending=LATER_GATEWAY,
-        help="when to warn that a manifest HEAD failed",
+        help="when a registry gives no digest (no HEAD, 5xx, timeout), so that the executor "
+        "pulls and compares: warn always, never, or auto (only for Docker Hub and ghcr.io)",
     ),
     _o(
         "--registry-ca",
@@ -316,8 +320,8 @@ OPTIONS: tuple[Option, ...] = (
         "--registry-ca-validate",
         env="WATCHTOWER_REGISTRY_CA_VALIDATE",
         where=GATEWAYS,
-        pending=LATER_GATEWAY,
-        help="refuse to start when the --registry-ca bundle is bad",
+        help="refuse to start (exit 2) when the --registry-ca bundle is missing, unreadable, "
+        "empty, not PEM, not a CA or expired; without it a bad bundle is logged and ignored",
     ),
     _o(
         "--insecure-registry",
@@ -545,6 +549,8 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
 
 
 def options_for(command: str) -> tuple[Option, ...]:
+    if command == CHECK:
+        return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _CHECK_ALSO)
     return tuple(o for o in OPTIONS if command in o.where)
 
 

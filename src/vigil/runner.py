@@ -69,6 +69,10 @@ async def run(
     for warning in warnings:
         log.warning(warning)
     try:
+        if command == options.CHECK:
+            from vigil.check import run_check
+
+            return await run_check(values, redactor, lambda: _gateway_config(values, env))
         return await _run(command, values, env, redactor)
     except (
         StartupError,
@@ -235,4 +239,6 @@ def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> Gatewa
         repo_pass=env.get("REPO_PASS") or None,
         docker_config_env=env.get("DOCKER_CONFIG") or None,
         home=env.get("HOME") or None,
+        registry_ca_validate=bool(values.get("registry_ca_validate")),
+        warn_on_head_failure=str(values.get("warn_on_head_failure") or "auto"),
     )

@@ -5,47 +5,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.gateway_fixtures import check
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
-from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_shared.bus import Bus
-from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
-from vigil_shared.logs import Redactor
+from vigil_shared.contracts import ImageCheck
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "alice", "correct-horse-battery"
-
-
-@pytest.fixture
-async def gateway_factory(bus: Bus) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Gateway] = []
-
-    async def start(**config: Any) -> Gateway:
-        gateway = Gateway(bus, GatewayConfig(**config), Redactor())
-        await gateway.start()
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        await gateway.close()
-
-
-async def check(bus: Bus, *images: ImageCheck) -> dict[str, ImageStatus]:
-    reply = await bus.request(
-        bus.subjects.registry_check,
-        CheckRequest(scan_id="s1", host="h1", images=images),
-        CheckReply,
-        timeout=30,
-    )
-    return {r.image: r for r in reply.results}
 
 
 def docker_config(tmp_path: Path, registry: str, user: str, password: str) -> str:
@@ -201,12 +175,3 @@ async def test_repo_user_takes_priority_over_config_json(
     result = (await check(bus, ImageCheck(image=tag)))[tag]
     assert result.outcome == "stale"
     assert result.credentials == "REPO_USER/REPO_PASS"
-
-
-async def test_a_bad_registry_ca_stops_the_start_with_its_reason(bus: Bus, tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("not a certificate\n")
-    with pytest.raises(GatewayStartupError, match=f"--registry-ca {bundle}: holds no PEM"):
-        Gateway(bus, GatewayConfig(registry_ca=str(bundle)), Redactor())
-    with pytest.raises(GatewayStartupError, match="cannot be read"):
-        Gateway(bus, GatewayConfig(registry_ca=str(tmp_path / "absent.pem")), Redactor())

@@ -70,12 +70,16 @@ def test_decisions_table() -> None:
         c("broken", "r/gone:1"),
         c("unanswered", "r/other:1"),
         c("stale-but-own-image-new", "r/app:1", (f"r/app@{NEW}",)),
+        c("limited", "r/busy:1", (f"r/busy@{OLD}",)),
+        c("no-digest", "r/nohead:1", (f"r/nohead@{OLD}",)),
     ]
     statuses = [
         ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW),
         ImageStatus(image="r/web:1", outcome="current", remote_digest=NEW),
         ImageStatus(image=f"r/db@{OLD}", outcome="pinned"),
         ImageStatus(image="r/gone:1", outcome="error", error="manifest unknown"),
+        ImageStatus(image="r/busy:1", outcome="rate_limited", error="HTTP 429"),
+        ImageStatus(image="r/nohead:1", outcome="unverified", error="HTTP 500"),
     ]
     assert plan_for(containers, statuses) == {
         "stale": "update",
@@ -84,6 +88,8 @@ def test_decisions_table() -> None:
         "broken": "check_failed",
         "unanswered": "check_failed",
         "stale-but-own-image-new": "fresh",
+        "limited": "rate_limited",  # reported as such, never as stale
+        "no-digest": "update",  # the executor pulls the tag and compares image ids
     }
 
 

@@ -7,15 +7,26 @@ restart, and `max_ack_pending=1` means two plans never run at once on one host.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import msgspec
 
 from vigil_executor.replace import pull_image, remove_image_if_unused, replace_container
-from vigil_shared.bus import Bus
-from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
+from vigil_shared.bus import Bus, BusError
+from vigil_shared.contracts import (
+    ContainerResult,
+    Plan,
+    ProgressEvent,
+    PullAuthReply,
+    PullAuthRequest,
+    Report,
+    UpdateAction,
+)
+from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.logs import get_logger
+from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
 
 log = get_logger("vigil.executor")
@@ -169,14 +180,42 @@ class Executor:
         key = action.remote_digest or action.image
         if key in pulled:
             return pulled[key]
+        target = (
+            pinned(action.image, action.remote_digest) if action.remote_digest else action.image
+        )
+        auth = await self._pull_auth(target)
+        await progress("pulling", target)
+        image_id = await asyncio.to_thread(pull_image, self.engine, target, auth)
         if action.remote_digest:
-            target = pinned(action.image, action.remote_digest)
-            await progress("pulling", target)
-            image_id = await asyncio.to_thread(pull_image, self.engine, target, None)
             repo, tag = split_tag(action.image)
             await asyncio.to_thread(self.engine.api.tag, image_id, repo, tag, force=True)
-        else:
-            await progress("pulling", action.image)
-            image_id = await asyncio.to_thread(pull_image, self.engine, action.image, None)
         pulled[key] = image_id
         return image_id
+
+    async def _pull_auth(self, image: str) -> dict[str, str] | None:
+        """Pull credentials for `image` from the gateway, sealed to a key made for this one
+        request. Without an answer the pull goes ahead without credentials: an open registry
+        needs none, and a closed one fails the pull with the registry's own reason."""
+        host = self.config.host_id
+        key = OneTimeKey()
+        request = PullAuthRequest(host=host, image=image, public_key=key.public_b64)
+        try:
+            reply = await self.bus.request(
+                self.bus.subjects.pull_auth, request, PullAuthReply, timeout=30
+            )
+        except BusError as exc:
+            log.warning("no pull credentials from the gateway", image=image, error=str(exc))
+            return None
+        if reply.error:
+            log.warning("the gateway gave no pull credentials", image=image, error=reply.error)
+            return None
+        if reply.kind == "none":
+            return None
+        try:
+            opened = json.loads(key.open(reply.sealed, pull_auth_binding(host, image)))
+        except (SealError, ValueError) as exc:
+            log.error("pull credentials could not be opened", image=image, error=str(exc))
+            return None
+        if not isinstance(opened, dict):
+            return None
+        return {str(k): str(v) for k, v in opened.items()}

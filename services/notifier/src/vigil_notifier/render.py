@@ -13,9 +13,10 @@ _LABELS = {
     "failed": "FAILED",
     "check_failed": "CHECK FAILED",
     "rolled_back": "ROLLED BACK",
+    "rate_limited": "RATE LIMITED",
 }
 
-_ORDER = ["updated", "rolled_back", "failed", "check_failed", "skipped", "fresh"]
+_ORDER = ["updated", "rolled_back", "failed", "check_failed", "rate_limited", "skipped", "fresh"]
 
 
 def _short(image_id: str) -> str:

@@ -10,29 +10,57 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from vigil_gateway.credentials import CredentialError, CredentialStore
-from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryError
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
 from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
 
 
-class RemoteDigest:
-    """A digest the registry served, or why there is none."""
+class RemoteDigest(msgspec.Struct, frozen=True, kw_only=True):
+    """A digest the registry served, or why there is none (`kind` as in RegistryError)."""
 
-    __slots__ = ("credentials", "digest", "error")
+    digest: str = ""
+    error: str = ""
+    kind: ErrorKind = "error"
+    credentials: str = "anonymous"
 
-    def __init__(self, digest: str = "", error: str = "", credentials: str = "anonymous"):
-        self.digest = digest
-        self.error = error
-        self.credentials = credentials
+
+_OUTCOME_OF_ERROR: dict[ErrorKind, CheckOutcome] = {
+    "error": "error",
+    "trust": "error",  # never a fallback: a pull would meet the same certificate
+    "rate_limited": "rate_limited",
+    "unverified": "unverified",
+}
+
+
+# Registries known to answer manifest HEADs: a failed HEAD there is worth a warning under
+# `--warn-on-head-failure auto` (watchtower's rule); elsewhere it is routine.
+_HEAD_KNOWN_TO_WORK = frozenset({"docker.io", "ghcr.io"})
+
+
+def warn_on_head_failure(policy: str, image: str) -> bool:
+    """Pure: whether a failed HEAD for `image` is logged as a warning under `policy`."""
+    if policy == "always":
+        return True
+    if policy == "never":
+        return False
+    try:
+        return parse_image_ref(image).registry in _HEAD_KNOWN_TO_WORK
+    except InvalidImageRef:
+        return True
 
 
 def judge(check: ImageCheck, ref: ImageRef, remote: RemoteDigest) -> ImageStatus:
     """Pure: the outcome for one image, from its local digests and the registry's answer."""
     if remote.error:
         return ImageStatus(
-            image=check.image, outcome="error", error=remote.error, credentials=remote.credentials
+            image=check.image,
+            outcome=_OUTCOME_OF_ERROR[remote.kind],
+            error=remote.error,
+            credentials=remote.credentials,
         )
     local = local_digests_for(ref, check.local_digests)
     outcome: CheckOutcome = "current" if remote.digest in local else "stale"
@@ -90,11 +118,11 @@ class DigestChecker:
             # A credential helper is a process: run it off the event loop.
             creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
         except CredentialError as exc:
-            return RemoteDigest(error=f"credentials for {ref.registry}: {exc}")
+            return RemoteDigest(error=f"credentials: {exc}")
         try:
             digest = await self.client.manifest_digest(ref, creds)
         except RegistryError as exc:
-            return RemoteDigest(error=str(exc), credentials=creds.source)
+            return RemoteDigest(error=str(exc), kind=exc.kind, credentials=creds.source)
         return RemoteDigest(digest=digest, credentials=creds.source)
 
     def _evict(self) -> None:

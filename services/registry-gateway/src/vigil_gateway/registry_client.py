@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncGenerator
-from typing import Any
+import socket
+import ssl
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Literal
 
 import httpx
+import msgspec
 
 from vigil_gateway.challenge import Challenge, parse_www_authenticate
 from vigil_gateway.credentials import Credentials
 from vigil_gateway.tls import is_insecure, schemes_for, verifying_context
 from vigil_gateway.tokens import Token, TokenCache, TokenKey
+from vigil_shared.contracts.registry import PullAuthKind
 from vigil_shared.imageref import ImageRef
 
 # What a manifest HEAD accepts: an index or list (multi-arch) first, then single manifests;
@@ -34,8 +39,53 @@ MANIFEST_ACCEPT = ", ".join(
 USER_AGENT = "vigil-registry-gateway"
 
 
+ErrorKind = Literal["error", "trust", "rate_limited", "unverified"]
+
+
 class RegistryError(RuntimeError):
-    """A check that failed; the message names the registry and what went wrong."""
+    """A check that failed; the message names the registry and what went wrong.
+
+    `kind` says what may follow: `unverified` (no HEAD support, 5xx, a timeout) lets the
+    executor pull and compare image ids as watchtower does; `rate_limited` waits; `trust` (a
+    certificate that does not verify) and `error` stop there.
+    """
+
+    def __init__(self, message: str, kind: ErrorKind = "error") -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+
+
+class RateLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """What a registry said of its pull quota (`ratelimit-*` headers), and any back-off."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    backoff_until: float = 0.0  # time.monotonic(); no request to this registry before
+
+
+def _quota(value: str | None) -> int | None:
+    """`100;w=21600` -> 100."""
+    if not value:
+        return None
+    head = value.split(";", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
+
+def _retry_after(value: str | None, default: float = 60.0) -> float:
+    if value and value.strip().isdigit():
+        return min(float(value.strip()), 3600.0)
+    return default
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class RegistryAuth(httpx.Auth):
@@ -102,8 +152,11 @@ class RegistryClient:
         insecure: tuple[str, ...] = (),
         timeout: float = 15.0,
         tokens: TokenCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.insecure = tuple(r.lower() for r in insecure)
+        self._clock = clock
+        self.rate_limits: dict[str, RateLimit] = {}
         self.tokens = tokens or TokenCache()
         self.challenges: dict[str, Challenge] = {}
         self._schemes: dict[str, str] = {}  # registry -> the scheme that worked
@@ -181,31 +234,117 @@ class RegistryClient:
     async def manifest_digest(self, ref: ImageRef, credentials: Credentials) -> str:
         """The digest the registry serves for `ref` now."""
         registry = ref.api_host
-        scope = f"repository:{ref.repository}:pull"
-        auth = RegistryAuth(self, registry, scope, credentials)
+        limit = self.rate_limits.get(registry)
+        if limit is not None and limit.backoff_until > self._clock():
+            wait = limit.backoff_until - self._clock()
+            raise RegistryError(
+                f"registry {registry}: rate limited (HTTP 429); next try in {wait:.0f}s",
+                "rate_limited",
+            )
+        auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
         path = f"/v2/{ref.repository}/manifests/{ref.reference}"
+        response = await self._send("HEAD", registry, path, auth)
+        return await self._digest_from(response, ref, registry, path, auth)
+
+    async def _send(
+        self, method: str, registry: str, path: str, auth: RegistryAuth | None
+    ) -> httpx.Response:
+        """One request, over the first scheme that answers (HTTPS, then HTTP where allowed)."""
         known = self._schemes.get(registry)
         schemes = (known,) if known else schemes_for(registry, self.insecure)
         last_error: Exception | None = None
         for scheme in schemes:
             try:
-                response = await self._head(scheme, registry, path, auth)
+                response = await self._http(registry).request(
+                    method,
+                    f"{scheme}://{registry}{path}",
+                    headers={"Accept": MANIFEST_ACCEPT},
+                    auth=auth,
+                )
+            except httpx.TimeoutException as exc:
+                raise RegistryError(
+                    f"registry {registry}: timed out ({type(exc).__name__})", "unverified"
+                ) from None
             except httpx.HTTPError as exc:
+                if _is_certificate_error(exc):
+                    raise RegistryError(
+                        f"registry {registry}: TLS certificate not trusted: {_reason(exc)} "
+                        "(add its CA with --registry-ca, or list it in --insecure-registry)",
+                        "trust",
+                    ) from None
                 last_error = exc
                 continue
+            if "/manifests/" in path:
+                self.manifest_requests += 1  # answered ones: a refused HTTPS probe is not one
             self._schemes[registry] = scheme
-            return await self._digest_from(response, ref, registry, path, scheme, auth)
+            self._note_rate_limit(registry, response)
+            return response
         assert last_error is not None
         raise RegistryError(f"registry {registry} unreachable: {_reason(last_error)}")
 
-    async def _head(
-        self, scheme: str, registry: str, path: str, auth: RegistryAuth
-    ) -> httpx.Response:
-        response = await self._http(registry).head(
-            f"{scheme}://{registry}{path}", headers={"Accept": MANIFEST_ACCEPT}, auth=auth
+    async def pull_auth(
+        self, ref: ImageRef, credentials: Credentials
+    ) -> tuple[PullAuthKind, dict[str, str]]:
+        """What the engine needs to pull `ref`: a registry token scoped to pulling this one
+        repository where the registry uses tokens, the credentials where it takes only Basic,
+        nothing where it needs nothing (or none are known)."""
+        if credentials.basic is None and not credentials.identity_token:
+            return "none", {}
+        registry = ref.api_host
+        challenge = self.challenges.get(registry)
+        if challenge is None:
+            probe = await self._send("GET", registry, "/v2/", None)
+            found = parse_www_authenticate(probe.headers.get("www-authenticate", ""))
+            challenge = next((c for c in found if c.scheme == "bearer"), None) or next(
+                (c for c in found if c.scheme == "basic"), None
+            )
+            if challenge is None:
+                return "none", {}
+            self.challenges[registry] = challenge
+        if challenge.scheme == "basic":
+            if credentials.basic is None:
+                return "none", {}
+            user, password = credentials.basic
+            return "basic", {"username": user, "password": password, "serveraddress": registry}
+        auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
+        key = (challenge.get("realm"), challenge.get("service"), auth.scope)
+        token = await self.tokens.get(key, lambda: self.fetch_token(key, auth))
+        return "token", {"registrytoken": token.value, "serveraddress": registry}
+
+    def token_state(self, ref: ImageRef) -> str:
+        """For `vigil check`: what the token cache holds for pulling this repository."""
+        registry = ref.api_host
+        challenge = self.challenges.get(registry)
+        if challenge is None:
+            if registry not in self._schemes:
+                return "no answer from the registry yet"
+            return "the registry asked for no authentication"
+        if challenge.scheme == "basic":
+            return "the registry takes Basic credentials (no tokens)"
+        key = (
+            challenge.get("realm"),
+            challenge.get("service"),
+            f"repository:{ref.repository}:pull",
         )
-        self.manifest_requests += 1  # answered ones only: a refused HTTPS probe is not one
-        return response
+        token = self.tokens.peek(key)
+        if token is None:
+            return f"no token cached for {key[2]} (realm {key[0]})"
+        left = token.expires_at - self._clock()
+        return f"token cached for {key[2]} (realm {key[0]}), expires in {left:.0f}s"
+
+    def _note_rate_limit(self, registry: str, response: httpx.Response) -> None:
+        limit = _quota(response.headers.get("ratelimit-limit"))
+        remaining = _quota(response.headers.get("ratelimit-remaining"))
+        backoff = 0.0
+        if response.status_code == 429:
+            backoff = self._clock() + _retry_after(response.headers.get("retry-after"))
+        if limit is not None or remaining is not None or backoff:
+            old = self.rate_limits.get(registry, RateLimit())
+            self.rate_limits[registry] = RateLimit(
+                limit=limit if limit is not None else old.limit,
+                remaining=remaining if remaining is not None else old.remaining,
+                backoff_until=backoff,
+            )
 
     async def _digest_from(
         self,
@@ -213,7 +352,6 @@ class RegistryClient:
         ref: ImageRef,
         registry: str,
         path: str,
-        scheme: str,
         auth: RegistryAuth,
     ) -> str:
         status = response.status_code
@@ -225,7 +363,9 @@ class RegistryClient:
         if status == 404:
             raise RegistryError(f"registry {registry}: {ref.repository}:{ref.reference} not found")
         if status == 429:
-            raise RegistryError(f"registry {registry}: rate limited (HTTP 429)")
+            raise RegistryError(f"registry {registry}: rate limited (HTTP 429)", "rate_limited")
+        if status >= 500 or status == 405:
+            raise RegistryError(f"registry {registry}: HTTP {status} for {ref}", "unverified")
         if status != 200:
             raise RegistryError(f"registry {registry}: HTTP {status} for {ref}")
         digest = str(response.headers.get("docker-content-digest", ""))
@@ -236,20 +376,24 @@ class RegistryClient:
                 )
             return digest
         # Some registries answer HEAD without the digest: fetch the manifest and hash it.
-        self.manifest_requests += 1
-        try:
-            body = await self._http(registry).get(
-                f"{scheme}://{registry}{path}", headers={"Accept": MANIFEST_ACCEPT}, auth=auth
-            )
-        except httpx.HTTPError as exc:
-            raise RegistryError(f"registry {registry} unreachable: {_reason(exc)}") from None
+        body = await self._send("GET", registry, path, auth)
         if body.status_code != 200:
-            raise RegistryError(f"registry {registry}: HTTP {body.status_code} for {ref}")
+            raise RegistryError(
+                f"registry {registry}: HTTP {body.status_code} for {ref}",
+                "unverified" if body.status_code >= 500 else "error",
+            )
         return "sha256:" + hashlib.sha256(body.content).hexdigest()
 
 
 def _reason(exc: Exception) -> str:
+    """The root cause in a few words: httpx says "All connection attempts failed" for a
+    refused connection, which hides the one fact a user needs."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve the host name ({seen.strerror})"
+        seen = seen.__cause__ or seen.__context__
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) and "refused" in text.lower():
-        return "connection refused"
-    return text
+    return "connection refused" if "refused" in text.lower() else text

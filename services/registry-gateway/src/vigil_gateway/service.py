@@ -7,17 +7,21 @@ image references and local digests and get outcomes back, never a secret.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import msgspec
 
-from vigil_gateway.credentials import CredentialStore
-from vigil_gateway.digests import DigestChecker
-from vigil_gateway.registry_client import RegistryClient
-from vigil_gateway.tls import TrustError, load_ca_bundle
+from vigil_gateway.credentials import CredentialError, CredentialStore
+from vigil_gateway.digests import DigestChecker, warn_on_head_failure
+from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_gateway.tls import TrustError, load_ca_bundle, validate_ca_bundle
 from vigil_shared.bus import Bus
-from vigil_shared.contracts import CheckReply, CheckRequest
+from vigil_shared.contracts import CheckReply, CheckRequest, PullAuthReply, PullAuthRequest
+from vigil_shared.contracts.registry import pull_auth_binding
+from vigil_shared.imageref import InvalidImageRef, parse_image_ref
 from vigil_shared.logs import Redactor, get_logger
+from vigil_shared.sealing import SealError, seal
 
 log = get_logger("vigil.gateway")
 
@@ -33,6 +37,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     docker_config_env: str | None = None  # $DOCKER_CONFIG
     home: str | None = None
     request_timeout: float = 15.0
+    registry_ca_validate: bool = False
+    warn_on_head_failure: str = "auto"  # always, auto, never
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"GatewayConfig(registry_ca={self.registry_ca!r}, repo_user={self.repo_user!r})"
@@ -47,12 +53,8 @@ class Gateway:
         self.bus = bus
         self.config = config
         redactor.add(config.repo_pass)
-        try:
-            ca_pem = load_ca_bundle(config.registry_ca) if config.registry_ca else None
-        except TrustError as exc:
-            raise GatewayStartupError(str(exc)) from None
         self.client = RegistryClient(
-            ca_pem=ca_pem,
+            ca_pem=self._ca_bundle(config),
             insecure=config.insecure_registries,
             timeout=config.request_timeout,
         )
@@ -65,10 +67,27 @@ class Gateway:
         )
         self.checker = DigestChecker(self.client, self.credentials, ttl=config.digest_cache_ttl)
 
+    @staticmethod
+    def _ca_bundle(config: GatewayConfig) -> str | None:
+        """The PEM text of --registry-ca. With --registry-ca-validate any fault stops the
+        start; without it a bundle that cannot be used is reported and the system roots
+        alone are trusted (registries that need the bundle then fail their checks)."""
+        if not config.registry_ca:
+            return None
+        if config.registry_ca_validate:
+            problems = validate_ca_bundle(config.registry_ca)
+            if problems:
+                raise GatewayStartupError("; ".join(problems))
+        try:
+            return load_ca_bundle(config.registry_ca)
+        except TrustError as exc:
+            log.error("registry CA bundle ignored", error=str(exc))
+            return None
+
     async def start(self) -> None:
-        await self.bus.serve(
-            self.bus.subjects.registry_check, CheckRequest, self._on_check, queue=QUEUE
-        )
+        subjects = self.bus.subjects
+        await self.bus.serve(subjects.registry_check, CheckRequest, self._on_check, queue=QUEUE)
+        await self.bus.serve(subjects.pull_auth, PullAuthRequest, self._on_pull_auth, queue=QUEUE)
         log.info("registry gateway serving", subject=self.bus.subjects.registry_check)
 
     async def close(self) -> None:
@@ -78,10 +97,19 @@ class Gateway:
         started = time.monotonic()
         results = await asyncio.gather(*(self.checker.check(c) for c in request.images))
         for status in results:
-            if status.outcome == "error":
+            if status.outcome in ("error", "rate_limited"):
                 log.warning(
                     "image check failed", host=request.host, image=status.image, error=status.error
                 )
+            elif status.outcome == "unverified":
+                warn = warn_on_head_failure(self.config.warn_on_head_failure, status.image)
+                (log.warning if warn else log.debug)(
+                    "no digest from the registry; the executor will pull and compare",
+                    host=request.host,
+                    image=status.image,
+                    error=status.error,
+                )
+
         log.info(
             "checked images",
             host=request.host,
@@ -92,4 +120,60 @@ class Gateway:
             manifest_requests=self.client.manifest_requests,
             seconds=round(time.monotonic() - started, 3),
         )
+        if request.explain:
+            results = [
+                msgspec.structs.replace(r, token_cache=self._token_state(r.image)) for r in results
+            ]
         return CheckReply(scan_id=request.scan_id, results=tuple(results))
+
+    def _token_state(self, image: str) -> str:
+        try:
+            return self.client.token_state(parse_image_ref(image))
+        except InvalidImageRef:
+            return ""
+
+    async def _on_pull_auth(
+        self, request: PullAuthRequest, headers: dict[str, str]
+    ) -> PullAuthReply:
+        """Pull credentials for one image, for one executor: a token scoped to pulling that
+        repository where the registry uses tokens, else the credentials, sealed to the
+        executor's one-time key either way. Never in clear on the bus."""
+
+        def refuse(error: str, source: str = "anonymous") -> PullAuthReply:
+            log.warning(
+                "pull credentials refused", host=request.host, image=request.image, error=error
+            )
+            return PullAuthReply(image=request.image, error=error, credentials=source)
+
+        try:
+            ref = parse_image_ref(request.image)
+        except InvalidImageRef as exc:
+            return refuse(str(exc))
+        try:
+            creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
+        except CredentialError as exc:
+            return refuse(f"credentials: {exc}")
+        try:
+            kind, auth_config = await self.client.pull_auth(ref, creds)
+        except RegistryError as exc:
+            return refuse(str(exc), creds.source)
+        if kind == "none":
+            return PullAuthReply(image=request.image, credentials=creds.source)
+        try:
+            sealed = seal(
+                request.public_key,
+                json.dumps(auth_config).encode(),
+                pull_auth_binding(request.host, request.image),
+            )
+        except SealError as exc:
+            return refuse(f"cannot seal the credentials: {exc}", creds.source)
+        log.info(
+            "pull credentials given",
+            host=request.host,
+            image=request.image,
+            kind=kind,
+            credentials=creds.source,
+        )
+        return PullAuthReply(
+            image=request.image, kind=kind, sealed=sealed, credentials=creds.source
+        )

@@ -7,9 +7,12 @@ Every other registry needs TLS that verifies against the system roots plus `--re
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import ssl
 from pathlib import Path
+
+from cryptography import x509
 
 
 class TrustError(ValueError):
@@ -66,3 +69,43 @@ def verifying_context(ca_pem: str | None) -> ssl.SSLContext:
     if ca_pem:
         context.load_verify_locations(cadata=ca_pem)
     return context
+
+
+def validate_ca_bundle(path: str, now: datetime.datetime | None = None) -> list[str]:
+    """`--registry-ca-validate`: every fault of the bundle, each naming the file (empty: fine).
+
+    Missing, unreadable, empty, not PEM, a certificate that is not a CA, or one that has
+    expired or is not valid yet.
+    """
+    prefix = f"--registry-ca {path}"
+    file = Path(path)
+    if not file.exists():
+        return [f"{prefix}: no such file"]
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        return [f"{prefix}: cannot be read: {exc.strerror}"]
+    if not data.strip():
+        return [f"{prefix}: is empty"]
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return [f"{prefix}: holds no PEM certificate"]
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        return [f"{prefix}: not a valid PEM certificate bundle: {exc}"]
+    now = now or datetime.datetime.now(datetime.UTC)
+    problems = []
+    for index, cert in enumerate(certs, 1):
+        subject = cert.subject.rfc4514_string() or "(no subject)"
+        where = f"{prefix}: certificate {index} ({subject})"
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            problems.append(f"{where} is not a CA certificate")
+        if cert.not_valid_after_utc < now:
+            problems.append(f"{where} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        elif cert.not_valid_before_utc > now:
+            problems.append(f"{where} is not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
+    return problems

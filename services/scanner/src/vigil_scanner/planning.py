@@ -101,6 +101,18 @@ def build_plan(
             settled.append(_settled(c, "check_failed", reason))
         elif status.outcome == "error":
             settled.append(_settled(c, "check_failed", status.error or "check failed"))
+        elif status.outcome == "rate_limited":
+            settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
+        elif status.outcome == "unverified":
+            # No digest to judge by: pull the tag and compare image ids (watchtower's way).
+            actions.append(
+                UpdateAction(
+                    container_id=c.id,
+                    container_name=c.name,
+                    image=c.image,
+                    old_image_id=c.image_id,
+                )
+            )
         elif status.outcome == "stale" and not _already_on(c, status.remote_digest):
             actions.append(
                 UpdateAction(

@@ -1,0 +1,88 @@
+"""`vigil check IMAGE...`: what the registry-gateway sees for some images, for a person.
+
+With --nats-url the fleet's gateway answers; without, a gateway is started here over a
+temporary embedded NATS, with this machine's credentials and flags, so the answer is what an
+all-in-one `vigil` would get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from vigil.embedded_nats import EmbeddedNats
+from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_shared.bus import Bus, BusConfig, BusError
+from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
+from vigil_shared.logs import Redactor
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def render_status(status: ImageStatus) -> str:
+    """Pure: the lines `vigil check` prints for one image."""
+    lines = [status.image]
+    if status.outcome in ("error", "rate_limited", "unverified"):
+        label = {"error": "ERROR", "rate_limited": "RATE LIMITED", "unverified": "NO DIGEST"}
+        lines.append(f"  {label[status.outcome]}: {status.error}")
+    if status.outcome == "pinned":
+        lines.append("  pinned by digest: never checked, never updated")
+    if status.remote_digest:
+        lines.append(f"  remote digest: {status.remote_digest}")
+    lines.append(f"  credentials:   {status.credentials}")
+    if status.token_cache:
+        lines.append(f"  token cache:   {status.token_cache}")
+    return "\n".join(lines)
+
+
+async def run_check(
+    values: Mapping[str, Any],
+    redactor: Redactor,
+    gateway_config: Callable[[], GatewayConfig],
+) -> int:
+    images = tuple(values.get("images") or ())
+    prefix = str(values.get("subject_prefix") or "vigil")
+    url = values.get("nats_url")
+    embedded: EmbeddedNats | None = None
+    gateway: Gateway | None = None
+    buses: list[Bus] = []
+    with tempfile.TemporaryDirectory(prefix="vigil-check-") as tmp:
+        try:
+            if not url:
+                embedded = EmbeddedNats(Path(tmp) / "nats")
+                await asyncio.to_thread(embedded.start)
+                url = embedded.url
+            config = BusConfig(url=url, prefix=prefix)
+            if embedded is not None:
+                gateway_bus = await Bus.connect(config, name="vigil-check-gateway")
+                buses.append(gateway_bus)
+                gateway = Gateway(gateway_bus, gateway_config(), redactor)
+                await gateway.start()
+            bus = await Bus.connect(config, name="vigil-check")
+            buses.append(bus)
+            request = CheckRequest(
+                scan_id=uuid.uuid4().hex,
+                host="vigil-check",
+                images=tuple(ImageCheck(image=i) for i in images),
+                explain=True,
+            )
+            try:
+                reply = await bus.request(bus.subjects.registry_check, request, CheckReply)
+            except BusError as exc:
+                print(f"vigil check: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+        finally:
+            if gateway is not None:
+                await gateway.close()
+            for b in reversed(buses):
+                await b.close()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+    print("\n\n".join(render_status(r) for r in reply.results))
+    failed = any(r.outcome in ("error", "rate_limited") for r in reply.results)
+    return EXIT_FAILED if failed else EXIT_OK
