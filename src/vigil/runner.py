@@ -89,6 +89,9 @@ async def run(
 async def _run(
     command: str, values: dict[str, Any], env: Mapping[str, str], redactor: Redactor
 ) -> int:
+    if command in (options.ALL_IN_ONE, options.GATEWAY) and values.get("registry_ca_validate"):
+        # A bad --registry-ca is the fault to name first, before NATS or the engine.
+        Gateway.ca_bundle(_gateway_config(values, env))
     embedded: EmbeddedNats | None = None
     url = values.get("nats_url")
     if not url:

@@ -153,6 +153,7 @@ class RegistryClient:
         timeout: float = 15.0,
         tokens: TokenCache | None = None,
         clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests of the auth flow
     ) -> None:
         self.insecure = tuple(r.lower() for r in insecure)
         self._clock = clock
@@ -166,6 +167,7 @@ class RegistryClient:
             "limits": limits,
             "headers": {"User-Agent": USER_AGENT},
             "follow_redirects": True,
+            **({"transport": transport} if transport else {}),
         }
         self._verified = httpx.AsyncClient(verify=verifying_context(ca_pem), **common)
         self._unverified = httpx.AsyncClient(verify=False, **common)

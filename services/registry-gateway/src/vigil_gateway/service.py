@@ -54,7 +54,7 @@ class Gateway:
         self.config = config
         redactor.add(config.repo_pass)
         self.client = RegistryClient(
-            ca_pem=self._ca_bundle(config),
+            ca_pem=self.ca_bundle(config),
             insecure=config.insecure_registries,
             timeout=config.request_timeout,
         )
@@ -68,7 +68,7 @@ class Gateway:
         self.checker = DigestChecker(self.client, self.credentials, ttl=config.digest_cache_ttl)
 
     @staticmethod
-    def _ca_bundle(config: GatewayConfig) -> str | None:
+    def ca_bundle(config: GatewayConfig) -> str | None:
         """The PEM text of --registry-ca. With --registry-ca-validate any fault stops the
         start; without it a bundle that cannot be used is reported and the system roots
         alone are trusted (registries that need the bundle then fail their checks)."""
