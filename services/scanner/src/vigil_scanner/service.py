@@ -12,7 +12,7 @@ import msgspec
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import build_plan, checks_for
 from vigil_scanner.selection import Selection, select
-from vigil_shared.bus import Bus, BusError
+from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
 from vigil_shared.contracts import CheckReply, CheckRequest, Inventory, Plan, ScanCommand
 from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import Telemetry
@@ -23,7 +23,10 @@ log = get_logger("vigil.scanner")
 class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     host_id: str
     selection: Selection = Selection()
-    check_timeout: float = 60.0
+    check_timeout: float = 30.0  # per attempt
+    # A gateway replica that dies holding our request costs a retry (another replica of the
+    # queue group answers), not a failed cycle.
+    check_attempts: int = 3
 
 
 class Scanner:
@@ -94,13 +97,9 @@ class Scanner:
         check_error = ""
         check_started = time.monotonic()
         if checklist.checks:
+            request = CheckRequest(scan_id=scan_id, host=host, images=checklist.checks)
             try:
-                reply = await self.bus.request(
-                    subjects.registry_check,
-                    CheckRequest(scan_id=scan_id, host=host, images=checklist.checks),
-                    CheckReply,
-                    timeout=self.config.check_timeout,
-                )
+                reply = await self._ask_gateway(request)
             except BusError as exc:
                 check_error = f"registry gateway: {exc}"
                 log.error("digest check failed", host=host, scan_id=scan_id, error=check_error)
@@ -130,6 +129,30 @@ class Scanner:
         for problem in problems:
             log.error("selection problem", host=host, error=problem)
         return plan
+
+
+    async def _ask_gateway(self, request: CheckRequest) -> CheckReply:
+        attempts = max(1, self.config.check_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.bus.request(
+                    self.bus.subjects.registry_check,
+                    request,
+                    CheckReply,
+                    timeout=self.config.check_timeout,
+                )
+            except (RequestTimeout, NoResponders) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "no answer from the registry gateway; asking again",
+                    host=request.host,
+                    attempt=attempt,
+                    error=str(exc),
+                )
+                if isinstance(exc, NoResponders):
+                    await asyncio.sleep(min(2.0 * attempt, 5.0))  # a replica may be starting
+        raise AssertionError("unreachable")
 
 
 async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event) -> None:
