@@ -37,6 +37,8 @@ def render_status(status: ImageStatus) -> str:
     lines.append(f"  credentials:   {status.credentials}")
     if status.token_cache:
         lines.append(f"  token cache:   {status.token_cache}")
+    if status.rate_limit:
+        lines.append(f"  rate limit:    {status.rate_limit}")
     return "\n".join(lines)
 
 

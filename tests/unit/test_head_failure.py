@@ -33,12 +33,14 @@ def test_check_output_for_a_private_image() -> None:
         remote_digest="sha256:" + "b" * 64,
         credentials="/root/.docker/config.json",
         token_cache="token cached for repository:app:pull (realm r), expires in 290s",
+        rate_limit="76 of 100 left",
     )
     assert render_status(status).splitlines() == [
         "reg/app:1",
         "  remote digest: sha256:" + "b" * 64,
         "  credentials:   /root/.docker/config.json",
         "  token cache:   token cached for repository:app:pull (realm r), expires in 290s",
+        "  rate limit:    76 of 100 left",
     ]
 
 

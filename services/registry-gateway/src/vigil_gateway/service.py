@@ -122,7 +122,12 @@ class Gateway:
         )
         if request.explain:
             results = [
-                msgspec.structs.replace(r, token_cache=self._token_state(r.image)) for r in results
+                msgspec.structs.replace(
+                    r,
+                    token_cache=self._token_state(r.image),
+                    rate_limit=self._rate_limit_state(r.image),
+                )
+                for r in results
             ]
         return CheckReply(scan_id=request.scan_id, results=tuple(results))
 
@@ -131,6 +136,16 @@ class Gateway:
             return self.client.token_state(parse_image_ref(image))
         except InvalidImageRef:
             return ""
+
+    def _rate_limit_state(self, image: str) -> str:
+        try:
+            registry = parse_image_ref(image).api_host
+        except InvalidImageRef:
+            return ""
+        limit = self.client.rate_limits.get(registry)
+        if limit is None or limit.limit is None:
+            return ""
+        return f"{limit.remaining if limit.remaining is not None else '?'} of {limit.limit} left"
 
     async def _on_pull_auth(
         self, request: PullAuthRequest, headers: dict[str, str]

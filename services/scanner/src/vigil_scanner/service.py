@@ -130,7 +130,6 @@ class Scanner:
             log.error("selection problem", host=host, error=problem)
         return plan
 
-
     async def _ask_gateway(self, request: CheckRequest) -> CheckReply:
         attempts = max(1, self.config.check_attempts)
         for attempt in range(1, attempts + 1):

@@ -35,6 +35,7 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     credentials: str = "anonymous"  # where credentials came from; never the secret
     token_cache: str = ""  # with `explain`: the token cache's state for this repository
+    rate_limit: str = ""  # with `explain`: the registry's last ratelimit-* figures
 
 
 class CheckReply(Message, frozen=True, kw_only=True):
