@@ -345,7 +345,7 @@ def test_failures_name_the_helper_registry_and_reason(
 ) -> None:
     if body is not None:
         write_helper(tmp_path, "store", body)
-    store = store_for(tmp_path, {"credsStore": "store"})
+    store = store_for(tmp_path, {"credHelpers": {REGISTRY: "store"}})
     with pytest.raises(CredentialError) as info:
         store.for_registry(REGISTRY)
     message = str(info.value)
@@ -359,7 +359,19 @@ def test_failures_name_the_helper_registry_and_reason(
 def test_a_file_that_is_not_executable_is_not_a_helper(tmp_path: Path) -> None:
     answering(tmp_path, "store", answer("u", "p")).chmod(0o644)
     with pytest.raises(CredentialError, match="docker-credential-store not found in PATH"):
-        store_for(tmp_path, {"credsStore": "store"}).for_registry(REGISTRY)
+        store_for(tmp_path, {"credHelpers": {REGISTRY: "store"}}).for_registry(REGISTRY)
+
+
+def test_a_missing_creds_store_falls_back_to_auths_or_anonymous(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A config.json copied from Docker Desktop names a helper a server does not have.
+    auth = base64.b64encode(b"bot:pw").decode()
+    config = {"credsStore": "desktop", "auths": {REGISTRY: {"auth": auth}}}
+    store = store_for(tmp_path, config)
+    assert store.for_registry(REGISTRY).basic == ("bot", "pw")
+    assert store.for_registry("other.example.com") == ANONYMOUS
+    assert caplog.text.count("credsStore helper not installed") == 1  # said once
 
 
 def test_a_helper_that_does_not_answer_in_time(tmp_path: Path) -> None:
@@ -394,7 +406,7 @@ def test_errors_are_not_cached(tmp_path: Path) -> None:
 
 
 def test_a_missing_helper_installed_later_is_used(tmp_path: Path) -> None:
-    store = store_for(tmp_path, {"credsStore": "store"}, clock=Clock())
+    store = store_for(tmp_path, {"credHelpers": {REGISTRY: "store"}}, clock=Clock())
     with pytest.raises(CredentialError, match="not found in PATH"):
         store.for_registry(REGISTRY)
     answering(tmp_path, "store", answer("u", "p"))
@@ -582,7 +594,7 @@ def test_the_default_path_is_read_at_lookup_time(
     answering(tmp_path, "store", answer("u", "p"))
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
-    write_config(conf_dir, {"credsStore": "store"})
+    write_config(conf_dir, {"credHelpers": {REGISTRY: "store"}})
     store = CredentialStore(docker_config_env=str(conf_dir))  # no path: the environment's
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     assert store.for_registry(REGISTRY).basic == ("u", "p")

@@ -28,6 +28,9 @@ from typing import Any
 import msgspec
 
 from vigil_shared.imageref import DOCKER_HUB, DOCKER_HUB_ALIASES
+from vigil_shared.logs import get_logger
+
+log = get_logger("vigil.gateway")
 
 
 class CredentialError(ValueError):
@@ -251,6 +254,7 @@ class CredentialStore:
         self._lock = threading.Lock()  # guards the file state and the two dicts below
         self._helper_answers: dict[tuple[str, str], tuple[float, Credentials]] = {}
         self._helper_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._missing_stores: set[str] = set()  # credsStore helpers found missing, said once
 
     def _refresh(self) -> None:
         path = config_path(self._docker_config_env, self._home)
@@ -288,8 +292,24 @@ class CredentialStore:
             if self._error:
                 raise CredentialError(self._error)
             helper = self._helpers.helper_for(registry)
+            entry = self._entries.get(registry_key(registry), ANONYMOUS)
             if not helper:
-                return self._entries.get(registry_key(registry), ANONYMOUS)
+                return entry
+            if (
+                registry_key(registry) not in self._helpers.per_registry
+                and shutil.which(HELPER_PREFIX + helper, path=self._path) is None
+            ):
+                # A credsStore copied from a desktop (`desktop`, `osxkeychain`) names a helper
+                # that a server does not have: as watchtower does, carry on with the auths
+                # entry or anonymously, and say so once. A credHelpers entry names the helper
+                # for that registry on purpose: there, a missing helper is an error.
+                if helper not in self._missing_stores:
+                    self._missing_stores.add(helper)
+                    log.warning(
+                        "credsStore helper not installed; using config.json auths or anonymous",
+                        helper=HELPER_PREFIX + helper,
+                    )
+                return entry
             key = (helper, registry_key(registry))
             lock = self._helper_locks.setdefault(key, threading.Lock())
         with lock:  # one run per helper and registry at a time; the others use its answer
