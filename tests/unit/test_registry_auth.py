@@ -102,7 +102,7 @@ async def test_basic_challenge_is_answered_with_the_credentials() -> None:
         (
             httpx.Response(401, headers={"WWW-Authenticate": "%%% garbage ,,,"}),
             "error",
-            "unauthorized",
+            "without a usable challenge",
         ),
         (
             httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="not-a-url"'}),

@@ -8,6 +8,7 @@ retry after a challenge is one place, and tokens come from the shared cache.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import socket
@@ -88,6 +89,14 @@ def _is_certificate_error(exc: BaseException) -> bool:
     return False
 
 
+def pick_challenge(header: str) -> Challenge | None:
+    """Bearer when offered, else Basic; None when the header holds neither."""
+    challenges = parse_www_authenticate(header)
+    return next((c for c in challenges if c.scheme == "bearer"), None) or next(
+        (c for c in challenges if c.scheme == "basic"), None
+    )
+
+
 class RegistryAuth(httpx.Auth):
     """One request's auth: reuse what the registry asked for last time, answer a challenge
     once, and drop a cached token the registry refuses."""
@@ -114,10 +123,7 @@ class RegistryAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        challenges = parse_www_authenticate(response.headers.get("www-authenticate", ""))
-        challenge = next((c for c in challenges if c.scheme == "bearer"), None) or next(
-            (c for c in challenges if c.scheme == "basic"), None
-        )
+        challenge = pick_challenge(response.headers.get("www-authenticate", ""))
         if challenge is None:
             return
         self.client.challenges[self.registry] = challenge
@@ -161,6 +167,8 @@ class RegistryClient:
         self.tokens = tokens or TokenCache()
         self.challenges: dict[str, Challenge] = {}
         self._schemes: dict[str, str] = {}  # registry -> the scheme that worked
+        # The first contact with a registry (scheme, challenge), made once for all waiters.
+        self._contacts: dict[str, asyncio.Future[None]] = {}
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         common: dict[str, Any] = {
             "timeout": httpx.Timeout(timeout, connect=5.0),
@@ -168,11 +176,18 @@ class RegistryClient:
             "headers": {"User-Agent": USER_AGENT},
             "follow_redirects": True,
             **({"transport": transport} if transport else {}),
+            # Every response counts, the 401s inside the auth flow included: the figures are
+            # what the registry served.
+            "event_hooks": {"response": [self._count]},
         }
         self._verified = httpx.AsyncClient(verify=verifying_context(ca_pem), **common)
         self._unverified = httpx.AsyncClient(verify=False, **common)
         self.manifest_requests = 0
         self.token_requests = 0
+
+    async def _count(self, response: httpx.Response) -> None:
+        if "/manifests/" in response.request.url.path:
+            self.manifest_requests += 1
 
     async def aclose(self) -> None:
         await self._verified.aclose()
@@ -236,13 +251,6 @@ class RegistryClient:
     async def manifest_digest(self, ref: ImageRef, credentials: Credentials) -> str:
         """The digest the registry serves for `ref` now."""
         registry = ref.api_host
-        limit = self.rate_limits.get(registry)
-        if limit is not None and limit.backoff_until > self._clock():
-            wait = limit.backoff_until - self._clock()
-            raise RegistryError(
-                f"registry {registry}: rate limited (HTTP 429); next try in {wait:.0f}s",
-                "rate_limited",
-            )
         auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
         path = f"/v2/{ref.repository}/manifests/{ref.reference}"
         response = await self._send("HEAD", registry, path, auth)
@@ -251,38 +259,79 @@ class RegistryClient:
     async def _send(
         self, method: str, registry: str, path: str, auth: RegistryAuth | None
     ) -> httpx.Response:
-        """One request, over the first scheme that answers (HTTPS, then HTTP where allowed)."""
-        known = self._schemes.get(registry)
-        schemes = (known,) if known else schemes_for(registry, self.insecure)
+        if registry not in self._schemes:
+            await self._contact(registry)
+        limit = self.rate_limits.get(registry)
+        if limit is not None and limit.backoff_until > self._clock():
+            wait = limit.backoff_until - self._clock()
+            raise RegistryError(
+                f"registry {registry}: rate limited (HTTP 429); next try in {wait:.0f}s",
+                "rate_limited",
+            )
+        scheme = self._schemes[registry]
+        response = await self._request(scheme, method, registry, path, auth)
+        self._note_rate_limit(registry, response)
+        return response
+
+    async def _contact(self, registry: str) -> None:
+        """Learn once how to talk to `registry`: the scheme that answers and the challenge
+        of `GET /v2/`. Concurrent first checks wait for it instead of each probing HTTPS and
+        earning a 401 of its own."""
+        pending = self._contacts.get(registry)
+        if pending is None:
+            pending = asyncio.ensure_future(self._ping(registry))
+            self._contacts[registry] = pending
+
+            def settled(task: asyncio.Future[None]) -> None:
+                self._contacts.pop(registry, None)
+                if not task.cancelled():
+                    task.exception()  # retrieved: the waiters re-raise it
+
+            pending.add_done_callback(settled)
+        await asyncio.shield(pending)
+
+    async def _ping(self, registry: str) -> None:
         last_error: Exception | None = None
-        for scheme in schemes:
+        for scheme in schemes_for(registry, self.insecure):
             try:
-                response = await self._http(registry).request(
-                    method,
-                    f"{scheme}://{registry}{path}",
-                    headers={"Accept": MANIFEST_ACCEPT},
-                    auth=auth,
-                )
-            except httpx.TimeoutException as exc:
-                raise RegistryError(
-                    f"registry {registry}: timed out ({type(exc).__name__})", "unverified"
-                ) from None
-            except httpx.HTTPError as exc:
-                if _is_certificate_error(exc):
-                    raise RegistryError(
-                        f"registry {registry}: TLS certificate not trusted: {_reason(exc)} "
-                        "(add its CA with --registry-ca, or list it in --insecure-registry)",
-                        "trust",
-                    ) from None
-                last_error = exc
+                response = await self._request(scheme, "GET", registry, "/v2/", None)
+            except _NextScheme as exc:
+                last_error = exc.cause
                 continue
-            if "/manifests/" in path:
-                self.manifest_requests += 1  # answered ones: a refused HTTPS probe is not one
             self._schemes[registry] = scheme
             self._note_rate_limit(registry, response)
-            return response
+            if response.status_code == 401:
+                challenge = pick_challenge(response.headers.get("www-authenticate", ""))
+                if challenge is not None:
+                    self.challenges.setdefault(registry, challenge)
+            return
         assert last_error is not None
         raise RegistryError(f"registry {registry} unreachable: {_reason(last_error)}")
+
+    async def _request(
+        self, scheme: str, method: str, registry: str, path: str, auth: RegistryAuth | None
+    ) -> httpx.Response:
+        try:
+            return await self._http(registry).request(
+                method,
+                f"{scheme}://{registry}{path}",
+                headers={"Accept": MANIFEST_ACCEPT},
+                auth=auth,
+            )
+        except httpx.TimeoutException as exc:
+            raise RegistryError(
+                f"registry {registry}: timed out ({type(exc).__name__})", "unverified"
+            ) from None
+        except httpx.HTTPError as exc:
+            if _is_certificate_error(exc):
+                raise RegistryError(
+                    f"registry {registry}: TLS certificate not trusted: {_reason(exc)} "
+                    "(add its CA with --registry-ca, or list it in --insecure-registry)",
+                    "trust",
+                ) from None
+            if registry in self._schemes:
+                raise RegistryError(f"registry {registry} unreachable: {_reason(exc)}") from None
+            raise _NextScheme(exc) from None
 
     async def pull_auth(
         self, ref: ImageRef, credentials: Credentials
@@ -293,16 +342,11 @@ class RegistryClient:
         if credentials.basic is None and not credentials.identity_token:
             return "none", {}
         registry = ref.api_host
+        if registry not in self._schemes:
+            await self._contact(registry)
         challenge = self.challenges.get(registry)
         if challenge is None:
-            probe = await self._send("GET", registry, "/v2/", None)
-            found = parse_www_authenticate(probe.headers.get("www-authenticate", ""))
-            challenge = next((c for c in found if c.scheme == "bearer"), None) or next(
-                (c for c in found if c.scheme == "basic"), None
-            )
-            if challenge is None:
-                return "none", {}
-            self.challenges[registry] = challenge
+            return "none", {}
         if challenge.scheme == "basic":
             if credentials.basic is None:
                 return "none", {}
@@ -358,6 +402,12 @@ class RegistryClient:
     ) -> str:
         status = response.status_code
         if status == 401:
+            header = response.headers.get("www-authenticate", "")
+            if pick_challenge(header) is None:
+                raise RegistryError(
+                    f"registry {registry}: answered 401 for {ref} without a usable challenge "
+                    f"(WWW-Authenticate: {header[:100]!r})"
+                )
             who = auth.credentials.source
             raise RegistryError(f"registry {registry}: unauthorized for {ref} ({who})")
         if status == 403:
@@ -385,6 +435,14 @@ class RegistryClient:
                 "unverified" if body.status_code >= 500 else "error",
             )
         return "sha256:" + hashlib.sha256(body.content).hexdigest()
+
+
+class _NextScheme(Exception):
+    """This scheme got no answer: try the next one (HTTPS refused by a plain-HTTP registry)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def _reason(exc: Exception) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 
 import msgspec
 
@@ -66,6 +67,7 @@ class Gateway:
             on_secret=redactor.add,
         )
         self.checker = DigestChecker(self.client, self.credentials, ttl=config.digest_cache_ttl)
+        self.outcomes: Counter[str] = Counter()  # checks answered, by outcome (metrics)
 
     @staticmethod
     def ca_bundle(config: GatewayConfig) -> str | None:
@@ -96,6 +98,7 @@ class Gateway:
     async def _on_check(self, request: CheckRequest, headers: dict[str, str]) -> CheckReply:
         started = time.monotonic()
         results = await asyncio.gather(*(self.checker.check(c) for c in request.images))
+        self.outcomes.update(r.outcome for r in results)
         for status in results:
             if status.outcome in ("error", "rate_limited"):
                 log.warning(

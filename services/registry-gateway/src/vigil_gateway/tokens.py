@@ -36,6 +36,9 @@ class TokenCache:
         self._clock = clock
         self.fetches = 0
 
+    def __len__(self) -> int:
+        return len(self._tokens)
+
     def peek(self, key: TokenKey) -> Token | None:
         token = self._tokens.get(key)
         if token is None:
