@@ -372,6 +372,24 @@ OPTIONS: tuple[Option, ...] = (
         pending=LATER_FLEET,
         help="serve /v1/metrics in Prometheus format",
     ),
+    _o(
+        "--metrics-port",
+        env="VIGIL_METRICS_PORT",
+        kind="int",
+        metavar="PORT",
+        where=(ALL_IN_ONE, GATEWAY),
+        help="serve Prometheus metrics of this process on PORT at /metrics (the gateway's "
+        "registry requests, check outcomes, token cache and registry rate limits)",
+    ),
+    _o(
+        "--metrics-address",
+        env="VIGIL_METRICS_ADDRESS",
+        kind="str",
+        default="0.0.0.0",
+        metavar="ADDR",
+        where=(ALL_IN_ONE, GATEWAY),
+        help="address the metrics endpoint binds",
+    ),
     # --- logging ---------------------------------------------------------------------------
     _o(
         "--log-level",

@@ -18,7 +18,9 @@ from typing import Any
 
 from vigil import options
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
+from vigil.metrics_server import MetricsServer
 from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_notifier.service import Notifier
 from vigil_scanner.selection import Selection
@@ -106,8 +108,11 @@ async def _run(
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
+    metrics: MetricsServer | None = None
     stop = asyncio.Event()
     try:
+        if values.get("metrics_port"):
+            metrics = _start_metrics(values)
 
         async def connect(name: str) -> Bus:
             bus = await Bus.connect(bus_config, name=name)
@@ -132,6 +137,8 @@ async def _run(
             )
             closers.append(gateway.close)
             await gateway.start()
+            if metrics is not None:
+                metrics.add(GatewayCollector(gateway))
         if options.EXECUTOR in wanted:
             executor = Executor(
                 await connect(f"vigil-executor-{host}"),
@@ -179,6 +186,8 @@ async def _run(
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
+        if metrics is not None:
+            metrics.stop()
         for close in closers:
             await close()
         for bus in reversed(buses):
@@ -220,6 +229,18 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _start_metrics(values: Mapping[str, Any]) -> MetricsServer:
+    metrics = MetricsServer(int(values["metrics_port"]), str(values.get("metrics_address")))
+    try:
+        metrics.start()
+    except OSError as exc:
+        raise StartupError(
+            f"--metrics-port {metrics.port}: cannot listen: {exc.strerror}"
+        ) from None
+    log.info("metrics served", url=f"http://{metrics.addr}:{metrics.port}/metrics")
+    return metrics
 
 
 def _selection(values: Mapping[str, Any]) -> Selection:
