@@ -1,19 +1,52 @@
-"""`python -m bench [--cycles N]`: run every benchmark and print its figures."""
+"""`python -m bench [--only NAME] [--cycles N]`: run the benchmarks and print their figures.
+
+core-cycle: one all-in-one cycle over many containers on few images (bench/core_cycle.py).
+gateway-fanout: 10 scanners x 100 containers asking one gateway about 100 references on a
+slow token-auth registry, against a watchtower-style baseline (bench/gateway_fanout.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from bench.core_cycle import run_core_cycle
+from bench.gateway_fanout import run_gateway_fanout
+
+BENCHMARKS = ("core-cycle", "gateway-fanout")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--cycles", type=int, default=5, help="cycles to run (default 5)")
-    parser.add_argument("--containers", type=int, default=50, help="running containers")
-    parser.add_argument("--images", type=int, default=10, help="distinct images")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="run only this benchmark (repeatable; default: all of them)",
+    )
+    core = parser.add_argument_group("core-cycle")
+    core.add_argument("--cycles", type=int, default=5, help="cycles to run (default 5)")
+    core.add_argument("--containers", type=int, default=50, help="running containers")
+    core.add_argument("--images", type=int, default=10, help="distinct images")
+    fanout = parser.add_argument_group("gateway-fanout")
+    fanout.add_argument(
+        "--fanout-runs", type=int, default=5, help="Vigil runs, each a fresh gateway (default 5)"
+    )
+    fanout.add_argument(
+        "--fanout-baseline-runs",
+        type=int,
+        default=1,
+        help="watchtower-style baseline runs, about 65 s each (default 1)",
+    )
     args = parser.parse_args()
-    run_core_cycle(cycles=args.cycles, containers=args.containers, images=args.images)
+    selected = args.only or list(BENCHMARKS)
+    if "core-cycle" in selected:
+        run_core_cycle(cycles=args.cycles, containers=args.containers, images=args.images)
+    if "gateway-fanout" in selected:
+        run_gateway_fanout(runs=args.fanout_runs, baseline_runs=args.fanout_baseline_runs)
 
 
 if __name__ == "__main__":

@@ -49,11 +49,24 @@ def free_port() -> int:
         return port
 
 
+class _DeepBacklogServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: dozens of concurrent token fetches would
+    # wait for connection retries, which no real token server makes them do.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 class TokenServer:
     """The token endpoint of a token-auth registry: grants what is asked to anyone, or only
     to the users it knows when it has some. Counts the token requests it answers."""
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None, ttl: int = 300):
+    def __init__(
+        self,
+        workdir: Path,
+        users: dict[str, str] | None = None,
+        ttl: int = 300,
+        delay: float = 0.0,
+    ):
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -61,6 +74,7 @@ class TokenServer:
 
         self.users = users or {}
         self.ttl = ttl
+        self.delay = delay  # seconds slept before answering each token request
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vigil test token signer")])
         now = datetime.datetime.now(datetime.UTC)
@@ -118,6 +132,8 @@ class TokenServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if owner.delay > 0:
+                    time.sleep(owner.delay)
                 query = parse_qs(urlparse(self.path).query)
                 user = ""
                 header = self.headers.get("Authorization", "")
@@ -143,7 +159,7 @@ class TokenServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _DeepBacklogServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
