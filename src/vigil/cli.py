@@ -3,6 +3,8 @@
     vigil [OPTIONS] [NAME...]          all four services over an embedded NATS
     vigil scanner|registry-gateway|executor|notifier --nats-url URL [OPTIONS]
     vigil check IMAGE... [--nats-url URL]
+    vigil events [--follow] [--since DURATION] [--host H] [--container NAME] [--json]
+    vigil history [--host H] [--container NAME] [--json]
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -35,11 +37,18 @@ DESCRIPTIONS = {
     "registry serves, where the credentials came from and what the token cache holds: the "
     "first thing to run when a private registry does not work. With --nats-url it asks the "
     "fleet's gateway; without, it starts one for the question.",
+    options.EVENTS: "Print the audit stream: every inventory, plan, progress event and report, "
+    "in order (from the fleet's NATS with --nats-url, else from the all-in-one's state "
+    "directory).",
+    options.HISTORY: "Print what changed: when, on which host, which container, from which "
+    "image to which, and how it ended.",
 }
 SUMMARIES = {
     options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
+    options.EVENTS: "Print the audit stream (inventory, plans, progress, reports).",
+    options.HISTORY: "Print what changed, when, and how it ended.",
 }
-COMMANDS = (*options.SERVICES, options.CHECK)
+COMMANDS = (*options.SERVICES, *options.TOOLS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +72,37 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         )
     if command == options.CHECK:
         parser.add_argument("images", nargs="+", metavar="IMAGE", help="image references")
+    if command in (options.EVENTS, options.HISTORY):
+        parser.add_argument(
+            "--host",
+            dest="audit_hosts",
+            action="append",
+            metavar="HOST",
+            help="only this host; repeatable",
+        )
+        parser.add_argument(
+            "--container",
+            dest="audit_container",
+            metavar="NAME",
+            help="only what concerns this container",
+        )
+        parser.add_argument(
+            "--json", dest="audit_json", action="store_true", help="one JSON object per line"
+        )
+    if command == options.EVENTS:
+        parser.add_argument(
+            "--follow",
+            "-f",
+            dest="audit_follow",
+            action="store_true",
+            help="keep printing new events as they come",
+        )
+        parser.add_argument(
+            "--since",
+            dest="audit_since",
+            metavar="DURATION",
+            help="only events of the last DURATION (e.g. 10m, 2h)",
+        )
     options.add_options(parser, command)
     return parser
 
@@ -90,6 +130,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         values, warnings = options.resolve(command, parsed, env)
         values["names"] = tuple(getattr(parsed, "names", ()) or ())
         values["images"] = tuple(getattr(parsed, "images", ()) or ())
+        for name, value in vars(parsed).items():
+            if name.startswith("audit_"):
+                values[name] = value
+        if values.get("audit_since") is not None:
+            values["audit_since"] = options.parse_duration(values["audit_since"], "--since")
     except UsageError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,6 +20,24 @@ class EmbeddedNatsError(RuntimeError):
     pass
 
 
+URL_FILE = "nats.url"
+
+
+def running_url(state_dir: Path) -> str | None:
+    """The URL of the embedded NATS a running `vigil` keeps in `state_dir`, if it answers."""
+    try:
+        url = (state_dir / URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    host_port = url.removeprefix("nats://")
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return url
+    except (OSError, ValueError):
+        return None
+
+
 def find_nats_server() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
     if beside_python.exists():
@@ -78,6 +96,8 @@ class EmbeddedNats:
                 raise EmbeddedNatsError(f"nats-server exited at start:\n{tail}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    # Where `vigil events` and `vigil history` find a running all-in-one.
+                    (self.state_dir / URL_FILE).write_text(self.url + "\n")
                     return
             except OSError:
                 time.sleep(0.05)
@@ -85,6 +105,9 @@ class EmbeddedNats:
         raise EmbeddedNatsError(f"nats-server did not listen on port {self.port} in {timeout}s")
 
     def stop(self) -> None:
+        url_file = self.state_dir / URL_FILE
+        if self.process and url_file.exists() and url_file.read_text().strip() == self.url:
+            url_file.unlink()
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -26,7 +26,11 @@ SERVICES = (SCANNER, GATEWAY, EXECUTOR, NOTIFIER)
 EVERYWHERE = (ALL_IN_ONE, *SERVICES)
 # `vigil check IMAGE`: asks a gateway (at --nats-url, or one started for the question).
 CHECK = "check"
-_CHECK_ALSO = frozenset(
+# `vigil events` / `vigil history`: read the audit stream (at --nats-url, or the all-in-one's).
+EVENTS = "events"
+HISTORY = "history"
+TOOLS = (CHECK, EVENTS, HISTORY)
+_TOOL_OPTIONS = frozenset(
     {"nats_url", "subject_prefix", "log_level", "log_format", "debug", "trace", "no_color"}
 )
 
@@ -130,6 +134,15 @@ OPTIONS: tuple[Option, ...] = (
         where=(ALL_IN_ONE,),
         help="where the embedded NATS keeps its JetStream store "
         "(default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)",
+    ),
+    _o(
+        "--audit-retention",
+        env="VIGIL_AUDIT_RETENTION",
+        kind="duration",
+        default=30 * 86400.0,
+        metavar="DURATION",
+        help="how long the audit stream keeps inventory, plans, progress and reports "
+        "(default 30 days; e.g. 720h)",
     ),
     # --- when ------------------------------------------------------------------------------
     _o(
@@ -568,7 +581,9 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
 
 def options_for(command: str) -> tuple[Option, ...]:
     if command == CHECK:
-        return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _CHECK_ALSO)
+        return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
+    if command in (EVENTS, HISTORY):
+        return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
     return tuple(o for o in OPTIONS if command in o.where)
 
 

@@ -75,6 +75,10 @@ async def run(
             from vigil.check import run_check
 
             return await run_check(values, redactor, lambda: _gateway_config(values, env))
+        if command in (options.EVENTS, options.HISTORY):
+            from vigil.audit_commands import run_audit
+
+            return await run_audit(command, values)
         return await _run(command, values, env, redactor)
     except (
         StartupError,
@@ -104,7 +108,11 @@ async def _run(
         await asyncio.to_thread(embedded.start)
         url = embedded.url
         log.info("embedded NATS started", url=url, state_dir=str(state_dir))
-    bus_config = BusConfig(url=url, prefix=values.get("subject_prefix") or "vigil")
+    bus_config = BusConfig(
+        url=url,
+        prefix=values.get("subject_prefix") or "vigil",
+        audit_retention=float(values.get("audit_retention") or 30 * 86400.0),
+    )
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -133,7 +141,10 @@ async def _run(
         notifier: Notifier | None = None
         if options.GATEWAY in wanted:
             gateway = Gateway(
-                await connect("vigil-registry-gateway"), _gateway_config(values, env), redactor
+                await connect("vigil-registry-gateway"),
+                _gateway_config(values, env),
+                redactor,
+                telemetry,
             )
             closers.append(gateway.close)
             await gateway.start()

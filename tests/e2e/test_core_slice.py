@@ -3,6 +3,7 @@ against the real Docker engine and a real registry on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -200,3 +201,46 @@ def test_unreachable_engine_is_a_clear_start_up_error(vigil: Vigil, tmp_path: Pa
     result = vigil("--run-once", "--docker-host", f"unix://{sock}", timeout=60)
     assert result.returncode == 2
     assert str(sock) in result.stderr
+
+
+def test_the_audit_stream_replays_the_cycle_after_vigil_exits(
+    docker_client: Any, registry: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, app, marker="v1")
+    push_image(docker_client, app)
+    web = names("web")
+    docker_client.containers.run(app, name=web, detach=True)
+    publish_new_build(docker_client, app, marker="v2")
+    assert vigil("--run-once", web).returncode == 0
+
+    # vigil has exited: `vigil events` opens the all-in-one's store itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
+    events = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "events", "--state-dir", str(vigil.state), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert events.returncode == 0, events.stderr
+    kinds = [json.loads(line)["kind"] for line in events.stdout.splitlines()]
+    assert kinds[0] == "inventory" and kinds[1] == "plan" and kinds[-1] == "report"
+    assert set(kinds[2:-1]) == {"progress"}
+    phases = [
+        json.loads(line)["message"]["phase"]
+        for line in events.stdout.splitlines()
+        if json.loads(line)["kind"] == "progress"
+    ]
+    assert phases[0] == "pulling" and phases[-1] == "done"
+    history = subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "history", "--state-dir", str(vigil.state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert history.returncode == 0, history.stderr
+    assert f"{web}" in history.stdout and "updated" in history.stdout

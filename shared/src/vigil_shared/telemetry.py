@@ -53,6 +53,11 @@ class Telemetry:
                 pass  # the exporter is optional; traces still propagate
         return cls(provider)
 
+    @classmethod
+    def disabled(cls) -> Telemetry:
+        """Spans that go nowhere (trace context still flows through headers)."""
+        return cls(TracerProvider())
+
     def tracer(self, name: str) -> Tracer:
         return self.provider.get_tracer(name)
 

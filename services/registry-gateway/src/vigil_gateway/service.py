@@ -23,6 +23,7 @@ from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.imageref import InvalidImageRef, parse_image_ref
 from vigil_shared.logs import Redactor, get_logger
 from vigil_shared.sealing import SealError, seal
+from vigil_shared.telemetry import Telemetry
 
 log = get_logger("vigil.gateway")
 
@@ -50,9 +51,16 @@ class GatewayStartupError(RuntimeError):
 
 
 class Gateway:
-    def __init__(self, bus: Bus, config: GatewayConfig, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        config: GatewayConfig,
+        redactor: Redactor,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.bus = bus
         self.config = config
+        self.tracer = (telemetry or Telemetry.disabled()).tracer("vigil.registry-gateway")
         redactor.add(config.repo_pass)
         self.client = RegistryClient(
             ca_pem=self.ca_bundle(config),
@@ -96,6 +104,13 @@ class Gateway:
         await self.client.aclose()
 
     async def _on_check(self, request: CheckRequest, headers: dict[str, str]) -> CheckReply:
+        with self.tracer.start_as_current_span("check") as span:
+            span.set_attribute("vigil.scan_id", request.scan_id)
+            span.set_attribute("vigil.host", request.host)
+            span.set_attribute("vigil.images", len(request.images))
+            return await self._check(request)
+
+    async def _check(self, request: CheckRequest) -> CheckReply:
         started = time.monotonic()
         results = await asyncio.gather(*(self.checker.check(c) for c in request.images))
         self.outcomes.update(r.outcome for r in results)

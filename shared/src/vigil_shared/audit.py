@@ -1,0 +1,220 @@
+"""The audit stream read back: every inventory, plan, progress event and report, in order.
+
+Pure parts (what a message says, whether it matches a filter, the history of changes) are
+functions; `read_events` is the one adapter, an ordered JetStream consumer that replays the
+stream from a point in time and, with `follow`, keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from vigil_shared.bus import Bus
+from vigil_shared.codec import BadMessage, decode
+from vigil_shared.contracts import Inventory, Plan, ProgressEvent, Report
+
+KINDS: dict[str, type[msgspec.Struct]] = {
+    "inventory": Inventory,
+    "plan": Plan,
+    "progress": ProgressEvent,
+    "report": Report,
+}
+CHANGES = ("updated", "failed", "rolled_back")
+
+
+class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    subject: str
+    kind: str
+    host: str
+    at: float  # when the stream stored it
+    message: Any  # one of KINDS, decoded
+
+
+class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
+    at: float
+    host: str
+    container: str
+    image: str
+    old_image_id: str
+    new_image_id: str
+    status: str
+    error: str = ""
+
+
+def kind_of(subject: str, prefix: str) -> str:
+    """`vigil.report.h1` -> `report` (empty for a subject outside the audit stream)."""
+    rest = subject.removeprefix(prefix + ".")
+    kind = rest.split(".", 1)[0]
+    return kind if kind in KINDS and rest != subject else ""
+
+
+def mentions(event: AuditEvent, container: str) -> bool:
+    """Pure: whether the event concerns the container named `container`."""
+    m = event.message
+    if isinstance(m, Inventory):
+        return any(c.name == container for c in m.containers)
+    if isinstance(m, Plan):
+        return any(a.container_name == container for a in m.actions) or any(
+            r.name == container for r in m.settled
+        )
+    if isinstance(m, ProgressEvent):
+        return m.container == container
+    if isinstance(m, Report):
+        return any(r.name == container for r in m.results)
+    return False
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def describe(event: AuditEvent) -> str:
+    """Pure: one readable line for an event."""
+    m = event.message
+    head = f"{_when(event.at)} {event.host:<12} {event.kind:<9}"
+    if isinstance(m, Inventory):
+        return f"{head} {len(m.containers)} containers (scan {m.scan_id[:8]})"
+    if isinstance(m, Plan):
+        names = ", ".join(a.container_name for a in m.actions) or "nothing"
+        problems = f"; {len(m.problems)} problems" if m.problems else ""
+        return (
+            f"{head} to update: {names}; {len(m.settled)} settled{problems} (scan {m.scan_id[:8]})"
+        )
+    if isinstance(m, ProgressEvent):
+        return f"{head} [{m.index}/{m.total}] {m.container}: {m.phase} {m.message}".rstrip()
+    if isinstance(m, Report):
+        counts = ", ".join(
+            f"{m.count(s)} {s.replace('_', ' ')}" for s in (*CHANGES, "fresh") if m.count(s)
+        )
+        counts = ", " + counts if counts else ""
+        return f"{head} {len(m.results)} scanned{counts} (scan {m.scan_id[:8]})"
+    return head
+
+
+def as_json(event: AuditEvent) -> bytes:
+    return msgspec.json.encode(
+        {
+            "seq": event.seq,
+            "subject": event.subject,
+            "kind": event.kind,
+            "host": event.host,
+            "at": datetime.datetime.fromtimestamp(event.at, datetime.UTC).isoformat(),
+            "message": event.message,
+        }
+    )
+
+
+def history(reports: Iterable[Report], container: str = "") -> list[HistoryRow]:
+    """Pure: what changed, when, from which image to which, and how it ended."""
+    rows = [
+        HistoryRow(
+            at=r.finished_at,
+            host=r.host,
+            container=res.name,
+            image=res.image,
+            old_image_id=res.old_image_id,
+            new_image_id=res.new_image_id,
+            status=res.status,
+            error=res.error,
+        )
+        for r in reports
+        for res in r.results
+        if res.status in CHANGES and (not container or res.name == container)
+    ]
+    return sorted(rows, key=lambda row: row.at)
+
+
+def describe_change(row: HistoryRow) -> str:
+    change = f"{_short(row.old_image_id)} -> {_short(row.new_image_id) or '?'}"
+    line = f"{_when(row.at)} {row.host:<12} {row.container:<24} {row.status:<11} {change}"
+    line += f" ({row.image})"
+    return line + (f": {row.error}" if row.error else "")
+
+
+async def read_events(
+    bus: Bus,
+    *,
+    since: float | None = None,
+    hosts: tuple[str, ...] = (),
+    follow: bool = False,
+) -> AsyncIterator[AuditEvent]:
+    """Replay the audit stream (from `since`, a Unix time, or from the start), in order.
+
+    One ordered consumer over the whole stream, so the order is the stream's; hosts are
+    filtered here. Without `follow` it stops at the message that was last when it started. A
+    message that does not decode is skipped: it must not stop the replay.
+    """
+    prefix = bus.subjects.prefix
+    stream = bus.subjects.stream_name
+    try:
+        last = (await bus.js.stream_info(stream)).state.last_seq
+    except nats.js.errors.NotFoundError:
+        return  # nothing has run yet: no stream, no events
+    if not follow and last == 0:
+        return
+    if since is not None:
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
+        )
+    else:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+
+    async def on_msg(msg: Any) -> None:
+        await queue.put(msg)
+
+    sub = await bus.js.subscribe(
+        f"{prefix}.*.*", stream=stream, ordered_consumer=True, config=config, cb=on_msg
+    )
+    try:
+        while True:
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=1.0)
+            except TimeoutError:
+                if follow:
+                    continue
+                break  # nothing at or after `since` up to the end
+            event = _event(msg, prefix)
+            if event is not None and (not hosts or event.host in hosts):
+                yield event
+            if not follow and msg.metadata.sequence.stream >= last:
+                break
+    finally:
+        with contextlib.suppress(nats.errors.Error):
+            await sub.unsubscribe()
+
+
+def _event(msg: Any, prefix: str) -> AuditEvent | None:
+    kind = kind_of(msg.subject, prefix)
+    if not kind:
+        return None
+    try:
+        message = decode(msg.data, KINDS[kind])
+    except BadMessage:
+        return None
+    stamp = msg.metadata.timestamp
+    at = stamp.timestamp() if isinstance(stamp, datetime.datetime) else time.time()
+    return AuditEvent(
+        seq=msg.metadata.sequence.stream,
+        subject=msg.subject,
+        kind=kind,
+        host=msg.subject.rsplit(".", 1)[-1],
+        at=at,
+        message=message,
+    )

@@ -1,0 +1,77 @@
+"""One cycle is one trace: scanner, gateway and executor spans joined through NATS headers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.support.images import build_test_image, push_image
+from tests.support.registry_fixtures import RegistryServer
+from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_scanner.selection import Selection
+from vigil_scanner.service import Scanner, ScannerConfig
+from vigil_shared.bus import Bus
+from vigil_shared.contracts import Report
+from vigil_shared.logs import Redactor
+from vigil_shared.telemetry import Telemetry
+
+pytestmark = pytest.mark.integration
+
+
+async def test_one_cycle_is_one_trace_across_services(
+    bus: Bus, registry: RegistryServer, docker_client: Any, names: Callable[[str], str]
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = Telemetry(provider)
+
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    web = names("web")
+    docker_client.containers.run(tag, name=web, detach=True)
+    build_test_image(docker_client, tag, marker="v2")
+    push_image(docker_client, tag)
+
+    gateway = Gateway(bus, GatewayConfig(), Redactor(), telemetry)
+    await gateway.start()
+    await Executor(bus, docker_client, ExecutorConfig(host_id="h1"), telemetry).start()
+    scanner = Scanner(
+        bus,
+        docker_client,
+        ScannerConfig(host_id="h1", selection=Selection(names=(web,))),
+        telemetry,
+    )
+    done: asyncio.Future[Report] = asyncio.get_running_loop().create_future()
+
+    async def on_report(report: Report, headers: dict[str, str]) -> None:
+        if not done.done():
+            done.set_result(report)
+
+    await bus.subscribe(bus.subjects.report("h1"), Report, on_report)
+    try:
+        plan = await scanner.scan()
+        assert plan is not None and len(plan.actions) == 1
+        report = await asyncio.wait_for(done, 60)
+        assert [r.status for r in report.results] == ["updated"]
+    finally:
+        await gateway.close()
+
+    spans = exporter.get_finished_spans()
+    by_name = {s.name: s for s in spans}
+    assert {"scan", "check", "execute"} <= set(by_name)
+    trace_ids = {by_name[n].context.trace_id for n in ("scan", "check", "execute")}
+    assert len(trace_ids) == 1
+    scan = by_name["scan"]
+    assert by_name["check"].parent is not None
+    assert by_name["check"].parent.span_id == scan.context.span_id
+    assert by_name["execute"].attributes is not None
+    assert by_name["execute"].attributes["vigil.scan_id"] == plan.scan_id
