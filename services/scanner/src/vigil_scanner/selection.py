@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from vigil_scanner import labels
+from vigil_shared import labels
 from vigil_shared.contracts import ContainerInfo
 
 
