@@ -390,9 +390,9 @@ OPTIONS: tuple[Option, ...] = (
         env="VIGIL_METRICS_PORT",
         kind="int",
         metavar="PORT",
-        where=(ALL_IN_ONE, GATEWAY),
-        help="serve Prometheus metrics of this process on PORT at /metrics (the gateway's "
-        "registry requests, check outcomes, token cache and registry rate limits)",
+        help="serve Prometheus metrics of this process on PORT at /metrics: watchtower's "
+        "(watchtower_scans_total, ..._containers_updated, ...) and Vigil's own (registry "
+        "requests, check outcomes, token cache, registry rate limits, results by status)",
     ),
     _o(
         "--metrics-address",
@@ -400,7 +400,6 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         default="0.0.0.0",
         metavar="ADDR",
-        where=(ALL_IN_ONE, GATEWAY),
         help="address the metrics endpoint binds",
     ),
     # --- logging ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 from vigil import options
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
 from vigil.metrics_server import MetricsServer
+from vigil.service_metrics import ExecutorCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
@@ -163,6 +164,8 @@ async def _run(
                 telemetry,
             )
             await executor.start()
+            if metrics is not None:
+                metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
             notifier = Notifier(await connect("vigil-notifier"))
             await notifier.start()
@@ -174,6 +177,8 @@ async def _run(
                 telemetry,
             )
             await scanner.start()
+            if metrics is not None:
+                metrics.add(ScannerCollector(scanner))
 
         if values.get("run_once") and scanner is not None:
             return await _run_once(scanner, first, host, notifier)

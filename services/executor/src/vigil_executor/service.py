@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -58,6 +59,8 @@ class Executor:
         self.engine = engine
         self.config = config
         self.tracer = telemetry.tracer("vigil.executor")
+        self.results: Counter[str] = Counter()  # every container result, by status (metrics)
+        self.last_report: Report | None = None
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -75,6 +78,8 @@ class Executor:
             log.warning("ignored a plan for another host", plan_host=plan.host)
             return
         report = await self.execute(plan)
+        self.results.update(r.status for r in report.results)
+        self.last_report = report
         await self.bus.publish_event(
             self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
         )

@@ -1,4 +1,5 @@
-"""One cycle is one trace: scanner, gateway and executor spans joined through NATS headers."""
+"""What a cycle shows to operators: one trace across services (spans joined through NATS
+headers), and the Prometheus figures of --metrics-port, watchtower's names included."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.images import build_test_image, push_image
-from tests.support.registry_fixtures import RegistryServer
+from tests.support.registry_fixtures import RegistryServer, free_port
+from vigil.metrics_server import MetricsServer
+from vigil.service_metrics import ExecutorCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig
 from vigil_scanner.selection import Selection
 from vigil_scanner.service import Scanner, ScannerConfig
@@ -25,7 +31,7 @@ from vigil_shared.telemetry import Telemetry
 pytestmark = pytest.mark.integration
 
 
-async def test_one_cycle_is_one_trace_across_services(
+async def test_one_cycle_is_one_trace_and_counted_in_metrics(
     bus: Bus, registry: RegistryServer, docker_client: Any, names: Callable[[str], str]
 ) -> None:
     exporter = InMemorySpanExporter()
@@ -43,7 +49,6 @@ async def test_one_cycle_is_one_trace_across_services(
 
     gateway = Gateway(bus, GatewayConfig(), Redactor(), telemetry)
     await gateway.start()
-    await Executor(bus, docker_client, ExecutorConfig(host_id="h1"), telemetry).start()
     scanner = Scanner(
         bus,
         docker_client,
@@ -57,13 +62,35 @@ async def test_one_cycle_is_one_trace_across_services(
             done.set_result(report)
 
     await bus.subscribe(bus.subjects.report("h1"), Report, on_report)
+    executor = Executor(bus, docker_client, ExecutorConfig(host_id="h1"), telemetry)
+    await executor.start()
+    metrics = MetricsServer(free_port(), "127.0.0.1")
+    metrics.add(GatewayCollector(gateway))
+    metrics.add(ScannerCollector(scanner))
+    metrics.add(ExecutorCollector(executor))
+    metrics.start()
     try:
         plan = await scanner.scan()
         assert plan is not None and len(plan.actions) == 1
         report = await asyncio.wait_for(done, 60)
         assert [r.status for r in report.results] == ["updated"]
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{metrics.port}/metrics")).text
     finally:
+        metrics.stop()
         await gateway.close()
+    figures = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert figures[("watchtower_scans_total", ())] == 1
+    assert figures[("watchtower_scans_skipped_total", ())] == 0
+    assert figures[("watchtower_containers_scanned", ())] == 1
+    assert figures[("watchtower_containers_updated", ())] == 1
+    assert figures[("watchtower_containers_failed", ())] == 0
+    assert figures[("vigil_container_results_total", (("status", "updated"),))] == 1
+    assert figures[("vigil_registry_checks_total", (("outcome", "stale"),))] == 1
 
     spans = exporter.get_finished_spans()
     by_name = {s.name: s for s in spans}

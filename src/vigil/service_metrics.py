@@ -1,0 +1,58 @@
+"""Prometheus figures of the scanner and the executor of this process, read at scrape time.
+
+watchtower's metric names come first, so existing dashboards keep working; Vigil's own are
+beside them. The gateway's collector lives with the gateway (vigil_gateway.metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from vigil_executor.service import Executor
+from vigil_scanner.service import Scanner
+from vigil_shared.contracts.report import FAILED_STATUSES
+
+
+class ScannerCollector:
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "watchtower_scans", "Scans since start", value=self.scanner.scans_total
+        )
+        yield CounterMetricFamily(
+            "watchtower_scans_skipped",
+            "Scans skipped because the previous one still ran",
+            value=self.scanner.scans_skipped,
+        )
+
+
+class ExecutorCollector:
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def collect(self) -> Iterator[Metric]:
+        last = self.executor.last_report
+        results = last.results if last is not None else ()
+        figures = {
+            "watchtower_containers_scanned": ("Containers scanned in the last cycle", len(results)),
+            "watchtower_containers_updated": (
+                "Containers updated in the last cycle",
+                sum(1 for r in results if r.status == "updated"),
+            ),
+            "watchtower_containers_failed": (
+                "Containers that failed in the last cycle",
+                sum(1 for r in results if r.status in FAILED_STATUSES),
+            ),
+        }
+        for name, (text, value) in figures.items():
+            yield GaugeMetricFamily(name, text, value=value)
+        by_status = CounterMetricFamily(
+            "vigil_container_results", "Container results since start, by status", labels=["status"]
+        )
+        for status, count in sorted(self.executor.results.items()):
+            by_status.add_metric([status], count)
+        yield by_status
