@@ -316,8 +316,8 @@ def test_host_config_is_kept() -> None:
     assert spec.body["HostConfig"] == host_config
 
 
-MYNET = endpoint([SHORT_ID, "frontend"])
-OTHERNET = endpoint(["x"])
+MYNET = endpoint([SHORT_ID, "frontend"], network_id="1" * 64)
+OTHERNET = endpoint(["x"], network_id="2" * 64)
 
 
 @pytest.mark.parametrize(
@@ -461,3 +461,281 @@ def test_inputs_are_not_mutated(with_old_image: bool) -> None:
     assert old_image == image_before
     assert spec.body["HostConfig"]["Binds"] == ["/srv:/srv", f"{ANON}:/data"]
     assert "Hostname" not in spec.body
+
+
+# --- Inspect data turned back into what the user gave -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("links", "expected"),
+    [
+        pytest.param(["/db:/web/db"], ["db:db"], id="same-alias"),
+        pytest.param(["/db:/web/database"], ["db:database"], id="other-alias"),
+        pytest.param(
+            ["/db:/web/db", "/cache-1:/web/cache"], ["db:db", "cache-1:cache"], id="several"
+        ),
+        pytest.param(["db:database"], ["db:database"], id="already-as-given"),
+        pytest.param(["db"], ["db"], id="name-only-as-given"),
+        pytest.param(["/db"], ["db:db"], id="inspect-name-without-alias"),
+        pytest.param(None, None, id="none"),
+        pytest.param([], [], id="empty"),
+    ],
+)
+def test_legacy_links_are_given_back_as_name_and_alias(
+    links: list[str] | None, expected: list[str] | None
+) -> None:
+    host_config = {"NetworkMode": "default", "Links": links}
+    spec = spec_for(make_container(host_config=host_config), make_image({}))
+    assert spec.body["HostConfig"]["Links"] == expected
+
+
+def volume_mount(target: str, source: str | None = None, **extra: Any) -> dict[str, Any]:
+    mount: dict[str, Any] = {"Type": "volume", "Target": target, **extra}
+    if source is not None:
+        mount["Source"] = source
+    return mount
+
+
+@pytest.mark.parametrize(
+    ("host_mounts", "mounts", "expected_mounts", "expected_binds"),
+    [
+        pytest.param(
+            [volume_mount("/data")],
+            [anon(ANON, "/data")],
+            [volume_mount("/data", ANON)],
+            None,
+            id="anonymous-mount-gets-its-volume-by-name",
+        ),
+        pytest.param(
+            [volume_mount("/data", VolumeOptions={"NoCopy": True})],
+            [anon(ANON, "/data")],
+            [volume_mount("/data", ANON, VolumeOptions={"NoCopy": True})],
+            None,
+            id="anonymous-mount-options-kept",
+        ),
+        pytest.param(
+            [volume_mount("/data", "")],
+            [anon(ANON, "/data")],
+            [volume_mount("/data", ANON)],
+            None,
+            id="empty-source-is-anonymous",
+        ),
+        pytest.param(
+            [volume_mount("/data", "pgdata")],
+            [anon("pgdata", "/data")],
+            [volume_mount("/data", "pgdata")],
+            None,
+            id="named-mount-untouched",
+        ),
+        pytest.param(
+            [{"Type": "tmpfs", "Target": "/run", "TmpfsOptions": {"SizeBytes": 1024}}],
+            [{"Type": "tmpfs", "Source": "", "Destination": "/run", "RW": True}],
+            [{"Type": "tmpfs", "Target": "/run", "TmpfsOptions": {"SizeBytes": 1024}}],
+            None,
+            id="tmpfs-mount-untouched",
+        ),
+        pytest.param(
+            [{"Type": "bind", "Source": "/srv", "Target": "/srv", "ReadOnly": True}],
+            [{"Type": "bind", "Source": "/srv", "Destination": "/srv", "RW": False}],
+            [{"Type": "bind", "Source": "/srv", "Target": "/srv", "ReadOnly": True}],
+            None,
+            id="read-only-bind-mount-untouched",
+        ),
+        pytest.param(
+            [volume_mount("/data")],
+            [],
+            [volume_mount("/data")],
+            None,
+            id="anonymous-mount-not-mounted-stays-anonymous",
+        ),
+        pytest.param(
+            [volume_mount("/data"), {"Type": "tmpfs", "Target": "/run"}],
+            [anon(ANON, "/data"), anon(ANON2, "/cache")],
+            [volume_mount("/data", ANON), {"Type": "tmpfs", "Target": "/run"}],
+            [f"{ANON2}:/cache"],
+            id="mount-and-declared-volume-each-once",
+        ),
+    ],
+)
+def test_anonymous_volume_mounts_keep_their_volume(
+    host_mounts: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    expected_mounts: list[dict[str, Any]],
+    expected_binds: list[str] | None,
+) -> None:
+    host_config = {"NetworkMode": "default", "Mounts": host_mounts}
+    container = make_container({"Volumes": {"/cache": {}}}, host_config=host_config, mounts=mounts)
+    spec = spec_for(container, make_image({}))
+    assert spec.body["HostConfig"]["Mounts"] == expected_mounts
+    assert spec.body["HostConfig"].get("Binds") == expected_binds
+
+
+@pytest.mark.parametrize(
+    ("volumes_from", "declared", "expected"),
+    [
+        pytest.param(["src"], None, None, id="from-other-container-left-to-it"),
+        pytest.param(["src:ro"], None, None, id="from-other-container-read-only"),
+        pytest.param(
+            ["src"], {"/shared": {}}, [f"{ANON}:/shared"], id="declared-here-too-is-bound"
+        ),
+        pytest.param(None, None, [f"{ANON}:/shared"], id="no-volumes-from-is-bound"),
+    ],
+)
+def test_volumes_from_other_containers_are_not_bound_twice(
+    volumes_from: list[str] | None, declared: dict[str, Any] | None, expected: list[str] | None
+) -> None:
+    host_config = {"NetworkMode": "default", "VolumesFrom": volumes_from}
+    container = make_container(
+        {"Volumes": declared}, host_config=host_config, mounts=[anon(ANON, "/shared")]
+    )
+    spec = spec_for(container, make_image({}))
+    assert spec.body["HostConfig"].get("Binds") == expected
+    assert spec.body["HostConfig"]["VolumesFrom"] == volumes_from
+
+
+@pytest.mark.parametrize("old_image", [None, make_image({"ExposedPorts": {"80/tcp": {}}})])
+@pytest.mark.parametrize(
+    ("mode", "kept"),
+    [
+        pytest.param(f"container:{CONTAINER_ID[::-1]}", False, id="container-mode"),
+        pytest.param("container:db", False, id="container-mode-by-name"),
+        pytest.param("mynet", True, id="user-network"),
+        pytest.param("host", True, id="host"),
+    ],
+)
+def test_container_network_mode_drops_what_the_engine_refuses(
+    mode: str, kept: bool, old_image: dict[str, Any] | None
+) -> None:
+    config = {
+        "Hostname": "b7e1f0c2a9d4",  # the other container's, as the engine copies it
+        "Domainname": "example.org",
+        "ExposedPorts": {"80/tcp": {}, "9000/tcp": {}},
+    }
+    container = make_container(config, host_config={"NetworkMode": mode})
+    spec = spec_for(container, old_image)
+    for key in ("Hostname", "Domainname", "ExposedPorts"):
+        assert (key in spec.body) is kept, key
+    if kept:
+        assert spec.body["Hostname"] == "b7e1f0c2a9d4"
+        assert spec.body["Domainname"] == "example.org"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        pytest.param(
+            {"IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "fd00::5"}},
+            {"IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "fd00::5"}},
+            id="static-ipv4-and-ipv6",
+        ),
+        pytest.param(
+            {"IPAMConfig": {"LinkLocalIPs": ["169.254.10.10"]}},
+            {"IPAMConfig": {"LinkLocalIPs": ["169.254.10.10"]}},
+            id="link-local-ips",
+        ),
+        pytest.param(
+            {"IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "", "LinkLocalIPs": None}},
+            {"IPAMConfig": {"IPv4Address": "10.1.0.5"}},
+            id="empty-addresses-left-out",
+        ),
+        pytest.param(
+            {"IPAMConfig": {"IPv4Address": "", "IPv6Address": "", "LinkLocalIPs": []}},
+            {},
+            id="all-empty-no-ipam",
+        ),
+        pytest.param({"IPAMConfig": None}, {}, id="ipam-none"),
+        pytest.param(
+            {"DriverOpts": {"com.example.opt": "on"}},
+            {"DriverOpts": {"com.example.opt": "on"}},
+            id="driver-opts",
+        ),
+        pytest.param({"DriverOpts": None}, {}, id="driver-opts-none"),
+        pytest.param(
+            {"Links": ["db:database", "cache"]},
+            {"Links": ["db:database", "cache"]},
+            id="endpoint-links",
+        ),
+    ],
+)
+def test_endpoint_settings_are_kept_on_every_network(
+    settings: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    networks = {
+        "front": endpoint(None, network_id="1" * 64, **settings),
+        "back": endpoint(None, network_id="2" * 64, **settings),
+    }
+    spec = spec_for(
+        make_container(host_config={"NetworkMode": "front"}, networks=networks), make_image({})
+    )
+    assert spec.body["NetworkingConfig"] == {"EndpointsConfig": {"front": expected}}
+    assert [(a.network, a.endpoint) for a in spec.connect_after] == [("back", expected)]
+
+
+FIRST_ID = "a1b2c3d4e5f6" + "0" * 52
+OTHER_ID = "f6e5d4c3b2a1" + "0" * 52
+
+
+@pytest.mark.parametrize(
+    ("mode", "networks", "first", "after"),
+    [
+        pytest.param(
+            FIRST_ID[:12],
+            {
+                FIRST_ID[:12]: endpoint(["a"], network_id=FIRST_ID),
+                "first": endpoint(["a"], network_id=FIRST_ID),
+                "other": endpoint(["b"], network_id=OTHER_ID),
+            },
+            FIRST_ID[:12],
+            ["other"],
+            id="short-id-listed-twice-joined-once",
+        ),
+        pytest.param(
+            FIRST_ID,
+            {
+                "other": endpoint(["b"], network_id=OTHER_ID),
+                "first": endpoint(["a"], network_id=FIRST_ID),
+            },
+            "first",
+            ["other"],
+            id="full-id-found-by-network-id",
+        ),
+        pytest.param(
+            FIRST_ID[:12],
+            {
+                "other": endpoint(["b"], network_id=OTHER_ID),
+                "first": endpoint(["a"], network_id=FIRST_ID),
+            },
+            "first",
+            ["other"],
+            id="short-id-found-by-network-id",
+        ),
+        pytest.param(
+            "first",
+            {
+                "first": endpoint(["a"], network_id=FIRST_ID),
+                FIRST_ID[:12]: endpoint(["a"], network_id=FIRST_ID),
+                "other": endpoint(["b"], network_id=OTHER_ID),
+            },
+            "first",
+            ["other"],
+            id="name-mode-duplicate-id-entry-dropped",
+        ),
+        pytest.param(
+            "gone",
+            {
+                "other": endpoint(["b"], network_id=OTHER_ID),
+                "first": endpoint(["a"], network_id=FIRST_ID),
+            },
+            "other",
+            ["first"],
+            id="mode-network-left-first-listed-first",
+        ),
+    ],
+)
+def test_network_mode_given_as_an_id(
+    mode: str, networks: dict[str, Any], first: str, after: list[str]
+) -> None:
+    spec = spec_for(make_container(host_config={"NetworkMode": mode}, networks=networks))
+    assert list(spec.body["NetworkingConfig"]["EndpointsConfig"]) == [first]
+    assert [a.network for a in spec.connect_after] == after
+    assert spec.body["HostConfig"]["NetworkMode"] == mode

@@ -5,6 +5,19 @@ the body of the create call and the networks to connect afterwards. Where the ol
 only carried its old image's defaults (command, entrypoint, env entries, labels, ports,
 volumes, healthcheck, working dir, user), the value is left out so that the new image's
 defaults apply; what the user set is kept.
+
+Inspect data is not quite what `docker run` sent, and some of it the engine refuses when it is
+passed back, so a few fields are turned back into what the user gave:
+
+- anonymous volumes (from `-v /path`, an image's VOLUME or `--mount type=volume` without a
+  source) are bound again by name so that their data stays; those that come with
+  `--volumes-from` are left to it;
+- legacy links read `/db:/web/alias` and are given back as `db:alias`;
+- in `container:` network mode the hostname, domain name and exposed ports are the engine's
+  (copied from the other container and the image), and the engine refuses them on create;
+- endpoints keep their aliases (less the short id the engine adds), static addresses
+  (`IPAMConfig`: IPv4, IPv6, link-local), links and driver options; a network listed twice
+  (once under the id or short id given as network mode, once under its name) is joined once.
 """
 
 from __future__ import annotations
@@ -64,13 +77,90 @@ def _endpoint(settings: dict[str, Any], short_id: str, user_network: bool) -> di
     aliases = [a for a in settings.get("Aliases") or () if a != short_id]
     if aliases and user_network:
         endpoint["Aliases"] = aliases
-    ipam = settings.get("IPAMConfig")
+    ipam = {k: v for k, v in (settings.get("IPAMConfig") or {}).items() if v}
     if ipam:
         endpoint["IPAMConfig"] = ipam
     links = settings.get("Links")
     if links:
-        endpoint["Links"] = links
+        endpoint["Links"] = list(links)
+    driver_opts = settings.get("DriverOpts")
+    if driver_opts:
+        endpoint["DriverOpts"] = dict(driver_opts)
     return endpoint
+
+
+def _link(link: str) -> str:
+    """`/db:/web/alias` (as inspect shows a legacy link) -> `db:alias` (as it was given)."""
+    name, sep, alias = link.partition(":")
+    if not name.startswith("/"):
+        return link
+    name = name[1:]
+    alias = alias.rsplit("/", 1)[-1] if sep else ""
+    return f"{name}:{alias or name}"
+
+
+def _anonymous(mount: dict[str, Any]) -> str:
+    """The name of an anonymous volume mounted by `mount` (container `Mounts`), else ""."""
+    name = str(mount.get("Name") or "")
+    if mount.get("Type") == "volume" and _ANONYMOUS_VOLUME.match(name):
+        return name
+    return ""
+
+
+def _keep_anonymous_volumes(
+    container: dict[str, Any], declared: set[str], host_config: dict[str, Any]
+) -> None:
+    """Bind the container's anonymous volumes again by name, so that their data stays.
+
+    `declared`: the destinations in the old Config.Volumes (the user's and the image's)."""
+    mounted = {
+        str(m.get("Destination") or ""): name
+        for m in container.get("Mounts") or ()
+        if (name := _anonymous(m))
+    }
+    host_mounts = [dict(m) for m in host_config.get("Mounts") or ()]
+    for mount in host_mounts:
+        target = str(mount.get("Target") or "")
+        if mount.get("Type") == "volume" and not mount.get("Source") and target in mounted:
+            mount["Source"] = mounted[target]  # `--mount type=volume,target=...`
+    if host_mounts:
+        host_config["Mounts"] = host_mounts
+
+    binds = list(host_config.get("Binds") or ())
+    bound = {b.split(":")[1] for b in binds if b.count(":") >= 1}
+    targets = {str(m.get("Target") or "") for m in host_mounts}
+    from_others = bool(host_config.get("VolumesFrom"))
+    for dest, name in mounted.items():
+        if dest in bound or dest in targets:
+            continue
+        if from_others and dest not in declared:
+            continue  # it comes with --volumes-from, which brings it again
+        binds.append(f"{name}:{dest}")
+    if binds:
+        host_config["Binds"] = binds
+
+
+def _network_order(mode: str, networks: dict[str, Any]) -> list[str]:
+    """The network the container is created on (its network mode's) first, then the others;
+    each network once, however many names inspect lists it under."""
+    if mode in networks:
+        first = mode
+    elif mode in ("default", "bridge") and "bridge" in networks:
+        first = "bridge"
+    else:  # a network mode given as a network's id or short id
+        by_id = [
+            n for n, s in networks.items() if str((s or {}).get("NetworkID", "")).startswith(mode)
+        ]
+        first = by_id[0] if by_id else next(iter(networks))
+    ordered: list[str] = []
+    seen: set[str] = set()
+    for net in [first, *networks]:
+        network_id = str((networks[net] or {}).get("NetworkID") or "") or net
+        if net in ordered or network_id in seen:
+            continue
+        ordered.append(net)
+        seen.add(network_id)
+    return ordered
 
 
 def build_create_spec(
@@ -82,6 +172,8 @@ def build_create_spec(
     config = copy.deepcopy(dict(container.get("Config") or {}))
     host_config = copy.deepcopy(dict(container.get("HostConfig") or {}))
     short_id = str(container.get("Id") or "")[:12]
+    mode = str(host_config.get("NetworkMode") or "default")
+    declared = set((config.get("Volumes") or {}).keys())
 
     # The old image's defaults give way to the new image's; an unknown old image (removed
     # since) means nothing can be told apart, so everything is kept as the user's.
@@ -92,32 +184,20 @@ def build_create_spec(
         config.pop("Hostname")  # the engine's default; the new container gets its own
     if config.get("Domainname") == "":
         config.pop("Domainname")
+    if mode.startswith("container:"):
+        # The other container's names and the image's ports: the engine's, and refused.
+        for key in ("Hostname", "Domainname", "ExposedPorts"):
+            config.pop(key, None)
 
-    # Anonymous volumes keep their data: they are bound again by name.
-    binds = list(host_config.get("Binds") or ())
-    bound = {b.split(":")[1] for b in binds if b.count(":") >= 1}
-    for mount in container.get("Mounts") or ():
-        name = str(mount.get("Name") or "")
-        dest = str(mount.get("Destination") or "")
-        if (
-            mount.get("Type") == "volume"
-            and _ANONYMOUS_VOLUME.match(name)
-            and dest not in bound
-            and not any(m.get("Target") == dest for m in host_config.get("Mounts") or ())
-        ):
-            binds.append(f"{name}:{dest}")
-    if binds:
-        host_config["Binds"] = binds
+    _keep_anonymous_volumes(container, declared, host_config)
+    if host_config.get("Links"):
+        host_config["Links"] = [_link(str(link)) for link in host_config["Links"]]
 
-    mode = str(host_config.get("NetworkMode") or "default")
     networks = dict((container.get("NetworkSettings") or {}).get("Networks") or {})
     body: dict[str, Any] = {**config, "HostConfig": host_config}
     connect_after: list[NetworkAttachment] = []
     if mode not in _NO_ENDPOINTS and not mode.startswith("container:") and networks:
-        first = mode if mode in networks else ("bridge" if mode == "default" else mode)
-        if first not in networks:
-            first = next(iter(networks))
-        ordered = [first, *[n for n in networks if n != first]]
+        ordered = _network_order(mode, networks)
         for index, net in enumerate(ordered):
             user_network = net not in ("bridge", "default")
             endpoint = _endpoint(networks[net] or {}, short_id, user_network)

@@ -3,16 +3,28 @@
 The old container is stopped and renamed aside, never removed, until its replacement has been
 created and started; if any of that fails, the replacement is removed and the old container
 gets its name back and is started again. Blocking docker-py calls: run in a thread.
+
+A container run with `--rm` is removed by the engine itself as soon as it stops, so it is
+renamed aside while it runs and its replacement is created before it is stopped: a refused
+create leaves it running, and its anonymous volumes, in use by the replacement, are not
+removed with it. Should the replacement then fail to start, the old container is created
+again from its inspect data, on its old image, and started.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
 
-from vigil_executor.recreate import build_create_spec, container_name
+from vigil_executor.recreate import (
+    CreateSpec,
+    NetworkAttachment,
+    build_create_spec,
+    container_name,
+)
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -51,6 +63,60 @@ def pull_image(client: Any, reference: str, auth: dict[str, str] | None) -> str:
     return image_id
 
 
+def _not_found(exc: Exception) -> bool:
+    return getattr(exc, "status_code", None) == 404 or "No such container" in str(exc)
+
+
+def _split_tag(image: str) -> tuple[str, str]:
+    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return image, "latest"
+    return name, tag
+
+
+def _connect(api: Any, container_id: str, attachment: NetworkAttachment) -> None:
+    """Join one more network with the endpoint settings the old container had there."""
+    endpoint = attachment.endpoint
+    ipam = endpoint.get("IPAMConfig") or {}
+    # docker-py takes links as (name, alias) pairs; inspect has them as `name:alias`.
+    links = [
+        (n, a) for n, _, a in (str(link).partition(":") for link in endpoint.get("Links") or ())
+    ]
+    api.connect_container_to_network(
+        container_id,
+        attachment.network,
+        aliases=endpoint.get("Aliases"),
+        links=links or None,
+        ipv4_address=ipam.get("IPv4Address"),
+        ipv6_address=ipam.get("IPv6Address"),
+        link_local_ips=ipam.get("LinkLocalIPs"),
+        driver_opt=endpoint.get("DriverOpts"),
+    )
+
+
+def _create(api: Any, spec: CreateSpec, name: str, created: list[str]) -> str:
+    """Create the container of `spec` as `name` and join its other networks; its id is
+    appended to `created` at once, so that a failed connect can still remove it."""
+    new_id = str(api.create_container_from_config(spec.body, name=name)["Id"])
+    created.append(new_id)
+    for attachment in spec.connect_after:
+        _connect(api, new_id, attachment)
+    return new_id
+
+
+def _not_carried_over(old: dict[str, Any]) -> list[str]:
+    """What `docker run` gave the old container that no engine call can give the new one."""
+    notes: list[str] = []
+    cidfile = str((old.get("HostConfig") or {}).get("ContainerIDFile") or "")
+    if cidfile:
+        notes.append(
+            f"--cidfile {cidfile} still holds the old container's id: the docker CLI writes "
+            "that file, the engine does not"
+        )
+    return notes
+
+
 def _inspect_image(client: Any, image_id: str) -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = client.api.inspect_image(image_id)
@@ -77,6 +143,8 @@ def replace_container(
     spec = build_create_spec(old, _inspect_image(client, str(old.get("Image") or "")), image)
     was_running = bool((old.get("State") or {}).get("Running"))
     aside = f"{name}-vigil-old-{container_id[:12]}"
+    if was_running and (old.get("HostConfig") or {}).get("AutoRemove"):
+        return _replace_auto_removed(api, old, spec, image, aside, stop_timeout, on_step)
 
     on_step("stopping", f"stopping {name} (timeout {stop_timeout}s)")
     try:
@@ -90,34 +158,169 @@ def replace_container(
         _restart_if(api, container_id, was_running)
         return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
 
-    new_id = ""
+    created: list[str] = []
     try:
         on_step("creating", f"creating {name} on {image}")
-        new_id = str(api.create_container_from_config(spec.body, name=name)["Id"])
-        for attachment in spec.connect_after:
-            endpoint = attachment.endpoint
-            api.connect_container_to_network(
-                new_id,
-                attachment.network,
-                aliases=endpoint.get("Aliases"),
-                links=endpoint.get("Links"),
-                ipv4_address=(endpoint.get("IPAMConfig") or {}).get("IPv4Address"),
-                ipv6_address=(endpoint.get("IPAMConfig") or {}).get("IPv6Address"),
-            )
+        new_id = _create(api, spec, name, created)
         if was_running:
             on_step("starting", f"starting {name}")
             api.start(new_id)
     except Exception as exc:
         error = _api_error(exc)
+        new_id = created[0] if created else ""
         return _roll_back(api, container_id, new_id, name, was_running, error, on_step)
 
-    notes: list[str] = []
+    notes = _not_carried_over(old)
     on_step("removing-old", f"removing the old container {container_id[:12]}")
     try:
         api.remove_container(container_id, v=False, force=True)
     except Exception as exc:
         notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
     return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))
+
+
+def _replace_auto_removed(
+    api: Any,
+    old: dict[str, Any],
+    spec: CreateSpec,
+    image: str,
+    aside: str,
+    stop_timeout: int,
+    on_step: StepCallback,
+) -> ReplaceOutcome:
+    """`--rm`: create the replacement while the old container still runs, then stop it."""
+    container_id = str(old["Id"])
+    name = container_name(old)
+    try:
+        api.rename(container_id, aside)
+    except Exception as exc:
+        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+    created: list[str] = []
+    try:
+        on_step("creating", f"creating {name} on {image}")
+        new_id = _create(api, spec, name, created)
+    except Exception as exc:
+        new_id = created[0] if created else ""
+        # Never stopped: it runs on under its own name again.
+        return _roll_back(api, container_id, new_id, name, False, _api_error(exc), on_step)
+
+    on_step("stopping", f"stopping {name} (timeout {stop_timeout}s); --rm removes it")
+    try:
+        api.stop(container_id, timeout=stop_timeout)
+    except Exception as exc:
+        if not _not_found(exc):
+            error = f"cannot stop: {_api_error(exc)}"
+            return _roll_back(api, container_id, new_id, name, True, error, on_step)
+    removed = _wait_removed(api, container_id, timeout=max(10.0, float(stop_timeout)))
+    try:
+        on_step("starting", f"starting {name}")
+        api.start(new_id)
+    except Exception as exc:
+        error = _api_error(exc)
+        if not removed and not _wait_removed(api, container_id, timeout=1.0):
+            return _roll_back(api, container_id, new_id, name, True, error, on_step)
+        return _restore_removed(api, old, new_id, image, error, on_step)
+    notes = _not_carried_over(old)
+    if not removed:
+        try:
+            api.remove_container(container_id, v=False, force=True)
+        except Exception as exc:
+            if not _not_found(exc):
+                notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
+    return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))
+
+
+def _wait_removed(api: Any, container_id: str, timeout: float) -> bool:
+    """Whether the engine has removed `container_id` (`--rm`) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            api.inspect_container(container_id)
+        except Exception as exc:
+            if _not_found(exc):
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def _restore_removed(
+    api: Any,
+    old: dict[str, Any],
+    new_id: str,
+    image: str,
+    error: str,
+    on_step: StepCallback,
+) -> ReplaceOutcome:
+    """The replacement of a `--rm` container did not start, and the old one is gone: create it
+    again from its inspect data, on its old image, and start it."""
+    name = container_name(old)
+    on_step("rolling-back", f"{name}: {error}; creating the old container again")
+    try:
+        api.remove_container(new_id, v=False, force=True)
+    except Exception as exc:
+        if not _not_found(exc):
+            return ReplaceOutcome(
+                status="failed",
+                error=f"{error}; rollback incomplete: the new container {new_id[:12]} could not "
+                f"be removed: {_api_error(exc)}; the old container was removed by --rm",
+            )
+    _wait_removed(api, new_id, timeout=10.0)
+    old_image = str(old.get("Image") or "")
+    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    created: list[str] = []
+    try:
+        _create_on_image(api, spec, name, image, old_image, created)
+        api.start(created[0])
+    except Exception as exc:
+        for restored in created:
+            try:
+                api.remove_container(restored, v=False, force=True)
+            except Exception:
+                log.error("could not remove a failed restore", container=restored)
+        return ReplaceOutcome(
+            status="failed",
+            error=f"{error}; rollback incomplete: the old container, removed by --rm when it "
+            f"stopped, could not be created again: {_api_error(exc)}",
+        )
+    return ReplaceOutcome(
+        status="rolled_back",
+        error=f"{error} (the old container runs again)",
+        notes=(
+            f"{name} was run with --rm, so the engine removed it when it stopped; it was "
+            f"created again with its old settings on its old image {old_image[:19]}, "
+            f"as {created[0][:12]}",
+        ),
+    )
+
+
+def _create_on_image(
+    api: Any, spec: CreateSpec, name: str, image: str, image_id: str, created: list[str]
+) -> None:
+    """Create `spec` on the image `image_id` while its Config.Image still names the tag
+    `image` (which has moved on), so that the container goes on following its tag: the tag
+    points at `image_id` just for the create. Failing that, the image is named by its id."""
+    by_id = CreateSpec(
+        name=name, body={**spec.body, "Image": image_id}, connect_after=spec.connect_after
+    )
+    if "@" in image or not image_id:
+        _create(api, by_id if image_id else spec, name, created)
+        return
+    repo, tag = _split_tag(image)
+    try:
+        current = str(api.inspect_image(image)["Id"])
+        api.tag(image_id, repo, tag, force=True)
+    except Exception as exc:
+        log.warning("creating the old container by image id", image=image, error=str(exc))
+        _create(api, by_id, name, created)
+        return
+    try:
+        _create(api, spec, name, created)
+    finally:
+        try:
+            api.tag(current, repo, tag, force=True)
+        except Exception as exc:  # the next check sees the tag behind and updates again
+            log.error("could not point the tag back", image=image, error=str(exc))
 
 
 def _restart_if(api: Any, container_id: str, was_running: bool) -> None:
@@ -144,7 +347,8 @@ def _roll_back(
         try:
             api.remove_container(new_id, force=True)
         except Exception as exc:
-            problems.append(f"the new container {new_id[:12]} could not be removed: {exc}")
+            if not _not_found(exc):
+                problems.append(f"the new container {new_id[:12]} could not be removed: {exc}")
     try:
         api.rename(old_id, name)
     except Exception as exc:
