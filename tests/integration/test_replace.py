@@ -144,3 +144,46 @@ def test_user_set_command_entrypoint_workdir_user_and_healthcheck_are_kept(
     assert config["Healthcheck"] == healthcheck
     assert config["StopSignal"] == "SIGINT"
     assert config["Labels"]["vigil.test.marker"] == "v2"
+
+
+def test_a_new_image_whose_healthcheck_fails_is_rolled_back(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    healthy = 'HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["true"]\n'
+    old_image = build_test_image(docker_client, tag, marker="v1", extra=healthy)
+    web = names("web")
+    docker_client.containers.run(tag, name=web, detach=True)
+    old = docker_client.api.inspect_container(web)
+    sick = (
+        'HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["sh", "-c", "echo sick; exit 1"]\n'
+    )
+    build_test_image(docker_client, tag, marker="v2", extra=sick)
+
+    seen, on_step = steps()
+    outcome = replace_container(
+        docker_client, old["Id"], tag, stop_timeout=5, on_step=on_step, health_timeout=20
+    )
+    assert outcome.status == "rolled_back", outcome
+    assert "unhealthy" in outcome.error and "sick" in outcome.error
+    assert "health-check" in seen and "rolling-back" in seen
+    after = docker_client.api.inspect_container(web)
+    assert after["Id"] == old["Id"] and after["Image"] == old_image
+    assert after["State"]["Running"]
+    assert [c.name for c in docker_client.containers.list(all=True) if web in c.name] == [web]
+
+
+def test_a_healthy_new_image_passes_the_gate(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:latest"
+    healthy = 'HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["true"]\n'
+    build_test_image(docker_client, tag, marker="v1", extra=healthy)
+    web = names("web")
+    docker_client.containers.run(tag, name=web, detach=True)
+    old = docker_client.api.inspect_container(web)
+    build_test_image(docker_client, tag, marker="v2", extra=healthy)
+    seen, on_step = steps()
+    outcome = replace_container(docker_client, old["Id"], tag, on_step=on_step, health_timeout=20)
+    assert outcome.status == "updated", outcome.error
+    assert seen[-3:] == ["health-check", "healthy", "removing-old"]

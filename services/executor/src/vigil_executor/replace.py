@@ -25,6 +25,7 @@ from vigil_executor.recreate import (
     build_create_spec,
     container_name,
 )
+from vigil_executor.stopping import stop_container
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -132,8 +133,17 @@ def replace_container(
     *,
     stop_timeout: int = 10,
     on_step: StepCallback = lambda phase, message: None,
+    stop_signal: str | None = None,
+    start: bool | None = None,
+    health_timeout: float = 60.0,
 ) -> ReplaceOutcome:
-    """Recreate `container_id` on `image` (already pulled and tagged) with its own settings."""
+    """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
+
+    `stop_signal`: the stop-signal label's signal. `start`: start the new container (None:
+    if the old one was running; a caller that stopped it already, to respect dependency
+    order, says True). With a healthcheck, the new container must be healthy within
+    `health_timeout` seconds, else it is rolled back.
+    """
     api = client.api
     try:
         old = api.inspect_container(container_id)
@@ -141,15 +151,18 @@ def replace_container(
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
     name = container_name(old)
     spec = build_create_spec(old, _inspect_image(client, str(old.get("Image") or "")), image)
-    was_running = bool((old.get("State") or {}).get("Running"))
+    running_now = bool((old.get("State") or {}).get("Running"))
+    was_running = running_now if start is None else start
     aside = f"{name}-vigil-old-{container_id[:12]}"
-    if was_running and (old.get("HostConfig") or {}).get("AutoRemove"):
-        return _replace_auto_removed(api, old, spec, image, aside, stop_timeout, on_step)
+    if running_now and (old.get("HostConfig") or {}).get("AutoRemove"):
+        return _replace_auto_removed(
+            api, old, spec, image, aside, stop_timeout, on_step, stop_signal, health_timeout
+        )
 
-    on_step("stopping", f"stopping {name} (timeout {stop_timeout}s)")
     try:
-        if was_running:
-            api.stop(container_id, timeout=stop_timeout)
+        if running_now:
+            on_step("stopping", f"stopping {name} (timeout {stop_timeout}s)")
+            stop_container(api, container_id, timeout=stop_timeout, signal=stop_signal)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot stop: {_api_error(exc)}")
     try:
@@ -165,6 +178,9 @@ def replace_container(
         if was_running:
             on_step("starting", f"starting {name}")
             api.start(new_id)
+            unhealthy = _health_gate(api, new_id, health_timeout, on_step)
+            if unhealthy:
+                raise HealthGateFailed(unhealthy)
     except Exception as exc:
         error = _api_error(exc)
         new_id = created[0] if created else ""
@@ -187,6 +203,8 @@ def _replace_auto_removed(
     aside: str,
     stop_timeout: int,
     on_step: StepCallback,
+    stop_signal: str | None = None,
+    health_timeout: float = 60.0,
 ) -> ReplaceOutcome:
     """`--rm`: create the replacement while the old container still runs, then stop it."""
     container_id = str(old["Id"])
@@ -206,7 +224,7 @@ def _replace_auto_removed(
 
     on_step("stopping", f"stopping {name} (timeout {stop_timeout}s); --rm removes it")
     try:
-        api.stop(container_id, timeout=stop_timeout)
+        stop_container(api, container_id, timeout=stop_timeout, signal=stop_signal)
     except Exception as exc:
         if not _not_found(exc):
             error = f"cannot stop: {_api_error(exc)}"
@@ -215,6 +233,9 @@ def _replace_auto_removed(
     try:
         on_step("starting", f"starting {name}")
         api.start(new_id)
+        unhealthy = _health_gate(api, new_id, health_timeout, on_step)
+        if unhealthy:
+            raise HealthGateFailed(unhealthy)
     except Exception as exc:
         error = _api_error(exc)
         if not removed and not _wait_removed(api, container_id, timeout=1.0):
@@ -228,6 +249,41 @@ def _replace_auto_removed(
             if not _not_found(exc):
                 notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
     return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))
+
+
+class HealthGateFailed(RuntimeError):
+    pass
+
+
+def has_healthcheck(inspect: dict[str, Any]) -> bool:
+    """Pure: whether the container runs a healthcheck (its own or its image's)."""
+    test = ((inspect.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    return bool(test) and test[0] != "NONE"
+
+
+def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallback) -> str:
+    """Wait until a container with a healthcheck is healthy; why not, or "" when it is (or
+    has no healthcheck)."""
+    data = api.inspect_container(container_id)
+    if not has_healthcheck(data):
+        return ""
+    on_step("health-check", f"waiting up to {timeout:g}s for the new container to be healthy")
+    deadline = time.monotonic() + timeout
+    while True:
+        state = data.get("State") or {}
+        status = (state.get("Health") or {}).get("Status")
+        if status == "healthy":
+            on_step("healthy", "the new container is healthy")
+            return ""
+        if status == "unhealthy":
+            log_tail = ((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output", "")
+            return f"the new container is unhealthy: {str(log_tail).strip()[:200]}"
+        if not state.get("Running"):
+            return f"the new container stopped (exit code {state.get('ExitCode')})"
+        if time.monotonic() >= deadline:
+            return f"the new container was not healthy within {timeout:g}s (health: {status})"
+        time.sleep(0.5)
+        data = api.inspect_container(container_id)
 
 
 def _wait_removed(api: Any, container_id: str, timeout: float) -> bool:
