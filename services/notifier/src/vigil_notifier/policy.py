@@ -1,0 +1,262 @@
+"""What to tell people about a cycle, and when (pure).
+
+Every container result, container note and host-wide problem of a report is an *event* with a
+level, most severe first:
+
+| level | events                                                                         |
+| ----- | ------------------------------------------------------------------------------ |
+| fatal | a problem of the cycle as a whole on a host (engine unreachable, ...)          |
+| error | a container that failed to update, could not be checked, or was rolled back    |
+| warn  | a registry rate limit (checked again next cycle); a setting not carried over   |
+| info  | a container updated                                                            |
+| debug | a container up to date or skipped                                              |
+
+`--notifications-level` (panic, fatal, error, warn, info, debug, trace; default info) keeps
+the events at that level or more severe; a cycle notifies only when one is kept. So at `info`
+a cycle where nothing was updated and nothing failed sends nothing, at `error` only cycles with
+failures notify, at `debug`/`trace` every cycle does (`trace` is `debug`: Vigil has no finer
+events), and `panic` sends nothing about cycles. The startup message is an info event.
+
+A cycle that notifies sends one message per host (never one per container, unless
+`per_container`): its body is the kept events, one line each (watchtower's default log lines),
+or with `--notification-report` the whole report of the host. With a fleet summary the
+reports of one scan from several hosts make one message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from vigil_notifier.render import render_report
+from vigil_notifier.templates import (
+    TemplateError,
+    counts_of,
+    render,
+    report_data,
+    short_id,
+)
+from vigil_shared.contracts import ContainerResult, Report
+
+if TYPE_CHECKING:
+    import jinja2
+
+Level = Literal["panic", "fatal", "error", "warn", "info", "debug", "trace"]
+LEVELS: tuple[Level, ...] = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
+_RANK = {name: i for i, name in enumerate(LEVELS)}
+_ALIASES: dict[str, Level] = {"warning": "warn", "err": "error", "information": "info"}
+
+Kind = Literal["info", "success", "warning", "failure"]  # apprise's notification types
+
+
+def parse_level(text: str) -> Level:
+    """`--notifications-level`; ValueError naming the accepted values."""
+    value = text.strip().lower() or "info"
+    value = _ALIASES.get(value, value)
+    for level in LEVELS:
+        if level == value:
+            return level
+    raise ValueError(f"--notifications-level: {text!r} is not one of {', '.join(LEVELS)}")
+
+
+class Policy(msgspec.Struct, frozen=True, kw_only=True):
+    level: Level = "info"
+    report: bool = False  # --notification-report: the whole report instead of event lines
+    per_container: bool = False  # a message per event instead of one per cycle and host
+    title_tag: str = ""
+    skip_title: bool = False
+    hostname: str = ""  # --notifications-hostname: the name in titles
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    name: str  # the container; empty for a host-wide problem
+    image: str
+    status: str
+    level: Level
+    text: str
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    title: str
+    body: str
+    kind: Kind
+    scan_id: str
+    hosts: tuple[str, ...]
+    events: tuple[Event, ...] = ()
+
+
+def _result_event(host: str, r: ContainerResult) -> Event:
+    what = f"{r.name} ({r.image})"
+    reason = f": {r.error}" if r.error else ""
+    level: Level
+    if r.status == "updated":
+        level, text = "info", f"Updated {what}"
+        if r.old_image_id or r.new_image_id:
+            text += f": {short_id(r.old_image_id) or '?'} -> {short_id(r.new_image_id) or '?'}"
+        if r.duration_s:
+            text += f" in {r.duration_s:.1f}s"
+    elif r.status == "failed":
+        level, text = "error", f"Failed to update {what}{reason}"
+    elif r.status == "check_failed":
+        level, text = "error", f"Could not check {what}{reason}"
+    elif r.status == "rolled_back":
+        level, text = "error", f"Rolled back {what}{reason}"
+    elif r.status == "rate_limited":
+        level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
+    elif r.status == "skipped":
+        level, text = "debug", f"Skipped {what}{reason}"
+    else:
+        level, text = "debug", f"{what} is up to date"
+    return Event(host=host, name=r.name, image=r.image, status=r.status, level=level, text=text)
+
+
+def events_of(report: Report) -> list[Event]:
+    """Every event of a report, in the report's order; host-wide problems first."""
+    events = [
+        Event(host=report.host, name="", image="", status="problem", level="fatal", text=p)
+        for p in report.problems
+    ]
+    for r in report.results:
+        events.append(_result_event(report.host, r))
+        events += [
+            Event(
+                host=report.host,
+                name=r.name,
+                image=r.image,
+                status="note",
+                level="warn",
+                text=f"{r.name}: {note}",
+            )
+            for note in r.notes
+        ]
+    return events
+
+
+def kept(events: Sequence[Event], threshold: Level) -> list[Event]:
+    return [e for e in events if _RANK[e.level] <= _RANK[threshold]]
+
+
+def most_severe(events: Sequence[Event]) -> Level:
+    return min((e.level for e in events), key=_RANK.__getitem__, default="debug")
+
+
+def kind_of(events: Sequence[Event]) -> Kind:
+    level = most_severe(events)
+    if level in ("panic", "fatal", "error"):
+        return "failure"
+    if level == "warn":
+        return "warning"
+    return "success" if any(e.status == "updated" for e in events) else "info"
+
+
+def hosts_label(hosts: Sequence[str]) -> str:
+    if len(hosts) <= 3:
+        return ", ".join(hosts)
+    return f"{len(hosts)} hosts"
+
+
+def title_for(policy: Policy, hosts: Sequence[str]) -> str:
+    """`[tag] Vigil updates on HOST`; empty with --notification-skip-title."""
+    if policy.skip_title:
+        return ""
+    title = f"Vigil updates on {policy.hostname or hosts_label(hosts)}"
+    return f"[{policy.title_tag}] {title}" if policy.title_tag else title
+
+
+def _body(policy: Policy, reports: Sequence[Report], events: Sequence[Event]) -> str:
+    fleet = len(reports) > 1
+    if policy.report:
+        parts = [render_report(r) for r in reports]
+        if fleet:
+            parts.insert(0, f"Fleet summary of {len(reports)} hosts")
+        return "\n\n".join(parts)
+    return "\n".join(f"{e.host}: {e.text}" if fleet else e.text for e in events)
+
+
+def messages_for(reports: Sequence[Report], policy: Policy) -> list[Message]:
+    """The messages one cycle sends: for one host's report, or (fleet summary) for the
+    reports of one scan from several hosts. Empty when nothing reaches the level."""
+    if not reports:
+        return []
+    events = [e for r in reports for e in kept(events_of(r), policy.level)]
+    if not events:
+        return []
+    hosts = tuple(dict.fromkeys(r.host for r in reports))
+    title = title_for(policy, hosts)
+    scan_id = reports[0].scan_id
+    if policy.per_container:
+        return [
+            Message(
+                title=title,
+                body=f"{e.host}: {e.text}" if len(hosts) > 1 else e.text,
+                kind=kind_of([e]),
+                scan_id=scan_id,
+                hosts=(e.host,),
+                events=(e,),
+            )
+            for e in events
+        ]
+    return [
+        Message(
+            title=title,
+            body=_body(policy, reports, events),
+            kind=kind_of(events),
+            scan_id=scan_id,
+            hosts=hosts,
+            events=tuple(events),
+        )
+    ]
+
+
+def startup_message(policy: Policy, hostname: str, services: Sequence[str]) -> Message | None:
+    """Watchtower's startup notification; None when the level keeps no info events."""
+    if _RANK[policy.level] < _RANK["info"]:
+        return None
+    where = ", ".join(services) if services else "no service"
+    body = (
+        f"Vigil's notifier started on {hostname}: cycles at level {policy.level} and above "
+        f"are sent to {where}"
+    )
+    return Message(
+        title=title_for(policy, (hostname,)), body=body, kind="info", scan_id="", hosts=()
+    )
+
+
+def template_data(message: Message, reports: Sequence[Report], policy: Policy) -> dict[str, Any]:
+    """The data a --notification-template sees (documented in vigil_notifier.templates)."""
+    fleet = len(message.hosts) > 1 or len(reports) > 1
+    return {
+        "title": message.title,
+        "hostname": policy.hostname or hosts_label(message.hosts),
+        "fleet": fleet,
+        "level": most_severe(message.events),
+        "report": None if fleet or not reports else report_data(reports[0]),
+        "reports": [report_data(r) for r in reports],
+        "counts": counts_of(reports),
+        "events": [
+            {
+                "host": e.host,
+                "name": e.name,
+                "image": e.image,
+                "status": e.status,
+                "level": e.level,
+                "text": e.text,
+            }
+            for e in message.events
+        ],
+    }
+
+
+def with_template(
+    message: Message, reports: Sequence[Report], policy: Policy, template: jinja2.Template
+) -> tuple[Message, str]:
+    """The message with its body rendered by the template, and "" ; or, when the template
+    fails on this data, the message unchanged and the error to log."""
+    try:
+        body = render(template, template_data(message, reports, policy))
+    except TemplateError as exc:
+        return message, str(exc)
+    return msgspec.structs.replace(message, body=body), ""

@@ -1,0 +1,90 @@
+"""Shoutrrr notification URLs (what watchtower users bring) as apprise URLs (pure).
+
+Apprise does the sending; this module only translates. Each shoutrrr service Vigil knows has
+a translator (in `vigil_notifier.shoutrrr`); any other URL is handed to apprise as it is when
+apprise can use it, and `apprise+URL` always is (for apprise's own meaning of a scheme
+shoutrrr also uses, such as `gotify://` over plain HTTP). A URL neither understands is a
+`UrlError` that names it with its secrets masked.
+
+Shoutrrr semantics kept on purpose: `generic://`, `gotify://`, `ntfy://` and `matrix://` mean
+HTTPS unless the URL says otherwise (`disabletls=yes`, `scheme=http`); `smtp://` upgrades to
+TLS with STARTTLS when the server offers it (see `SmtpProbe`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from vigil_notifier.masking import mask_url, url_secrets
+from vigil_notifier.shoutrrr import SCHEMES, TRANSLATORS, SmtpProbe, parse
+
+__all__ = ["SmtpProbe", "Target", "UrlError", "mask_url", "translate", "translate_all"]
+
+
+class UrlError(ValueError):
+    """A notification URL Vigil cannot use; the message names it with its secrets masked."""
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """One notification service, ready for apprise."""
+
+    source: str  # the URL as given, masked: what logs and errors show
+    apprise_url: str
+    secrets: tuple[str, ...] = ()  # for the log Redactor
+    title: str = ""  # the URL's own title (shoutrrr `title=`/`subject=`), used when none is set
+    notes: tuple[str, ...] = ()  # what the translation could not carry over
+    smtp_probe: SmtpProbe | None = None
+
+
+def _apprise_accepts(url: str) -> bool:
+    import apprise  # heavy (every plugin): loaded only when there are URLs to check
+
+    try:
+        return apprise.Apprise.instantiate(url) is not None
+    except Exception:
+        return False
+
+
+def translate(url: str) -> Target:
+    """The apprise form of one notification URL; `UrlError` when it cannot be used."""
+    text = url.strip()
+    masked = mask_url(text)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if not scheme:
+        raise UrlError(f"notification URL {masked}: not a URL (expected SERVICE://...)")
+    secrets = url_secrets(text)
+    if scheme.startswith("apprise+"):
+        native = text[len("apprise+") :]
+        if not _apprise_accepts(native):
+            raise UrlError(f"notification URL {masked}: apprise cannot use it")
+        return Target(source=masked, apprise_url=native, secrets=secrets)
+    translator = TRANSLATORS.get(scheme)
+    if translator is None:
+        if _apprise_accepts(text):
+            return Target(source=masked, apprise_url=text, secrets=secrets)
+        raise UrlError(
+            f"notification URL {masked}: unknown service {scheme!r} "
+            f"(shoutrrr services Vigil translates: {', '.join(sorted(SCHEMES))}; "
+            "apprise URLs are accepted as they are)"
+        )
+    try:
+        out = translator(parse(text))
+    except ValueError as exc:
+        raise UrlError(f"notification URL {masked}: {exc}") from None
+    all_secrets = tuple(dict.fromkeys((*secrets, *out.secrets)))
+    if not _apprise_accepts(out.url):
+        raise UrlError(f"notification URL {masked}: apprise rejects its translation")
+    return Target(
+        source=masked,
+        apprise_url=out.url,
+        secrets=tuple(s for s in all_secrets if s),
+        title=out.title,
+        notes=out.notes,
+        smtp_probe=out.smtp_probe,
+    )
+
+
+def translate_all(urls: Iterable[str]) -> tuple[Target, ...]:
+    return tuple(translate(u) for u in urls if u.strip())
