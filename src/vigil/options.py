@@ -300,7 +300,6 @@ OPTIONS: tuple[Option, ...] = (
         "--no-startup-message",
         env="WATCHTOWER_NO_STARTUP_MESSAGE",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         help="send no notification at start",
     ),
     _o(
@@ -440,9 +439,10 @@ OPTIONS: tuple[Option, ...] = (
         env="WATCHTOWER_NOTIFICATION_URL",
         kind="list",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         secret=True,
-        help="shoutrrr notification URL; repeatable (space separated in the env var)",
+        help="where to notify: a shoutrrr URL as watchtower takes it (smtp://, generic://, "
+        "slack://, discord://, teams://, telegram://, gotify://, ntfy://, pushover://, "
+        "matrix://) or any apprise URL; repeatable (space separated in the env var)",
     ),
     _o(
         "--notifications",
@@ -456,40 +456,38 @@ OPTIONS: tuple[Option, ...] = (
     _o(
         "--notifications-level",
         env="WATCHTOWER_NOTIFICATIONS_LEVEL",
-        kind="str",
+        kind="choice",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
-        help="lowest level sent",
+        choices=("panic", "fatal", "error", "warn", "info", "debug", "trace"),
+        default="info",
+        help="lowest level that makes a cycle notify: at info a cycle notifies when something "
+        "was updated or failed, at error only failures, at debug every cycle",
     ),
     _o(
         "--notifications-delay",
         env="WATCHTOWER_NOTIFICATIONS_DELAY",
         kind="int",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
-        help="seconds to wait before sending",
+        help="seconds to wait before sending (and how long a fleet summary waits for hosts)",
     ),
     _o(
         "--notifications-hostname",
         env="WATCHTOWER_NOTIFICATIONS_HOSTNAME",
         kind="str",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
-        help="host name used in titles",
+        help="host name used in titles instead of the report's host",
     ),
     _o(
         "--notification-template",
         env="WATCHTOWER_NOTIFICATION_TEMPLATE",
         kind="str",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
-        help="message template",
+        help="Jinja2 template of the message (the data it gets: docs/notifications.md)",
     ),
     _o(
         "--notification-report",
         env="WATCHTOWER_NOTIFICATION_REPORT",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         help="one report per cycle instead of a line per event",
     ),
     _o(
@@ -497,21 +495,39 @@ OPTIONS: tuple[Option, ...] = (
         env="WATCHTOWER_NOTIFICATION_TITLE_TAG",
         kind="str",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         help="prefix for titles",
     ),
     _o(
         "--notification-skip-title",
         env="WATCHTOWER_NOTIFICATION_SKIP_TITLE",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         help="send no title",
+    ),
+    _o(
+        "--notification-fleet-summary",
+        env="VIGIL_NOTIFICATION_FLEET_SUMMARY",
+        where=NOTIFYING,
+        help="one message per cycle for the whole fleet instead of one per host",
+    ),
+    _o(
+        "--notification-fleet-hosts",
+        env="VIGIL_NOTIFICATION_FLEET_HOSTS",
+        kind="list",
+        metavar="HOST",
+        where=NOTIFYING,
+        help="the hosts a fleet summary waits for before it goes out (else it waits "
+        "--notifications-delay, or 30 s)",
+    ),
+    _o(
+        "--notification-per-container",
+        env="VIGIL_NOTIFICATION_PER_CONTAINER",
+        where=NOTIFYING,
+        help="a message per container event instead of one per cycle",
     ),
     _o(
         "--notification-log-stdout",
         env="WATCHTOWER_NOTIFICATION_LOG_STDOUT",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
         help="also write notifications to stdout",
     ),
 )

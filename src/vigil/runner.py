@@ -23,6 +23,8 @@ from vigil.service_metrics import ExecutorCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
+from vigil_notifier.config import NotifierConfig, NotifierConfigError
+from vigil_notifier.config import prepare as prepare_notifier
 from vigil_notifier.service import Notifier
 from vigil_scanner.selection import Selection
 from vigil_scanner.service import Scanner, ScannerConfig, run_on_interval
@@ -96,6 +98,12 @@ async def run(
 async def _run(
     command: str, values: dict[str, Any], env: Mapping[str, str], redactor: Redactor
 ) -> int:
+    notifier_config = _notifier_config(values)
+    if command in (options.ALL_IN_ONE, options.NOTIFIER):
+        try:
+            prepare_notifier(notifier_config)  # a bad URL or template: a usage error, first
+        except NotifierConfigError as exc:
+            raise StartupError(str(exc)) from None
     if command in (options.ALL_IN_ONE, options.GATEWAY) and values.get("registry_ca_validate"):
         # A bad --registry-ca is the fault to name first, before NATS or the engine.
         Gateway.ca_bundle(_gateway_config(values, env))
@@ -167,7 +175,10 @@ async def _run(
             if metrics is not None:
                 metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
-            notifier = Notifier(await connect("vigil-notifier"))
+            notifier = Notifier(
+                await connect("vigil-notifier"), config=notifier_config, redactor=redactor
+            )
+            closers.append(notifier.close)
             await notifier.start()
         if options.SCANNER in wanted:
             scanner = Scanner(
@@ -230,7 +241,9 @@ async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | 
     if plan is None:
         return EXIT_FAILED
     report = await done
-    if notifier is not None and not await notifier.delivered(scan_id, timeout=10):
+    if notifier is not None and not await notifier.delivered(
+        scan_id, timeout=notifier.delivery_timeout_s
+    ):
         log.warning("the notifier did not deliver the report in time", scan_id=scan_id)
     log.info("cycle finished", host=host, scan_id=scan_id, failed=report.failed, rss_mb=_rss_mb())
     return EXIT_FAILED if report.failed else EXIT_OK
@@ -245,6 +258,24 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
+    return NotifierConfig(
+        urls=tuple(values.get("notification_url") or ()),
+        level=str(values.get("notifications_level") or "info"),
+        report=bool(values.get("notification_report")),
+        per_container=bool(values.get("notification_per_container")),
+        template=str(values.get("notification_template") or ""),
+        title_tag=str(values.get("notification_title_tag") or ""),
+        skip_title=bool(values.get("notification_skip_title")),
+        hostname=str(values.get("notifications_hostname") or ""),
+        delay_s=float(values.get("notifications_delay") or 0),
+        startup_message=not values.get("no_startup_message"),
+        log_stdout=bool(values.get("notification_log_stdout")),
+        fleet_summary=bool(values.get("notification_fleet_summary")),
+        fleet_hosts=tuple(values.get("notification_fleet_hosts") or ()),
+    )
 
 
 def _start_metrics(values: Mapping[str, Any]) -> MetricsServer:

@@ -139,6 +139,6 @@ def setup_logging(
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries chatter at INFO (nats reconnect noise, docker-py, httpx requests).
-    for noisy in ("nats", "httpx", "httpcore", "docker", "urllib3", "asyncio"):
+    for noisy in ("nats", "httpx", "httpcore", "docker", "urllib3", "asyncio", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor

@@ -1,0 +1,100 @@
+"""Notification flags through the real `vigil` command: a webhook gets the cycle's report,
+and a URL Vigil cannot use stops the start with its secrets masked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.images import build_test_image, push_image
+from tests.support.registry_fixtures import RegistryServer
+
+pytestmark = pytest.mark.integration
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "vigil.cli", "--state-dir", str(tmp_path / "state"), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_webhook_gets_the_report_of_the_cycle(
+    tmp_path: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+) -> None:
+    address, received = webhook
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    web = names("web")
+    docker_client.containers.run(tag, name=web, detach=True)
+    build_test_image(docker_client, tag, marker="v2")
+    push_image(docker_client, tag)
+    docker_client.api.remove_image(tag)
+
+    result = run(
+        tmp_path,
+        "--run-once",
+        "--host-id",
+        "e2e",
+        "--no-startup-message",
+        "--notification-report",
+        "--notification-url",
+        f"generic+http://{address}/hook",
+        web,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(received) == 1, received
+    assert web in received[0]["message"] and "updated" in received[0]["message"]
+    assert "e2e" in received[0]["title"]
+
+
+def test_a_url_vigil_cannot_use_is_a_start_up_error_with_secrets_masked(tmp_path: Path) -> None:
+    result = run(
+        tmp_path, "--run-once", "--notification-url", "nosuch://user:hunter2@example.com/x"
+    )
+    assert result.returncode == 2
+    assert "--notification-url" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
