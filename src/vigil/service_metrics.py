@@ -23,9 +23,10 @@ class ScannerCollector:
         yield CounterMetricFamily(
             "watchtower_scans", "Scans since start", value=self.scanner.scans_total
         )
-        yield CounterMetricFamily(
+        # watchtower's name has no _total suffix; a counter family would add one.
+        yield GaugeMetricFamily(
             "watchtower_scans_skipped",
-            "Scans skipped because the previous one still ran",
+            "Scans skipped because the previous one still ran (a count since start)",
             value=self.scanner.scans_skipped,
         )
 

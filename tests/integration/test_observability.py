@@ -85,7 +85,7 @@ async def test_one_cycle_is_one_trace_and_counted_in_metrics(
         for s in family.samples
     }
     assert figures[("watchtower_scans_total", ())] == 1
-    assert figures[("watchtower_scans_skipped_total", ())] == 0
+    assert figures[("watchtower_scans_skipped", ())] == 0
     assert figures[("watchtower_containers_scanned", ())] == 1
     assert figures[("watchtower_containers_updated", ())] == 1
     assert figures[("watchtower_containers_failed", ())] == 0
