@@ -19,7 +19,7 @@ from typing import Any
 from vigil import options
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
 from vigil.metrics_server import MetricsServer
-from vigil.service_metrics import ExecutorCollector, ScannerCollector
+from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
@@ -176,10 +176,15 @@ async def _run(
                 metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
             notifier = Notifier(
-                await connect("vigil-notifier"), config=notifier_config, redactor=redactor
+                await connect("vigil-notifier"),
+                config=notifier_config,
+                redactor=redactor,
+                telemetry=telemetry,
             )
             closers.append(notifier.close)
             await notifier.start()
+            if metrics is not None:
+                metrics.add(NotifierCollector(notifier))
         if options.SCANNER in wanted:
             scanner = Scanner(
                 await connect(f"vigil-scanner-{host}"),

@@ -1,4 +1,4 @@
-"""Prometheus figures of the scanner and the executor of this process, read at scrape time.
+"""Prometheus figures of the scanner, executor and notifier of this process, at scrape time.
 
 watchtower's metric names come first, so existing dashboards keep working; Vigil's own are
 beside them. The gateway's collector lives with the gateway (vigil_gateway.metrics).
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from vigil_executor.service import Executor
+from vigil_notifier.service import Notifier
 from vigil_scanner.service import Scanner
 from vigil_shared.contracts.report import FAILED_STATUSES
 
@@ -57,3 +58,21 @@ class ExecutorCollector:
         for status, count in sorted(self.executor.results.items()):
             by_status.add_metric([status], count)
         yield by_status
+
+
+class NotifierCollector:
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "vigil_reports_received",
+            "Cycle reports the notifier received",
+            value=self.notifier.reports,
+        )
+        sent = CounterMetricFamily(
+            "vigil_notifications", "Notifications per service, by result", labels=["result"]
+        )
+        for result in ("sent", "failed"):
+            sent.add_metric([result], self.notifier.deliveries[result])
+        yield sent

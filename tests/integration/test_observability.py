@@ -4,6 +4,7 @@ headers), and the Prometheus figures of --metrics-port, watchtower's names inclu
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from vigil.metrics_server import MetricsServer
-from vigil.service_metrics import ExecutorCollector, ScannerCollector
+from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_notifier.service import Notifier
 from vigil_scanner.selection import Selection
 from vigil_scanner.service import Scanner, ScannerConfig
 from vigil_shared.bus import Bus
@@ -68,12 +70,16 @@ async def test_one_cycle_is_one_trace_and_counted_in_metrics(
     metrics.add(GatewayCollector(gateway))
     metrics.add(ScannerCollector(scanner))
     metrics.add(ExecutorCollector(executor))
+    notifier = Notifier(bus, out=io.StringIO(), telemetry=telemetry)
+    await notifier.start()
+    metrics.add(NotifierCollector(notifier))
     metrics.start()
     try:
         plan = await scanner.scan()
         assert plan is not None and len(plan.actions) == 1
         report = await asyncio.wait_for(done, 60)
         assert [r.status for r in report.results] == ["updated"]
+        assert await notifier.delivered(report.scan_id, timeout=10)
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://127.0.0.1:{metrics.port}/metrics")).text
     finally:
@@ -91,11 +97,12 @@ async def test_one_cycle_is_one_trace_and_counted_in_metrics(
     assert figures[("watchtower_containers_failed", ())] == 0
     assert figures[("vigil_container_results_total", (("status", "updated"),))] == 1
     assert figures[("vigil_registry_checks_total", (("outcome", "stale"),))] == 1
+    assert figures[("vigil_reports_received_total", ())] == 1
 
     spans = exporter.get_finished_spans()
     by_name = {s.name: s for s in spans}
-    assert {"scan", "check", "execute"} <= set(by_name)
-    trace_ids = {by_name[n].context.trace_id for n in ("scan", "check", "execute")}
+    assert {"scan", "check", "execute", "notify"} <= set(by_name)
+    trace_ids = {by_name[n].context.trace_id for n in ("scan", "check", "execute", "notify")}
     assert len(trace_ids) == 1
     scan = by_name["scan"]
     assert by_name["check"].parent is not None

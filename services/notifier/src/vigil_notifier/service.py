@@ -24,6 +24,7 @@ from vigil_notifier.render import render_report
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report
 from vigil_shared.logs import Redactor, get_logger
+from vigil_shared.telemetry import Telemetry
 
 __all__ = ["Notifier", "NotifierConfig", "NotifierConfigError"]
 
@@ -44,6 +45,7 @@ class Notifier:
         config: NotifierConfig | None = None,
         redactor: Redactor | None = None,
         send: Send | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         """`NotifierConfigError` when the config cannot be used (a URL, the template, ...).
 
@@ -51,6 +53,9 @@ class Notifier:
         `send` replaces apprise (tests).
         """
         self.bus = bus
+        self.tracer = (telemetry or Telemetry.disabled()).tracer("vigil.notifier")
+        self.reports = 0  # reports received (metrics)
+        self.deliveries: collections.Counter[str] = collections.Counter()  # sent / failed
         self.out = out or sys.stdout
         self.durable = durable
         self.config = config or NotifierConfig()
@@ -124,6 +129,14 @@ class Notifier:
     # ---- reports --------------------------------------------------------------------
 
     async def _on_report(self, report: Report, headers: dict[str, str]) -> None:
+        # The span joins the cycle's trace (the report carries it in its headers).
+        with self.tracer.start_as_current_span("notify") as span:
+            span.set_attribute("vigil.scan_id", report.scan_id)
+            span.set_attribute("vigil.host", report.host)
+            self.reports += 1
+            self._take(report)
+
+    def _take(self, report: Report) -> None:
         if self.config.print_reports:
             self.out.write(render_report(report) + "\n")
             self.out.flush()
@@ -175,7 +188,10 @@ class Notifier:
             self.out.write(f"{head}{message.body}\n")
             self.out.flush()
         if self.settings.targets:
-            await deliver_all(self.settings.targets, message, self.settings.retry, self._send)
+            sent = await deliver_all(
+                self.settings.targets, message, self.settings.retry, self._send
+            )
+            self.deliveries.update("sent" if ok else "failed" for ok in sent)
 
     # ---- waiting for a scan --------------------------------------------------------------
 
