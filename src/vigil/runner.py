@@ -168,6 +168,13 @@ async def _run(
                     cleanup=bool(values.get("cleanup")),
                     stop_timeout=int(values.get("stop_timeout") or 10),
                     health_timeout=float(values.get("health_timeout") or 60),
+                    lifecycle_hooks=bool(values.get("enable_lifecycle_hooks")),
+                    rolling_restart=bool(values.get("rolling_restart")),
+                    monitor_only=bool(values.get("monitor_only")),
+                    no_restart=bool(values.get("no_restart")),
+                    revive_stopped=bool(values.get("revive_stopped")),
+                    remove_volumes=bool(values.get("remove_volumes")),
+                    label_take_precedence=bool(values.get("label_take_precedence")),
                 ),
                 telemetry,
             )

@@ -104,3 +104,10 @@ def test_network_container_by_id_is_resolved() -> None:
     vpn = n("vpn")
     sidecar = Node(name="sidecar", id="s" * 64, depends_on=(vpn.id[:12],))
     assert plan_order([vpn, sidecar], ["vpn"]).start == ("vpn", "sidecar")
+
+
+def test_dependents_outside_the_selection_are_left_alone() -> None:
+    order = plan_order(CHAIN, ["db"], allowed=["db", "web"])
+    assert order.start == ("db",)  # api is not selected; web depends on api, not on db
+    order = plan_order(DIAMOND, ["base"], allowed=["base", "left", "top"])
+    assert order.start == ("base", "left", "top")

@@ -116,8 +116,14 @@ def _cycles(graph: Mapping[str, set[str]]) -> list[tuple[str, ...]]:
     return found
 
 
-def plan_order(nodes: Iterable[Node], stale: Iterable[str]) -> UpdateOrder:
-    """What moves, and in which order, when the containers named in `stale` are updated."""
+def plan_order(
+    nodes: Iterable[Node], stale: Iterable[str], allowed: Iterable[str] | None = None
+) -> UpdateOrder:
+    """What moves, and in which order, when the containers named in `stale` are updated.
+
+    `allowed`: the containers the cycle may touch (those selected); dependents outside it are
+    left alone, as watchtower leaves containers it does not watch."""
+    allowed_set = set(allowed) if allowed is not None else None
     nodes = list(nodes)
     running = {n.name for n in nodes if n.running}
     graph = _resolve(nodes)
@@ -137,7 +143,11 @@ def plan_order(nodes: Iterable[Node], stale: Iterable[str]) -> UpdateOrder:
         if name in moving:
             continue
         moving.add(name)
-        frontier.extend(d for d in dependents[name] if d in running and d not in moving)
+        frontier.extend(
+            d
+            for d in dependents[name]
+            if d in running and d not in moving and (allowed_set is None or d in allowed_set)
+        )
     # A cycle cannot be ordered: its members stay as they are, and so does whatever depends
     # on them (it would have to be restarted after them).
     tied: set[str] = set()

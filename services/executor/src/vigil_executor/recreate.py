@@ -167,8 +167,12 @@ def build_create_spec(
     container: dict[str, Any],
     old_image: dict[str, Any] | None,
     image: str,
+    *,
+    keep_anonymous_volumes: bool = True,
 ) -> CreateSpec:
-    """The create call for `container` on `image` (the tag it follows, now the new build)."""
+    """The create call for `container` on `image` (the tag it follows, now the new build).
+
+    `keep_anonymous_volumes=False` (`--remove-volumes`): the new container gets fresh ones."""
     config = copy.deepcopy(dict(container.get("Config") or {}))
     host_config = copy.deepcopy(dict(container.get("HostConfig") or {}))
     short_id = str(container.get("Id") or "")[:12]
@@ -189,7 +193,8 @@ def build_create_spec(
         for key in ("Hostname", "Domainname", "ExposedPorts"):
             config.pop(key, None)
 
-    _keep_anonymous_volumes(container, declared, host_config)
+    if keep_anonymous_volumes:
+        _keep_anonymous_volumes(container, declared, host_config)
     if host_config.get("Links"):
         host_config["Links"] = [_link(str(link)) for link in host_config["Links"]]
 

@@ -136,6 +136,7 @@ def replace_container(
     stop_signal: str | None = None,
     start: bool | None = None,
     health_timeout: float = 60.0,
+    remove_volumes: bool = False,
 ) -> ReplaceOutcome:
     """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
 
@@ -150,7 +151,12 @@ def replace_container(
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
     name = container_name(old)
-    spec = build_create_spec(old, _inspect_image(client, str(old.get("Image") or "")), image)
+    spec = build_create_spec(
+        old,
+        _inspect_image(client, str(old.get("Image") or "")),
+        image,
+        keep_anonymous_volumes=not remove_volumes,
+    )
     running_now = bool((old.get("State") or {}).get("Running"))
     was_running = running_now if start is None else start
     aside = f"{name}-vigil-old-{container_id[:12]}"
@@ -189,7 +195,7 @@ def replace_container(
     notes = _not_carried_over(old)
     on_step("removing-old", f"removing the old container {container_id[:12]}")
     try:
-        api.remove_container(container_id, v=False, force=True)
+        api.remove_container(container_id, v=remove_volumes, force=True)
     except Exception as exc:
         notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
     return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))

@@ -14,12 +14,11 @@ from typing import Any
 
 import msgspec
 
-from vigil_executor.replace import pull_image, remove_image_if_unused, replace_container
+from vigil_executor.plan_run import PlanRun
+from vigil_executor.replace import pull_image
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import (
-    ContainerResult,
     Plan,
-    ProgressEvent,
     PullAuthReply,
     PullAuthRequest,
     Report,
@@ -38,6 +37,13 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     cleanup: bool = False
     stop_timeout: int = 10
     health_timeout: float = 60.0
+    lifecycle_hooks: bool = False  # --enable-lifecycle-hooks
+    rolling_restart: bool = False  # one container at a time, each fully replaced
+    monitor_only: bool = False  # report new images, change nothing
+    no_restart: bool = False  # pull new images, recreate nothing
+    revive_stopped: bool = False  # start stopped containers after their update
+    remove_volumes: bool = False  # remove anonymous volumes with the old container
+    label_take_precedence: bool = False  # the monitor-only label wins over the flag
 
 
 def split_tag(image: str) -> tuple[str, str]:
@@ -89,11 +95,7 @@ class Executor:
         with self.tracer.start_as_current_span("execute") as span:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
-            results = list(plan.settled)
-            pulled: dict[str, str] = {}
-            total = len(plan.actions)
-            for index, action in enumerate(plan.actions, 1):
-                results.append(await self._update(plan, action, index, total, pulled))
+            results = await PlanRun(self, plan).run()
         return Report(
             scan_id=plan.scan_id,
             plan_id=plan.plan_id,
@@ -104,83 +106,7 @@ class Executor:
             problems=plan.problems,
         )
 
-    async def _update(
-        self, plan: Plan, action: UpdateAction, index: int, total: int, pulled: dict[str, str]
-    ) -> ContainerResult:
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        name = action.container_name
-
-        async def progress(phase: str, message: str) -> None:
-            log.info(f"[{index}/{total}] {name}: {phase}", message=message, host=plan.host)
-            event = ProgressEvent(
-                plan_id=plan.plan_id,
-                scan_id=plan.scan_id,
-                host=plan.host,
-                container=name,
-                phase=phase,
-                message=message,
-                at=time.time(),
-                index=index,
-                total=total,
-            )
-            try:
-                await self.bus.publish_event(self.bus.subjects.progress(plan.host), event)
-            except Exception as exc:  # progress is informative; never fail an update on it
-                log.warning("progress event not published", error=str(exc))
-
-        def on_step(phase: str, message: str) -> None:
-            asyncio.run_coroutine_threadsafe(progress(phase, message), loop)
-
-        def result(status: str, **fields: Any) -> ContainerResult:
-            return ContainerResult(
-                name=name,
-                container_id=action.container_id,
-                image=action.image,
-                status=status,  # type: ignore[arg-type]
-                old_image_id=action.old_image_id,
-                remote_digest=action.remote_digest or "",
-                duration_s=round(time.monotonic() - started, 3),
-                **fields,
-            )
-
-        try:
-            new_image_id = await self._pull(action, pulled, progress)
-        except Exception as exc:
-            await progress("failed", str(exc))
-            return result("failed", error=str(exc))
-        if new_image_id == action.old_image_id:
-            return result("fresh")
-
-        outcome = await asyncio.to_thread(
-            replace_container,
-            self.engine,
-            action.container_id,
-            action.image,
-            stop_timeout=self.config.stop_timeout,
-            on_step=on_step,
-        )
-        notes = tuple(getattr(outcome, "notes", ()) or ())
-        if outcome.status != "updated":
-            await progress(outcome.status, outcome.error)
-            return result(
-                outcome.status, error=outcome.error, new_image_id=new_image_id, notes=notes
-            )
-        if self.config.cleanup:
-            removed = await asyncio.to_thread(
-                remove_image_if_unused, self.engine, action.old_image_id
-            )
-            if removed:
-                await progress("cleaned-up", f"removed old image {action.old_image_id[:19]}")
-        await progress("done", f"running on {new_image_id[:19]}")
-        return result(
-            "updated",
-            new_image_id=new_image_id,
-            new_container_id=outcome.new_container_id,
-            notes=notes,
-        )
-
-    async def _pull(self, action: UpdateAction, pulled: dict[str, str], progress: Any) -> str:
+    async def pull(self, action: UpdateAction, pulled: dict[str, str], progress: Any) -> str:
         """Pull exactly the build the gateway resolved and tag it as the container's tag."""
         key = action.remote_digest or action.image
         if key in pulled:

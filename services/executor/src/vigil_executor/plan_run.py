@@ -1,0 +1,332 @@
+"""One plan carried out on one host: pull, hooks, dependency order, replace, restarts.
+
+The phases, as watchtower users know them: pre-check hooks; pull every stale image (a
+container whose label or flag says monitor-only is reported, not touched); pre-update hooks
+(exit 75 skips); stop in reverse dependency order (dependents first, with each container's
+stop signal); replace and start in dependency order, restarting dependents of what was
+updated; post-update hooks; post-check hooks. `--rolling-restart` takes one container at a
+time through stop, replace and start (and its health gate) before the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from vigil_executor.hooks import HookResult, hook_for, run_hook
+from vigil_executor.order import node_from_inspect, plan_order
+from vigil_executor.replace import remove_image_if_unused, replace_container
+from vigil_executor.stopping import stop_container, stop_signal
+from vigil_shared import labels as wt
+from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
+from vigil_shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from vigil_executor.service import Executor, ExecutorConfig
+
+log = get_logger("vigil.executor")
+
+Mode = Literal["update", "monitor", "no_restart"]
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def action_mode(container_labels: Mapping[str, str], config: ExecutorConfig) -> Mode:
+    """Pure: what to do with a stale container, from the flags and its labels.
+
+    The monitor-only label adds to the flag; with --label-take-precedence a label set to
+    false also overrides the flag (watchtower's rule)."""
+    label = (container_labels.get(wt.MONITOR_ONLY) or "").strip().lower()
+    monitor = config.monitor_only
+    if label in _TRUE:
+        monitor = True
+    elif label in _FALSE and config.label_take_precedence:
+        monitor = False
+    if monitor:
+        return "monitor"
+    if config.no_restart:
+        return "no_restart"
+    return "update"
+
+
+def _labels(data: Mapping[str, Any] | None) -> dict[str, str]:
+    return dict(((data or {}).get("Config") or {}).get("Labels") or {})
+
+
+def _running(data: Mapping[str, Any] | None) -> bool:
+    return bool(((data or {}).get("State") or {}).get("Running"))
+
+
+class PlanRun:
+    def __init__(self, executor: Executor, plan: Plan) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.engine = executor.engine
+        self.config = executor.config
+        self.loop = asyncio.get_running_loop()
+        self.actions = {a.container_name: a for a in plan.actions}
+        self.index = {a.container_name: i for i, a in enumerate(plan.actions, 1)}
+        self.results: dict[str, ContainerResult] = {r.name: r for r in plan.settled}
+        self.started: dict[str, float] = {}
+        self.new_ids: dict[str, str] = {}
+        self.was_running: dict[str, bool] = {}
+        self.inspected: dict[str, dict[str, Any]] = {}
+
+    # ---- progress and results -----------------------------------------------------------
+
+    async def progress(self, name: str, phase: str, message: str = "") -> None:
+        index, total = self.index.get(name, 0), len(self.actions)
+        log.info(f"[{index}/{total}] {name}: {phase}", message=message, host=self.plan.host)
+        event = ProgressEvent(
+            plan_id=self.plan.plan_id,
+            scan_id=self.plan.scan_id,
+            host=self.plan.host,
+            container=name,
+            phase=phase,
+            message=message,
+            at=time.time(),
+            index=index,
+            total=total,
+        )
+        try:
+            await self.executor.bus.publish_event(
+                self.executor.bus.subjects.progress(self.plan.host), event
+            )
+        except Exception as exc:  # progress is informative; never fail an update on it
+            log.warning("progress event not published", error=str(exc))
+
+    def on_step(self, name: str) -> Callable[[str, str], None]:
+        """A progress callback for code running in a thread."""
+
+        def step(phase: str, message: str) -> None:
+            asyncio.run_coroutine_threadsafe(self.progress(name, phase, message), self.loop)
+
+        return step
+
+    def result(self, action: UpdateAction, status: str, **fields: Any) -> ContainerResult:
+        started = self.started.get(action.container_name, time.monotonic())
+        return ContainerResult(
+            name=action.container_name,
+            container_id=action.container_id,
+            image=action.image,
+            status=status,  # type: ignore[arg-type]
+            old_image_id=action.old_image_id,
+            remote_digest=action.remote_digest or "",
+            duration_s=round(time.monotonic() - started, 3),
+            **fields,
+        )
+
+    def note(self, name: str, text: str) -> None:
+        if name in self.results:
+            r = self.results[name]
+            self.results[name] = msgspec.structs.replace(r, notes=(*r.notes, text))
+
+    # ---- the run --------------------------------------------------------------------------
+
+    async def run(self) -> list[ContainerResult]:
+        names = [r.name for r in self.plan.settled] + list(self.actions)
+        if self.actions or self.config.lifecycle_hooks:
+            self.inspected = await asyncio.to_thread(self._inspect_all)
+        await self._hooks("pre-check", names)
+        stale = await self._pull_all()
+        await self._pre_update(stale)
+        nodes = [node_from_inspect(d) for d in self.inspected.values()]
+        order = plan_order(nodes, stale, allowed=names)
+        for cycle in order.cycles:
+            for name in cycle:
+                if name in stale:
+                    error = f"dependency cycle between {', '.join(cycle)}: left alone"
+                    self.results[name] = self.result(stale.pop(name), "failed", error=error)
+        if self.config.rolling_restart:
+            for name in order.start:
+                await self._stop(name, stale)
+                await self._bring_up(name, stale, order.start)
+        else:
+            for name in order.stop:
+                await self._stop(name, stale)
+            for name in order.start:
+                await self._bring_up(name, stale, order.start)
+        if self.config.lifecycle_hooks:
+            self.inspected = await asyncio.to_thread(self._inspect_all)
+        await self._hooks("post-check", names)
+        return [self.results[n] for n in names if n in self.results]
+
+    def _inspect_all(self) -> dict[str, dict[str, Any]]:
+        api = self.engine.api
+        found: dict[str, dict[str, Any]] = {}
+        for c in api.containers(all=True):
+            try:
+                data: dict[str, Any] = api.inspect_container(c["Id"])
+            except Exception:  # removed meanwhile
+                continue
+            found[str(data.get("Name") or "").lstrip("/")] = data
+        return found
+
+    async def _pull_all(self) -> dict[str, UpdateAction]:
+        stale: dict[str, UpdateAction] = {}
+        pulled: dict[str, str] = {}
+        for name, action in self.actions.items():
+            self.started[name] = time.monotonic()
+            mode = action_mode(_labels(self.inspected.get(name)), self.config)
+            if mode == "monitor":
+                digest = f" ({action.remote_digest})" if action.remote_digest else ""
+                error = f"monitor only: a newer image is available{digest}"
+                await self.progress(name, "monitor-only", error)
+                self.results[name] = self.result(action, "skipped", error=error)
+                continue
+
+            async def progress(phase: str, message: str, name: str = name) -> None:
+                await self.progress(name, phase, message)
+
+            try:
+                new_id = await self.executor.pull(action, pulled, progress)
+            except Exception as exc:
+                await self.progress(name, "failed", str(exc))
+                self.results[name] = self.result(action, "failed", error=str(exc))
+                continue
+            if new_id == action.old_image_id:
+                self.results[name] = self.result(action, "fresh")
+                continue
+            if mode == "no_restart":
+                error = "--no-restart: the new image is pulled, the container is not recreated"
+                self.results[name] = self.result(
+                    action, "skipped", error=error, new_image_id=new_id
+                )
+                continue
+            stale[name] = action
+            self.new_ids[name] = new_id
+        return stale
+
+    async def _pre_update(self, stale: dict[str, UpdateAction]) -> None:
+        for name in list(stale):
+            hook = await self._hook(name, "pre-update")
+            if hook is None or hook.ok:
+                continue
+            if hook.asks_to_skip:
+                error = "the pre-update hook asked to skip this update (exit 75)"
+                self.results[name] = self.result(stale.pop(name), "skipped", error=error)
+            else:
+                error = f"update aborted: {hook.describe()}"
+                if hook.output.strip():
+                    error += f": {hook.output.strip()[-300:]}"
+                self.results[name] = self.result(stale.pop(name), "failed", error=error)
+
+    async def _stop(self, name: str, stale: dict[str, UpdateAction]) -> None:
+        data = self.inspected.get(name)
+        self.was_running[name] = _running(data)
+        if not self.was_running[name] or data is None:
+            return
+        signal = stop_signal(_labels(data))
+        await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
+        try:
+            await asyncio.to_thread(
+                stop_container,
+                self.engine.api,
+                str(data["Id"]),
+                timeout=self.config.stop_timeout,
+                signal=signal,
+            )
+        except Exception as exc:
+            error = f"cannot stop: {getattr(exc, 'explanation', None) or exc}"
+            if name in stale:
+                self.results[name] = self.result(stale.pop(name), "failed", error=error)
+            else:
+                self.note(name, error)
+            self.was_running[name] = False  # still running: nothing to start again
+
+    async def _bring_up(
+        self, name: str, stale: dict[str, UpdateAction], order: tuple[str, ...]
+    ) -> None:
+        data = self.inspected.get(name)
+        if data is None:
+            return
+        if name not in stale:
+            if name in self.actions or not self.was_running.get(name):
+                return  # settled above (failed, skipped), or was not running: stays as it is
+            moved = [n for n in order if n in stale or n in self.new_ids]
+            await self.progress(name, "restarting", "after its dependencies were updated")
+            try:
+                await asyncio.to_thread(self.engine.api.start, str(data["Id"]))
+                self.note(name, f"restarted after {', '.join(moved)} was updated")
+            except Exception as exc:
+                self.note(name, f"could not be restarted: {exc}")
+            return
+        action = stale[name]
+        start = self.was_running.get(name, False) or self.config.revive_stopped
+        outcome = await asyncio.to_thread(
+            replace_container,
+            self.engine,
+            str(data["Id"]),
+            action.image,
+            stop_timeout=self.config.stop_timeout,
+            on_step=self.on_step(name),
+            stop_signal=stop_signal(_labels(data)),
+            start=start,
+            health_timeout=self.config.health_timeout,
+            remove_volumes=self.config.remove_volumes,
+        )
+        new_id = self.new_ids[name]
+        if outcome.status != "updated":
+            await self.progress(name, outcome.status, outcome.error)
+            self.results[name] = self.result(
+                action,
+                outcome.status,
+                error=outcome.error,
+                new_image_id=new_id,
+                notes=outcome.notes,
+            )
+            return
+        notes = list(outcome.notes)
+        if start:
+            hook = await self._hook(name, "post-update")
+            if hook is not None and not hook.ok:
+                notes.append(hook.describe())
+        if self.config.cleanup:
+            removed = await asyncio.to_thread(
+                remove_image_if_unused, self.engine, action.old_image_id
+            )
+            if removed:
+                await self.progress(
+                    name, "cleaned-up", f"removed old image {action.old_image_id[:19]}"
+                )
+        await self.progress(name, "done", f"running on {new_id[:19]}")
+        self.results[name] = self.result(
+            action,
+            "updated",
+            new_image_id=new_id,
+            new_container_id=outcome.new_container_id,
+            notes=tuple(notes),
+        )
+
+    # ---- hooks ----------------------------------------------------------------------------
+
+    async def _hooks(self, phase: str, names: list[str]) -> None:
+        for name in names:
+            hook = await self._hook(name, phase)
+            if hook is not None and not hook.ok:
+                log.warning("lifecycle hook failed", container=name, error=hook.describe())
+
+    async def _hook(self, name: str, phase: str) -> HookResult | None:
+        """Run the container's hook for `phase`, if hooks are on and it has one and runs."""
+        if not self.config.lifecycle_hooks:
+            return None
+        data = self.inspected.get(name)
+        if data is None:
+            return None
+        if phase.startswith("post-update"):
+            data = await asyncio.to_thread(self.engine.api.inspect_container, name)
+        hook = hook_for(_labels(data), phase)
+        if hook is None or not _running(data):
+            return None
+        await self.progress(name, f"hook:{phase}", hook.command)
+        result = await asyncio.to_thread(run_hook, self.engine, name, hook)
+        await self.progress(
+            name,
+            f"hook:{phase}:{'ok' if result.ok else 'failed'}",
+            result.output.strip()[-500:] or result.describe(),
+        )
+        return result
