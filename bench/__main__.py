@@ -3,6 +3,8 @@
 core-cycle: one all-in-one cycle over many containers on few images (bench/core_cycle.py).
 gateway-fanout: 10 scanners x 100 containers asking one gateway about 100 references on a
 slow token-auth registry, against a watchtower-style baseline (bench/gateway_fanout.py).
+executor-updates: 20 containers in dependency chains updated by the executor, beside the
+same steps done directly through the Docker API (bench/executor_updates.py).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import argparse
 
 from bench.core_cycle import run_core_cycle
+from bench.executor_updates import run_executor_updates
 from bench.gateway_fanout import run_gateway_fanout
 
-BENCHMARKS = ("core-cycle", "gateway-fanout")
+BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates")
 
 
 def main() -> None:
@@ -41,12 +44,18 @@ def main() -> None:
         default=1,
         help="watchtower-style baseline runs, about 65 s each (default 1)",
     )
+    executor = parser.add_argument_group("executor-updates")
+    executor.add_argument(
+        "--executor-rounds", type=int, default=3, help="rounds of each side (default 3)"
+    )
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
         run_core_cycle(cycles=args.cycles, containers=args.containers, images=args.images)
     if "gateway-fanout" in selected:
         run_gateway_fanout(runs=args.fanout_runs, baseline_runs=args.fanout_baseline_runs)
+    if "executor-updates" in selected:
+        run_executor_updates(rounds=args.executor_rounds)
 
 
 if __name__ == "__main__":

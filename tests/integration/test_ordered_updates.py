@@ -110,6 +110,7 @@ def host(docker_client: Any, registry: RegistryServer, names: Callable[[str], st
 
 async def execute(bus: Bus, client: Any, plan: Plan, **config: Any) -> Report:
     executor = Executor(bus, client, ExecutorConfig(host_id="h1", **config), Telemetry.disabled())
+    await executor.start()  # the journal, and recovery of anything unfinished
     return await executor.execute(plan)
 
 

@@ -739,3 +739,16 @@ def test_network_mode_given_as_an_id(
     assert list(spec.body["NetworkingConfig"]["EndpointsConfig"]) == [first]
     assert [a.network for a in spec.connect_after] == after
     assert spec.body["HostConfig"]["NetworkMode"] == mode
+
+
+def test_vigils_own_labels_are_not_carried_over() -> None:
+    from vigil_executor.recreate import build_create_spec as build
+
+    container = {
+        "Id": "a" * 64,
+        "Name": "/web",
+        "Config": {"Labels": {"io.vigil.replaces": "b" * 64, "team": "core"}},
+        "HostConfig": {},
+    }
+    spec = build(container, None, "app:latest")
+    assert spec.body["Labels"] == {"team": "core"}

@@ -25,6 +25,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -190,6 +191,15 @@ class Bus:
             await self.js.add_stream(config)
         except nats.js.errors.BadRequestError:
             await self.js.update_stream(config)
+
+    async def key_value(self, suffix: str) -> Any:
+        """The key-value bucket `{STREAM}_{suffix}` (created if missing), file-backed."""
+        bucket = f"{self.subjects.stream_name}_{suffix}"
+        try:
+            return await self.js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            config = KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+            return await self.js.create_key_value(config)
 
     # ---- core publish / subscribe ---------------------------------------------------------
 

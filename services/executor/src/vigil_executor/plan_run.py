@@ -23,6 +23,7 @@ from vigil_executor.replace import remove_image_if_unused, replace_container
 from vigil_executor.stopping import stop_container, stop_signal
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
+from vigil_shared.contracts.journal import JournalEntry, journal_key
 from vigil_shared.logs import get_logger
 
 if TYPE_CHECKING:
@@ -125,6 +126,46 @@ class PlanRun:
             r = self.results[name]
             self.results[name] = msgspec.structs.replace(r, notes=(*r.notes, text))
 
+    # ---- the journal ----------------------------------------------------------------------
+
+    def _entry(self, name: str, step: str, new_id: str = "") -> tuple[str, JournalEntry]:
+        data = self.inspected[name]
+        old_id = str(data["Id"])
+        action = self.actions.get(name)
+        entry = JournalEntry(
+            host=self.plan.host,
+            plan_id=self.plan.plan_id,
+            name=name,
+            old_id=old_id,
+            image=action.image if action else str((data.get("Config") or {}).get("Image")),
+            step=step,  # type: ignore[arg-type]
+            was_running=self.was_running.get(name, _running(data)),
+            new_id=new_id,
+            at=time.time(),
+        )
+        return journal_key(self.plan.host, old_id), entry
+
+    async def record(self, name: str, step: str, new_id: str = "") -> None:
+        key, entry = self._entry(name, step, new_id)
+        await self.executor.journal_put(key, entry)
+
+    def journal_for(self, name: str) -> Callable[[str, str], None]:
+        """A journal writer for code running in a thread: returns once the step is stored."""
+
+        def write(step: str, new_id: str) -> None:
+            key, entry = self._entry(name, step, new_id)
+            future = asyncio.run_coroutine_threadsafe(
+                self.executor.journal_put(key, entry), self.loop
+            )
+            future.result(timeout=15)
+
+        return write
+
+    async def forget(self, name: str) -> None:
+        data = self.inspected.get(name)
+        if data is not None:
+            await self.executor.journal_forget(journal_key(self.plan.host, str(data["Id"])))
+
     # ---- the run --------------------------------------------------------------------------
 
     async def run(self) -> list[ContainerResult]:
@@ -191,6 +232,18 @@ class PlanRun:
             if new_id == action.old_image_id:
                 self.results[name] = self.result(action, "fresh")
                 continue
+            current = self.inspected.get(name) or {}
+            if current.get("Image") == new_id and current.get("Id") != action.container_id:
+                # A plan delivered again after its executor died: the update had finished.
+                note = "finished after the executor was restarted"
+                self.results[name] = self.result(
+                    action,
+                    "updated",
+                    new_image_id=new_id,
+                    new_container_id=str(current.get("Id")),
+                    notes=(note,),
+                )
+                continue
             if mode == "no_restart":
                 error = "--no-restart: the new image is pulled, the container is not recreated"
                 self.results[name] = self.result(
@@ -223,6 +276,7 @@ class PlanRun:
         signal = stop_signal(_labels(data))
         await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
         try:
+            await self.record(name, "stopping")
             await asyncio.to_thread(
                 stop_container,
                 self.engine.api,
@@ -254,6 +308,7 @@ class PlanRun:
                 self.note(name, f"restarted after {', '.join(moved)} was updated")
             except Exception as exc:
                 self.note(name, f"could not be restarted: {exc}")
+            await self.forget(name)
             return
         action = stale[name]
         start = self.was_running.get(name, False) or self.config.revive_stopped
@@ -268,7 +323,9 @@ class PlanRun:
             start=start,
             health_timeout=self.config.health_timeout,
             remove_volumes=self.config.remove_volumes,
+            journal=self.journal_for(name),
         )
+        await self.forget(name)
         new_id = self.new_ids[name]
         if outcome.status != "updated":
             await self.progress(name, outcome.status, outcome.error)

@@ -30,6 +30,7 @@ import msgspec
 
 # Network modes in which a container has no endpoints of its own to recreate.
 _NO_ENDPOINTS = ("host", "none")
+VIGIL_LABEL_PREFIX = "io.vigil."
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -184,6 +185,12 @@ def build_create_spec(
     if old_image is not None:
         config = _without_defaults(config, _image_config(old_image))
     config["Image"] = image
+    # Vigil's own marks describe one update (which container this one replaced): never
+    # carried over to the next.
+    if config.get("Labels"):
+        config["Labels"] = {
+            k: v for k, v in config["Labels"].items() if not k.startswith(VIGIL_LABEL_PREFIX)
+        }
     if config.get("Hostname") == short_id:
         config.pop("Hostname")  # the engine's default; the new container gets its own
     if config.get("Domainname") == "":

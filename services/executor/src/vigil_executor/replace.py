@@ -26,12 +26,15 @@ from vigil_executor.recreate import (
     container_name,
 )
 from vigil_executor.stopping import stop_container
+from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
 
 ReplaceStatus = Literal["updated", "failed", "rolled_back"]
 StepCallback = Callable[[str, str], None]
+# Records a step durably before it is taken: (step, the new container's id once known).
+JournalWriter = Callable[[str, str], None]
 
 
 class PullError(RuntimeError):
@@ -137,15 +140,19 @@ def replace_container(
     start: bool | None = None,
     health_timeout: float = 60.0,
     remove_volumes: bool = False,
+    journal: JournalWriter | None = None,
 ) -> ReplaceOutcome:
     """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
 
     `stop_signal`: the stop-signal label's signal. `start`: start the new container (None:
     if the old one was running; a caller that stopped it already, to respect dependency
     order, says True). With a healthcheck, the new container must be healthy within
-    `health_timeout` seconds, else it is rolled back.
+    `health_timeout` seconds, else it is rolled back. `journal(step, new_id)` is called
+    before each step and must return only once the step is recorded durably; when it
+    raises, the step is not taken.
     """
     api = client.api
+    record: JournalWriter = journal or (lambda step, new_id: None)
     try:
         old = api.inspect_container(container_id)
     except Exception as exc:
@@ -157,21 +164,25 @@ def replace_container(
         image,
         keep_anonymous_volumes=not remove_volumes,
     )
+    spec.body.setdefault("Labels", {})
+    spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
     running_now = bool((old.get("State") or {}).get("Running"))
     was_running = running_now if start is None else start
-    aside = f"{name}-vigil-old-{container_id[:12]}"
+    aside = aside_name(name, container_id)
     if running_now and (old.get("HostConfig") or {}).get("AutoRemove"):
         return _replace_auto_removed(
-            api, old, spec, image, aside, stop_timeout, on_step, stop_signal, health_timeout
+            api, old, spec, image, aside, stop_timeout, on_step, stop_signal, health_timeout, record
         )
 
     try:
         if running_now:
+            record("stopping", "")
             on_step("stopping", f"stopping {name} (timeout {stop_timeout}s)")
             stop_container(api, container_id, timeout=stop_timeout, signal=stop_signal)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot stop: {_api_error(exc)}")
     try:
+        record("renaming", "")
         api.rename(container_id, aside)
     except Exception as exc:
         _restart_if(api, container_id, was_running)
@@ -179,9 +190,11 @@ def replace_container(
 
     created: list[str] = []
     try:
+        record("creating", "")
         on_step("creating", f"creating {name} on {image}")
         new_id = _create(api, spec, name, created)
         if was_running:
+            record("starting", new_id)
             on_step("starting", f"starting {name}")
             api.start(new_id)
             unhealthy = _health_gate(api, new_id, health_timeout, on_step)
@@ -195,6 +208,7 @@ def replace_container(
     notes = _not_carried_over(old)
     on_step("removing-old", f"removing the old container {container_id[:12]}")
     try:
+        record("removing-old", new_id)
         api.remove_container(container_id, v=remove_volumes, force=True)
     except Exception as exc:
         notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
@@ -211,16 +225,19 @@ def _replace_auto_removed(
     on_step: StepCallback,
     stop_signal: str | None = None,
     health_timeout: float = 60.0,
+    record: JournalWriter = lambda step, new_id: None,
 ) -> ReplaceOutcome:
     """`--rm`: create the replacement while the old container still runs, then stop it."""
     container_id = str(old["Id"])
     name = container_name(old)
     try:
+        record("renaming", "")
         api.rename(container_id, aside)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
     created: list[str] = []
     try:
+        record("creating", "")
         on_step("creating", f"creating {name} on {image}")
         new_id = _create(api, spec, name, created)
     except Exception as exc:
@@ -230,6 +247,7 @@ def _replace_auto_removed(
 
     on_step("stopping", f"stopping {name} (timeout {stop_timeout}s); --rm removes it")
     try:
+        record("stopping", new_id)
         stop_container(api, container_id, timeout=stop_timeout, signal=stop_signal)
     except Exception as exc:
         if not _not_found(exc):
@@ -237,6 +255,7 @@ def _replace_auto_removed(
             return _roll_back(api, container_id, new_id, name, True, error, on_step)
     removed = _wait_removed(api, container_id, timeout=max(10.0, float(stop_timeout)))
     try:
+        record("starting", new_id)
         on_step("starting", f"starting {name}")
         api.start(new_id)
         unhealthy = _health_gate(api, new_id, health_timeout, on_step)

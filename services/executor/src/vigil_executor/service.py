@@ -7,14 +7,17 @@ restart, and `max_ack_pending=1` means two plans never run at once on one host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
 from typing import Any
 
 import msgspec
+import nats.js.errors
 
 from vigil_executor.plan_run import PlanRun
+from vigil_executor.recovery import parse_entries, recover
 from vigil_executor.replace import pull_image
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import (
@@ -24,6 +27,7 @@ from vigil_shared.contracts import (
     Report,
     UpdateAction,
 )
+from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
@@ -44,6 +48,9 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     revive_stopped: bool = False  # start stopped containers after their update
     remove_volumes: bool = False  # remove anonymous volumes with the old container
     label_take_precedence: bool = False  # the monitor-only label wins over the flag
+    # How soon a plan left unfinished by a dead executor is delivered again (the live one
+    # keeps its plan with in-progress acks meanwhile).
+    plan_ack_wait: float = 30.0
 
 
 def split_tag(image: str) -> tuple[str, str]:
@@ -70,14 +77,44 @@ class Executor:
 
     async def start(self) -> None:
         host = self.config.host_id
+        self.journal = await self.bus.key_value("JOURNAL")
+        await self.recover()
         await self.bus.consume(
             self.bus.subjects.plan(host),
             f"executor-{host}",
             Plan,
             self._on_plan,
-            ack_wait=60.0,
+            ack_wait=self.config.plan_ack_wait,
             max_ack_pending=1,
         )
+
+    async def recover(self) -> list[str]:
+        """Finish or roll back what an earlier executor of this host left unfinished."""
+        prefix = f"{self.config.host_id}."
+        try:
+            keys = [k for k in await self.journal.keys() if k.startswith(prefix)]
+        except nats.js.errors.NoKeysError:
+            keys = []
+        raw = []
+        for key in keys:
+            try:
+                raw.append((key, (await self.journal.get(key)).value or b""))
+            except nats.js.errors.KeyNotFoundError:
+                continue
+        entries = parse_entries(raw)
+        done = await asyncio.to_thread(recover, self.engine, entries, self.config.remove_volumes)
+        for line in done:
+            log.warning("recovered an interrupted update", host=self.config.host_id, what=line)
+        for key in keys:
+            await self.journal_forget(key)
+        return done
+
+    async def journal_put(self, key: str, entry: JournalEntry) -> None:
+        await self.journal.put(key, msgspec.json.encode(entry))
+
+    async def journal_forget(self, key: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await self.journal.delete(key)
 
     async def _on_plan(self, plan: Plan, headers: dict[str, str]) -> None:
         if plan.host != self.config.host_id:

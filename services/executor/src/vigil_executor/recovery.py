@@ -1,0 +1,173 @@
+"""What an executor that starts again does with the updates it left unfinished.
+
+An executor can die at any step of a replacement (SIGKILL, power loss, OOM). At start it
+looks at two sources, because either may be short of the truth: the journal (written before
+each step; JetStream may lose its last writes in a power loss) and the engine itself (the
+old container renamed `NAME-vigil-old-SHORTID`, the new one labelled with the id of the
+container it replaces). The decision is a pure function; `recover` is its adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from vigil_executor.replace import has_healthcheck
+from vigil_shared.codec import BadMessage, decode
+from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
+from vigil_shared.logs import get_logger
+
+log = get_logger("vigil.executor")
+
+_ASIDE = re.compile(rf"^(?P<name>.+){re.escape(ASIDE_MARKER)}(?P<short>[0-9a-f]{{12}})$")
+
+Action = Literal["finish", "roll_back", "start_old", "start_new", "leave", "nothing"]
+
+
+class Recovery(msgspec.Struct, frozen=True, kw_only=True):
+    action: Action
+    name: str
+    old_id: str = ""  # the old container (aside or under its name), if it exists
+    new_id: str = ""  # the container Vigil created, if it exists
+    start: bool = True  # whether the restored old container is started
+    reason: str = ""
+
+
+def _state(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return (data or {}).get("State") or {}
+
+
+def _healthy_or_no_check(data: Mapping[str, Any]) -> bool:
+    if not has_healthcheck(dict(data)):
+        return True
+    return (_state(data).get("Health") or {}).get("Status") == "healthy"
+
+
+def decide(
+    name: str,
+    entry: JournalEntry | None,
+    aside: Mapping[str, Any] | None,
+    current: Mapping[str, Any] | None,
+    old_under_name: bool,
+) -> Recovery:
+    """Pure: finish or roll back one interrupted replacement of the container `name`.
+
+    `aside`: the renamed old container's inspect data; `current`: the container now named
+    `name`; `old_under_name`: whether `current` is the old container itself (never renamed).
+    """
+    was_running = entry.was_running if entry is not None else True
+    ours = (
+        current is not None
+        and not old_under_name
+        and ((current.get("Config") or {}).get("Labels") or {}).get(REPLACES_LABEL)
+    )
+    if aside is not None:
+        aside_id = str(aside.get("Id"))
+        if current is None:
+            return Recovery(
+                action="roll_back", name=name, old_id=aside_id, start=was_running,
+                reason="the new container was never created",
+            )  # fmt: skip
+        if ours != aside_id:
+            return Recovery(
+                action="leave", name=name, old_id=aside_id,
+                reason=f"a container named {name} that Vigil did not create exists; the old "
+                f"container is kept as {aside.get('Name', '').lstrip('/')}",
+            )  # fmt: skip
+        new_id = str(current.get("Id"))
+        if _state(current).get("Running") and _healthy_or_no_check(current):
+            return Recovery(
+                action="finish", name=name, old_id=aside_id, new_id=new_id,
+                reason="the new container runs: the old one is removed",
+            )  # fmt: skip
+        if not was_running and not _state(current).get("Running"):
+            return Recovery(
+                action="finish", name=name, old_id=aside_id, new_id=new_id,
+                reason="the container was stopped before its update: it stays stopped",
+            )  # fmt: skip
+        return Recovery(
+            action="roll_back", name=name, old_id=aside_id, new_id=new_id, start=was_running,
+            reason="the new container was not running and healthy: the old one is restored",
+        )  # fmt: skip
+    # No renamed old container.
+    if current is not None and old_under_name:
+        if was_running and not _state(current).get("Running"):
+            return Recovery(
+                action="start_old", name=name, old_id=str(current.get("Id")),
+                reason="stopped for an update that never went further: started again",
+            )  # fmt: skip
+        return Recovery(action="nothing", name=name, reason="the container is as it was")
+    if current is not None and ours:
+        if was_running and not _state(current).get("Running"):
+            # The old one is gone (removed by --rm, or the update was finishing): the new
+            # container is the only copy left.
+            return Recovery(
+                action="start_new", name=name, new_id=str(current.get("Id")),
+                reason="the old container is gone: the new one is started",
+            )  # fmt: skip
+        return Recovery(action="nothing", name=name, reason="the update had finished")
+    return Recovery(action="nothing", name=name, reason="nothing left to recover")
+
+
+def parse_entries(raw: Iterable[tuple[str, bytes]]) -> dict[str, JournalEntry]:
+    found: dict[str, JournalEntry] = {}
+    for key, value in raw:
+        try:
+            found[key] = decode(value, JournalEntry)
+        except BadMessage as exc:
+            log.warning("unreadable journal entry skipped", key=key, error=str(exc))
+    return found
+
+
+def recover(client: Any, entries: Mapping[str, JournalEntry], remove_volumes: bool) -> list[str]:
+    """Finish or roll back every interrupted replacement on this engine (blocking: run in a
+    thread). Returns what was done, one line per container."""
+    api = client.api
+    by_name: dict[str, dict[str, Any]] = {}
+    for c in api.containers(all=True):
+        try:
+            data: dict[str, Any] = api.inspect_container(c["Id"])
+        except Exception:
+            continue
+        by_name[str(data.get("Name") or "").lstrip("/")] = data
+    cases: dict[str, tuple[JournalEntry | None, dict[str, Any] | None]] = {}
+    for journalled in entries.values():
+        cases[journalled.name] = (journalled, None)
+    for full_name, data in by_name.items():
+        match = _ASIDE.match(full_name)
+        if match:
+            cases[match["name"]] = (cases.get(match["name"], (None, None))[0], data)
+    done: list[str] = []
+    for name, (entry, aside) in sorted(cases.items()):
+        current = by_name.get(name)
+        old_under_name = (
+            current is not None and entry is not None and str(current.get("Id")) == entry.old_id
+        )
+        decision = decide(name, entry, aside, current, old_under_name)
+        if decision.action == "nothing":
+            continue
+        try:
+            _carry_out(api, decision, remove_volumes)
+            done.append(f"{name}: {decision.action.replace('_', ' ')}: {decision.reason}")
+        except Exception as exc:
+            reason = getattr(exc, "explanation", None) or exc
+            done.append(f"{name}: {decision.action.replace('_', ' ')} failed: {reason}")
+    return done
+
+
+def _carry_out(api: Any, decision: Recovery, remove_volumes: bool) -> None:
+    if decision.action == "finish":
+        api.remove_container(decision.old_id, v=remove_volumes, force=True)
+    elif decision.action == "roll_back":
+        if decision.new_id:
+            api.remove_container(decision.new_id, force=True)
+        api.rename(decision.old_id, decision.name)
+        if decision.start:
+            api.start(decision.old_id)
+    elif decision.action == "start_old":
+        api.start(decision.old_id)
+    elif decision.action == "start_new":
+        api.start(decision.new_id)

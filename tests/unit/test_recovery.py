@@ -1,0 +1,84 @@
+"""What an executor that starts again does with an interrupted replacement (table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vigil_executor.recovery import decide
+from vigil_shared.contracts.journal import REPLACES_LABEL, JournalEntry
+
+OLD, NEW = "o" * 64, "n" * 64
+
+
+def container(
+    cid: str, *, running: bool, replaces: str = "", health: str = "", check: bool = False
+) -> dict[str, Any]:
+    labels = {REPLACES_LABEL: replaces} if replaces else {}
+    config: dict[str, Any] = {"Labels": labels}
+    if check:
+        config["Healthcheck"] = {"Test": ["CMD", "true"]}
+    state: dict[str, Any] = {"Running": running}
+    if health:
+        state["Health"] = {"Status": health}
+    return {"Id": cid, "Name": "/x", "Config": config, "State": state}
+
+
+def entry(step: str, was_running: bool = True) -> JournalEntry:
+    return JournalEntry(
+        host="h", plan_id="p", name="web", old_id=OLD, image="app", step=step,  # type: ignore[arg-type]
+        was_running=was_running,
+    )  # fmt: skip
+
+
+ASIDE = container(OLD, running=False)
+
+
+@pytest.mark.parametrize(
+    ("journal", "aside", "current", "old_under_name", "action", "start"),
+    [
+        # The old container renamed aside, no new one yet: it gets its name back, started.
+        (entry("creating"), ASIDE, None, False, "roll_back", True),
+        (None, ASIDE, None, False, "roll_back", True),  # the journal lost the entry
+        (entry("creating", was_running=False), ASIDE, None, False, "roll_back", False),
+        # A new one exists but does not run, or is not healthy yet: back to the old one.
+        (entry("starting"), ASIDE, container(NEW, running=False, replaces=OLD), False,
+         "roll_back", True),
+        (entry("starting"), ASIDE,
+         container(NEW, running=True, replaces=OLD, check=True, health="starting"), False,
+         "roll_back", True),
+        # The new one runs (and is healthy where it has a check): finish.
+        (entry("removing-old"), ASIDE, container(NEW, running=True, replaces=OLD), False,
+         "finish", True),
+        (None, ASIDE, container(NEW, running=True, replaces=OLD, check=True, health="healthy"),
+         False, "finish", True),
+        # Someone else's container holds the name: nothing is touched.
+        (entry("creating"), ASIDE, container(NEW, running=True), False, "leave", True),
+        # Stopped for an update that never went further.
+        (entry("stopping"), None, container(OLD, running=False), True, "start_old", True),
+        (entry("stopping", was_running=False), None, container(OLD, running=False), True,
+         "nothing", True),
+        (entry("stopping"), None, container(OLD, running=True), True, "nothing", True),
+        # The old one is gone (--rm) and the new one never started: it is the only copy.
+        (entry("stopping"), None, container(NEW, running=False, replaces=OLD), False,
+         "start_new", True),
+        (entry("removing-old"), None, container(NEW, running=True, replaces=OLD), False,
+         "nothing", True),
+    ],
+)  # fmt: skip
+def test_decide(
+    journal: JournalEntry | None,
+    aside: dict[str, Any] | None,
+    current: dict[str, Any] | None,
+    old_under_name: bool,
+    action: str,
+    start: bool,
+) -> None:
+    decision = decide("web", journal, aside, current, old_under_name)
+    assert decision.action == action, decision.reason
+    if action == "roll_back":
+        assert decision.start is start
+        assert decision.old_id == OLD
+    if action in ("roll_back", "finish") and current is not None:
+        assert decision.new_id == NEW
