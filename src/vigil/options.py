@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vigil_scanner.cron import FIELD_NAMES, CronError, parse_cron
+from vigil_scanner.zones import UnknownZone, zone_from_env
+
 Kind = Literal["bool", "str", "int", "float", "duration", "list", "choice"]
 
 # Which parsers an option appears on.
@@ -162,8 +165,9 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         metavar="CRON",
         where=SCANNING,
-        pending=LATER_FLEET,
-        help="6-field cron expression (seconds first), in TZ; not with --interval",
+        help="when to run cycles: a 6-field cron expression, seconds first, read in the time "
+        "zone TZ (e.g. '0 0 4 * * *' is 04:00:00 every day; see docs/scheduling.md); "
+        "not with --interval",
     ),
     _o(
         "--run-once",
@@ -291,6 +295,16 @@ OPTIONS: tuple[Option, ...] = (
         "before it is rolled back (default 60s)",
     ),
     _o(
+        "--plan-ack-wait",
+        env="VIGIL_PLAN_ACK_WAIT",
+        kind="duration",
+        default=30.0,
+        metavar="DURATION",
+        where=EXECUTING,
+        help="how soon a plan left unfinished by an executor that died is run again by the "
+        "next one (default 30s)",
+    ),
+    _o(
         "--no-startup-message",
         env="WATCHTOWER_NO_STARTUP_MESSAGE",
         where=NOTIFYING,
@@ -352,31 +366,50 @@ OPTIONS: tuple[Option, ...] = (
         "--http-api-update",
         env="WATCHTOWER_HTTP_API_UPDATE",
         where=SCANNING,
-        pending=LATER_FLEET,
-        help="serve /v1/update to trigger a cycle",
+        help="serve /v1/update (GET or POST) on --http-api-port: it runs a cycle on this host "
+        "and answers when it ended; ?image=repo1,repo2 limits it to those images; "
+        "turns periodic cycles off unless --http-api-periodic-polls; needs --http-api-token",
     ),
     _o(
         "--http-api-token",
         env="WATCHTOWER_HTTP_API_TOKEN",
         kind="str",
+        metavar="TOKEN",
         where=SCANNING,
-        pending=LATER_FLEET,
         secret=True,
-        help="Bearer token the HTTP API requires",
+        help="token the HTTP API requires as 'Authorization: Bearer TOKEN'; may name a file "
+        "that holds it (a docker secret)",
     ),
     _o(
         "--http-api-periodic-polls",
         env="WATCHTOWER_HTTP_API_PERIODIC_POLLS",
         where=SCANNING,
-        pending=LATER_FLEET,
-        help="keep the schedule beside the HTTP API",
+        help="keep running cycles on --interval or --schedule beside --http-api-update",
     ),
     _o(
         "--http-api-metrics",
         env="WATCHTOWER_HTTP_API_METRICS",
         where=SCANNING,
-        pending=LATER_FLEET,
-        help="serve /v1/metrics in Prometheus format",
+        help="serve /v1/metrics on --http-api-port in Prometheus format, with watchtower's "
+        "names (needs --http-api-token)",
+    ),
+    _o(
+        "--http-api-port",
+        env="WATCHTOWER_HTTP_API_PORT",
+        kind="int",
+        default=8080,
+        metavar="PORT",
+        where=SCANNING,
+        help="port of the HTTP API (default 8080)",
+    ),
+    _o(
+        "--http-api-address",
+        env="VIGIL_HTTP_API_ADDRESS",
+        kind="str",
+        default="0.0.0.0",
+        metavar="ADDR",
+        where=SCANNING,
+        help="address the HTTP API binds (default 0.0.0.0, every interface, as watchtower)",
     ),
     _o(
         "--metrics-port",
@@ -618,6 +651,7 @@ def resolve(
     print at start-up (options given that this version does not act on yet)."""
     values: dict[str, Any] = {}
     warnings: list[str] = []
+    sources: dict[str, str] = {}  # where each given option came from: its flag or env var
     for opt in options_for(command):
         raw = getattr(parsed, opt.dest, None)
         source = opt.flags[0]
@@ -634,6 +668,7 @@ def resolve(
             )
             continue
         values[opt.dest] = _convert(opt, raw, source)
+        sources[opt.dest] = source
         given = values[opt.dest] not in (False, (), None)
         if opt.pending and given:
             warnings.append(f"{source} is accepted but not acted on yet: it {opt.pending}")
@@ -644,4 +679,59 @@ def resolve(
     for name in sorted(env):
         if _LEGACY_NOTIFICATION_ENV.match(name):
             warnings.append(f"{name} is accepted but not acted on yet: it {LATER_NOTIFY}")
+    warnings.extend(check_when(values, sources, env))
     return values, warnings
+
+
+def _named(dest: str, sources: Mapping[str, str]) -> str:
+    """How the user gave an option: its flag, or its env var with the flag beside it."""
+    flag = "--" + dest.replace("_", "-")
+    source = sources.get(dest, flag)
+    return source if source.startswith("-") else f"{source} ({flag})"
+
+
+def check_when(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str]
+) -> list[str]:
+    """The rules between the schedule and HTTP API options: raises UsageError for what
+    watchtower refuses too, returns the warnings for what is accepted but worth saying."""
+    warnings: list[str] = []
+    if "schedule" in sources and "interval" in sources:
+        raise UsageError(
+            f"{_named('schedule', sources)} and {_named('interval', sources)} cannot both be "
+            "given: cycles run on a schedule or every interval; drop one"
+        )
+    text = values.get("schedule")
+    if text:
+        try:
+            schedule = parse_cron(str(text))
+        except CronError as exc:
+            raise UsageError(f"{sources['schedule']}: {exc}") from None
+        try:
+            zone_from_env(env)
+        except UnknownZone as exc:
+            raise UsageError(f"{exc}; {sources['schedule']} is read in TZ") from None
+        if schedule.field_count == 5:
+            five = " ".join(FIELD_NAMES.split()[:5])
+            warnings.append(
+                f"{sources['schedule']} {text!r} has 5 fields: read as watchtower reads it, "
+                f"seconds first and no day-of-week ({five}); write 6 fields to be explicit"
+            )
+    api = [d for d in ("http_api_update", "http_api_metrics") if values.get(d)]
+    if api and not values.get("http_api_token"):
+        raise UsageError(
+            f"{' and '.join(_named(d, sources) for d in api)} needs --http-api-token "
+            "(or WATCHTOWER_HTTP_API_TOKEN): the HTTP API never answers without a token"
+        )
+    if "http_api_port" in sources and not 1 <= int(values["http_api_port"]) <= 65535:
+        raise UsageError(f"{sources['http_api_port']}: {values['http_api_port']} is not a port")
+    if values.get("http_api_update") and not values.get("http_api_periodic_polls"):
+        timing = [_named(d, sources) for d in ("schedule", "interval") if d in sources]
+        if timing:
+            warnings.append(
+                f"{' and '.join(timing)} is not used: with --http-api-update cycles run only "
+                "when /v1/update is called, unless --http-api-periodic-polls is given"
+            )
+    if api and values.get("run_once"):
+        warnings.append("--run-once runs one cycle and exits: the HTTP API is not served")
+    return warnings

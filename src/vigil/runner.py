@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import options
+from vigil.cycles import ApiStartupError, run_cycles
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
@@ -27,7 +28,7 @@ from vigil_notifier.config import NotifierConfig, NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
 from vigil_notifier.service import Notifier
 from vigil_scanner.selection import Selection
-from vigil_scanner.service import Scanner, ScannerConfig, run_on_interval
+from vigil_scanner.service import Scanner, ScannerConfig
 from vigil_shared.bus import Bus, BusConfig, BusError
 from vigil_shared.contracts import Report
 from vigil_shared.contracts.subjects import check_token
@@ -89,6 +90,7 @@ async def run(
         EngineUnavailable,
         GatewayStartupError,
         EmbeddedNatsError,
+        ApiStartupError,
     ) as exc:
         log.error("cannot start", error=str(exc))
         print(f"vigil: {exc}", file=sys.stderr)
@@ -125,11 +127,14 @@ async def _run(
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
-    metrics: MetricsServer | None = None
+    # Always built: --metrics-port serves it, and so does the HTTP API's /v1/metrics.
+    metrics = MetricsServer(
+        int(values.get("metrics_port") or 0), str(values.get("metrics_address"))
+    )
     stop = asyncio.Event()
     try:
         if values.get("metrics_port"):
-            metrics = _start_metrics(values)
+            _start_metrics(metrics)
 
         async def connect(name: str) -> Bus:
             bus = await Bus.connect(bus_config, name=name)
@@ -157,8 +162,7 @@ async def _run(
             )
             closers.append(gateway.close)
             await gateway.start()
-            if metrics is not None:
-                metrics.add(GatewayCollector(gateway))
+            metrics.add(GatewayCollector(gateway))
         if options.EXECUTOR in wanted:
             executor = Executor(
                 await connect(f"vigil-executor-{host}"),
@@ -175,12 +179,12 @@ async def _run(
                     revive_stopped=bool(values.get("revive_stopped")),
                     remove_volumes=bool(values.get("remove_volumes")),
                     label_take_precedence=bool(values.get("label_take_precedence")),
+                    plan_ack_wait=float(values.get("plan_ack_wait") or 30),
                 ),
                 telemetry,
             )
             await executor.start()
-            if metrics is not None:
-                metrics.add(ExecutorCollector(executor))
+            metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
             notifier = Notifier(
                 await connect("vigil-notifier"),
@@ -190,8 +194,7 @@ async def _run(
             )
             closers.append(notifier.close)
             await notifier.start()
-            if metrics is not None:
-                metrics.add(NotifierCollector(notifier))
+            metrics.add(NotifierCollector(notifier))
         if options.SCANNER in wanted:
             scanner = Scanner(
                 await connect(f"vigil-scanner-{host}"),
@@ -200,8 +203,7 @@ async def _run(
                 telemetry,
             )
             await scanner.start()
-            if metrics is not None:
-                metrics.add(ScannerCollector(scanner))
+            metrics.add(ScannerCollector(scanner))
 
         if values.get("run_once") and scanner is not None:
             return await _run_once(scanner, first, host, notifier)
@@ -210,23 +212,15 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if scanner is not None:
-            interval = float(values.get("interval") or 86400)
-            log.info(
-                "vigil is running",
-                host=host,
-                interval_s=interval,
-                services=",".join(wanted),
-                nats=bus_config.url,
-            )
-            await run_on_interval(scanner, interval, stop)
+            log.info("services started", services=",".join(wanted), nats=bus_config.url)
+            await run_cycles(values, env, scanner, metrics.registry, stop, redactor)
         else:
             log.info("vigil is running", services=",".join(wanted))
             await stop.wait()
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
-        if metrics is not None:
-            metrics.stop()
+        metrics.stop()
         for close in closers:
             await close()
         for bus in reversed(buses):
@@ -290,8 +284,7 @@ def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
     )
 
 
-def _start_metrics(values: Mapping[str, Any]) -> MetricsServer:
-    metrics = MetricsServer(int(values["metrics_port"]), str(values.get("metrics_address")))
+def _start_metrics(metrics: MetricsServer) -> None:
     try:
         metrics.start()
     except OSError as exc:
@@ -299,7 +292,6 @@ def _start_metrics(values: Mapping[str, Any]) -> MetricsServer:
             f"--metrics-port {metrics.port}: cannot listen: {exc.strerror}"
         ) from None
     log.info("metrics served", url=f"http://{metrics.addr}:{metrics.port}/metrics")
-    return metrics
 
 
 def _selection(values: Mapping[str, Any]) -> Selection:

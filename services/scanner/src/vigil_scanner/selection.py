@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from vigil_scanner.image_filter import ImageFilter, image_matches
 from vigil_shared import labels
 from vigil_shared.contracts import ContainerInfo
 
@@ -15,6 +16,7 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
     scope: str = ""  # --scope; "none" selects containers without a scope label
     include_stopped: bool = False
     include_restarting: bool = False
+    images: tuple[ImageFilter, ...] = ()  # HTTP API ?image=: only these repositories
 
 
 class Selected(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +44,8 @@ def is_selected(c: ContainerInfo, sel: Selection) -> bool:
     if sel.names and c.name not in sel.names:
         return False
     if c.name in sel.disabled:
+        return False
+    if sel.images and not image_matches(c.image, sel.images):
         return False
     enable = _truthy(c.labels.get(labels.ENABLE))
     if enable is False:

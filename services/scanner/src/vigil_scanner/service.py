@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 import msgspec
 
+from vigil_scanner.cron import CronSchedule, describe_next, next_fire
+from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import build_plan, checks_for
 from vigil_scanner.selection import Selection, select
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
 from vigil_shared.contracts import CheckReply, CheckRequest, Inventory, Plan, ScanCommand
+from vigil_shared.imageref import InvalidImageRef
 from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import Telemetry
 
@@ -45,11 +50,26 @@ class Scanner:
     async def _on_command(self, cmd: ScanCommand, headers: dict[str, str]) -> None:
         if cmd.hosts and self.config.host_id not in cmd.hosts:
             return
-        await self.scan(scan_id=cmd.scan_id, names=cmd.names)
+        try:
+            await self.scan(scan_id=cmd.scan_id, names=cmd.names, images=cmd.images)
+        except InvalidImageRef as exc:
+            log.warning("scan command dropped", scan_id=cmd.scan_id, error=str(exc))
 
-    async def scan(self, *, scan_id: str | None = None, names: tuple[str, ...] = ()) -> Plan | None:
-        """Run one cycle on this host; None when the previous cycle still runs (skipped)."""
-        if self._busy.locked():
+    async def scan(
+        self,
+        *,
+        scan_id: str | None = None,
+        names: tuple[str, ...] = (),
+        images: tuple[str, ...] = (),
+        wait: bool = False,
+    ) -> Plan | None:
+        """Run one cycle on this host; None when the previous cycle still runs (skipped).
+
+        `images` limits the cycle to containers of those repositories (raises InvalidImageRef
+        for a reference Docker would refuse). With `wait`, a cycle that finds the previous one
+        running waits for it instead of being skipped (the HTTP API does this)."""
+        filters = parse_image_filter(images)
+        if self._busy.locked() and not wait:
             self.scans_skipped += 1
             log.warning(
                 "cycle skipped: the previous one is still running", host=self.config.host_id
@@ -61,14 +81,18 @@ class Scanner:
                 scan_id = scan_id or uuid.uuid4().hex
                 span.set_attribute("vigil.scan_id", scan_id)
                 span.set_attribute("vigil.host", self.config.host_id)
-                return await self._cycle(scan_id, names)
+                return await self._cycle(scan_id, names, filters)
 
-    async def _cycle(self, scan_id: str, names: tuple[str, ...]) -> Plan:
+    async def _cycle(
+        self, scan_id: str, names: tuple[str, ...], images: tuple[ImageFilter, ...]
+    ) -> Plan:
         host = self.config.host_id
         subjects = self.bus.subjects
         selection = self.config.selection
         if names:
             selection = msgspec.structs.replace(selection, names=names)
+        if images:
+            selection = msgspec.structs.replace(selection, images=images)
         started = time.time()
         log.info("scan started", host=host, scan_id=scan_id)
         try:
@@ -166,6 +190,56 @@ async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event
                 return
             except TimeoutError:
                 pass
+            task = asyncio.create_task(scanner.scan())
+            running.add(task)
+            task.add_done_callback(running.discard)
+    finally:
+        for task in running:
+            task.cancel()
+
+
+def _wall_clock(zone: tzinfo) -> Callable[[], datetime]:
+    return lambda: datetime.now(zone)
+
+
+async def run_on_schedule(
+    scanner: Scanner,
+    schedule: CronSchedule,
+    stop: asyncio.Event,
+    *,
+    zone: tzinfo,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """A cycle at every fire time of `schedule`, read on the wall clock of `zone`. A cycle still
+    running when the next is due makes that one skipped and counted (Scanner.scan)."""
+    now = clock or _wall_clock(zone)
+    running: set[asyncio.Task[Plan | None]] = set()
+    host = scanner.config.host_id
+    log.info(
+        "cycles scheduled",
+        host=host,
+        schedule=schedule.text,
+        next=describe_next(schedule, now(), zone),
+    )
+    last = now()
+    try:
+        while True:
+            due = next_fire(schedule, max(now(), last), zone)
+            if due is None:
+                log.error("the schedule fires no more", host=host, schedule=schedule.text)
+                await stop.wait()
+                return
+            # Sleep in short steps so that a change of the wall clock (NTP, suspend) is seen;
+            # asyncio's timers run on the monotonic clock and may wake a little early.
+            while (left := (due - now()).total_seconds()) > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=min(left, 60.0))
+                    return
+                except TimeoutError:
+                    pass
+            if stop.is_set():
+                return
+            last = due
             task = asyncio.create_task(scanner.scan())
             running.add(task)
             task.add_done_callback(running.discard)

@@ -1,0 +1,104 @@
+"""When the scanner of `vigil` and `vigil scanner` runs cycles: every --interval, on a
+--schedule, or when the HTTP API asks (--http-api-update); and /v1/metrics beside it.
+
+Wiring only: the schedule, the trigger queue and the HTTP server live in vigil_scanner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from vigil_scanner.cron import parse_cron
+from vigil_scanner.http_api import HttpApi, MetricsText
+from vigil_scanner.service import Scanner, run_on_interval, run_on_schedule
+from vigil_scanner.trigger import UpdateTrigger
+from vigil_scanner.zones import zone_from_env
+from vigil_shared.logs import Redactor, get_logger
+
+log = get_logger("vigil")
+
+REPORT_TIMEOUT_S = 600.0  # how long /v1/update waits for the executor's report
+
+
+class ApiStartupError(RuntimeError):
+    pass
+
+
+def secret_value(value: str, option: str) -> str:
+    """A secret option's value, or the content of the file it names (docker secrets)."""
+    path = Path(value)
+    try:
+        named_file = path.is_file()
+    except (OSError, ValueError):  # not a usable path (too long, NUL): the value itself
+        named_file = False
+    if not named_file:
+        return value
+    try:
+        content = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ApiStartupError(f"{option}: cannot read the file {value}: {exc}") from None
+    if not content:
+        raise ApiStartupError(f"{option}: the file {value} is empty")
+    return content
+
+
+def _metrics_text(registry: CollectorRegistry) -> MetricsText:
+    return lambda: (generate_latest(registry), CONTENT_TYPE_LATEST)
+
+
+async def run_cycles(
+    values: Mapping[str, Any],
+    env: Mapping[str, str],
+    scanner: Scanner,
+    registry: CollectorRegistry,
+    stop: asyncio.Event,
+    redactor: Redactor,
+) -> None:
+    """Serve the HTTP API if asked, and run periodic cycles until `stop` is set."""
+    update = bool(values.get("http_api_update"))
+    trigger: UpdateTrigger | None = None
+    api: HttpApi | None = None
+    try:
+        if update or values.get("http_api_metrics"):
+            if update:
+                trigger = UpdateTrigger(scanner, report_timeout=REPORT_TIMEOUT_S)
+                await trigger.start()
+            token = secret_value(str(values.get("http_api_token") or ""), "--http-api-token")
+            redactor.add(token)  # never in a log line, whatever carries it there
+            api = HttpApi(
+                token=token,
+                trigger=trigger.request if trigger is not None else None,
+                metrics=_metrics_text(registry) if values.get("http_api_metrics") else None,
+                port=int(values.get("http_api_port") or 8080),
+                address=str(values.get("http_api_address") or "0.0.0.0"),
+                report_timeout=REPORT_TIMEOUT_S,
+            )
+            try:
+                await api.start()
+            except OSError as exc:
+                where = f"--http-api-port {api.port}: cannot listen on {api.address}"
+                raise ApiStartupError(f"{where}: {exc.strerror or exc}") from None
+            paths = [p for p, on in (("/v1/update", update), ("/v1/metrics", api.metrics)) if on]
+            log.info("HTTP API served", address=api.address, port=api.port, paths=",".join(paths))
+        host = scanner.config.host_id
+        if update and not values.get("http_api_periodic_polls"):
+            log.info("vigil is running; cycles run when /v1/update is called", host=host)
+            await stop.wait()
+        elif values.get("schedule"):
+            log.info("vigil is running", host=host, schedule=values["schedule"])
+            schedule = parse_cron(str(values["schedule"]))
+            await run_on_schedule(scanner, schedule, stop, zone=zone_from_env(env))
+        else:
+            interval = float(values.get("interval") or 86400)
+            log.info("vigil is running", host=host, interval_s=interval)
+            await run_on_interval(scanner, interval, stop)
+    finally:
+        if api is not None:
+            await api.close()
+        if trigger is not None:
+            await trigger.close()
