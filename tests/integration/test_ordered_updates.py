@@ -268,3 +268,26 @@ async def test_monitor_only_label_reports_and_changes_nothing(
     assert by_name(report)[web].status == "skipped"
     assert "monitor only" in by_name(report)[web].error
     assert docker_client.api.inspect_container(web)["Id"] == old_id
+
+
+async def test_self_update_hands_over_to_the_new_instance(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    vigil = host.run("vigil", stale=True, labels={labels.SELF: "true"})
+    old_id = docker_client.api.inspect_container(vigil)["Id"]
+    host.publish_new_build()
+    report = await execute(bus, docker_client, host.plan(["vigil"], []))
+    result = by_name(report)[vigil]
+    assert result.status == "updated", result.error
+    assert any("self-update" in n for n in result.notes)
+    # The old instance was never stopped: it runs beside its successor, renamed aside.
+    old = docker_client.api.inspect_container(old_id)
+    assert old["State"]["Running"] and old["Name"].lstrip("/").startswith(f"{vigil}-vigil-old-")
+    new = docker_client.api.inspect_container(vigil)
+    assert new["State"]["Running"] and new["Id"] == result.new_container_id
+
+    # The new instance starts: its executor finishes the hand-over.
+    successor = Executor(bus, docker_client, ExecutorConfig(host_id="h1"), Telemetry.disabled())
+    await successor.start()
+    remaining = [c.name for c in docker_client.containers.list(all=True) if vigil in c.name]
+    assert remaining == [vigil]

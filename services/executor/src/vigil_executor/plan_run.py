@@ -54,6 +54,12 @@ def action_mode(container_labels: Mapping[str, str], config: ExecutorConfig) -> 
     return "update"
 
 
+def is_self(container_labels: Mapping[str, str]) -> bool:
+    """Pure: the container runs Vigil itself (watchtower's own label, which Vigil's image
+    carries too)."""
+    return (container_labels.get(wt.SELF) or "").strip().lower() in _TRUE
+
+
 def _labels(data: Mapping[str, Any] | None) -> dict[str, str]:
     return dict(((data or {}).get("Config") or {}).get("Labels") or {})
 
@@ -273,6 +279,8 @@ class PlanRun:
         self.was_running[name] = _running(data)
         if not self.was_running[name] or data is None:
             return
+        if name in stale and is_self(_labels(data)):
+            return  # self-update: this process must run until its successor takes over
         signal = stop_signal(_labels(data))
         await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
         try:
@@ -312,6 +320,7 @@ class PlanRun:
             return
         action = stale[name]
         start = self.was_running.get(name, False) or self.config.revive_stopped
+        hand_over = is_self(_labels(data)) and _running(data)
         outcome = await asyncio.to_thread(
             replace_container,
             self.engine,
@@ -324,8 +333,10 @@ class PlanRun:
             health_timeout=self.config.health_timeout,
             remove_volumes=self.config.remove_volumes,
             journal=self.journal_for(name),
+            hand_over=hand_over,
         )
-        await self.forget(name)
+        if not (hand_over and outcome.status == "updated"):
+            await self.forget(name)  # a hand-over is finished by the new instance
         new_id = self.new_ids[name]
         if outcome.status != "updated":
             await self.progress(name, outcome.status, outcome.error)

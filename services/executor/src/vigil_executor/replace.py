@@ -141,6 +141,7 @@ def replace_container(
     health_timeout: float = 60.0,
     remove_volumes: bool = False,
     journal: JournalWriter | None = None,
+    hand_over: bool = False,
 ) -> ReplaceOutcome:
     """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
 
@@ -169,6 +170,8 @@ def replace_container(
     running_now = bool((old.get("State") or {}).get("Running"))
     was_running = running_now if start is None else start
     aside = aside_name(name, container_id)
+    if hand_over and running_now:
+        return _hand_over(api, old, spec, image, aside, health_timeout, on_step, record)
     if running_now and (old.get("HostConfig") or {}).get("AutoRemove"):
         return _replace_auto_removed(
             api, old, spec, image, aside, stop_timeout, on_step, stop_signal, health_timeout, record
@@ -213,6 +216,45 @@ def replace_container(
     except Exception as exc:
         notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
     return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))
+
+
+def _hand_over(
+    api: Any,
+    old: dict[str, Any],
+    spec: CreateSpec,
+    image: str,
+    aside: str,
+    health_timeout: float,
+    on_step: StepCallback,
+    record: JournalWriter,
+) -> ReplaceOutcome:
+    """Self-update: the container runs Vigil itself, the very process doing this. The new
+    one is started while the old one still runs, and the old one is left for the new one to
+    remove at its start (its recovery finds the renamed old container and finishes)."""
+    container_id = str(old["Id"])
+    name = container_name(old)
+    try:
+        record("renaming", "")
+        api.rename(container_id, aside)
+    except Exception as exc:
+        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+    created: list[str] = []
+    try:
+        record("creating", "")
+        on_step("creating", f"creating {name} on {image} (self-update)")
+        new_id = _create(api, spec, name, created)
+        record("starting", new_id)
+        on_step("starting", f"starting the new {name}; it takes over from this one")
+        api.start(new_id)
+        unhealthy = _health_gate(api, new_id, health_timeout, on_step)
+        if unhealthy:
+            raise HealthGateFailed(unhealthy)
+    except Exception as exc:
+        new_id = created[0] if created else ""
+        # The old one never stopped: it only gets its name back.
+        return _roll_back(api, container_id, new_id, name, False, _api_error(exc), on_step)
+    note = f"self-update: the new container removes this one ({aside}) when it starts"
+    return ReplaceOutcome(status="updated", new_container_id=new_id, notes=(note,))
 
 
 def _replace_auto_removed(
