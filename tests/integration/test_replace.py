@@ -187,3 +187,42 @@ def test_a_healthy_new_image_passes_the_gate(
     outcome = replace_container(docker_client, old["Id"], tag, on_step=on_step, health_timeout=20)
     assert outcome.status == "updated", outcome.error
     assert seen[-3:] == ["health-check", "healthy", "removing-old"]
+
+
+def test_the_engine_refusing_the_new_container_rolls_back_and_the_old_one_runs(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    import socket
+
+    tag = f"{names('app')}:latest"
+    old_image = build_test_image(docker_client, tag, marker="v1")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    web = names("web")
+    docker_client.containers.run(
+        tag, name=web, detach=True, ports={"8080/tcp": ("127.0.0.1", port)}
+    )
+    old = docker_client.api.inspect_container(web)
+    build_test_image(docker_client, tag, marker="v2")
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def on_step(phase: str, message: str) -> None:
+        # The port is taken while the old container is down, and freed once Vigil rolls back.
+        if phase == "creating":
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+        elif phase == "rolling-back":
+            squatter.close()
+
+    try:
+        outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=5, on_step=on_step)
+    finally:
+        squatter.close()
+    assert outcome.status == "rolled_back", outcome
+    assert str(port) in outcome.error or "address already in use" in outcome.error
+    after = docker_client.api.inspect_container(web)
+    assert after["Id"] == old["Id"] and after["Image"] == old_image
+    assert after["State"]["Running"]
+    assert [c.name for c in docker_client.containers.list(all=True) if web in c.name] == [web]
