@@ -69,7 +69,6 @@ EXECUTING = (ALL_IN_ONE, EXECUTOR)
 GATEWAYS = (ALL_IN_ONE, GATEWAY)
 NOTIFYING = (ALL_IN_ONE, NOTIFIER)
 DOCKER = (ALL_IN_ONE, SCANNER, EXECUTOR)
-LATER_EXECUTOR = "comes with the executor issue (#5)"
 LATER_FLEET = "comes with the scanner and fleet issue (#6)"
 LATER_NOTIFY = "comes with the notifier issue (#7)"
 LATER_DEPLOY = "comes with the deploy issue (#8)"
@@ -244,8 +243,8 @@ OPTIONS: tuple[Option, ...] = (
         "--no-pull",
         env="WATCHTOWER_NO_PULL",
         where=EVERYWHERE,
-        pending=LATER_EXECUTOR,
-        help="only compare with images already on the host",
+        help="ask no registry and pull nothing: update a container when its tag names another "
+        "image on the host than it runs (also the no-pull label)",
     ),
     _o(
         "--no-restart",
@@ -269,7 +268,7 @@ OPTIONS: tuple[Option, ...] = (
         "--label-take-precedence",
         env="WATCHTOWER_LABEL_TAKE_PRECEDENCE",
         where=EVERYWHERE,
-        help="a container's monitor-only label set to false wins over --monitor-only",
+        help="a container's monitor-only or no-pull label set to false wins over the flag",
     ),
     _o(
         "--enable-lifecycle-hooks",

@@ -176,6 +176,7 @@ async def _run(
                     rolling_restart=bool(values.get("rolling_restart")),
                     monitor_only=bool(values.get("monitor_only")),
                     no_restart=bool(values.get("no_restart")),
+                    no_pull=bool(values.get("no_pull")),
                     revive_stopped=bool(values.get("revive_stopped")),
                     remove_volumes=bool(values.get("remove_volumes")),
                     label_take_precedence=bool(values.get("label_take_precedence")),
@@ -199,7 +200,12 @@ async def _run(
             scanner = Scanner(
                 await connect(f"vigil-scanner-{host}"),
                 engine,
-                ScannerConfig(host_id=host, selection=_selection(values)),
+                ScannerConfig(
+                    host_id=host,
+                    selection=_selection(values),
+                    no_pull=bool(values.get("no_pull")),
+                    label_take_precedence=bool(values.get("label_take_precedence")),
+                ),
                 telemetry,
             )
             await scanner.start()

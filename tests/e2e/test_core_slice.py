@@ -244,3 +244,23 @@ def test_the_audit_stream_replays_the_cycle_after_vigil_exits(
     )
     assert history.returncode == 0, history.stderr
     assert f"{web}" in history.stdout and "updated" in history.stdout
+
+
+def test_no_pull_updates_from_the_image_the_tag_names_on_the_host(
+    docker_client: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    tag = f"{names('local')}:latest"  # never in any registry
+    build_test_image(docker_client, tag, marker="v1")
+    web, keep = names("web"), names("keep")
+    docker_client.containers.run(tag, name=web, detach=True)
+    docker_client.containers.run(
+        tag, name=keep, detach=True, labels={"com.centurylinklabs.watchtower.monitor-only": "true"}
+    )
+    new_image = build_test_image(docker_client, tag, marker="v2")
+
+    result = vigil("--run-once", "--no-pull", web, keep)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"updated       {web}" in result.stdout
+    assert "monitor only" in result.stdout
+    assert inspect(docker_client, web)["Image"] == new_image
+    assert inspect(docker_client, keep)["Image"] != new_image

@@ -74,8 +74,8 @@ def test_bad_values_are_usage_errors_naming_the_option(
 
 
 def test_pending_options_warn_instead_of_being_ignored() -> None:
-    _, warnings = resolve(["--no-pull"], {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b"})
-    assert any("--no-pull is accepted but not acted on yet" in w for w in warnings)
+    _, warnings = resolve(["--tlsverify"], {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b"})
+    assert any("--tlsverify is accepted but not acted on yet" in w for w in warnings)
     assert any("WATCHTOWER_NOTIFICATION_EMAIL_TO" in w for w in warnings)
     _, quiet = resolve(["--cleanup"])
     assert quiet == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vigil_scanner.planning import build_plan, checks_for
 from vigil_shared.contracts import CheckReply, ContainerInfo, ImageStatus
 
@@ -130,3 +132,51 @@ def test_the_action_carries_the_resolved_digest() -> None:
         NEW,
         "img-a",
     )
+
+
+def test_no_pull_compares_with_the_image_the_tag_names_on_the_host() -> None:
+    moved = ContainerInfo(id="a", name="moved", image="r/app:1", image_id="old", tag_image_id="new")
+    same = ContainerInfo(id="b", name="same", image="r/app:1", image_id="new", tag_image_id="new")
+    gone = ContainerInfo(id="c", name="gone", image="r/x:1", image_id="old", tag_image_id="")
+    checked = c("checked", "r/web:1", (f"r/web@{OLD}",))
+    containers = [moved, same, gone, checked]
+    local_only = frozenset({"a", "b", "c"})
+    checklist = checks_for(containers, local_only)
+    assert [x.image for x in checklist.checks] == ["r/web:1"]  # only it asks the registry
+    reply = CheckReply(
+        scan_id="s", results=(ImageStatus(image="r/web:1", outcome="current", remote_digest=OLD),)
+    )
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checklist,
+        reply=reply,
+        local_only=local_only,
+    )
+    assert [(a.container_name, a.remote_digest) for a in plan.actions] == [("moved", None)]
+    assert {r.name: r.status for r in plan.settled} == {
+        "same": "fresh",
+        "gone": "fresh",
+        "checked": "fresh",
+    }
+
+
+@pytest.mark.parametrize(
+    ("label", "flag", "precedence", "expected"),
+    [
+        ("", False, False, False),
+        ("", True, False, True),
+        ("true", False, False, True),
+        ("false", True, False, True),  # without precedence the flag stands
+        ("false", True, True, False),
+        ("TRUE", False, True, True),
+    ],
+)
+def test_flag_with_label(label: str, flag: bool, precedence: bool, expected: bool) -> None:
+    from vigil_shared import labels
+
+    given = {labels.NO_PULL: label} if label else {}
+    assert labels.flag_with_label(given, labels.NO_PULL, flag, precedence) is expected

@@ -24,3 +24,22 @@ def hook_label(phase: str) -> str:
 
 def hook_timeout_label(phase: str) -> str:
     return f"{PREFIX}.lifecycle.{phase}-timeout"
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def flag_with_label(
+    container_labels: dict[str, str], label: str, flag: bool, label_take_precedence: bool
+) -> bool:
+    """Pure: a per-container switch (monitor-only, no-pull) from the flag and the label.
+
+    A label set to true adds to the flag; with --label-take-precedence a label set to false
+    also overrides the flag (watchtower's rule)."""
+    value = (container_labels.get(label) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE and label_take_precedence:
+        return False
+    return flag

@@ -33,25 +33,24 @@ log = get_logger("vigil.executor")
 
 Mode = Literal["update", "monitor", "no_restart"]
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 def action_mode(container_labels: Mapping[str, str], config: ExecutorConfig) -> Mode:
-    """Pure: what to do with a stale container, from the flags and its labels.
-
-    The monitor-only label adds to the flag; with --label-take-precedence a label set to
-    false also overrides the flag (watchtower's rule)."""
-    label = (container_labels.get(wt.MONITOR_ONLY) or "").strip().lower()
-    monitor = config.monitor_only
-    if label in _TRUE:
-        monitor = True
-    elif label in _FALSE and config.label_take_precedence:
-        monitor = False
-    if monitor:
+    """Pure: what to do with a stale container, from the flags and its labels."""
+    if wt.flag_with_label(
+        dict(container_labels), wt.MONITOR_ONLY, config.monitor_only, config.label_take_precedence
+    ):
         return "monitor"
     if config.no_restart:
         return "no_restart"
     return "update"
+
+
+def no_pull(container_labels: Mapping[str, str], config: ExecutorConfig) -> bool:
+    """Pure: --no-pull or the no-pull label: use the image the tag names on this host."""
+    return wt.flag_with_label(
+        dict(container_labels), wt.NO_PULL, config.no_pull, config.label_take_precedence
+    )
 
 
 def is_self(container_labels: Mapping[str, str]) -> bool:
@@ -202,6 +201,14 @@ class PlanRun:
         await self._hooks("post-check", names)
         return [self.results[n] for n in names if n in self.results]
 
+    def _local_image(self, image: str) -> str:
+        """--no-pull: the image the tag names on this host now."""
+        try:
+            return str(self.engine.api.inspect_image(image)["Id"])
+        except Exception as exc:
+            reason = getattr(exc, "explanation", None) or exc
+            raise RuntimeError(f"--no-pull: {image} is not on this host: {reason}") from None
+
     def _inspect_all(self) -> dict[str, dict[str, Any]]:
         api = self.engine.api
         found: dict[str, dict[str, Any]] = {}
@@ -230,7 +237,10 @@ class PlanRun:
                 await self.progress(name, phase, message)
 
             try:
-                new_id = await self.executor.pull(action, pulled, progress)
+                if no_pull(_labels(self.inspected.get(name)), self.config):
+                    new_id = await asyncio.to_thread(self._local_image, action.image)
+                else:
+                    new_id = await self.executor.pull(action, pulled, progress)
             except Exception as exc:
                 await self.progress(name, "failed", str(exc))
                 self.results[name] = self.result(action, "failed", error=str(exc))

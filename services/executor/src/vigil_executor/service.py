@@ -45,6 +45,7 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     rolling_restart: bool = False  # one container at a time, each fully replaced
     monitor_only: bool = False  # report new images, change nothing
     no_restart: bool = False  # pull new images, recreate nothing
+    no_pull: bool = False  # use the image the tag names on the host; pull nothing
     revive_stopped: bool = False  # start stopped containers after their update
     remove_volumes: bool = False  # remove anonymous volumes with the old container
     label_take_precedence: bool = False  # the monitor-only label wins over the flag

@@ -15,6 +15,7 @@ def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
     """
     api = client.api
     images: dict[str, tuple[str, ...]] = {}
+    tags: dict[str, str] = {}
     found: list[ContainerInfo] = []
     for summary in api.containers(all=True):
         try:
@@ -26,6 +27,9 @@ def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
         image_id = data.get("Image", "")
         if image_id not in images:
             images[image_id] = _repo_digests(api, image_id)
+        reference = (data.get("Config") or {}).get("Image", "")
+        if reference not in tags:
+            tags[reference] = _image_id(api, reference)
         found.append(
             ContainerInfo(
                 id=data["Id"],
@@ -36,6 +40,7 @@ def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
                 state=(data.get("State") or {}).get("Status", "unknown"),
                 labels=dict((data.get("Config") or {}).get("Labels") or {}),
                 created=data.get("Created", ""),
+                tag_image_id=tags[reference],
             )
         )
     return tuple(found)
@@ -47,4 +52,16 @@ def _repo_digests(api: Any, image_id: str) -> tuple[str, ...]:
     except Exception as exc:
         if getattr(exc, "status_code", None) == 404:
             return ()
+        raise
+
+
+def _image_id(api: Any, reference: str) -> str:
+    """The id of the image `reference` names on this host, "" when it is not here."""
+    if not reference:
+        return ""
+    try:
+        return str(api.inspect_image(reference).get("Id") or "")
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return ""
         raise

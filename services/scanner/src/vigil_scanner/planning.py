@@ -49,11 +49,17 @@ def _created_from_image_id(c: ContainerInfo) -> bool:
     return len(c.image) >= 4 and bool(hex_id) and hex_id.startswith(c.image)
 
 
-def checks_for(containers: Iterable[ContainerInfo]) -> CheckList:
-    """One check per distinct image reference (with every local digest seen for it)."""
+def checks_for(
+    containers: Iterable[ContainerInfo], local_only: frozenset[str] = frozenset()
+) -> CheckList:
+    """One check per distinct image reference (with every local digest seen for it).
+
+    Containers in `local_only` (ids; --no-pull) are not checked with the registry."""
     digests: dict[str, set[str]] = {}
     unusable: list[ContainerResult] = []
     for c in containers:
+        if c.id in local_only:
+            continue
         if _created_from_image_id(c):
             unusable.append(
                 _settled(c, "skipped", "the container was created from an image id, not a tag")
@@ -82,6 +88,7 @@ def build_plan(
     reply: CheckReply | None,
     check_error: str = "",
     problems: tuple[str, ...] = (),
+    local_only: frozenset[str] = frozenset(),
 ) -> Plan:
     """Decide per container: update it, or settle it as fresh, pinned, or failed to check.
 
@@ -94,6 +101,20 @@ def build_plan(
     for c in containers:
         if c.id in unusable:
             settled.append(unusable[c.id])
+            continue
+        if c.id in local_only:
+            # --no-pull: stale when the tag names another image on this host than it runs.
+            if c.tag_image_id and c.tag_image_id != c.image_id:
+                actions.append(
+                    UpdateAction(
+                        container_id=c.id,
+                        container_name=c.name,
+                        image=c.image,
+                        old_image_id=c.image_id,
+                    )
+                )
+            else:
+                settled.append(_settled(c, "fresh"))
             continue
         status = by_image.get(c.image)
         if status is None:

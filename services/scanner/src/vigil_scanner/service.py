@@ -16,6 +16,7 @@ from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import build_plan, checks_for
 from vigil_scanner.selection import Selection, select
+from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
 from vigil_shared.contracts import CheckReply, CheckRequest, Inventory, Plan, ScanCommand
 from vigil_shared.imageref import InvalidImageRef
@@ -28,6 +29,8 @@ log = get_logger("vigil.scanner")
 class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     host_id: str
     selection: Selection = Selection()
+    no_pull: bool = False  # --no-pull: compare with the images on the host, ask no registry
+    label_take_precedence: bool = False
     check_timeout: float = 30.0  # per attempt
     # A gateway replica that dies holding our request costs a retry (another replica of the
     # queue group answers), not a failed cycle.
@@ -116,7 +119,14 @@ class Scanner:
         )
         selected = select(containers, selection)
         problems = tuple(f"no container named {n!r} on host {host}" for n in selected.missing_names)
-        checklist = checks_for(selected.containers)
+        local_only = frozenset(
+            c.id
+            for c in selected.containers
+            if labels.flag_with_label(
+                c.labels, labels.NO_PULL, self.config.no_pull, self.config.label_take_precedence
+            )
+        )
+        checklist = checks_for(selected.containers, local_only)
         reply: CheckReply | None = None
         check_error = ""
         check_started = time.monotonic()
@@ -138,6 +148,7 @@ class Scanner:
             reply=reply,
             check_error=check_error,
             problems=problems,
+            local_only=local_only,
         )
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
         log.info(

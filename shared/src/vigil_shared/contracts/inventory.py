@@ -16,6 +16,9 @@ class ContainerInfo(msgspec.Struct, frozen=True, kw_only=True):
     state: str = "running"  # running, exited, created, restarting, paused, dead
     labels: dict[str, str] = {}
     created: str = ""
+    # The image the container's tag names on this host now (--no-pull compares with it);
+    # empty when the tag is not on the host.
+    tag_image_id: str = ""
 
 
 class Inventory(Message, frozen=True, kw_only=True):
