@@ -5,6 +5,8 @@
     vigil check IMAGE... [--nats-url URL]
     vigil events [--follow] [--since DURATION] [--host H] [--container NAME] [--json]
     vigil history [--host H] [--container NAME] [--json]
+    vigil status [--json]
+    vigil trigger [--host H]... [--timeout DURATION] [--json] [NAME...]
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -42,11 +44,20 @@ DESCRIPTIONS = {
     "directory).",
     options.HISTORY: "Print what changed: when, on which host, which container, from which "
     "image to which, and how it ended.",
+    options.STATUS: "Print the fleet's health from the services' heartbeats: each host with its "
+    "scanner and executor (alive, or silent for how long), their version and the host's last "
+    "cycle, then the fleet-wide services (from the fleet's NATS with --nats-url, else from the "
+    "all-in-one's state directory).",
+    options.TRIGGER: "Run a cycle now on every host with a live scanner (or only the --host "
+    "hosts), wait for each host's report and print it. Exit status 0 when nothing failed, 1 "
+    "when an update failed or a host did not answer in time.",
 }
 SUMMARIES = {
     options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
     options.EVENTS: "Print the audit stream (inventory, plans, progress, reports).",
     options.HISTORY: "Print what changed, when, and how it ended.",
+    options.STATUS: "Print which hosts and services are alive, and each host's last cycle.",
+    options.TRIGGER: "Run a cycle now on every live host and print the reports.",
 }
 COMMANDS = (*options.SERVICES, *options.TOOLS)
 
@@ -63,7 +74,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         description=DESCRIPTIONS[command],
         epilog="Flags win over environment variables. See docs/options.md.",
     )
-    if command in (options.ALL_IN_ONE, options.SCANNER):
+    if command in (options.ALL_IN_ONE, options.SCANNER, options.TRIGGER):
         parser.add_argument(
             "names",
             nargs="*",
@@ -103,6 +114,29 @@ def build_parser(command: str) -> argparse.ArgumentParser:
             metavar="DURATION",
             help="only events of the last DURATION (e.g. 10m, 2h)",
         )
+    if command == options.STATUS:
+        parser.add_argument(
+            "--json", dest="fleet_json", action="store_true", help="one JSON document"
+        )
+    if command == options.TRIGGER:
+        parser.add_argument(
+            "--host",
+            dest="fleet_hosts",
+            action="append",
+            metavar="HOST",
+            help="only this host (it must have a live scanner); repeatable "
+            "(default: every host with a live scanner)",
+        )
+        parser.add_argument(
+            "--timeout",
+            dest="fleet_timeout",
+            metavar="DURATION",
+            default="10m",
+            help="how long to wait for the reports (default: 10m)",
+        )
+        parser.add_argument(
+            "--json", dest="fleet_json", action="store_true", help="the reports as JSON"
+        )
     options.add_options(parser, command)
     return parser
 
@@ -131,10 +165,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         values["names"] = tuple(getattr(parsed, "names", ()) or ())
         values["images"] = tuple(getattr(parsed, "images", ()) or ())
         for name, value in vars(parsed).items():
-            if name.startswith("audit_"):
+            if name.startswith(("audit_", "fleet_")):
                 values[name] = value
         if values.get("audit_since") is not None:
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")
+        if values.get("fleet_timeout") is not None:
+            values["fleet_timeout"] = options.parse_duration(values["fleet_timeout"], "--timeout")
     except UsageError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE

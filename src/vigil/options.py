@@ -32,7 +32,10 @@ CHECK = "check"
 # `vigil events` / `vigil history`: read the audit stream (at --nats-url, or the all-in-one's).
 EVENTS = "events"
 HISTORY = "history"
-TOOLS = (CHECK, EVENTS, HISTORY)
+# `vigil status` / `vigil trigger`: the fleet's heartbeats; a cycle now, on every live host.
+STATUS = "status"
+TRIGGER = "trigger"
+TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER)
 _TOOL_OPTIONS = frozenset(
     {"nats_url", "subject_prefix", "log_level", "log_format", "debug", "trace", "no_color"}
 )
@@ -623,7 +626,7 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
 def options_for(command: str) -> tuple[Option, ...]:
     if command == CHECK:
         return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
-    if command in (EVENTS, HISTORY):
+    if command in (EVENTS, HISTORY, STATUS, TRIGGER):
         return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
     return tuple(o for o in OPTIONS if command in o.where)
 

@@ -19,6 +19,7 @@ from typing import Any
 from vigil import options
 from vigil.cycles import ApiStartupError, run_cycles
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
+from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
@@ -83,6 +84,10 @@ async def run(
             from vigil.audit_commands import run_audit
 
             return await run_audit(command, values)
+        if command in (options.STATUS, options.TRIGGER):
+            from vigil.fleet_commands import run_fleet
+
+            return await run_fleet(command, values)
         return await _run(command, values, env, redactor)
     except (
         StartupError,
@@ -127,6 +132,7 @@ async def _run(
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
+    heartbeats: list[HeartbeatTask] = []
     # Always built: --metrics-port serves it, and so does the HTTP API's /v1/metrics.
     metrics = MetricsServer(
         int(values.get("metrics_port") or 0), str(values.get("metrics_address"))
@@ -141,6 +147,13 @@ async def _run(
             buses.append(bus)
             return bus
 
+        async def heartbeat(
+            bus: Bus, role: str, host: str = "", details: Details | None = None
+        ) -> None:
+            task = HeartbeatTask(bus, role, host, details)
+            heartbeats.append(task)
+            await task.start()
+
         wanted = options.SERVICES if command == options.ALL_IN_ONE else (command,)
         host = _host_id(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ""
         engine = None
@@ -154,18 +167,16 @@ async def _run(
         scanner: Scanner | None = None
         notifier: Notifier | None = None
         if options.GATEWAY in wanted:
-            gateway = Gateway(
-                await connect("vigil-registry-gateway"),
-                _gateway_config(values, env),
-                redactor,
-                telemetry,
-            )
+            gateway_bus = await connect("vigil-registry-gateway")
+            gateway = Gateway(gateway_bus, _gateway_config(values, env), redactor, telemetry)
             closers.append(gateway.close)
             await gateway.start()
+            await heartbeat(gateway_bus, options.GATEWAY)
             metrics.add(GatewayCollector(gateway))
         if options.EXECUTOR in wanted:
+            executor_bus = await connect(f"vigil-executor-{host}")
             executor = Executor(
-                await connect(f"vigil-executor-{host}"),
+                executor_bus,
                 engine,
                 ExecutorConfig(
                     host_id=host,
@@ -185,20 +196,24 @@ async def _run(
                 telemetry,
             )
             await executor.start()
+            await heartbeat(executor_bus, options.EXECUTOR, host, executor_details(executor))
             metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
+            notifier_bus = await connect("vigil-notifier")
             notifier = Notifier(
-                await connect("vigil-notifier"),
+                notifier_bus,
                 config=notifier_config,
                 redactor=redactor,
                 telemetry=telemetry,
             )
             closers.append(notifier.close)
             await notifier.start()
+            await heartbeat(notifier_bus, options.NOTIFIER)
             metrics.add(NotifierCollector(notifier))
         if options.SCANNER in wanted:
+            scanner_bus = await connect(f"vigil-scanner-{host}")
             scanner = Scanner(
-                await connect(f"vigil-scanner-{host}"),
+                scanner_bus,
                 engine,
                 ScannerConfig(
                     host_id=host,
@@ -209,6 +224,7 @@ async def _run(
                 telemetry,
             )
             await scanner.start()
+            await heartbeat(scanner_bus, options.SCANNER, host, scanner_details(scanner))
             metrics.add(ScannerCollector(scanner))
 
         if values.get("run_once") and scanner is not None:
@@ -226,6 +242,8 @@ async def _run(
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
+        for task in heartbeats:
+            await task.stop()
         metrics.stop()
         for close in closers:
             await close()

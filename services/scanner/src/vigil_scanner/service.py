@@ -46,6 +46,8 @@ class Scanner:
         self._busy = asyncio.Lock()
         self.scans_total = 0
         self.scans_skipped = 0
+        self.last_scan_id = ""  # the latest cycle started (heartbeats report it)
+        self.last_scan_at = 0.0
 
     async def start(self) -> None:
         await self.bus.subscribe(self.bus.subjects.cmd_scan, ScanCommand, self._on_command)
@@ -82,6 +84,7 @@ class Scanner:
             self.scans_total += 1
             with self.tracer.start_as_current_span("scan") as span:
                 scan_id = scan_id or uuid.uuid4().hex
+                self.last_scan_id, self.last_scan_at = scan_id, time.time()
                 span.set_attribute("vigil.scan_id", scan_id)
                 span.set_attribute("vigil.host", self.config.host_id)
                 return await self._cycle(scan_id, names, filters)

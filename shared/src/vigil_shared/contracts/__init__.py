@@ -18,15 +18,25 @@ from vigil_shared.contracts.registry import (
 )
 from vigil_shared.contracts.report import ContainerResult, Report, ResultStatus
 from vigil_shared.contracts.scan import ScanCommand
+from vigil_shared.contracts.status import (
+    FLEET,
+    STATUS_BUCKET,
+    Heartbeat,
+    ReportSummary,
+    status_key,
+)
 from vigil_shared.contracts.subjects import Subjects
 
 __all__ = [
+    "FLEET",
     "SCHEMA_VERSION",
+    "STATUS_BUCKET",
     "CheckReply",
     "CheckRequest",
     "ContainerInfo",
     "ContainerResult",
     "ErrorReply",
+    "Heartbeat",
     "ImageCheck",
     "ImageStatus",
     "Inventory",
@@ -36,8 +46,10 @@ __all__ = [
     "PullAuthReply",
     "PullAuthRequest",
     "Report",
+    "ReportSummary",
     "ResultStatus",
     "ScanCommand",
     "Subjects",
     "UpdateAction",
+    "status_key",
 ]

@@ -1,0 +1,284 @@
+"""`vigil status` and `vigil trigger`: the fleet as its heartbeats describe it.
+
+Both read the `{STREAM}_STATUS` bucket the services write their heartbeats to (see
+vigil.heartbeat). `status` prints who is alive and each host's last cycle; `trigger` asks every
+host with a live scanner (or the --host hosts) for a cycle now and waits for their reports.
+The NATS is --nats-url, else that of the all-in-one running from the state directory (as for
+`vigil events`); `status` with neither reads what the state directory stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+import nats.js.errors
+
+from vigil import options
+from vigil.embedded_nats import EmbeddedNats, default_state_dir, running_url
+from vigil_notifier.render import render_report
+from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.codec import BadMessage, decode
+from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ScanCommand
+from vigil_shared.logs import get_logger
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LIVE_S = 30.0  # a heartbeat younger than this: the service is alive (it writes one every 10 s)
+HOST_ROLES = (options.SCANNER, options.EXECUTOR)
+FLEET_ROLES = (options.GATEWAY, options.NOTIFIER)
+
+log = get_logger("vigil.fleet")
+
+
+# ---- pure ---------------------------------------------------------------------------------
+
+
+def is_alive(beat: Heartbeat, now: float, live_s: float = LIVE_S) -> bool:
+    return now - beat.at < live_s
+
+
+def _span(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def liveness(beat: Heartbeat | None, now: float) -> str:
+    if beat is None:
+        return "never seen"
+    if is_alive(beat, now):
+        return "alive"
+    return f"silent for {_span(now - beat.at)}"
+
+
+def targets(
+    beats: Iterable[Heartbeat], wanted: Sequence[str], now: float
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The hosts a trigger waits for, and the wanted hosts that have no live scanner."""
+    live = sorted({b.host for b in beats if b.role == options.SCANNER and is_alive(b, now)})
+    if not wanted:
+        return tuple(live), ()
+    unique = tuple(dict.fromkeys(wanted))
+    return tuple(h for h in unique if h in live), tuple(h for h in unique if h not in live)
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
+
+
+def _cycle(beat: Heartbeat | None) -> str:
+    if beat is None or beat.role != options.EXECUTOR:
+        return ""
+    last = beat.last_report
+    if last is None:
+        return "no cycle yet"
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items())) or "nothing"
+    problems = f", {last.problems} problem(s)" if last.problems else ""
+    outcome = "FAILED" if last.failed else "ok"
+    return f"{_when(last.finished_at)} {outcome}: {counts}{problems} (scan {last.scan_id[:8]})"
+
+
+def _scans(beat: Heartbeat | None) -> str:
+    if beat is None or beat.role != options.SCANNER:
+        return ""
+    text = f"{beat.scans_total} scans, {beat.scans_skipped} skipped"
+    if beat.last_scan_id:
+        text += f"; last {_when(beat.last_scan_at)} (scan {beat.last_scan_id[:8]})"
+    return text
+
+
+def _grouped(
+    beats: Iterable[Heartbeat],
+) -> tuple[dict[str, dict[str, Heartbeat]], list[Heartbeat]]:
+    hosts: dict[str, dict[str, Heartbeat]] = {}
+    fleet: list[Heartbeat] = []
+    for beat in beats:
+        if beat.role in HOST_ROLES:
+            hosts.setdefault(beat.host, {})[beat.role] = beat
+        else:
+            fleet.append(beat)
+    fleet.sort(key=lambda b: (b.role, b.host))
+    return dict(sorted(hosts.items())), fleet
+
+
+def render_status(beats: Iterable[Heartbeat], now: float) -> str:
+    """One table: each host's scanner and executor, then the fleet-wide services."""
+    hosts, fleet = _grouped(beats)
+    rows = [("HOST", "SERVICE", "STATE", "VERSION", "LAST HEARTBEAT", "LAST CYCLE / SCANS")]
+
+    def row(host: str, role: str, beat: Heartbeat | None, detail: str) -> None:
+        heard = f"{_when(beat.at)} ({_span(now - beat.at)} ago)" if beat else "-"
+        version = beat.version if beat else "-"
+        rows.append((host, role, liveness(beat, now), version, heard, detail))
+
+    for host, by_role in hosts.items():
+        row(host, options.SCANNER, by_role.get(options.SCANNER), _scans(by_role.get("scanner")))
+        executor = by_role.get(options.EXECUTOR)
+        row(host, options.EXECUTOR, executor, _cycle(executor))
+    for beat in fleet:
+        row("(fleet)", beat.role, beat, "")
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _beat_doc(beat: Heartbeat | None, now: float) -> dict[str, Any] | None:
+    if beat is None:
+        return None
+    doc: dict[str, Any] = msgspec.to_builtins(beat)
+    doc.update(alive=is_alive(beat, now), age_s=round(now - beat.at, 1))
+    return doc
+
+
+def status_document(beats: Iterable[Heartbeat], now: float) -> dict[str, Any]:
+    hosts, fleet = _grouped(beats)
+    return {
+        "at": now,
+        "hosts": [
+            {
+                "host": host,
+                "scanner": _beat_doc(by_role.get(options.SCANNER), now),
+                "executor": _beat_doc(by_role.get(options.EXECUTOR), now),
+            }
+            for host, by_role in hosts.items()
+        ],
+        "fleet": [_beat_doc(b, now) for b in fleet],
+    }
+
+
+# ---- input and output ---------------------------------------------------------------------
+
+
+async def read_heartbeats(bus: Bus) -> list[Heartbeat]:
+    """Every heartbeat in the STATUS bucket; none when the bucket does not exist (a reader
+    does not create it)."""
+    bucket = f"{bus.subjects.stream_name}_{STATUS_BUCKET}"
+    try:
+        kv = await bus.js.key_value(bucket)
+        keys = await kv.keys()
+    except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+        return []
+    beats = []
+    for key in keys:
+        try:
+            entry = await kv.get(key)
+            beats.append(decode(entry.value or b"", Heartbeat))
+        except nats.js.errors.KeyNotFoundError:
+            continue
+        except BadMessage as exc:
+            log.warning("unreadable heartbeat ignored", key=key, error=str(exc))
+    return beats
+
+
+async def run_fleet(command: str, values: Mapping[str, Any], out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    url = values.get("nats_url")
+    embedded: EmbeddedNats | None = None
+    if not url:
+        state_dir = Path(values.get("state_dir") or default_state_dir())
+        url = running_url(state_dir / "nats")
+        if url is None:
+            if command == options.TRIGGER or not (state_dir / "nats").is_dir():
+                print(
+                    f"vigil {command}: no vigil is running from {state_dir} and nothing is "
+                    "stored there; give --nats-url to reach a fleet",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE if command == options.TRIGGER else EXIT_FAILED
+            embedded = EmbeddedNats(state_dir / "nats")
+            await asyncio.to_thread(embedded.start)
+            url = embedded.url
+    bus = await Bus.connect(
+        BusConfig(url=url, prefix=str(values.get("subject_prefix") or "vigil")),
+        name=f"vigil-{command}",
+    )
+    try:
+        if command == options.STATUS:
+            return await _status(bus, values, out)
+        return await _trigger(bus, values, out)
+    finally:
+        await bus.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _status(bus: Bus, values: Mapping[str, Any], out: TextIO) -> int:
+    beats = await read_heartbeats(bus)
+    now = time.time()
+    if not beats:
+        print("vigil status: no service has written a heartbeat here", file=sys.stderr)
+        if values.get("fleet_json"):
+            out.write(msgspec.json.encode(status_document(beats, now)).decode() + "\n")
+        return EXIT_FAILED
+    if values.get("fleet_json"):
+        out.write(msgspec.json.encode(status_document(beats, now)).decode() + "\n")
+    else:
+        out.write(render_status(beats, now) + "\n")
+    return EXIT_OK
+
+
+async def _trigger(bus: Bus, values: Mapping[str, Any], out: TextIO) -> int:
+    wanted = tuple(values.get("fleet_hosts") or ())
+    hosts, missing = targets(await read_heartbeats(bus), wanted, time.time())
+    if missing:
+        for host in missing:
+            print(f"vigil trigger: no live scanner on host {host}", file=sys.stderr)
+        return EXIT_USAGE
+    if not hosts:
+        print("vigil trigger: no live scanner in the fleet", file=sys.stderr)
+        return EXIT_USAGE
+    scan_id = uuid.uuid4().hex
+    reports: dict[str, Report] = {}
+    everyone = asyncio.Event()
+
+    async def on_report(report: Report, headers: dict[str, str]) -> None:
+        if report.scan_id != scan_id:
+            return
+        reports.setdefault(report.host, report)
+        if set(hosts) <= set(reports):
+            everyone.set()
+
+    # Listen before asking: a fast host must not answer before we hear.
+    await bus.subscribe(bus.subjects.all_reports, Report, on_report)
+    await bus.nc.flush()
+    command = ScanCommand(
+        scan_id=scan_id,
+        hosts=wanted,
+        names=tuple(values.get("names") or ()),
+        requested_by="vigil trigger",
+    )
+    await bus.publish(bus.subjects.cmd_scan, command)
+    timeout = float(values.get("fleet_timeout") or 600)
+    print(
+        f"vigil trigger: scan {scan_id[:8]} asked of {', '.join(hosts)}; "
+        f"waiting up to {_span(timeout)}",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(everyone.wait(), timeout)
+    silent = [h for h in hosts if h not in reports]
+    ordered = [reports[h] for h in sorted(reports)]
+    if values.get("fleet_json"):
+        doc = {"scan_id": scan_id, "reports": ordered, "silent": silent}
+        out.write(msgspec.json.encode(doc).decode() + "\n")
+    else:
+        out.write("\n\n".join(render_report(r) for r in ordered) + ("\n" if ordered else ""))
+    for host in silent:
+        print(f"vigil trigger: host {host} sent no report within {_span(timeout)}", file=sys.stderr)
+    failed = any(r.failed for r in ordered)
+    return EXIT_FAILED if failed or silent else EXIT_OK

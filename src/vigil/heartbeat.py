@@ -1,0 +1,137 @@
+"""Heartbeats: each service process says, every few seconds, that it is alive and how it is.
+
+The runner starts one `HeartbeatTask` per service it runs and cancels it on shutdown. The
+task writes a `Heartbeat` into the `{STREAM}_STATUS` bucket under `{role}.{host}`; what a
+service adds (its last scan, its last report) comes from a `details` callable that reads the
+service's public attributes, so the services themselves know nothing of heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import msgspec
+
+from vigil_shared.bus import Bus
+from vigil_shared.contracts import (
+    FLEET,
+    STATUS_BUCKET,
+    Heartbeat,
+    Report,
+    ReportSummary,
+    status_key,
+)
+from vigil_shared.logs import get_logger
+
+INTERVAL_S = 10.0
+
+log = get_logger("vigil.heartbeat")
+
+Details = Callable[[], dict[str, Any]]
+
+
+def vigil_version() -> str:
+    try:
+        return metadata.version("vigil")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def summarize(report: Report | None) -> ReportSummary | None:
+    if report is None:
+        return None
+    counts: dict[str, int] = {}
+    for result in report.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return ReportSummary(
+        scan_id=report.scan_id,
+        plan_id=report.plan_id,
+        finished_at=report.finished_at,
+        counts=counts,
+        problems=len(report.problems),
+        failed=report.failed,
+    )
+
+
+def scanner_details(scanner: Any) -> Details:
+    return lambda: {
+        "last_scan_id": scanner.last_scan_id,
+        "last_scan_at": scanner.last_scan_at,
+        "scans_total": scanner.scans_total,
+        "scans_skipped": scanner.scans_skipped,
+    }
+
+
+def executor_details(executor: Any) -> Details:
+    return lambda: {"last_report": summarize(executor.last_report)}
+
+
+class HeartbeatTask:
+    """Write `role`'s heartbeat at start and every `interval` seconds until stopped."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        role: str,
+        host: str = "",
+        details: Details | None = None,
+        *,
+        interval: float = INTERVAL_S,
+    ) -> None:
+        self.bus = bus
+        self.role = role
+        self.host = host
+        self.key = status_key(role, host)
+        self.details = details or dict
+        self.interval = interval
+        self.started_at = time.time()
+        self.version = vigil_version()
+        self._task: asyncio.Task[None] | None = None
+        self._kv: Any = None
+
+    def heartbeat(self) -> Heartbeat:
+        return Heartbeat(
+            role=self.role,
+            host=self.host or FLEET,
+            version=self.version,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            at=time.time(),
+            **self.details(),
+        )
+
+    async def beat(self) -> None:
+        if self._kv is None:
+            self._kv = await self.bus.key_value(STATUS_BUCKET)
+        await self._kv.put(self.key, msgspec.json.encode(self.heartbeat()))
+
+    async def start(self) -> None:
+        """The first heartbeat is written before this returns; the rest in the background."""
+        await self._safe_beat()
+        self._task = asyncio.create_task(self._loop(), name=f"heartbeat-{self.key}")
+
+    async def _safe_beat(self) -> None:
+        try:
+            await self.beat()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a missed heartbeat is logged; the service goes on
+            log.warning("heartbeat not written", key=self.key, error=str(exc) or type(exc).__name__)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self._safe_beat()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
