@@ -5,6 +5,8 @@ gateway-fanout: 10 scanners x 100 containers asking one gateway about 100 refere
 slow token-auth registry, against a watchtower-style baseline (bench/gateway_fanout.py).
 executor-updates: 20 containers in dependency chains updated by the executor, beside the
 same steps done directly through the Docker API (bench/executor_updates.py).
+fleet-cycle: 100 hosts x 20 containers (engines simulated) over one NATS and one gateway:
+a full fleet cycle's time and registry requests (bench/fleet_cycle.py).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import argparse
 
 from bench.core_cycle import run_core_cycle
 from bench.executor_updates import run_executor_updates
+from bench.fleet_cycle import run_fleet_cycle
 from bench.gateway_fanout import run_gateway_fanout
 
-BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates")
+BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates", "fleet-cycle")
 
 
 def main() -> None:
@@ -48,6 +51,8 @@ def main() -> None:
     executor.add_argument(
         "--executor-rounds", type=int, default=3, help="rounds of each side (default 3)"
     )
+    fleet = parser.add_argument_group("fleet-cycle")
+    fleet.add_argument("--fleet-rounds", type=int, default=3, help="fleet cycles (default 3)")
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -56,6 +61,8 @@ def main() -> None:
         run_gateway_fanout(runs=args.fanout_runs, baseline_runs=args.fanout_baseline_runs)
     if "executor-updates" in selected:
         run_executor_updates(rounds=args.executor_rounds)
+    if "fleet-cycle" in selected:
+        run_fleet_cycle(rounds=args.fleet_rounds)
 
 
 if __name__ == "__main__":

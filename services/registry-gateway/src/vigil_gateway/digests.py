@@ -104,10 +104,15 @@ class DigestChecker:
             return cached[1]
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.create_task(self._fetch(ref))
+            task = asyncio.create_task(self._fetch_and_keep(key, ref))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        answer = await asyncio.shield(task)
+        return await asyncio.shield(task)
+
+    async def _fetch_and_keep(self, key: str, ref: ImageRef) -> RemoteDigest:
+        # The answer is cached before the task completes: a check arriving between the
+        # task's end and its waiters' wake-up finds it, instead of asking the registry again.
+        answer = await self._fetch(ref)
         if not answer.error and self.ttl > 0:
             self._answers[key] = (self._clock() + self.ttl, answer)
             self._evict()

@@ -1,0 +1,168 @@
+"""A fleet-wide cycle: 100 hosts with 20 containers each, one gateway, one NATS.
+
+The bus, the gateway, the registry, the scanners' planning and the executors are the real
+ones; only the Docker side is simulated (each host's engine answers from a table of 20
+containers on a handful of the fleet's images), so the figure is Vigil's own cost. One
+`ScanCommand` asks every host for a cycle; the cycle ends when the 100 reports are in.
+
+Printed per round and as medians: the wall time of the full fleet cycle, and the manifest
+requests the registry served. Targets (issue 6): under 5 seconds, at most one manifest
+request per unique image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.oci import push_tiny_image
+from tests.support.registry_fixtures import RegistryServer
+from vigil.embedded_nats import EmbeddedNats
+from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_scanner.service import Scanner, ScannerConfig
+from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.contracts import Report, ScanCommand
+from vigil_shared.logs import Redactor
+from vigil_shared.telemetry import Telemetry
+
+HOSTS, PER_HOST, IMAGES = 100, 20, 50
+
+
+class SimulatedEngine:
+    """What the scanner asks of docker-py's low-level API, answered from a table."""
+
+    def __init__(self, host: str, containers: list[dict[str, Any]], images: dict[str, Any]):
+        self.api = self
+        self._containers = {c["Id"]: c for c in containers}
+        self._images = images
+        self.host = host
+
+    def containers(self, all: bool = False) -> list[dict[str, Any]]:
+        return [{"Id": cid} for cid in self._containers]
+
+    def inspect_container(self, cid: str) -> dict[str, Any]:
+        return self._containers[cid]
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        image: dict[str, Any] = self._images[ref]
+        return image
+
+
+def _fleet(registry: str, digests: list[str]) -> list[SimulatedEngine]:
+    images: dict[str, Any] = {}
+    for i, digest in enumerate(digests):
+        tag = f"{registry}/fleet/app{i}:latest"
+        image_id = f"sha256:{i:064x}"
+        image = {"Id": image_id, "RepoDigests": [f"{registry}/fleet/app{i}@{digest}"]}
+        images[tag] = images[image_id] = image
+    engines = []
+    for h in range(HOSTS):
+        containers = []
+        for n in range(PER_HOST):
+            i = (h * 7 + n) % IMAGES
+            containers.append(
+                {
+                    "Id": f"{h:032x}{n:032x}",
+                    "Name": f"/h{h}-c{n}",
+                    "Image": f"sha256:{i:064x}",
+                    "Config": {"Image": f"{registry}/fleet/app{i}:latest", "Labels": {}},
+                    "State": {"Status": "running", "Running": True},
+                    "Created": "",
+                }
+            )
+        engines.append(SimulatedEngine(f"h{h:03d}", containers, images))
+    return engines
+
+
+async def _round(bus: Bus, hosts: list[str]) -> float:
+    scan_id = uuid.uuid4().hex
+    reports: set[str] = set()
+    done = asyncio.Event()
+
+    async def on_report(report: Report, headers: dict[str, str]) -> None:
+        if report.scan_id == scan_id:
+            reports.add(report.host)
+            if len(reports) == len(hosts):
+                done.set()
+
+    await bus.subscribe(bus.subjects.all_reports, Report, on_report)
+    started = time.monotonic()
+    await bus.publish(bus.subjects.cmd_scan, ScanCommand(scan_id=scan_id))
+    await asyncio.wait_for(done.wait(), 120)
+    return time.monotonic() - started
+
+
+async def _run(rounds: int) -> None:
+    registry = RegistryServer()
+    registry.start()
+    buses: list[Bus] = []
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-fleet-") as tmp:
+        nats = EmbeddedNats(Path(tmp) / "nats")
+        nats.start()
+        try:
+            with httpx.Client() as http:
+                digests = [
+                    str(
+                        push_tiny_image(http, registry.url, f"fleet/app{i}", "latest", f"a{i}")[
+                            "digest"
+                        ]
+                    )
+                    for i in range(IMAGES)
+                ]
+            config = BusConfig(url=nats.url)
+
+            async def connect(name: str) -> Bus:
+                bus = await Bus.connect(config, name=name)
+                buses.append(bus)
+                return bus
+
+            control = await connect("bench")
+            await control.ensure_streams()
+            gateway = Gateway(await connect("gateway"), GatewayConfig(home=tmp), Redactor())
+            await gateway.start()
+            engines = _fleet(registry.host, digests)
+            telemetry = Telemetry.disabled()
+            for engine in engines:
+                host_bus = await connect(f"host-{engine.host}")
+                scanner = Scanner(host_bus, engine, ScannerConfig(host_id=engine.host), telemetry)
+                await scanner.start()
+                executor = Executor(
+                    host_bus, engine, ExecutorConfig(host_id=engine.host), telemetry
+                )
+                await executor.start()
+            print(
+                f"fleet cycle: {HOSTS} hosts x {PER_HOST} containers on {IMAGES} images, one "
+                "gateway, one NATS (the engines simulated), nothing stale"
+            )
+            rows = []
+            for n in range(rounds):
+                before = len(registry.manifest_requests())
+                wall = await _round(control, [e.host for e in engines])
+                manifests = len(registry.manifest_requests()) - before
+                rows.append((wall, manifests))
+                print(f"  round {n + 1}: {wall:5.2f} s, {manifests} manifest requests")
+                await asyncio.sleep(31)  # past the gateway's answer cache: each round asks anew
+            median_wall = statistics.median(w for w, _ in rows)
+            median_manifests = statistics.median(m for _, m in rows)
+            print(
+                f"median over {rounds} rounds: a full fleet cycle in {median_wall:.2f} s "
+                f"(target < 5 s), {median_manifests:g} manifest requests for {IMAGES} unique images (target <= "
+                f"{IMAGES}; {HOSTS * PER_HOST} containers)"
+            )
+        finally:
+            for bus in reversed(buses):
+                await bus.close()
+            nats.stop()
+            registry.stop()
+
+
+def run_fleet_cycle(*, rounds: int) -> None:
+    asyncio.run(_run(rounds))
