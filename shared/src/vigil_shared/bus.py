@@ -41,6 +41,7 @@ from vigil_shared.telemetry import extract_context, inject_headers
 M = TypeVar("M", bound=msgspec.Struct)
 
 ERROR_HEADER = "Vigil-Error"
+DRAIN_TIMEOUT = 2.0  # seconds a closing connection may take to deliver what it holds
 DAY = 86400.0
 
 log = get_logger("vigil.bus")
@@ -103,6 +104,7 @@ class Bus:
         self.name = name
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
+        self._pulls: list[Any] = []  # pull subscriptions of durable consumers
 
     # ---- connection -------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class Bus:
             "error_cb": on_error,
             "disconnected_cb": on_disconnect,
             "reconnected_cb": on_reconnect,
+            "drain_timeout": DRAIN_TIMEOUT,
         }
         if config.user:
             options["user"] = config.user
@@ -170,9 +173,18 @@ class Bus:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if not self.nc.is_closed:
+        # Messages a pull subscription fetched but nobody handles would hold drain forever;
+        # unacknowledged, they are delivered again to the next consumer anyway.
+        for sub in self._pulls:
             with contextlib.suppress(Exception):
-                await self.nc.drain()
+                await sub.unsubscribe()
+        if not self.nc.is_closed:
+            # Bounded: a service that was asked to stop must stop.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.drain(), DRAIN_TIMEOUT)
+            if not self.nc.is_closed:
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
 
     # ---- streams ----------------------------------------------------------------------
 
@@ -333,6 +345,7 @@ class Bus:
         sub = await self.js.pull_subscribe(
             subject, durable=durable, stream=self.subjects.stream_name, config=config
         )
+        self._pulls.append(sub)
 
         async def keep_alive(msg: Msg) -> None:
             while True:
