@@ -154,8 +154,8 @@ async def _run(rounds: int) -> None:
             median_manifests = statistics.median(m for _, m in rows)
             print(
                 f"median over {rounds} rounds: a full fleet cycle in {median_wall:.2f} s "
-                f"(target < 5 s), {median_manifests:g} manifest requests for {IMAGES} unique images (target <= "
-                f"{IMAGES}; {HOSTS * PER_HOST} containers)"
+                f"(target < 5 s), {median_manifests:g} manifest requests for {IMAGES} unique "
+                f"images (target <= {IMAGES}; {HOSTS * PER_HOST} containers)"
             )
         finally:
             for bus in reversed(buses):
