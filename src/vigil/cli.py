@@ -165,7 +165,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         values["names"] = tuple(getattr(parsed, "names", ()) or ())
         values["images"] = tuple(getattr(parsed, "images", ()) or ())
         for name, value in vars(parsed).items():
-            if name.startswith(("audit_", "fleet_")):
+            # The tools' own arguments; --audit-retention is an option, resolved above.
+            if name.startswith(("audit_", "fleet_")) and name not in values:
                 values[name] = value
         if values.get("audit_since") is not None:
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from vigil import cli, options
@@ -167,3 +169,22 @@ def test_docs_options_md_is_current() -> None:
     assert doc.read_text() == render(), (
         "run: .venv/bin/python -m vigil.options_doc > docs/options.md"
     )
+
+
+def test_audit_retention_is_resolved_as_a_duration_by_flag_and_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import vigil.runner
+
+    captured: dict[str, Any] = {}
+
+    async def fake_run(command: str, values: dict[str, Any], warnings: list[str], env: Any) -> int:
+        captured.update(values)
+        return 0
+
+    monkeypatch.setattr(vigil.runner, "run", fake_run)
+    url = ["executor", "--nats-url", "nats://127.0.0.1:1"]
+    assert cli.main([*url, "--audit-retention", "1h"], env={}) == 0
+    assert captured["audit_retention"] == 3600.0
+    assert cli.main(url, env={"VIGIL_AUDIT_RETENTION": "2h"}) == 0
+    assert captured["audit_retention"] == 7200.0
