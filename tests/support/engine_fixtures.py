@@ -13,16 +13,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.real_parts import part_missing
 from vigil_shared.docker_engine import EngineUnavailable, connect_engine
 
 TEST_PREFIX = "vigil-test-"
 
 
 def _engine_missing(reason: str) -> None:
-    message = f"no Docker engine: {reason} (run scripts/prepare-test-env.sh)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    part_missing(f"no Docker engine: {reason} (run scripts/prepare-test-env.sh)")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import os
 import re
 import shutil
 import socket
@@ -28,6 +27,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+
+from tests.support.real_parts import part_missing
 
 REGISTRY_BINARY = "docker-registry"
 SERVICE = "vigil-test-registry"
@@ -288,10 +289,7 @@ class RegistryServer:
 
 def _require_binary() -> None:
     if registry_binary() is None:
-        message = "docker-registry is not installed: run scripts/prepare-test-env.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        part_missing("docker-registry is not installed: run scripts/prepare-test-env.sh")
 
 
 @pytest.fixture
