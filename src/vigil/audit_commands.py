@@ -7,19 +7,17 @@ opened by an embedded server for the time of the command.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
 from vigil import options
-from vigil.embedded_nats import EmbeddedNats, default_state_dir, running_url
+from vigil.tool_bus import tool_bus
 from vigil_shared.audit import as_json, describe, describe_change, history, mentions, read_events
-from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report
 
 EXIT_OK = 0
@@ -27,29 +25,12 @@ EXIT_OK = 0
 
 async def run_audit(command: str, values: Mapping[str, Any], out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    url = values.get("nats_url")
-    embedded: EmbeddedNats | None = None
-    if not url:
-        state_dir = Path(values.get("state_dir") or default_state_dir())
-        url = running_url(state_dir / "nats")
-        if url is None:
-            embedded = EmbeddedNats(state_dir / "nats")
-            await asyncio.to_thread(embedded.start)
-            url = embedded.url
-    bus = await Bus.connect(
-        BusConfig(url=url, prefix=str(values.get("subject_prefix") or "vigil")),
-        name=f"vigil-{command}",
-    )
-    try:
+    async with tool_bus(values, f"vigil-{command}") as bus:
         # No ensure_streams here: a reader must not reset the stream's retention.
         if command == options.EVENTS:
             await _events(bus, values, out)
         else:
             await _history(bus, values, out)
-    finally:
-        await bus.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
     return EXIT_OK
 
 

@@ -15,16 +15,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 import nats.js.errors
 
 from vigil import options
-from vigil.embedded_nats import EmbeddedNats, default_state_dir, running_url
+from vigil.tool_bus import NoNats, tool_bus
 from vigil_notifier.render import render_report
-from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ScanCommand
 from vigil_shared.logs import get_logger
@@ -187,34 +186,18 @@ async def read_heartbeats(bus: Bus) -> list[Heartbeat]:
 
 async def run_fleet(command: str, values: Mapping[str, Any], out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    url = values.get("nats_url")
-    embedded: EmbeddedNats | None = None
-    if not url:
-        state_dir = Path(values.get("state_dir") or default_state_dir())
-        url = running_url(state_dir / "nats")
-        if url is None:
-            if command == options.TRIGGER or not (state_dir / "nats").is_dir():
-                print(
-                    f"vigil {command}: no vigil is running from {state_dir} and nothing is "
-                    "stored there; give --nats-url to reach a fleet",
-                    file=sys.stderr,
-                )
-                return EXIT_USAGE if command == options.TRIGGER else EXIT_FAILED
-            embedded = EmbeddedNats(state_dir / "nats")
-            await asyncio.to_thread(embedded.start)
-            url = embedded.url
-    bus = await Bus.connect(
-        BusConfig(url=url, prefix=str(values.get("subject_prefix") or "vigil")),
-        name=f"vigil-{command}",
-    )
     try:
-        if command == options.STATUS:
-            return await _status(bus, values, out)
-        return await _trigger(bus, values, out)
-    finally:
-        await bus.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
+        async with tool_bus(
+            values,
+            f"vigil-{command}",
+            open_store="never" if command == options.TRIGGER else "if-stored",
+        ) as bus:
+            if command == options.STATUS:
+                return await _status(bus, values, out)
+            return await _trigger(bus, values, out)
+    except NoNats as exc:
+        print(f"vigil {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE if command == options.TRIGGER else EXIT_FAILED
 
 
 async def _status(bus: Bus, values: Mapping[str, Any], out: TextIO) -> int:
