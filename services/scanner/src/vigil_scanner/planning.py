@@ -105,14 +105,7 @@ def build_plan(
         if c.id in local_only:
             # --no-pull: stale when the tag names another image on this host than it runs.
             if c.tag_image_id and c.tag_image_id != c.image_id:
-                actions.append(
-                    UpdateAction(
-                        container_id=c.id,
-                        container_name=c.name,
-                        image=c.image,
-                        old_image_id=c.image_id,
-                    )
-                )
+                actions.append(_action(c))
             else:
                 settled.append(_settled(c, "fresh"))
             continue
@@ -126,24 +119,9 @@ def build_plan(
             settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
         elif status.outcome == "unverified":
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
-            actions.append(
-                UpdateAction(
-                    container_id=c.id,
-                    container_name=c.name,
-                    image=c.image,
-                    old_image_id=c.image_id,
-                )
-            )
+            actions.append(_action(c))
         elif status.outcome == "stale" and not _already_on(c, status.remote_digest):
-            actions.append(
-                UpdateAction(
-                    container_id=c.id,
-                    container_name=c.name,
-                    image=c.image,
-                    old_image_id=c.image_id,
-                    remote_digest=status.remote_digest,
-                )
-            )
+            actions.append(_action(c, status.remote_digest))
         else:
             settled.append(_settled(c, "fresh"))
     return Plan(
@@ -154,6 +132,17 @@ def build_plan(
         actions=tuple(actions),
         settled=tuple(settled),
         problems=problems,
+    )
+
+
+def _action(c: ContainerInfo, remote_digest: str | None = None) -> UpdateAction:
+    """Update `c`; with the digest the gateway resolved, else by its tag."""
+    return UpdateAction(
+        container_id=c.id,
+        container_name=c.name,
+        image=c.image,
+        old_image_id=c.image_id,
+        remote_digest=remote_digest,
     )
 
 

@@ -204,12 +204,18 @@ async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event
                 return
             except TimeoutError:
                 pass
-            task = asyncio.create_task(scanner.scan())
-            running.add(task)
-            task.add_done_callback(running.discard)
+            _start_cycle(scanner, running)
     finally:
         for task in running:
             task.cancel()
+
+
+def _start_cycle(scanner: Scanner, running: set[asyncio.Task[Plan | None]]) -> None:
+    """A periodic cycle, in the background: a slow one must not delay the next tick (which
+    is then skipped and counted by Scanner.scan)."""
+    task = asyncio.create_task(scanner.scan())
+    running.add(task)
+    task.add_done_callback(running.discard)
 
 
 def _wall_clock(zone: tzinfo) -> Callable[[], datetime]:
@@ -254,9 +260,7 @@ async def run_on_schedule(
             if stop.is_set():
                 return
             last = due
-            task = asyncio.create_task(scanner.scan())
-            running.add(task)
-            task.add_done_callback(running.discard)
+            _start_cycle(scanner, running)
     finally:
         for task in running:
             task.cancel()
