@@ -184,12 +184,10 @@ def replace_container(
             stop_container(api, container_id, timeout=stop_timeout, signal=stop_signal)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot stop: {_api_error(exc)}")
-    try:
-        record("renaming", "")
-        api.rename(container_id, aside)
-    except Exception as exc:
+    refused = _rename_aside(api, container_id, aside, record)
+    if refused is not None:
         _restart_if(api, container_id, was_running)
-        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+        return refused
 
     created: list[str] = []
     try:
@@ -197,12 +195,7 @@ def replace_container(
         on_step("creating", f"creating {name} on {image}")
         new_id = _create(api, spec, name, created)
         if was_running:
-            record("starting", new_id)
-            on_step("starting", f"starting {name}")
-            api.start(new_id)
-            unhealthy = _health_gate(api, new_id, health_timeout, on_step)
-            if unhealthy:
-                raise HealthGateFailed(unhealthy)
+            _start_new(api, new_id, f"starting {name}", health_timeout, on_step, record)
     except Exception as exc:
         error = _api_error(exc)
         new_id = created[0] if created else ""
@@ -233,22 +226,22 @@ def _hand_over(
     remove at its start (its recovery finds the renamed old container and finishes)."""
     container_id = str(old["Id"])
     name = container_name(old)
-    try:
-        record("renaming", "")
-        api.rename(container_id, aside)
-    except Exception as exc:
-        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+    refused = _rename_aside(api, container_id, aside, record)
+    if refused is not None:
+        return refused
     created: list[str] = []
     try:
         record("creating", "")
         on_step("creating", f"creating {name} on {image} (self-update)")
         new_id = _create(api, spec, name, created)
-        record("starting", new_id)
-        on_step("starting", f"starting the new {name}; it takes over from this one")
-        api.start(new_id)
-        unhealthy = _health_gate(api, new_id, health_timeout, on_step)
-        if unhealthy:
-            raise HealthGateFailed(unhealthy)
+        _start_new(
+            api,
+            new_id,
+            f"starting the new {name}; it takes over from this one",
+            health_timeout,
+            on_step,
+            record,
+        )
     except Exception as exc:
         new_id = created[0] if created else ""
         # The old one never stopped: it only gets its name back.
@@ -272,11 +265,9 @@ def _replace_auto_removed(
     """`--rm`: create the replacement while the old container still runs, then stop it."""
     container_id = str(old["Id"])
     name = container_name(old)
-    try:
-        record("renaming", "")
-        api.rename(container_id, aside)
-    except Exception as exc:
-        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+    refused = _rename_aside(api, container_id, aside, record)
+    if refused is not None:
+        return refused
     created: list[str] = []
     try:
         record("creating", "")
@@ -297,12 +288,7 @@ def _replace_auto_removed(
             return _roll_back(api, container_id, new_id, name, True, error, on_step)
     removed = _wait_removed(api, container_id, timeout=max(10.0, float(stop_timeout)))
     try:
-        record("starting", new_id)
-        on_step("starting", f"starting {name}")
-        api.start(new_id)
-        unhealthy = _health_gate(api, new_id, health_timeout, on_step)
-        if unhealthy:
-            raise HealthGateFailed(unhealthy)
+        _start_new(api, new_id, f"starting {name}", health_timeout, on_step, record)
     except Exception as exc:
         error = _api_error(exc)
         if not removed and not _wait_removed(api, container_id, timeout=1.0):
@@ -320,6 +306,36 @@ def _replace_auto_removed(
 
 class HealthGateFailed(RuntimeError):
     pass
+
+
+def _rename_aside(
+    api: Any, container_id: str, aside: str, record: JournalWriter
+) -> ReplaceOutcome | None:
+    """Rename the old container aside (journalled first); the failed outcome, if it fails."""
+    try:
+        record("renaming", "")
+        api.rename(container_id, aside)
+    except Exception as exc:
+        return ReplaceOutcome(status="failed", error=f"cannot rename aside: {_api_error(exc)}")
+    return None
+
+
+def _start_new(
+    api: Any,
+    new_id: str,
+    message: str,
+    health_timeout: float,
+    on_step: StepCallback,
+    record: JournalWriter,
+) -> None:
+    """Start the new container (journalled first) and hold it to the health gate; raises
+    when either fails, for the caller to roll back."""
+    record("starting", new_id)
+    on_step("starting", message)
+    api.start(new_id)
+    unhealthy = _health_gate(api, new_id, health_timeout, on_step)
+    if unhealthy:
+        raise HealthGateFailed(unhealthy)
 
 
 def has_healthcheck(inspect: dict[str, Any]) -> bool:
