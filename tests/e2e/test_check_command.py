@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,20 +11,13 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
+from tests.support.vigil_process import run_vigil
 
 pytestmark = pytest.mark.integration
 
 
 def vigil(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "vigil.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**base, **(env or {})},
-        check=False,
-    )
+    return run_vigil(*args, env=env, timeout=120)
 
 
 def test_check_prints_digest_credentials_and_token_cache(

@@ -4,10 +4,8 @@ against the real Docker engine and a real registry on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.images import build_test_image, push_image
+from tests.support.vigil_process import run_vigil
 
 pytestmark = pytest.mark.integration
 
@@ -33,24 +32,9 @@ class Vigil:
         self.state = tmp_path / "vigil-state"
 
     def __call__(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vigil.cli",
-                "--state-dir",
-                str(self.state),
-                "--host-id",
-                "e2e",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
+        return run_vigil(
+            "--state-dir", str(self.state), "--host-id", "e2e", *args, timeout=timeout
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -215,15 +199,7 @@ def test_the_audit_stream_replays_the_cycle_after_vigil_exits(
     assert vigil("--run-once", web).returncode == 0
 
     # vigil has exited: `vigil events` opens the all-in-one's store itself.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    events = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "events", "--state-dir", str(vigil.state), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    events = run_vigil("events", "--state-dir", str(vigil.state), "--json", timeout=60)
     assert events.returncode == 0, events.stderr
     kinds = [json.loads(line)["kind"] for line in events.stdout.splitlines()]
     assert kinds[0] == "inventory" and kinds[1] == "plan" and kinds[-1] == "report"
@@ -234,14 +210,7 @@ def test_the_audit_stream_replays_the_cycle_after_vigil_exits(
         if json.loads(line)["kind"] == "progress"
     ]
     assert phases[0] == "pulling" and phases[-1] == "done"
-    history = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "history", "--state-dir", str(vigil.state)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    history = run_vigil("history", "--state-dir", str(vigil.state), timeout=60)
     assert history.returncode == 0, history.stderr
     assert f"{web}" in history.stdout and "updated" in history.stdout
 

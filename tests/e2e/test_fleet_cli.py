@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
-from tests.support.vigil_process import VigilProcess
+from tests.support.vigil_process import VigilProcess, run_vigil
 from vigil.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
@@ -26,15 +24,7 @@ HOST = "e2e-fleet"
 
 
 def tool(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "vigil.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return run_vigil(*args, timeout=timeout)
 
 
 async def publish_garbage(url: str) -> None:

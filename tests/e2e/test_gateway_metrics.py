@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,13 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.registry_proxy import RegistryProxy
+from tests.support.vigil_process import clean_env, run_vigil
 from vigil.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
-
-
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
 
 
 @pytest.fixture
@@ -69,7 +65,7 @@ def test_metrics_show_requests_outcomes_and_rate_limits(
             "--metrics-address",
             "127.0.0.1",
         ],
-        env=env(),
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -84,14 +80,7 @@ def test_metrics_show_requests_outcomes_and_rate_limits(
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the metrics endpoint never answered"
                 time.sleep(0.1)
-        check = subprocess.run(
-            [sys.executable, "-m", "vigil.cli", "check", "--nats-url", nats_server.url, image],
-            env=env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        check = run_vigil("check", "--nats-url", nats_server.url, image, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
         assert "rate limit:    76 of 100 left" in check.stdout
 

@@ -4,9 +4,7 @@ and a URL Vigil cannot use stops the start with its secrets masked."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,20 +15,13 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
+from tests.support.vigil_process import run_vigil
 
 pytestmark = pytest.mark.integration
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "--state-dir", str(tmp_path / "state"), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        check=False,
-    )
+    return run_vigil("--state-dir", str(tmp_path / "state"), *args)
 
 
 @pytest.fixture

@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
+from tests.support.vigil_process import run_vigil
 from vigil.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
@@ -71,30 +69,11 @@ def secret_forms() -> list[str]:
     ]
 
 
-@pytest.fixture
-def shared_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def run_vigil(tmp_path: Path, nats_url: str, docker_config: Path, *args: str) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    env.pop("REPO_USER", None)
-    env.pop("REPO_PASS", None)
-    env["DOCKER_CONFIG"] = str(docker_config)
-    return subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "--nats-url", nats_url, "--host-id", "e2e", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        check=False,
-        cwd=tmp_path,
-    )
+def run_fleet_vigil(tmp_path: Path, nats_url: str, docker_config: Path, *args: str) -> Any:
+    return run_vigil(
+        "--nats-url", nats_url, "--host-id", "e2e", *args,
+        env={"DOCKER_CONFIG": str(docker_config)}, cwd=tmp_path,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("auth", ["htpasswd", "token"])
@@ -103,7 +82,7 @@ def test_private_registry_update_leaks_no_secret(
     registry_factory: Callable[..., RegistryServer],
     docker_client: Any,
     names: Callable[[str], str],
-    shared_nats: EmbeddedNats,
+    nats_server: EmbeddedNats,
     tmp_path: Path,
 ) -> None:
     users = {USER: PASSWORD}
@@ -128,8 +107,10 @@ def test_private_registry_update_leaks_no_secret(
     encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     (config_dir / "config.json").write_text(json.dumps({"auths": {server.host: {"auth": encoded}}}))
 
-    with BusRecorder(shared_nats.url) as recorder:
-        result = run_vigil(tmp_path, shared_nats.url, config_dir, "--run-once", "--debug", web)
+    with BusRecorder(nats_server.url) as recorder:
+        result = run_fleet_vigil(
+            tmp_path, nats_server.url, config_dir, "--run-once", "--debug", web
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"updated       {web}" in result.stdout
     after = docker_client.api.inspect_container(web)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
-from tests.support.vigil_process import VigilProcess
+from tests.support.vigil_process import VigilProcess, run_vigil
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +44,7 @@ def test_a_schedule_runs_cycles_on_its_fire_times_without_overlap(
     assert status == 0, vigil.output
     assert "+01:00" in vigil.output or "+02:00" in vigil.output  # fire times said in TZ
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
-    events = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "events", "--state-dir", str(vigil.state), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    events = run_vigil("events", "--state-dir", str(vigil.state), "--json", timeout=60)
     assert events.returncode == 0, events.stderr
     records = [json.loads(line) for line in events.stdout.splitlines()]
     inventories = [r["message"] for r in records if r["kind"] == "inventory"]

@@ -9,7 +9,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import msgspec
 import pytest
 
 from tests.support.images import build_test_image, push_image
-from tests.support.registry_fixtures import RegistryServer, free_port
+from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import VigilProcess
 from vigil.embedded_nats import EmbeddedNats
 from vigil_shared.bus import ERROR_HEADER, Bus, BusConfig
@@ -94,26 +94,16 @@ async def cycle(bus: Bus, timeout: float = 120) -> Report:
 
 
 @pytest.fixture
-def nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = EmbeddedNats(tmp_path / "nats", port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def client_bus(nats: EmbeddedNats) -> Any:
-    bus = await Bus.connect(BusConfig(url=nats.url), name="fault-test")
+async def client_bus(nats_server: EmbeddedNats) -> Any:
+    bus = await Bus.connect(BusConfig(url=nats_server.url), name="fault-test")
     await bus.ensure_streams()
     yield bus
     await bus.close()
 
 
-def start_vigil(tmp_path: Path, nats: EmbeddedNats, *names: str) -> VigilProcess:
+def start_vigil(tmp_path: Path, nats_server: EmbeddedNats, *names: str) -> VigilProcess:
     vigil = VigilProcess(
-        tmp_path, "--nats-url", nats.url, "--host-id", HOST, "--interval", "86400", *names
+        tmp_path, "--nats-url", nats_server.url, "--host-id", HOST, "--interval", "86400", *names
     )
     vigil.wait_for("vigil is running")
     return vigil
@@ -122,14 +112,14 @@ def start_vigil(tmp_path: Path, nats: EmbeddedNats, *names: str) -> VigilProcess
 @pytest.mark.timeout(300)
 async def test_garbage_on_every_subject_changes_nothing(
     tmp_path: Path,
-    nats: EmbeddedNats,
+    nats_server: EmbeddedNats,
     client_bus: Bus,
     registry: RegistryServer,
     docker_client: Any,
     names: Callable[[str], str],
 ) -> None:
     stale = Stale(docker_client, registry, names)
-    vigil = start_vigil(tmp_path, nats, stale.name)
+    vigil = start_vigil(tmp_path, nats_server, stale.name)
     try:
         subjects = client_bus.subjects
         for payload in garbage(ScanCommand(scan_id="x", schema=999)):
@@ -175,7 +165,7 @@ async def test_garbage_on_every_subject_changes_nothing(
 @pytest.mark.timeout(300)
 async def test_nats_restarted_mid_cycle(
     tmp_path: Path,
-    nats: EmbeddedNats,
+    nats_server: EmbeddedNats,
     client_bus: Bus,
     registry: RegistryServer,
     docker_client: Any,
@@ -183,7 +173,7 @@ async def test_nats_restarted_mid_cycle(
 ) -> None:
     first = Stale(docker_client, registry, names, slow_stop=True)
     second = Stale(docker_client, registry, names)
-    vigil = start_vigil(tmp_path, nats, first.name, second.name)
+    vigil = start_vigil(tmp_path, nats_server, first.name, second.name)
     try:
         scan_id = uuid.uuid4().hex
         reports: dict[str, Report] = {}
@@ -199,9 +189,9 @@ async def test_nats_restarted_mid_cycle(
         await client_bus.nc.flush()
         # The executor is in the middle of it (waited for in a thread: the loop must run).
         await asyncio.to_thread(vigil.wait_for, ": stopping", timeout=60)
-        await asyncio.to_thread(nats.stop)
+        await asyncio.to_thread(nats_server.stop)
         await asyncio.sleep(2)
-        await asyncio.to_thread(nats.start)  # the same port and the same store
+        await asyncio.to_thread(nats_server.start)  # the same port and the same store
 
         deadline = time.monotonic() + 150
         while scan_id not in reports:

@@ -11,17 +11,41 @@ import time
 from pathlib import Path
 
 
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The test's environment without settings of its own that would steer `vigil`."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WATCHTOWER_", "VIGIL_")) and k not in ("REPO_USER", "REPO_PASS")
+    }
+    return {**base, **(extra or {})}
+
+
+def run_vigil(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS...` run to its end, as a user runs it; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "vigil.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(env),
+        check=False,
+        cwd=cwd,
+    )
+
+
 class VigilProcess:
     def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.state = tmp_path / "vigil-state"
         self.log_path = tmp_path / "vigil.log"
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vigil.cli", "--state-dir", str(self.state), *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**base, **(env or {})},
+            env=clean_env(env),
         )
 
     @property
