@@ -291,3 +291,54 @@ async def test_self_update_hands_over_to_the_new_instance(
     await successor.start()
     remaining = [c.name for c in docker_client.containers.list(all=True) if vigil in c.name]
     assert remaining == [vigil]
+
+
+async def test_no_restart_pulls_and_recreates_nothing(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    web = host.run("web", stale=True)
+    old_id = docker_client.api.inspect_container(web)["Id"]
+    host.publish_new_build()
+    report = await execute(bus, docker_client, host.plan(["web"], []), no_restart=True)
+    result = by_name(report)[web]
+    assert result.status == "skipped" and "--no-restart" in result.error
+    assert docker_client.api.inspect_container(web)["Id"] == old_id
+    assert docker_client.api.inspect_image(host.stale_tag)["Id"] == result.new_image_id
+
+
+@pytest.mark.parametrize("revive", [False, True])
+async def test_a_stopped_container_is_started_only_with_revive_stopped(
+    bus: Bus, host: Host, docker_client: Any, revive: bool
+) -> None:
+    web = host.run("web", stale=True)
+    docker_client.api.stop(web, timeout=5)
+    host.publish_new_build()
+    report = await execute(bus, docker_client, host.plan(["web"], []), revive_stopped=revive)
+    assert by_name(report)[web].status == "updated"
+    assert docker_client.api.inspect_container(web)["State"]["Running"] is revive
+
+
+@pytest.mark.parametrize("remove_volumes", [False, True])
+async def test_anonymous_volumes_follow_or_go_with_remove_volumes(
+    bus: Bus, host: Host, docker_client: Any, remove_volumes: bool
+) -> None:
+    web = host.run("web", stale=True, volumes=["/data"])
+    old_volume = next(
+        m["Name"] for m in docker_client.api.inspect_container(web)["Mounts"]
+        if m["Destination"] == "/data"
+    )  # fmt: skip
+    host.publish_new_build()
+    report = await execute(
+        bus, docker_client, host.plan(["web"], []), remove_volumes=remove_volumes
+    )
+    assert by_name(report)[web].status == "updated", by_name(report)[web].error
+    new_volume = next(
+        m["Name"] for m in docker_client.api.inspect_container(web)["Mounts"]
+        if m["Destination"] == "/data"
+    )  # fmt: skip
+    volumes = {v.name for v in docker_client.volumes.list()}
+    if remove_volumes:
+        assert new_volume != old_volume and old_volume not in volumes
+    else:
+        assert new_volume == old_volume
+    docker_client.api.remove_container(web, force=True, v=True)

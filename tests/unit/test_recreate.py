@@ -752,3 +752,18 @@ def test_vigils_own_labels_are_not_carried_over() -> None:
     }
     spec = build(container, None, "app:latest")
     assert spec.body["Labels"] == {"team": "core"}
+
+
+def test_a_bind_without_source_is_the_anonymous_volume_and_is_named_not_doubled() -> None:
+    from vigil_executor.recreate import build_create_spec as build
+
+    volume = "f" * 64
+    container = {
+        "Id": "a" * 64,
+        "Name": "/web",
+        "Config": {"Volumes": {"/data": {}}},
+        "HostConfig": {"Binds": ["/data"]},
+        "Mounts": [{"Type": "volume", "Name": volume, "Destination": "/data"}],
+    }
+    spec = build(container, None, "app:latest")
+    assert spec.body["HostConfig"]["Binds"] == [f"{volume}:/data"]

@@ -127,7 +127,12 @@ def _keep_anonymous_volumes(
     if host_mounts:
         host_config["Mounts"] = host_mounts
 
-    binds = list(host_config.get("Binds") or ())
+    # A bind with no source (`/data`, as `docker run -v /data` gives) is the anonymous
+    # volume itself: it names the old volume now, or the engine would mount /data twice.
+    binds = [
+        f"{mounted[b]}:{b}" if ":" not in b and b in mounted else b
+        for b in host_config.get("Binds") or ()
+    ]
     bound = {b.split(":")[1] for b in binds if b.count(":") >= 1}
     targets = {str(m.get("Target") or "") for m in host_mounts}
     from_others = bool(host_config.get("VolumesFrom"))
