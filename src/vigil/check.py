@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from vigil.bus_options import bus_config
 from vigil.embedded_nats import EmbeddedNats
 from vigil_gateway.service import Gateway, GatewayConfig
-from vigil_shared.bus import Bus, BusConfig, BusError
+from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
 from vigil_shared.logs import Redactor
 
@@ -48,8 +51,8 @@ async def run_check(
     gateway_config: Callable[[], GatewayConfig],
 ) -> int:
     images = tuple(values.get("images") or ())
-    prefix = str(values.get("subject_prefix") or "vigil")
     url = values.get("nats_url")
+    config = bus_config(values, embedded=not url)  # a bad --nats-* file is named first
     embedded: EmbeddedNats | None = None
     gateway: Gateway | None = None
     buses: list[Bus] = []
@@ -58,8 +61,7 @@ async def run_check(
             if not url:
                 embedded = EmbeddedNats(Path(tmp) / "nats")
                 await asyncio.to_thread(embedded.start)
-                url = embedded.url
-            config = BusConfig(url=url, prefix=prefix)
+                config = msgspec.structs.replace(config, url=embedded.url)
             if embedded is not None:
                 gateway_bus = await Bus.connect(config, name="vigil-check-gateway")
                 buses.append(gateway_bus)

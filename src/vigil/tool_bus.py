@@ -10,8 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from vigil.bus_options import bus_config
 from vigil.embedded_nats import EmbeddedNats, default_state_dir, running_url
-from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.bus import Bus
 
 
 class NoNats(RuntimeError):
@@ -25,6 +28,7 @@ async def tool_bus(
     """`open_store`: "always" (start an embedded server on the state dir when none runs),
     "if-stored" (only when the store exists), "never"."""
     url = values.get("nats_url")
+    config = bus_config(values, embedded=not url)  # a bad --nats-* file is named first
     embedded: EmbeddedNats | None = None
     if not url:
         state_dir = Path(values.get("state_dir") or default_state_dir())
@@ -39,10 +43,9 @@ async def tool_bus(
             embedded = EmbeddedNats(state_dir / "nats")
             await asyncio.to_thread(embedded.start)
             url = embedded.url
+        config = msgspec.structs.replace(config, url=url)
     try:
-        bus = await Bus.connect(
-            BusConfig(url=url, prefix=str(values.get("subject_prefix") or "vigil")), name=name
-        )
+        bus = await Bus.connect(config, name=name)
         try:
             yield bus
         finally:

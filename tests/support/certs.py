@@ -75,6 +75,13 @@ class TestCA:
 
     def server_cert(self, stem: str = "server") -> tuple[Path, Path]:
         """(certificate, key) files for a server on 127.0.0.1 / localhost."""
+        return self._leaf(stem, x509.oid.ExtendedKeyUsageOID.SERVER_AUTH)
+
+    def client_cert(self, stem: str = "client") -> tuple[Path, Path]:
+        """(certificate, key) files for a client that proves who it is (mutual TLS)."""
+        return self._leaf(stem, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH)
+
+    def _leaf(self, stem: str, usage: x509.ObjectIdentifier) -> tuple[Path, Path]:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         cert = (
@@ -94,9 +101,7 @@ class TestCA:
                 ),
                 critical=False,
             )
-            .add_extension(
-                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .sign(self.key, hashes.SHA256())
         )
         cert_path = self.workdir / f"{stem}.crt"

@@ -9,9 +9,14 @@ happens at this edge; a malformed message becomes an error reply (requests) or a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
+import re
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -39,10 +44,15 @@ from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import extract_context, inject_headers
 
 M = TypeVar("M", bound=msgspec.Struct)
+T = TypeVar("T")
 
 ERROR_HEADER = "Vigil-Error"
 DRAIN_TIMEOUT = 2.0  # seconds a closing connection may take to deliver what it holds
 DAY = 86400.0
+STREAM_WAIT = 60.0  # seconds a role that may not create the stream waits for it to appear
+_RECENT = 512  # subjects remembered to name a refused one as it was written
+# nats-py lower-cases the server's -ERR text: 'permissions violation for publish to "x"'.
+_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]+)"')
 
 log = get_logger("vigil.bus")
 
@@ -67,6 +77,10 @@ class RemoteError(BusError):
     """The service answered, with an error."""
 
 
+class PermissionDenied(BusError):
+    """The NATS server refused this user a publish or subscription."""
+
+
 class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
     url: str = "nats://127.0.0.1:4222"
     prefix: str = "vigil"
@@ -82,6 +96,48 @@ class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"BusConfig(url={_mask_url(self.url)!r}, prefix={self.prefix!r})"
+
+
+def nats_user(config: BusConfig) -> str:
+    """Who this connection is to the server: --nats-user, the user in the URL, or the name
+    in the credentials file's user JWT; "" when anonymous."""
+    if config.user:
+        return config.user
+    url_user = urlsplit(config.url).username
+    if url_user:
+        return url_user
+    if config.creds_file:
+        return _jwt_name(config.creds_file)
+    return ""
+
+
+def _jwt_name(creds_file: str) -> str:
+    try:
+        with open(creds_file, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        token = text.split("-----BEGIN NATS USER JWT-----", 1)[1].split("---", 1)[0].strip()
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims.get("name") or "")
+    except (OSError, IndexError, ValueError):
+        return ""
+
+
+def inbox_prefix(config: BusConfig) -> str:
+    """Replies to this connection come on `_INBOX.<user>.>`, so a server can give each user
+    its own inboxes and no role can read another's replies (deploy/nats). Anonymous: _INBOX."""
+    user = re.sub(r"[^A-Za-z0-9_-]", "_", nats_user(config))
+    return f"_INBOX.{user}" if user else "_INBOX"
+
+
+def _same_stream(current: StreamConfig, wanted: StreamConfig) -> bool:
+    return (
+        sorted(current.subjects or []) == sorted(wanted.subjects or [])
+        and current.retention == wanted.retention
+        and current.storage == wanted.storage
+        and abs((current.max_age or 0) - (wanted.max_age or 0)) < 1
+        and abs((current.duplicate_window or 0) - (wanted.duplicate_window or 0)) < 1
+    )
 
 
 def _mask_url(url: str) -> str:
@@ -105,6 +161,9 @@ class Bus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
         self._pulls: list[Any] = []  # pull subscriptions of durable consumers
+        self.user = nats_user(config)
+        self._recent: dict[str, str] = {}  # lower-cased subject -> as written
+        self._denials: dict[str, set[asyncio.Future[None]]] = {}  # lower-cased subject
 
     # ---- connection -------------------------------------------------------------------
 
@@ -117,8 +176,37 @@ class Bus:
         forever, since a restarting NATS server must not take the services down.
         """
 
+        owner: list[Bus] = []
+
+        # Why the first connection fails, as nats-py sees it: its own exception says only "no
+        # servers available". A refused login or an untrusted certificate will not get better
+        # by retrying, so it ends the attempt at once.
+        refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        first_errors: list[str] = []
+
         async def on_error(exc: Exception) -> None:
-            log.debug("nats error", error=str(exc))
+            found = _VIOLATION.search(str(exc))
+            if found is None:
+                if not owner:
+                    text = str(exc) or type(exc).__name__
+                    first_errors.append(text)
+                    final = isinstance(exc, ssl.SSLCertVerificationError) or (
+                        "authorization violation" in text.lower()
+                    )
+                    if final and not refused.done():
+                        refused.set_result(text)
+                log.debug("nats error", error=str(exc))
+                return
+            kind, subject = found.groups()
+            if owner:
+                owner[0]._denied(kind, subject)
+            else:
+                log.warning(
+                    "NATS refused a permission",
+                    action=kind,
+                    subject=subject,
+                    user=nats_user(config),
+                )
 
         connected: list[NATS] = []
 
@@ -141,6 +229,7 @@ class Bus:
             "disconnected_cb": on_disconnect,
             "reconnected_cb": on_reconnect,
             "drain_timeout": DRAIN_TIMEOUT,
+            "inbox_prefix": inbox_prefix(config),
         }
         if config.user:
             options["user"] = config.user
@@ -148,16 +237,31 @@ class Bus:
         if config.creds_file:
             options["user_credentials"] = config.creds_file
         if config.tls_ca or config.tls_cert:
-            import ssl
-
             tls = ssl.create_default_context(cafile=config.tls_ca)
             if config.tls_cert:
                 tls.load_cert_chain(config.tls_cert, config.tls_key)
             options["tls"] = tls
+        nc = NATS()
+        attempt = asyncio.ensure_future(nc.connect(**options))
         try:
-            nc = await asyncio.wait_for(nats.connect(**options), config.connect_timeout * 3)
+            waiting: set[asyncio.Future[Any]] = {attempt, refused}
+            await asyncio.wait(
+                waiting, timeout=config.connect_timeout * 3, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(BaseException):
+                    await attempt
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise TimeoutError()
+            attempt.result()
         except (OSError, TimeoutError, nats.errors.Error) as exc:
             reason = str(exc) or type(exc).__name__
+            if refused.done():
+                reason = refused.result()
+            elif first_errors and isinstance(exc, (TimeoutError, nats.errors.NoServersError)):
+                reason = first_errors[0]  # "no servers available" hides the cause
             raise BusUnavailable(
                 f"cannot reach NATS at {_mask_url(config.url)}: {reason}"
             ) from None
@@ -165,7 +269,62 @@ class Bus:
         # From now on a lost connection is retried without limit.
         nc.options["max_reconnect_attempts"] = -1
         nc.options["reconnect_time_wait"] = 1.0
-        return cls(nc, config, name)
+        bus = cls(nc, config, name)
+        owner.append(bus)
+        return bus
+
+    # ---- permissions ------------------------------------------------------------------
+
+    def _note(self, subject: str) -> None:
+        """Remember how a subject is written: the server's refusal comes back lower-cased."""
+        self._recent[subject.lower()] = subject
+        if len(self._recent) > _RECENT:
+            self._recent.pop(next(iter(self._recent)))
+
+    def _denied(self, kind: str, reported: str) -> None:
+        """A permission violation: said as a warning with the subject and the NATS user (its
+        role); the service goes on. A call waiting on that subject is told at once."""
+        subject = self._recent.get(reported) or self._restore_prefix(reported)
+        log.warning(
+            "NATS refused a permission",
+            action=kind,
+            subject=subject,
+            user=self.user or "(anonymous)",
+            connection=self.name,
+        )
+        for waiter in self._denials.get(reported, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _restore_prefix(self, reported: str) -> str:
+        for lower, written in self._recent.items():
+            if lower.endswith(".") and reported.startswith(lower):
+                return written + reported[len(lower) :]
+        return reported
+
+    async def _unless_denied(self, subject: str, call: Awaitable[T]) -> T:
+        """Run a JetStream API call, raising PermissionDenied as soon as the server refuses
+        `subject` (nats-py would otherwise wait out its timeout for an answer never sent)."""
+        self._note(subject)
+        denied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._denials.setdefault(subject.lower(), set())
+        waiters.add(denied)
+        task: asyncio.Future[T] = asyncio.ensure_future(call)
+        try:
+            waiting: set[asyncio.Future[Any]] = {task, denied}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise PermissionDenied(
+                f"NATS user {self.user or '(anonymous)'} may not publish to {subject}"
+            )
+        finally:
+            waiters.discard(denied)
+            if not waiters:
+                self._denials.pop(subject.lower(), None)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -190,7 +349,11 @@ class Bus:
 
     async def ensure_streams(self) -> None:
         """Create (or bring up to date) the one stream that keeps inventory, plans, progress
-        and reports. Idempotent: every service calls it at start."""
+        and reports. Idempotent: every service calls it at start.
+
+        In a fleet with permissions (deploy/nats) only the fleet-wide services may create or
+        change it; another role finds it as it is, or waits up to STREAM_WAIT seconds for it
+        to be created, then fails with an error saying who may create it."""
         config = StreamConfig(
             name=self.subjects.stream_name,
             subjects=self.subjects.stream_subjects,
@@ -199,36 +362,116 @@ class Bus:
             max_age=self.config.audit_retention,
             duplicate_window=120.0,
         )
+        await self._ensure_stream(config)
+
+    async def _ensure_stream(self, config: StreamConfig) -> None:
+        name = str(config.name)
+        current = await self._stream_config(name)
+        if current is not None and _same_stream(current, config):
+            return  # the common case: nothing to change, no permission needed
+        verb = "UPDATE" if current is not None else "CREATE"
         try:
-            await self.js.add_stream(config)
-        except nats.js.errors.BadRequestError:
-            await self.js.update_stream(config)
+            if current is None:
+                try:
+                    await self._unless_denied(
+                        f"$JS.API.STREAM.CREATE.{name}", self.js.add_stream(config)
+                    )
+                    return
+                except nats.js.errors.BadRequestError:
+                    verb = "UPDATE"  # created meanwhile by another service
+            await self._unless_denied(
+                f"$JS.API.STREAM.UPDATE.{name}", self.js.update_stream(config)
+            )
+        except PermissionDenied:
+            if verb == "UPDATE":
+                log.warning(
+                    "the stream's settings differ from this service's, and its NATS user may "
+                    "not change them: using the stream as it is",
+                    stream=name,
+                    user=self.user,
+                )
+                return
+            await self._wait_for_stream(name)
+
+    async def _stream_config(self, name: str) -> StreamConfig | None:
+        self._note(f"$JS.API.STREAM.INFO.{name}")
+        try:
+            return (await self.js.stream_info(name)).config
+        except nats.js.errors.NotFoundError:
+            return None
+
+    async def _wait_for_stream(self, name: str) -> None:
+        log.info(
+            "waiting for the stream to be created by a service whose NATS user may "
+            "(registry-gateway or notifier)",
+            stream=name,
+            user=self.user,
+        )
+        deadline = asyncio.get_running_loop().time() + STREAM_WAIT
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(1.0)
+            if await self._stream_config(name) is not None:
+                return
+        raise BusError(
+            f"the stream {name} does not exist and NATS user {self.user} may not create it: "
+            "start the registry-gateway or the notifier (their users may)"
+        )
+
+    async def ensure_work_stream(self, duplicate_window: float) -> None:
+        """The scanner groups' work queue (created or brought up to date; idempotent).
+
+        `duplicate_window` must outlast the spread of the replicas' clocks at a tick: within
+        it, the same item offered by every replica is stored once."""
+        config = StreamConfig(
+            name=self.subjects.work_stream_name,
+            subjects=self.subjects.work_stream_subjects,
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_age=DAY,
+            duplicate_window=duplicate_window,
+        )
+        await self._ensure_stream(config)
 
     async def key_value(self, suffix: str) -> Any:
         """The key-value bucket `{STREAM}_{suffix}` (created if missing), file-backed."""
         bucket = f"{self.subjects.stream_name}_{suffix}"
+        self._note(f"$KV.{bucket}.")  # its keys' subjects, should one be refused
         try:
             return await self.js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
             config = KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
-            return await self.js.create_key_value(config)
+            try:
+                return await self._unless_denied(
+                    f"$JS.API.STREAM.CREATE.KV_{bucket}", self.js.create_key_value(config)
+                )
+            except PermissionDenied:
+                raise BusError(
+                    f"the key-value bucket {bucket} does not exist and NATS user {self.user} "
+                    "may not create it"
+                ) from None
 
     # ---- core publish / subscribe ---------------------------------------------------------
 
     async def publish(self, subject: str, message: msgspec.Struct) -> None:
+        self._note(subject)
         await self.nc.publish(subject, encode(message), headers=inject_headers())
 
     async def publish_event(
         self, subject: str, message: msgspec.Struct, *, msg_id: str | None = None
-    ) -> None:
-        """Publish into the JetStream stream and wait for it to be stored."""
+    ) -> bool:
+        """Publish into the JetStream stream and wait for it to be stored. False when JetStream
+        already had a message of this `msg_id` (within the duplicate window) and kept that."""
         headers = inject_headers()
         if msg_id:
             headers["Nats-Msg-Id"] = msg_id
         try:
-            await self.js.publish(subject, encode(message), headers=headers, timeout=10)
+            # A publish the server refuses is said at once, not after the 10 s wait for an ack.
+            ack = await self._unless_denied(
+                subject, self.js.publish(subject, encode(message), headers=headers, timeout=10)
+            )
         except nats.errors.TimeoutError:
             raise BusError(f"JetStream did not store the message on {subject} in time") from None
+        return not ack.duplicate
 
     async def subscribe(
         self, subject: str, kind: type[M], handler: Handler[M], *, queue: str = ""
@@ -250,6 +493,7 @@ class Bus:
             finally:
                 otel_context.detach(token)
 
+        self._note(subject)
         self._subs.append(await self.nc.subscribe(subject, queue=queue, cb=on_message))
 
     # ---- request / reply --------------------------------------------------------------
@@ -258,6 +502,7 @@ class Bus:
         self, subject: str, message: msgspec.Struct, reply: type[M], *, timeout: float | None = None
     ) -> M:
         timeout = timeout or self.config.request_timeout
+        self._note(subject)
         try:
             answer = await self.nc.request(
                 subject, encode(message), timeout=timeout, headers=inject_headers()
@@ -307,6 +552,7 @@ class Bus:
             # Requests are served concurrently: one slow registry must not hold the others.
             self._spawn(on_request(msg))
 
+        self._note(subject)
         self._subs.append(await self.nc.subscribe(subject, queue=queue, cb=dispatch))
 
     async def _reply_error(self, msg: Msg, error: str) -> None:
@@ -327,6 +573,7 @@ class Bus:
         ack_wait: float = 60.0,
         max_ack_pending: int = 1,
         deliver_new: bool = True,
+        stream: str | None = None,
     ) -> None:
         """Run a durable pull consumer in the background.
 
@@ -342,8 +589,11 @@ class Bus:
             max_ack_pending=max_ack_pending,
             deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL,
         )
+        stream_name = stream or self.subjects.stream_name
+        self._note(f"$JS.API.CONSUMER.CREATE.{stream_name}.{durable}.{subject}")
+        await self._check_existing_consumer(stream_name, durable, subject)
         sub = await self.js.pull_subscribe(
-            subject, durable=durable, stream=self.subjects.stream_name, config=config
+            subject, durable=durable, stream=stream_name, config=config
         )
         self._pulls.append(sub)
 
@@ -397,6 +647,22 @@ class Bus:
                     await handle(msg)
 
         self._spawn(loop())
+
+    async def _check_existing_consumer(self, stream: str, durable: str, subject: str) -> None:
+        """nats-py binds to a consumer of that name if there is one, whatever it delivers. One
+        that is not durable or has another filter was not made by Vigil (a client that may
+        create ephemeral consumers can name one): refuse it rather than consume from it."""
+        try:
+            info = await self.js.consumer_info(stream, durable)
+        except nats.js.errors.NotFoundError:
+            return
+        found = info.config
+        if found.durable_name != durable or (found.filter_subject or "") != subject:
+            raise BusError(
+                f"the consumer {durable} of stream {stream} is not the one Vigil makes (durable "
+                f"{found.durable_name or 'no'}, filter {found.filter_subject or 'none'}; wanted "
+                f"durable, filter {subject}): delete it (nats consumer rm {stream} {durable})"
+            )
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

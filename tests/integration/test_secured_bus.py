@@ -1,0 +1,349 @@
+"""The fleet's NATS configuration (deploy/nats) against a real nats-server: who may connect, and
+what each role may publish and subscribe to. Clients are nats-py and Vigil's own Bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from tests.support.secured_nats import SPY, SecuredNats
+from vigil_shared.audit import read_events
+from vigil_shared.bus import Bus, BusConfig, BusError, BusUnavailable, PermissionDenied
+from vigil_shared.contracts import Inventory, Plan
+
+pytestmark = pytest.mark.integration
+
+
+class Client:
+    """A raw nats-py connection as one user, collecting the errors the server sends."""
+
+    def __init__(self, nc: Any, errors: list[str]) -> None:
+        self.nc = nc
+        self.errors = errors
+
+    async def refused(self, subject: str, timeout: float = 5) -> str:
+        """The permission error that names `subject`, once the server sent it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            for error in self.errors:
+                if "permissions violation" in error and f'"{subject.lower()}"' in error:
+                    return error
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no permission error for {subject}: {self.errors}")
+
+
+async def connect(server: SecuredNats, user: str, **options: Any) -> Client:
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    import ssl
+
+    nc = await nats.connect(
+        server.url,
+        user=user,
+        password=server.passwords[user],
+        tls=ssl.create_default_context(cafile=str(server.ca.path)),
+        inbox_prefix=f"_INBOX.{user}",
+        error_cb=on_error,
+        allow_reconnect=False,
+        connect_timeout=3,
+        **options,
+    )
+    return Client(nc, errors)
+
+
+def bus_config(server: SecuredNats, user: str | None, **overrides: Any) -> BusConfig:
+    fields: dict[str, Any] = {
+        "url": server.url,
+        "connect_timeout": 2.0,
+        "user": user,
+        "password": server.passwords[user] if user else None,
+        "tls_ca": str(server.ca.path),
+    }
+    return BusConfig(**{**fields, **overrides})
+
+
+@pytest.fixture
+async def gateway_bus(secured_nats: SecuredNats) -> AsyncIterator[Bus]:
+    """The registry-gateway's connection: it creates the stream, as it does at start."""
+    bus = await Bus.connect(bus_config(secured_nats, "registry-gateway"), name="gateway")
+    await bus.ensure_streams()
+    yield bus
+    await bus.close()
+
+
+async def test_executor_cannot_listen_to_the_gateway_or_another_hosts_plans(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    executor = await connect(secured_nats, "executor-h1")
+    try:
+        for subject in ("vigil.registry.check", "vigil.registry.pull-auth", "vigil.plan.h2"):
+            await executor.nc.subscribe(subject)
+            await executor.nc.flush()
+            error = await executor.refused(subject)
+            assert "subscription" in error
+        # Nor another user's replies.
+        await executor.nc.subscribe("_INBOX.scanner-h1.>")
+        await executor.refused("_INBOX.scanner-h1.>")
+
+        # Through JetStream: another host's plans, under another name or its own, are refused.
+        jsm = executor.nc.jsm(timeout=2)
+        for name, subject in (("executor-h2", "vigil.plan.h2"), ("executor-h1", "vigil.plan.h2")):
+            config = ConsumerConfig(
+                name=name,
+                durable_name=name,
+                filter_subject=subject,
+                ack_policy=AckPolicy.EXPLICIT,
+            )
+            with pytest.raises(nats.errors.TimeoutError):
+                await jsm.add_consumer("VIGIL", config=config)
+            await executor.refused(f"$JS.API.CONSUMER.CREATE.VIGIL.{name}.{subject}")
+        # Its own consumer's subject with another filter in the request: the server checks.
+        body = {
+            "stream_name": "VIGIL",
+            "config": {
+                "name": "executor-h1",
+                "durable_name": "executor-h1",
+                "filter_subject": "vigil.plan.h2",
+                "ack_policy": "explicit",
+            },
+        }
+        answer = await executor.nc.request(
+            "$JS.API.CONSUMER.CREATE.VIGIL.executor-h1.vigil.plan.h1",
+            json.dumps(body).encode(),
+            timeout=5,
+        )
+        assert "error" in json.loads(answer.data), answer.data
+        # An ephemeral consumer (any filter), or a message read straight from the stream.
+        with pytest.raises(nats.errors.TimeoutError):
+            await jsm.add_consumer("VIGIL", config=ConsumerConfig(filter_subject="vigil.plan.h2"))
+        await executor.refused("$JS.API.CONSUMER.CREATE.VIGIL")
+        with pytest.raises(nats.errors.TimeoutError):
+            await jsm.get_last_msg("VIGIL", "vigil.plan.h2")
+        await executor.refused("$JS.API.STREAM.MSG.GET.VIGIL")
+    finally:
+        await executor.nc.close()
+
+
+async def test_executor_reads_its_own_hosts_plans(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    scanner = await Bus.connect(bus_config(secured_nats, "scanner-h1"), name="scanner-h1")
+    executor = await Bus.connect(bus_config(secured_nats, "executor-h1"), name="executor-h1")
+    got: asyncio.Queue[Plan] = asyncio.Queue()
+
+    async def on_plan(plan: Plan, headers: dict[str, str]) -> None:
+        await got.put(plan)
+
+    try:
+        await scanner.ensure_streams()  # finds it: nothing to create, nothing refused
+        await executor.consume("vigil.plan.h1", "executor-h1", Plan, on_plan)
+        await asyncio.sleep(0.2)
+        plan = Plan(plan_id="p1", scan_id="s1", host="h1", created_at=0)
+        await scanner.publish_event("vigil.plan.h1", plan, msg_id="p1")
+        assert (await asyncio.wait_for(got.get(), 15)).plan_id == "p1"
+        # A scanner may not publish another host's plans.
+        with pytest.raises(PermissionDenied, match=r"scanner-h1 may not publish"):
+            await scanner._unless_denied(
+                "vigil.plan.h2",
+                scanner.publish_event(
+                    "vigil.plan.h2", Plan(plan_id="p2", scan_id="s", host="h2", created_at=0)
+                ),
+            )
+    finally:
+        await executor.close()
+        await scanner.close()
+
+
+async def test_only_the_gateway_may_answer_registry_requests(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    for user in ("scanner-h1", "notifier", "auditor", "executor-h2"):
+        client = await connect(secured_nats, user)
+        try:
+            await client.nc.subscribe("vigil.registry.check", queue="registry-gateway")
+            await client.refused("vigil.registry.check")
+            await client.nc.subscribe("vigil.registry.*")
+            await client.refused("vigil.registry.*")
+        finally:
+            await client.nc.close()
+    gateway = await connect(secured_nats, "registry-gateway")
+    try:
+        await gateway.nc.subscribe("vigil.registry.check", queue="registry-gateway")
+        await gateway.nc.flush()
+        # Not outside its queue group, so that it cannot silently take a copy of each request.
+        await gateway.nc.subscribe("vigil.registry.check")
+        await gateway.refused("vigil.registry.check")
+    finally:
+        await gateway.nc.close()
+
+
+async def test_auditor_reads_events_and_publishes_nothing(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    scanner = await Bus.connect(bus_config(secured_nats, "scanner-h2"), name="scanner-h2")
+    await scanner.publish_event(
+        "vigil.inventory.h2", Inventory(scan_id="s9", host="h2", taken_at=0)
+    )
+    await scanner.close()
+    auditor = await Bus.connect(bus_config(secured_nats, "auditor"), name="auditor")
+    try:
+        events = [e async for e in read_events(auditor)]
+        assert [(e.kind, e.host) for e in events] == [("inventory", "h2")]
+        for subject in ("vigil.cmd.scan", "vigil.report.h1", "vigil.registry.check"):
+            with pytest.raises(PermissionDenied):
+                await auditor._unless_denied(subject, auditor.nc.request(subject, b"{}", timeout=5))
+        # Its ephemeral consumers cannot be made durable.
+        body = {"stream_name": "VIGIL", "config": {"durable_name": "executor-h1"}}
+        answer = await auditor.nc.request(
+            "$JS.API.CONSUMER.CREATE.VIGIL", json.dumps(body).encode(), timeout=5
+        )
+        assert "error" in json.loads(answer.data), answer.data
+    finally:
+        await auditor.close()
+
+
+async def test_a_consumer_squatted_under_an_executors_name_is_refused(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    """An ephemeral consumer may carry a name in its request body, which the server's
+    permissions cannot see: the auditor could take `executor-h1` before that executor first
+    starts, filtered on every host's plans. The executor refuses to consume from it."""
+    auditor = await Bus.connect(bus_config(secured_nats, "auditor"), name="auditor")
+    executor = await Bus.connect(bus_config(secured_nats, "executor-h1"), name="executor-h1")
+    try:
+        body = {
+            "stream_name": "VIGIL",
+            "config": {"name": "executor-h1", "filter_subject": "vigil.plan.*"},
+        }
+        answer = await auditor.nc.request(
+            "$JS.API.CONSUMER.CREATE.VIGIL", json.dumps(body).encode(), timeout=5
+        )
+        assert json.loads(answer.data)["name"] == "executor-h1"  # it can, indeed
+
+        async def on_plan(plan: Plan, headers: dict[str, str]) -> None:
+            raise AssertionError("consumed from a squatted consumer")
+
+        with pytest.raises(BusError, match="not the one Vigil makes"):
+            await executor.consume("vigil.plan.h1", "executor-h1", Plan, on_plan)
+    finally:
+        await executor.close()
+        await auditor.close()
+
+
+async def test_who_cannot_connect(secured_nats: SecuredNats, tmp_path: Path) -> None:
+    # No credentials at all.
+    with pytest.raises(BusUnavailable, match=r"(?i)authorization"):
+        await Bus.connect(bus_config(secured_nats, None), name="anonymous")
+    # A wrong password.
+    with pytest.raises(BusUnavailable, match=r"(?i)authorization"):
+        await Bus.connect(
+            bus_config(secured_nats, "auditor", password="not-the-password"), name="guess"
+        )
+    # The right password, but not the CA: the server's certificate is not trusted.
+    with pytest.raises(BusUnavailable, match=r"(?i)certificate"):
+        await Bus.connect(
+            bus_config(
+                secured_nats, "auditor", tls_ca=None, url=f"tls://127.0.0.1:{secured_nats.port}"
+            ),
+            name="no-ca",
+        )
+    # Without TLS at all.
+    with pytest.raises(BusUnavailable):
+        await Bus.connect(bus_config(secured_nats, "auditor", tls_ca=None), name="plain")
+    # The test-only spy may (the tests' subscriber to everything).
+    spy = await Bus.connect(bus_config(secured_nats, SPY), name="spy")
+    await spy.close()
+
+
+async def test_passwords_in_clear_with_awkward_characters(tmp_path: Path) -> None:
+    """Without bcrypt the users file holds the passwords: '-' first and '#' inside (which
+    nats-server's config syntax would take as a flag or a comment unquoted) still work."""
+    server = SecuredNats(tmp_path / "plain", bcrypt=False)
+    server.start()
+    try:
+        assert server.passwords["auditor"].startswith("-") and "#" in server.passwords["auditor"]
+        bus = await Bus.connect(bus_config(server, "auditor"), name="plain-auditor")
+        await bus.close()
+    finally:
+        server.stop()
+
+
+async def test_client_certificates_when_the_server_verifies_clients(tmp_path: Path) -> None:
+    server = SecuredNats(tmp_path / "mtls", verify_clients=True)
+    server.start()
+    try:
+        cert, key = server.ca.client_cert("executor-h1")
+        with_cert = bus_config(server, "executor-h1", tls_cert=str(cert), tls_key=str(key))
+        bus = await Bus.connect(with_cert, name="with-cert")
+        await bus.close()
+        with pytest.raises(BusUnavailable):
+            await Bus.connect(bus_config(server, "executor-h1"), name="without-cert")
+    finally:
+        server.stop()
+
+
+async def test_a_scanner_started_before_the_hub_waits_for_the_stream(
+    secured_nats: SecuredNats,
+) -> None:
+    """Only the fleet-wide services may create the stream: a scanner that comes first waits
+    for it instead of failing, and goes on once the gateway has made it."""
+    scanner = await Bus.connect(bus_config(secured_nats, "scanner-h1"), name="scanner-h1")
+    gateway = await Bus.connect(bus_config(secured_nats, "registry-gateway"), name="gateway")
+    try:
+        waiting = asyncio.ensure_future(scanner.ensure_streams())
+        await asyncio.sleep(1.5)
+        assert not waiting.done()
+        await gateway.ensure_streams()
+        await asyncio.wait_for(waiting, 10)
+        await scanner.publish_event(
+            "vigil.inventory.h1", Inventory(scan_id="s", host="h1", taken_at=0)
+        )
+    finally:
+        await gateway.close()
+        await scanner.close()
+
+
+async def test_a_host_added_without_restarting_the_server(secured_nats: SecuredNats) -> None:
+    """make-users.py again with one more host, then a reload signal: the new host's users
+    log in, the others stay logged in."""
+    auditor = await Bus.connect(bus_config(secured_nats, "auditor"), name="auditor")
+    try:
+        tools = secured_nats.tools
+        users = [*tools.fleet_users([*secured_nats.hosts, "h3"]), *secured_nats.users[-1:]]
+        passwords = {**secured_nats.passwords, "scanner-h3": "s3-pw", "executor-h3": "e3-pw"}
+        users_conf = secured_nats.workdir / "users.conf"
+        users_conf.write_text(tools.render(users, tools.hashed(passwords, cost=4)))
+        assert secured_nats.process is not None
+        secured_nats.process.send_signal(signal.SIGHUP)  # what `nats-server --signal reload` sends
+        config = BusConfig(
+            url=secured_nats.url,
+            user="executor-h3",
+            password="e3-pw",
+            tls_ca=str(secured_nats.ca.path),
+            connect_timeout=2.0,
+        )
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            try:
+                bus = await Bus.connect(config, name="executor-h3")
+                break
+            except BusUnavailable:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        await bus.close()
+        assert auditor.nc.is_connected
+    finally:
+        await auditor.close()
