@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.recovery import decide
+from vigil_executor.recovery import decide, owned_elsewhere
 from vigil_shared.contracts.journal import REPLACES_LABEL, JournalEntry
 
 OLD, NEW = "o" * 64, "n" * 64
@@ -82,3 +82,43 @@ def test_decide(
         assert decision.old_id == OLD
     if action in ("roll_back", "finish") and current is not None:
         assert decision.new_id == NEW
+
+
+def aside(cid: str, name: str = "web") -> dict[str, Any]:
+    return {**container(cid, running=False), "Name": f"/{name}-vigil-old-{cid[:12]}"}
+
+
+# Aside names carry the old id in hex.
+HEX_OLD, HEX_NEW = "ab" * 32, "cd" * 32
+OTHERS = {HEX_OLD[:12]: "scope-b"}
+
+OWNED_ELSEWHERE = [
+    ("another host journals the aside", None, aside(HEX_OLD), None, OTHERS, "scope-b"),
+    (
+        "another host journals what the new container replaces",
+        None,
+        None,
+        container(NEW, running=False, replaces=HEX_OLD),
+        OTHERS,
+        "scope-b",
+    ),
+    ("ours in the journal: ours", entry("creating"), aside(HEX_OLD), None, OTHERS, ""),
+    ("nobody journals it: ours (a lost journal)", None, aside(HEX_OLD), None, {}, ""),
+    ("another host journals another container", None, aside(HEX_NEW), None, OTHERS, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "journalled", "aside_data", "current", "others", "owner"),
+    OWNED_ELSEWHERE,
+    ids=[c[0] for c in OWNED_ELSEWHERE],
+)
+def test_owned_elsewhere(
+    case: str,
+    journalled: JournalEntry | None,
+    aside_data: dict[str, Any] | None,
+    current: dict[str, Any] | None,
+    others: dict[str, str],
+    owner: str,
+) -> None:
+    assert owned_elsewhere(journalled, aside_data, current, others) == owner

@@ -201,6 +201,15 @@ class PlanRun:
         await self._hooks("post-check", names)
         return [self.results[n] for n in names if n in self.results]
 
+    def cut_short(self, error: str) -> list[ContainerResult]:
+        """The results when the run stopped half-way (the engine went away): what finished
+        keeps its result, every other action failed with `error`."""
+        for name, action in self.actions.items():
+            if name not in self.results:
+                self.results[name] = self.result(action, "failed", error=error)
+        names = [r.name for r in self.plan.settled] + list(self.actions)
+        return [self.results[n] for n in names if n in self.results]
+
     def _local_image(self, image: str) -> str:
         """--no-pull: the image the tag names on this host now."""
         try:

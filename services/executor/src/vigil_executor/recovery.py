@@ -122,9 +122,37 @@ def parse_entries(raw: Iterable[tuple[str, bytes]]) -> dict[str, JournalEntry]:
     return found
 
 
-def recover(client: Any, entries: Mapping[str, JournalEntry], remove_volumes: bool) -> list[str]:
+def owned_elsewhere(
+    entry: JournalEntry | None,
+    aside: Mapping[str, Any] | None,
+    current: Mapping[str, Any] | None,
+    others: Mapping[str, str],
+) -> str:
+    """Pure: the host whose executor journals this replacement, when it is not ours (two
+    executors on one engine, e.g. watchtower scopes), else "". `others` maps the short id of
+    each old container in another host's journal to that host."""
+    if entry is not None:
+        return ""
+    shorts = []
+    if aside is not None:
+        match = _ASIDE.match(str(aside.get("Name") or "").lstrip("/"))
+        if match:
+            shorts.append(match["short"])
+    replaces = ((current or {}).get("Config") or {}).get("Labels") or {}
+    if replaces.get(REPLACES_LABEL):
+        shorts.append(str(replaces[REPLACES_LABEL])[:12])
+    return next((others[s] for s in shorts if s in others), "")
+
+
+def recover(
+    client: Any,
+    entries: Mapping[str, JournalEntry],
+    remove_volumes: bool,
+    others: Mapping[str, str] | None = None,
+) -> list[str]:
     """Finish or roll back every interrupted replacement on this engine (blocking: run in a
-    thread). Returns what was done, one line per container."""
+    thread), except those another host's executor journals (`others`, see owned_elsewhere):
+    that one is alive, or will recover them itself. Returns what was done, one line each."""
     api = client.api
     by_name: dict[str, dict[str, Any]] = {}
     for c in api.containers(all=True):
@@ -146,6 +174,10 @@ def recover(client: Any, entries: Mapping[str, JournalEntry], remove_volumes: bo
         old_under_name = (
             current is not None and entry is not None and str(current.get("Id")) == entry.old_id
         )
+        owner = owned_elsewhere(entry, aside, current, others or {})
+        if owner:
+            done.append(f"{name}: left alone: the executor of host {owner} is replacing it")
+            continue
         decision = decide(name, entry, aside, current, old_under_name)
         if decision.action == "nothing":
             continue

@@ -29,6 +29,7 @@ from vigil_shared.contracts import (
 )
 from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
+from vigil_shared.docker_engine import describe
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
@@ -52,6 +53,7 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     # How soon a plan left unfinished by a dead executor is delivered again (the live one
     # keeps its plan with in-progress acks meanwhile).
     plan_ack_wait: float = 30.0
+    engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
 
 
 def split_tag(image: str) -> tuple[str, str]:
@@ -93,9 +95,15 @@ class Executor:
         """Finish or roll back what an earlier executor of this host left unfinished."""
         prefix = f"{self.config.host_id}."
         try:
-            keys = [k for k in await self.journal.keys() if k.startswith(prefix)]
+            every = await self.journal.keys()
         except nats.js.errors.NoKeysError:
-            keys = []
+            every = []
+        keys = [k for k in every if k.startswith(prefix)]
+        # Other hosts' updates in progress, by old container: an executor sharing this engine
+        # (watchtower scopes) may be replacing one right now; it is not ours to roll back.
+        others = {
+            k.rsplit(".", 1)[1]: k.rsplit(".", 1)[0] for k in every if not k.startswith(prefix)
+        }
         raw = []
         for key in keys:
             try:
@@ -103,7 +111,9 @@ class Executor:
             except nats.js.errors.KeyNotFoundError:
                 continue
         entries = parse_entries(raw)
-        done = await asyncio.to_thread(recover, self.engine, entries, self.config.remove_volumes)
+        done = await asyncio.to_thread(
+            recover, self.engine, entries, self.config.remove_volumes, others
+        )
         for line in done:
             log.warning("recovered an interrupted update", host=self.config.host_id, what=line)
         for key in keys:
@@ -130,10 +140,23 @@ class Executor:
 
     async def execute(self, plan: Plan) -> Report:
         started = time.time()
+        problems = plan.problems
         with self.tracer.start_as_current_span("execute") as span:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
-            results = await PlanRun(self, plan).run()
+            run = PlanRun(self, plan)
+            try:
+                results = await run.run()
+            except Exception:
+                # The engine went away (the host died, dockerd was stopped): report that, with
+                # what was done before, instead of failing the plan and having it delivered
+                # again forever with no report. Anything else fails the plan as before.
+                problem = await self.engine_problem()
+                if problem is None:
+                    raise
+                log.error("plan cut short", host=plan.host, plan_id=plan.plan_id, error=problem)
+                results = run.cut_short(problem)
+                problems = (*problems, problem)
         return Report(
             scan_id=plan.scan_id,
             plan_id=plan.plan_id,
@@ -141,8 +164,18 @@ class Executor:
             started_at=started,
             finished_at=time.time(),
             results=tuple(results),
-            problems=plan.problems,
+            problems=problems,
         )
+
+    async def engine_problem(self) -> str | None:
+        """What is wrong with the engine, naming it, when it does not answer a ping; None when
+        it answers."""
+        try:
+            await asyncio.to_thread(self.engine.ping)
+        except Exception as exc:
+            where = self.config.engine_url or describe(None)
+            return f"cannot reach the Docker engine at {where}: {exc}"
+        return None
 
     async def pull(self, action: UpdateAction, pulled: dict[str, str], progress: Any) -> str:
         """Pull exactly the build the gateway resolved and tag it as the container's tag."""

@@ -1,0 +1,68 @@
+"""Two executors on one engine (watchtower scopes: two Vigils on one Docker host): an executor
+that starts again recovers only what its own host journalled, and leaves alone an update that
+the other host's executor has in progress. A real engine and NATS; the interrupted update is
+made by hand, exactly as the executor leaves it (old container renamed aside, journal entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.support.images import build_test_image
+from vigil_executor.service import Executor, ExecutorConfig
+from vigil_shared.bus import Bus
+from vigil_shared.contracts.journal import JournalEntry, aside_name, journal_key
+from vigil_shared.telemetry import Telemetry
+
+pytestmark = pytest.mark.integration
+
+
+def interrupted(client: Any, tag: str, name: str) -> str:
+    """A container stopped and renamed aside, as at the 'creating' step of an update."""
+    old = client.containers.run(tag, name=name, detach=True)
+    old.stop(timeout=1)
+    client.api.rename(old.id, aside_name(name, old.id))
+    return str(old.id)
+
+
+async def test_an_executor_leaves_the_other_hosts_update_alone_and_recovers_its_own(
+    bus: Bus, docker_client: Any, names: Callable[[str], str]
+) -> None:
+    tag = f"{names('app')}:1"
+    build_test_image(docker_client, tag)
+    journal = await bus.key_value("JOURNAL")
+    ids = {}
+    for host in ("scope-a", "scope-b"):
+        name = names(host)
+        ids[host] = (name, interrupted(docker_client, tag, name))
+        entry = JournalEntry(
+            host=host, plan_id="p", name=name, old_id=ids[host][1], image=tag,
+            step="creating", was_running=True,
+        )  # fmt: skip
+        await journal.put(journal_key(host, ids[host][1]), msgspec.json.encode(entry))
+
+    executor = Executor(bus, docker_client, ExecutorConfig(host_id="scope-a"), Telemetry.disabled())
+    await executor.start()  # recovers at start, as after a restart
+
+    name_a, old_a = ids["scope-a"]
+    name_b, old_b = ids["scope-b"]
+    # Its own: rolled back, running again under its name.
+    assert docker_client.api.inspect_container(name_a)["Id"] == old_a
+    assert docker_client.api.inspect_container(name_a)["State"]["Running"]
+    # The other host's: untouched, still aside, and said so.
+    aside_b = docker_client.api.inspect_container(aside_name(name_b, old_b))
+    assert aside_b["Id"] == old_b and not aside_b["State"]["Running"]
+    again = await executor.recover()  # what it says of the other host's update
+    assert again == [f"{name_b}: left alone: the executor of host scope-b is replacing it"]
+    keys = set(await journal.keys())
+    assert journal_key("scope-b", old_b) in keys and journal_key("scope-a", old_a) not in keys
+
+    # The other host's executor, when it starts, recovers its own.
+    other = Executor(bus, docker_client, ExecutorConfig(host_id="scope-b"), Telemetry.disabled())
+    await other.start()
+    assert docker_client.api.inspect_container(name_b)["Id"] == old_b
+    assert docker_client.api.inspect_container(name_b)["State"]["Running"]
