@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.support.registry_fixtures",
     "tests.support.nats_fixtures",
     "tests.support.gateway_fixtures",
+    "tests.support.secured_nats",
+    "tests.support.second_engine",
 ]

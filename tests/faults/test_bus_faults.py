@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.support.images import build_test_image, push_image
+from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import VigilProcess
 from vigil.embedded_nats import EmbeddedNats
@@ -52,31 +52,18 @@ def garbage(wrong_schema: msgspec.Struct) -> list[bytes]:
     return kinds
 
 
-class Stale:
-    """A stale container of this test on the engine."""
+class Stale(StaleContainer):
+    """A stale container of this test on the engine; `slow_stop` answers SIGTERM late."""
 
     def __init__(self, client: Any, registry: RegistryServer, names: Callable[[str], str], *,
                  slow_stop: bool = False) -> None:  # fmt: skip
-        self.client = client
-        self.tag = f"{registry.host}/{names('app')}:latest"
         extra = (
             'ENTRYPOINT ["/bin/sh", "-c", "trap \'sleep 3; exit 0\' TERM; '
             'while true; do sleep 1; done"]\n'
             if slow_stop
             else ""
         )
-        build_test_image(client, self.tag, marker="v1", extra=extra)
-        push_image(client, self.tag)
-        self.name = names("web")
-        client.containers.run(self.tag, name=self.name, detach=True)
-        self.old_id = client.api.inspect_container(self.name)["Id"]
-        self.new_image = build_test_image(client, self.tag, marker="v2", extra=extra)
-        push_image(client, self.tag)
-        client.api.remove_image(self.tag)
-
-    def updated(self) -> bool:
-        data = self.client.api.inspect_container(self.name)
-        return bool(data["Image"] == self.new_image and data["State"]["Running"])
+        super().__init__(client, registry.host, names("web"), names("app"), extra=extra)
 
 
 async def cycle(bus: Bus, timeout: float = 120) -> Report:

@@ -1,6 +1,12 @@
 """The executor SIGKILLed at each step of an update, then started again: every time the
 container ends up running under its name, on its old or its new image, with nothing left
-behind. A real engine, registry, NATS and `vigil executor` processes."""
+behind. A real engine, registry, NATS and `vigil executor` processes.
+
+Each step is run twice: over a plain NATS, and over the fleet's secured NATS as deploy/nats
+configures it (TLS, the executor logged in as its host's user with only its permissions,
+JetStream with `sync_interval: always`), where the journal and the redelivered plan must
+work within those permissions.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,19 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nats.js.errors
 import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
+from tests.support.secured_nats import SPY, SecuredNats
 from vigil.embedded_nats import EmbeddedNats
-from vigil_shared.bus import Bus
+from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.contracts import Plan, ProgressEvent, Report, UpdateAction
 from vigil_shared.contracts.journal import ASIDE_MARKER
 
@@ -37,9 +46,50 @@ SLOW = (
 PHASES = ["stopping", "creating", "starting", "health-check", "removing-old"]
 
 
+@dataclass
+class Nats:
+    """The NATS of one run: the test's own connection (it publishes plans and reads progress
+    and reports) and how an executor process reaches it (arguments, environment)."""
+
+    bus: Bus
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(params=["plain", "secured"])
+async def run_nats(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Nats]:
+    secured: SecuredNats | None = None
+    args: list[str] = []
+    env: dict[str, str] = {}
+    if request.param == "plain":
+        server: EmbeddedNats = request.getfixturevalue("nats_server")
+        config = BusConfig(url=server.url, connect_timeout=2)
+        args = ["--nats-url", server.url]
+    else:
+        # deploy/nats/fleet.conf with this host's users; the test is the all-seeing `spy`.
+        secured = SecuredNats(tmp_path / "secured-nats", hosts=(HOST,))
+        secured.start()
+        config = BusConfig(
+            url=secured.url,
+            user=SPY,
+            password=secured.passwords[SPY],
+            tls_ca=str(secured.ca.path),
+            connect_timeout=2,
+        )
+        env = secured.env(f"executor-{HOST}")  # VIGIL_NATS_URL, _USER, _PASSWORD, _TLS_CA
+    bus = await Bus.connect(config, name="sigkill-test")
+    try:
+        await bus.ensure_streams()
+        yield Nats(bus, args, env)
+    finally:
+        await bus.close()
+        if secured is not None:
+            secured.stop()
+
+
 class ExecutorProcess:
-    def __init__(self, nats_url: str, log: Path) -> None:
-        self.nats_url = nats_url
+    def __init__(self, run_nats: Nats, log: Path) -> None:
+        self.nats = run_nats
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -47,10 +97,10 @@ class ExecutorProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHTOWER_", "VIGIL_"))}
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "vigil.cli", "executor", "--nats-url", self.nats_url,
+                sys.executable, "-m", "vigil.cli", "executor", *self.nats.args,
                 "--host-id", HOST, "--plan-ack-wait", "2", "--stop-timeout", "5",
                 "--health-timeout", "30", "--log-format", "json",
-                stdout=out, stderr=out, env=env,
+                stdout=out, stderr=out, env={**env, **self.nats.env},
             )  # fmt: skip
 
     def kill(self) -> None:
@@ -61,6 +111,18 @@ class ExecutorProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
             await self.proc.wait()
+
+
+@pytest.fixture
+async def executors() -> AsyncIterator[list[ExecutorProcess]]:
+    """The executor processes of one test: whatever the outcome, none outlives it (a stray
+    executor would recover other tests' updates on the engine when it starts)."""
+    started: list[ExecutorProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+        if process.proc is not None:
+            await process.proc.wait()
 
 
 async def consumer_ready(bus: Bus) -> None:
@@ -76,21 +138,23 @@ async def consumer_ready(bus: Bus) -> None:
             await asyncio.sleep(0.1)
 
 
-@pytest.mark.timeout(600)
-async def test_killed_at_every_step_nothing_is_lost(
-    bus: Bus,
-    nats_server: EmbeddedNats,
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("phase", PHASES)
+async def test_killed_at_a_step_nothing_is_lost(
+    phase: str,
+    run_nats: Nats,
+    executors: list[ExecutorProcess],
     registry: RegistryServer,
     docker_client: Any,
     names: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
+    bus = run_nats.bus
     tag = f"{registry.host}/{names('app')}:latest"
     old_image = build_test_image(docker_client, tag, marker="v1", extra=SLOW)
     push_image(docker_client, tag)
-    containers = {phase: names(f"web-{phase}") for phase in PHASES}
-    for name in containers.values():
-        docker_client.containers.run(tag, name=name, detach=True)
+    name = names(f"web-{phase}")
+    docker_client.containers.run(tag, name=name, detach=True)
     new_image = build_test_image(docker_client, tag, marker="v2", extra=SLOW)
     push_image(docker_client, tag)
     docker_client.api.remove_image(tag)
@@ -107,54 +171,62 @@ async def test_killed_at_every_step_nothing_is_lost(
     await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
     await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
 
-    for phase, name in containers.items():
-        data = docker_client.api.inspect_container(name)
-        plan = Plan(
-            plan_id=uuid.uuid4().hex,
-            scan_id=uuid.uuid4().hex,
-            host=HOST,
-            created_at=time.time(),
-            actions=(
-                UpdateAction(
-                    container_id=data["Id"],
-                    container_name=name,
-                    image=tag,
-                    old_image_id=data["Image"],
-                ),
+    data = docker_client.api.inspect_container(name)
+    plan = Plan(
+        plan_id=uuid.uuid4().hex,
+        scan_id=uuid.uuid4().hex,
+        host=HOST,
+        created_at=time.time(),
+        actions=(
+            UpdateAction(
+                container_id=data["Id"],
+                container_name=name,
+                image=tag,
+                old_image_id=data["Image"],
             ),
+        ),
+    )
+    first = ExecutorProcess(run_nats, tmp_path / "executor-1.log")
+    executors.append(first)
+    await first.start()
+    await consumer_ready(bus)
+    await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+    while True:  # kill it the moment it takes the step
+        event = await asyncio.wait_for(seen.get(), 60)
+        if event.container == name and event.phase == phase:
+            first.kill()
+            break
+    await first.proc.wait() if first.proc else None
+
+    second = ExecutorProcess(run_nats, tmp_path / "executor-2.log")
+    executors.append(second)
+    await second.start()
+    deadline = time.monotonic() + 60
+    while plan.plan_id not in reports:
+        assert time.monotonic() < deadline, (
+            f"no report after a kill at {phase}: "
+            + (tmp_path / "executor-2.log").read_text()[-3000:]
         )
-        first = ExecutorProcess(nats_server.url, tmp_path / f"executor-{phase}-1.log")
-        await first.start()
-        await consumer_ready(bus)
-        await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
-        while True:  # kill it the moment it takes the step
-            event = await asyncio.wait_for(seen.get(), 120)
-            if event.container == name and event.phase == phase:
-                first.kill()
-                break
-        await first.proc.wait() if first.proc else None
+        await asyncio.sleep(0.2)
+    await second.stop()
 
-        second = ExecutorProcess(nats_server.url, tmp_path / f"executor-{phase}-2.log")
-        await second.start()
-        deadline = time.monotonic() + 120
-        while plan.plan_id not in reports:
-            assert time.monotonic() < deadline, (
-                f"no report after a kill at {phase}: "
-                + ((tmp_path / f"executor-{phase}-2.log").read_text()[-3000:])
-            )
-            await asyncio.sleep(0.2)
-        await second.stop()
-
-        report = reports[plan.plan_id]
-        result = report.results[0]
-        after = docker_client.api.inspect_container(name)
-        assert after["State"]["Running"], f"killed at {phase}: {result}"
-        assert after["Image"] in (old_image, new_image), f"killed at {phase}"
-        left = [
-            c.name
-            for c in docker_client.containers.list(all=True)
-            if c.name.startswith(name) and c.name != name
-        ]
-        assert left == [], f"killed at {phase}: left behind {left}"
-        assert not [c for c in left if ASIDE_MARKER in c]
-        assert result.status in ("updated", "fresh", "rolled_back"), (phase, result)
+    result = reports[plan.plan_id].results[0]
+    after = docker_client.api.inspect_container(name)
+    assert after["State"]["Running"], f"killed at {phase}: {result}"
+    assert after["Image"] in (old_image, new_image), f"killed at {phase}"
+    left = [
+        c.name
+        for c in docker_client.containers.list(all=True)
+        if c.name.startswith(name) and c.name != name
+    ]
+    assert left == [], f"killed at {phase}: left behind {left}"
+    assert not [c for c in left if ASIDE_MARKER in c]
+    assert result.status in ("updated", "fresh", "rolled_back"), (phase, result)
+    # The second executor finished or undid the update from its journal: nothing is left in
+    # it, so no later executor of this host would act on it again.
+    journal = await bus.key_value("JOURNAL")
+    try:
+        keys = [k for k in await journal.keys() if k.startswith(f"{HOST}.")]
+    except nats.js.errors.NoKeysError:
+        keys = []
+    assert keys == [], f"killed at {phase}: journal still holds {keys}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
-from tests.support.registry_proxy import RegistryProxy
+from tests.support.registry_proxy import Arrival, RegistryProxy
 from vigil_gateway.credentials import CredentialStore
 from vigil_gateway.digests import DigestChecker
 from vigil_gateway.registry_client import MANIFEST_ACCEPT, RegistryClient
@@ -295,3 +296,25 @@ async def test_a_head_without_digest_falls_back_to_hashing_the_manifest(
     assert bad.remote_digest == pushed.digest
     path = f"/v2/{pushed.bad}/manifests/latest"
     assert [(m, s) for m, p, s in proxy.requests() if p == path] == [("HEAD", 200), ("GET", 200)]
+
+
+def test_a_held_request_is_seen_on_arrival_with_its_senders_port(proxy: RegistryProxy) -> None:
+    """`wait_for_arrival` answers while the request is still held by a delay, and names the
+    port it came from, so a test can tell which process sent it and kill that one."""
+    proxy.fault(r"^/v2/$", delay=3)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    conn.connect()
+    assert conn.sock is not None
+    own_port = conn.sock.getsockname()[1]
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        conn.request("GET", "/v2/")
+        answer = pool.submit(conn.getresponse)
+        arrival = proxy.wait_for_arrival(r"^/v2/$", method="GET", timeout=5)
+        assert time.monotonic() - started < 2.5  # seen before the delay ran out
+        assert proxy.requests() == []  # arrived, not answered yet
+        assert answer.result(timeout=10).status == 200
+    conn.close()
+    assert arrival == Arrival("GET", "/v2/", own_port)
+    with pytest.raises(AssertionError, match="no HEAD request"):
+        proxy.wait_for_arrival(r"/nothing", method="HEAD", timeout=0.2)

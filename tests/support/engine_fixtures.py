@@ -6,11 +6,13 @@ with what is missing (scripts/prepare-test-env.sh sets one up on Debian as root)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import docker.errors
 import pytest
 
 from tests.support.real_parts import part_missing
@@ -50,17 +52,26 @@ def names(docker_client: Any) -> Iterator[Callable[[str], str]]:
 
 
 def cleanup_resources(client: Any, run: str) -> None:
+    """Remove what a test made under its run marker. Listed with the low-level API (docker-py's
+    high-level list inspects each container, and fails on one removed meanwhile, as Vigil or a
+    compose project may do); a resource already gone is fine."""
     marker = f"-{run}-"
-    for container in client.containers.list(all=True):
-        if container.name.startswith(TEST_PREFIX) and marker in container.name:
-            container.remove(force=True, v=True)
+    for container in client.api.containers(all=True):
+        for name in container.get("Names") or ():
+            if name.lstrip("/").startswith(TEST_PREFIX) and marker in name:
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(container["Id"], force=True, v=True)
+                break
     for network in client.networks.list():
         if network.name.startswith(TEST_PREFIX) and marker in network.name:
-            network.remove()
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
     for volume in client.volumes.list():
         if volume.name.startswith(TEST_PREFIX) and marker in volume.name:
-            volume.remove(force=True)
-    for image in client.images.list():
-        for tag in image.tags:
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
+    for image in client.api.images():
+        for tag in image.get("RepoTags") or ():
             if marker in tag:
-                client.api.remove_image(tag, force=True)
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_image(tag, force=True)

@@ -9,6 +9,8 @@ On top of that:
 
 - `delay`: seconds added to every request, as a registry far away would cost;
 - `requests()`: (method, path, status) of every request answered, oldest first;
+- `arrivals()`: every request as it arrives, before any delay, with the client's port, and
+  `wait_for_arrival(...)`: a test can act while a request is held (kill its sender);
 - `fault(path_regex, ...)`: matching requests get a made-up answer without reaching the
   registry (`status`, `headers`, `body`), or are forwarded and their answer altered
   (`headers` replaced, `drop_header` removed, `body` replaced), or wait `delay` seconds
@@ -68,6 +70,15 @@ class Fault:
         if self.method is not None and self.method.upper() != method.upper():
             return False
         return self.pattern.search(path) is not None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A request as it reached the proxy, before any delay or answer."""
+
+    method: str
+    path: str
+    client_port: int  # the sender's local port: which process sent it (vigil_process)
 
 
 class _Server(ThreadingHTTPServer):
@@ -155,6 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         owner = self._server().owner
         body = self._read_body()
+        owner.note_arrival(Arrival(self.command, self.path, self.client_address[1]))
         fault = owner.fault_for(self.command, self.path)
         wait = owner.delay
         if fault is not None and fault.delay:
@@ -243,6 +255,8 @@ class RegistryProxy:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests: list[tuple[str, str, int]] = []
+        self._arrivals: list[Arrival] = []
+        self._arrived = threading.Condition(self._lock)
         self._tls_probes = 0
         self._connections = 0
         self._server: _Server | None = None
@@ -321,6 +335,36 @@ class RegistryProxy:
 
     def manifest_requests(self) -> list[tuple[str, str, int]]:
         return [r for r in self.requests() if "/manifests/" in r[1]]
+
+    def note_arrival(self, arrival: Arrival) -> None:
+        with self._arrived:
+            self._arrivals.append(arrival)
+            self._arrived.notify_all()
+
+    def arrivals(self) -> list[Arrival]:
+        """Every request as it arrived, oldest first, answered or still held."""
+        with self._lock:
+            return list(self._arrivals)
+
+    def wait_for_arrival(
+        self, path_regex: str, *, method: str | None = None, timeout: float = 30.0
+    ) -> Arrival:
+        """The first request whose path matches `path_regex` (and `method`), once it has
+        arrived; AssertionError after `timeout` seconds without one."""
+        pattern = re.compile(path_regex)
+
+        def found() -> Arrival | None:
+            for a in self._arrivals:
+                if pattern.search(a.path) and (method is None or a.method == method.upper()):
+                    return a
+            return None
+
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"no {method or ''} request for {path_regex} in {timeout} s")
+            arrival = found()
+            assert arrival is not None
+            return arrival
 
     def note_connection(self) -> None:
         with self._lock:

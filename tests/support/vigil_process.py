@@ -1,8 +1,10 @@
-"""The real `vigil` command running in the background, as a user starts it, for e2e tests
-that talk to it while it runs (HTTP API, schedules). Its output goes to a file."""
+"""The real `vigil` command running in the background, as a user starts it, for e2e and fault
+tests that talk to it while it runs (HTTP API, schedules, fleets of separate services). Its
+output goes to a file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,16 +39,43 @@ def run_vigil(
 
 
 class VigilProcess:
-    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """`vigil ARGS...` (the all-in-one, with a state directory of the test's), or with
+    `command` one service of a fleet: `vigil COMMAND ARGS...`. `label` names its log file
+    (`{label}.log` in `tmp_path`), so several processes of one test keep theirs apart."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        command: str | None = None,
+        label: str = "vigil",
+    ) -> None:
         self.state = tmp_path / "vigil-state"
-        self.log_path = tmp_path / "vigil.log"
+        self.label = label
+        self.log_path = tmp_path / f"{label}.log"
         self._log = self.log_path.open("wb")
+        argv = [command, *args] if command else ["--state-dir", str(self.state), *args]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vigil.cli", "--state-dir", str(self.state), *args],
+            [sys.executable, "-m", "vigil.cli", *argv],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=clean_env(env),
         )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no chance to clean up."""
+        if self.running:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
     @property
     def output(self) -> str:
@@ -72,3 +101,22 @@ class VigilProcess:
                 self.process.kill()
                 self.process.wait()
             self._log.close()
+
+
+def connected_from(pid: int, local_port: int) -> bool:
+    """Whether process `pid` holds the TCP socket whose local port is `local_port` (the client
+    port a server sees): which of several processes sent a request. Read from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == local_port:
+                    inodes.add(fields[9])
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir() if fds.exists() else ():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+    return False
