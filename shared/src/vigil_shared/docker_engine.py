@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
 import requests.exceptions
 
 # The newest API version this code is written and tested against; docker-py 7 knows it.
@@ -45,6 +47,38 @@ def choose_api_version(engine_version: str, engine_min_version: str | None) -> s
     return chosen
 
 
+class EngineTlsError(EngineUnavailable):
+    """--tlsverify was asked for but the certificates are not there; names the files."""
+
+
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+
+
+def engine_tls(cert_path: str | os.PathLike[str]) -> docker.tls.TLSConfig:
+    """TLS to a `tcp://` engine, verified, as the Docker CLI does with --tlsverify: the CA,
+    client certificate and key are `ca.pem`, `cert.pem` and `key.pem` in DOCKER_CERT_PATH."""
+    folder = Path(cert_path).expanduser()
+    missing = [name for name in TLS_FILES if not (folder / name).is_file()]
+    if missing:
+        raise EngineTlsError(
+            f"--tlsverify: {', '.join(missing)} not found in {folder} "
+            "(set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem)"
+        )
+    try:
+        return docker.tls.TLSConfig(
+            client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+            ca_cert=str(folder / "ca.pem"),
+            verify=True,
+        )
+    except docker.errors.TLSParameterError as exc:
+        raise EngineTlsError(f"--tlsverify: {exc}") from None
+
+
+def default_cert_path(env: Mapping[str, str]) -> str:
+    """DOCKER_CERT_PATH, else ~/.docker (as the Docker CLI)."""
+    return env.get("DOCKER_CERT_PATH") or str(Path(env.get("HOME") or "~") / ".docker")
+
+
 def describe(base_url: str | None) -> str:
     return base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
@@ -64,11 +98,15 @@ def connect_engine(
     where = describe(base_url)
     try:
         if base_url is None:
-            probe = docker.DockerClient.from_env(
-                version="1.24", timeout=timeout, environment=dict(env or os.environ)
+            probe = _verified_only(
+                docker.DockerClient.from_env(
+                    version="1.24", timeout=timeout, environment=dict(env or os.environ)
+                )
             )
         else:
-            probe = docker.DockerClient(base_url=base_url, version="1.24", tls=tls, timeout=timeout)
+            probe = _verified_only(
+                docker.DockerClient(base_url=base_url, version="1.24", tls=tls, timeout=timeout)
+            )
         raw = probe.api.get(probe.api.base_url + "/version", timeout=timeout)
         raw.raise_for_status()
         info = raw.json()
@@ -82,7 +120,20 @@ def connect_engine(
     except (KeyError, ValueError) as exc:
         raise EngineUnavailable(f"cannot use the Docker engine at {where}: {exc}") from exc
     if base_url is None:
-        return docker.DockerClient.from_env(
-            version=version, timeout=timeout, environment=dict(env or os.environ)
+        return _verified_only(
+            docker.DockerClient.from_env(
+                version=version, timeout=timeout, environment=dict(env or os.environ)
+            )
         )
-    return docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
+    return _verified_only(
+        docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
+    )
+
+
+def _verified_only(client: docker.DockerClient) -> docker.DockerClient:
+    if client.api.base_url.startswith("https://"):
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the engine's own CA
+        # (a session's `verify` loses to the environment), and would send the engine's TLS
+        # through an HTTPS proxy: the engine's certificates are the only trust here.
+        client.api.trust_env = False
+    return client
