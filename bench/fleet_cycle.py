@@ -5,6 +5,10 @@ ones; only the Docker side is simulated (each host's engine answers from a table
 containers on a handful of the fleet's images), so the figure is Vigil's own cost. One
 `ScanCommand` asks every host for a cycle; the cycle ends when the 100 reports are in.
 
+Two sides, alternating in each round over the same NATS and registry (each its own subject
+prefix and gateway): one scanner per host, and a scanner group of three replicas that each
+serve every host (the command goes through the work queue, one cycle per host).
+
 Printed per round and as medians: the wall time of the full fleet cycle, and the manifest
 requests the registry served. Targets (issue 6): under 5 seconds, at most one manifest
 request per unique image.
@@ -17,6 +21,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from tests.support.registry_fixtures import RegistryServer
 from vigil.embedded_nats import EmbeddedNats
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_scanner.scan_group import ScanGroup
 from vigil_scanner.service import Scanner, ScannerConfig
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.contracts import Report, ScanCommand
@@ -100,6 +106,40 @@ async def _round(bus: Bus, hosts: list[str]) -> float:
     return time.monotonic() - started
 
 
+REPLICAS = 3  # scanner replicas of the group side, each serving every host
+
+
+Connect = Callable[[str, str], Awaitable[Bus]]
+
+
+async def _start_fleet(
+    connect: Connect, prefix: str, engines: list[SimulatedEngine], tmp: str, *, replicas: int
+) -> Bus:
+    """One fleet under `prefix`: a gateway, an executor per host, and either a scanner per
+    host (`replicas` 0) or `replicas` scanner processes of one group serving every host.
+    Returns its control bus."""
+    control = await connect("bench", prefix)
+    await control.ensure_streams()
+    gateway = Gateway(await connect("gateway", prefix), GatewayConfig(home=tmp), Redactor())
+    await gateway.start()
+    telemetry = Telemetry.disabled()
+    for engine in engines:
+        host_bus = await connect(f"host-{engine.host}", prefix)
+        executor = Executor(host_bus, engine, ExecutorConfig(host_id=engine.host), telemetry)
+        await executor.start()
+        if not replicas:
+            scanner = Scanner(host_bus, engine, ScannerConfig(host_id=engine.host), telemetry)
+            await scanner.start()
+    for n in range(replicas):
+        replica_bus = await connect(f"replica-{n}", prefix)
+        scanners = [
+            Scanner(replica_bus, e, ScannerConfig(host_id=e.host), telemetry) for e in engines
+        ]
+        group = ScanGroup(replica_bus, "bench", scanners, ack_wait=30)
+        await group.start()
+    return control
+
+
 async def _run(rounds: int) -> None:
     registry = RegistryServer()
     registry.start()
@@ -117,46 +157,48 @@ async def _run(rounds: int) -> None:
                     )
                     for i in range(IMAGES)
                 ]
-            config = BusConfig(url=nats.url)
 
-            async def connect(name: str) -> Bus:
-                bus = await Bus.connect(config, name=name)
+            async def connect(name: str, prefix: str) -> Bus:
+                bus = await Bus.connect(BusConfig(url=nats.url, prefix=prefix), name=name)
                 buses.append(bus)
                 return bus
 
-            control = await connect("bench")
-            await control.ensure_streams()
-            gateway = Gateway(await connect("gateway"), GatewayConfig(home=tmp), Redactor())
-            await gateway.start()
             engines = _fleet(registry.host, digests)
-            telemetry = Telemetry.disabled()
-            for engine in engines:
-                host_bus = await connect(f"host-{engine.host}")
-                scanner = Scanner(host_bus, engine, ScannerConfig(host_id=engine.host), telemetry)
-                await scanner.start()
-                executor = Executor(
-                    host_bus, engine, ExecutorConfig(host_id=engine.host), telemetry
-                )
-                await executor.start()
+            hosts = [e.host for e in engines]
+            sides = {
+                "one scanner per host": await _start_fleet(
+                    connect, "vigil", engines, tmp, replicas=0
+                ),
+                f"scanner group, {REPLICAS} replicas x {HOSTS} hosts": await _start_fleet(
+                    connect, "vgroup", engines, tmp, replicas=REPLICAS
+                ),
+            }
             print(
                 f"fleet cycle: {HOSTS} hosts x {PER_HOST} containers on {IMAGES} images, one "
-                "gateway, one NATS (the engines simulated), nothing stale"
+                "gateway, one NATS (the engines simulated), nothing stale; the two sides "
+                "alternate in each round"
             )
-            rows = []
+            rows: dict[str, list[tuple[float, int]]] = {side: [] for side in sides}
             for n in range(rounds):
-                before = len(registry.manifest_requests())
-                wall = await _round(control, [e.host for e in engines])
-                manifests = len(registry.manifest_requests()) - before
-                rows.append((wall, manifests))
-                print(f"  round {n + 1}: {wall:5.2f} s, {manifests} manifest requests")
-                await asyncio.sleep(31)  # past the gateway's answer cache: each round asks anew
-            median_wall = statistics.median(w for w, _ in rows)
-            median_manifests = statistics.median(m for _, m in rows)
-            print(
-                f"median over {rounds} rounds: a full fleet cycle in {median_wall:.2f} s "
-                f"(target < 5 s), {median_manifests:g} manifest requests for {IMAGES} unique "
-                f"images (target <= {IMAGES}; {HOSTS * PER_HOST} containers)"
-            )
+                for side, control in sides.items():
+                    before = len(registry.manifest_requests())
+                    wall = await _round(control, hosts)
+                    manifests = len(registry.manifest_requests()) - before
+                    rows[side].append((wall, manifests))
+                    print(f"  round {n + 1}, {side}: {wall:5.2f} s, {manifests} manifest requests")
+                await asyncio.sleep(31)  # past the gateways' answer cache: each round asks anew
+            medians = {}
+            for side, figures in rows.items():
+                medians[side] = statistics.median(w for w, _ in figures)
+                median_manifests = statistics.median(m for _, m in figures)
+                print(
+                    f"median over {rounds} rounds, {side}: a full fleet cycle in "
+                    f"{medians[side]:.2f} s (target < 5 s), {median_manifests:g} manifest "
+                    f"requests for {IMAGES} unique images (target <= {IMAGES}; "
+                    f"{HOSTS * PER_HOST} containers)"
+                )
+            direct, grouped = medians.values()
+            print(f"scanner group / one scanner per host: {grouped / direct:.2f}x the time")
         finally:
             for bus in reversed(buses):
                 await bus.close()

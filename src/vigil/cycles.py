@@ -7,7 +7,7 @@ Wiring only: the schedule, the trigger queue and the HTTP server live in vigil_s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from vigil_scanner.cron import parse_cron
 from vigil_scanner.http_api import HttpApi, MetricsText
-from vigil_scanner.service import Scanner, run_on_interval, run_on_schedule
+from vigil_scanner.scan_group import ScanGroup
+from vigil_scanner.service import Scanner
+from vigil_scanner.ticks import LocalCycles, Ticker, run_on_interval, run_on_schedule
 from vigil_scanner.trigger import UpdateTrigger
 from vigil_scanner.zones import zone_from_env
 from vigil_shared.logs import Redactor, get_logger
@@ -54,19 +56,24 @@ def _metrics_text(registry: CollectorRegistry) -> MetricsText:
 async def run_cycles(
     values: Mapping[str, Any],
     env: Mapping[str, str],
-    scanner: Scanner,
+    scanners: Sequence[Scanner],
     registry: CollectorRegistry,
     stop: asyncio.Event,
     redactor: Redactor,
+    *,
+    group: ScanGroup | None = None,
 ) -> None:
-    """Serve the HTTP API if asked, and run periodic cycles until `stop` is set."""
+    """Serve the HTTP API if asked (one host only), and run periodic cycles of `scanners`
+    (through `group` when they are replicas of a scanner group) until `stop` is set."""
     update = bool(values.get("http_api_update"))
     trigger: UpdateTrigger | None = None
     api: HttpApi | None = None
+    local = LocalCycles(scanners)
+    ticker: Ticker = group if group is not None else local
     try:
         if update or values.get("http_api_metrics"):
             if update:
-                trigger = UpdateTrigger(scanner, report_timeout=REPORT_TIMEOUT_S)
+                trigger = UpdateTrigger(scanners[0], report_timeout=REPORT_TIMEOUT_S)
                 await trigger.start()
             token = secret_value(str(values.get("http_api_token") or ""), "--http-api-token")
             redactor.add(token)  # never in a log line, whatever carries it there
@@ -85,19 +92,20 @@ async def run_cycles(
                 raise ApiStartupError(f"{where}: {exc.strerror or exc}") from None
             paths = [p for p, on in (("/v1/update", update), ("/v1/metrics", api.metrics)) if on]
             log.info("HTTP API served", address=api.address, port=api.port, paths=",".join(paths))
-        host = scanner.config.host_id
+        host = ticker.label
         if update and not values.get("http_api_periodic_polls"):
             log.info("vigil is running; cycles run when /v1/update is called", host=host)
             await stop.wait()
         elif values.get("schedule"):
             log.info("vigil is running", host=host, schedule=values["schedule"])
             schedule = parse_cron(str(values["schedule"]))
-            await run_on_schedule(scanner, schedule, stop, zone=zone_from_env(env))
+            await run_on_schedule(ticker, schedule, stop, zone=zone_from_env(env))
         else:
             interval = float(values.get("interval") or 86400)
             log.info("vigil is running", host=host, interval_s=interval)
-            await run_on_interval(scanner, interval, stop)
+            await run_on_interval(ticker, interval, stop, aligned=group is not None)
     finally:
+        local.cancel()
         if api is not None:
             await api.close()
         if trigger is not None:

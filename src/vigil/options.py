@@ -36,8 +36,20 @@ HISTORY = "history"
 STATUS = "status"
 TRIGGER = "trigger"
 TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER)
-_TOOL_OPTIONS = frozenset(
-    {"nats_url", "subject_prefix", "log_level", "log_format", "debug", "trace", "no_color"}
+# How to reach and log into NATS: the tools take these too.
+NATS_OPTIONS = frozenset(
+    {
+        "nats_url",
+        "nats_user",
+        "nats_password",
+        "nats_creds",
+        "nats_tls_ca",
+        "nats_tls_cert",
+        "nats_tls_key",
+    }
+)
+_TOOL_OPTIONS = NATS_OPTIONS | frozenset(
+    {"subject_prefix", "log_level", "log_format", "debug", "trace", "no_color"}
 )
 
 
@@ -72,9 +84,7 @@ EXECUTING = (ALL_IN_ONE, EXECUTOR)
 GATEWAYS = (ALL_IN_ONE, GATEWAY)
 NOTIFYING = (ALL_IN_ONE, NOTIFIER)
 DOCKER = (ALL_IN_ONE, SCANNER, EXECUTOR)
-LATER_FLEET = "comes with the scanner and fleet issue (#6)"
 LATER_NOTIFY = "comes with the notifier issue (#7)"
-LATER_DEPLOY = "comes with the deploy issue (#8)"
 
 OPTIONS: tuple[Option, ...] = (
     # --- the bus and the host -------------------------------------------------------------
@@ -93,6 +103,52 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         default="vigil",
         help="prefix of every subject Vigil uses",
+    ),
+    # NATS credentials and TLS: every service, the all-in-one and the tools (docs/security.md).
+    _o(
+        "--nats-user",
+        env="VIGIL_NATS_USER",
+        kind="str",
+        metavar="USER",
+        help="NATS user name (also user:password@ in --nats-url); replies come on the "
+        "inbox _INBOX.USER.>",
+    ),
+    _o(
+        "--nats-password",
+        env="VIGIL_NATS_PASSWORD",
+        kind="str",
+        metavar="PASSWORD",
+        secret=True,
+        help="password of --nats-user",
+    ),
+    _o(
+        "--nats-creds",
+        env="VIGIL_NATS_CREDS",
+        kind="str",
+        metavar="FILE",
+        help="NATS credentials file (user JWT and NKey seed) instead of a user and password",
+    ),
+    _o(
+        "--nats-tls-ca",
+        env="VIGIL_NATS_TLS_CA",
+        kind="str",
+        metavar="FILE",
+        help="PEM bundle of the CA(s) that signed the NATS server's certificate (default: the "
+        "system roots); the server is always verified",
+    ),
+    _o(
+        "--nats-tls-cert",
+        env="VIGIL_NATS_TLS_CERT",
+        kind="str",
+        metavar="FILE",
+        help="client certificate (PEM) for NATS servers that verify clients; with --nats-tls-key",
+    ),
+    _o(
+        "--nats-tls-key",
+        env="VIGIL_NATS_TLS_KEY",
+        kind="str",
+        metavar="FILE",
+        help="private key (PEM) of --nats-tls-cert",
     ),
     _o(
         "--host-id",
@@ -119,8 +175,27 @@ OPTIONS: tuple[Option, ...] = (
         "-v",
         env="DOCKER_TLS_VERIFY",
         where=DOCKER,
-        pending=LATER_FLEET,
-        help="use TLS to the engine and verify it (certificates from DOCKER_CERT_PATH)",
+        help="use TLS to tcp:// engines and verify them: ca.pem, cert.pem and key.pem from "
+        "DOCKER_CERT_PATH (default ~/.docker), as the Docker CLI takes them",
+    ),
+    _o(
+        "--engine",
+        env="VIGIL_ENGINES",
+        kind="list",
+        metavar="HOST_ID=URL",
+        where=(SCANNER,),
+        help="serve several Docker engines from one scanner, each under its own host id "
+        "(e.g. web-1=tcp://10.0.0.5:2376); repeatable (space or comma separated in the env "
+        "var); replaces --host-id and --docker-host",
+    ),
+    _o(
+        "--scanner-group",
+        env="VIGIL_SCANNER_GROUP",
+        kind="str",
+        metavar="NAME",
+        where=(SCANNER,),
+        help="scanner replicas with the same group share their hosts: at every tick each "
+        "host is scanned by exactly one live replica (see docs/fleet.md)",
     ),
     _o(
         "--api-version",
@@ -136,9 +211,9 @@ OPTIONS: tuple[Option, ...] = (
         env="VIGIL_STATE_DIR",
         kind="str",
         metavar="DIR",
-        where=(ALL_IN_ONE,),
-        help="where the embedded NATS keeps its JetStream store "
-        "(default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)",
+        where=EVERYWHERE,
+        help="where the embedded NATS keeps its JetStream store and each service its health "
+        "file for --health-check (default: $XDG_STATE_HOME/vigil or ~/.local/state/vigil)",
     ),
     _o(
         "--audit-retention",
@@ -315,9 +390,10 @@ OPTIONS: tuple[Option, ...] = (
     _o(
         "--health-check",
         env=(),
-        where=(ALL_IN_ONE,),
-        pending=LATER_DEPLOY,
-        help="exit 0 when a Vigil instance is running (for Docker's HEALTHCHECK)",
+        where=EVERYWHERE,
+        help="exit 0 when the Vigil running with this --state-dir (this container's) is "
+        "healthy: every service in it beat and reached NATS recently; 1 otherwise (for "
+        "Docker's HEALTHCHECK; see docs/deploy.md)",
     ),
     # --- registries ------------------------------------------------------------------------
     _o(

@@ -15,10 +15,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from vigil import options
+import msgspec
+
+from vigil import bus_options, options
 from vigil.cycles import ApiStartupError, run_cycles
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
+from vigil.health import health_path
 from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
@@ -28,12 +32,20 @@ from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_notifier.config import NotifierConfig, NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
 from vigil_notifier.service import Notifier
+from vigil_scanner.engines import EngineSpecError, EngineTarget, engine_targets
+from vigil_scanner.scan_group import ScanGroup, ack_wait_for
 from vigil_scanner.selection import Selection
 from vigil_scanner.service import Scanner, ScannerConfig
-from vigil_shared.bus import Bus, BusConfig, BusError
+from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import Report
 from vigil_shared.contracts.subjects import check_token
-from vigil_shared.docker_engine import EngineUnavailable, connect_engine
+from vigil_shared.docker_engine import (
+    EngineUnavailable,
+    connect_engine,
+    default_cert_path,
+    describe,
+    engine_tls,
+)
 from vigil_shared.logs import Redactor, get_logger, setup_logging
 from vigil_shared.telemetry import Telemetry
 
@@ -63,8 +75,37 @@ def _host_id(values: Mapping[str, Any]) -> str:
         raise StartupError(str(exc)) from None
 
 
-def _docker_host(values: Mapping[str, Any]) -> str | None:
-    return values.get("docker_host") or None
+def _engine_targets(values: Mapping[str, Any]) -> tuple[EngineTarget, ...]:
+    """The engines this process serves: the --engine list (a scanner), else one engine under
+    --host-id at --docker-host."""
+    explicit = [
+        f for f, d in (("--host-id", "host_id"), ("--docker-host", "docker_host")) if values.get(d)
+    ]
+    try:
+        targets = engine_targets(
+            tuple(values.get("engine") or ()),
+            host_id=_host_id(values),
+            docker_host=values.get("docker_host") or None,
+            explicit=explicit,
+        )
+    except EngineSpecError as exc:
+        raise StartupError(str(exc)) from None
+    if len(targets) > 1 and values.get("http_api_update"):
+        raise StartupError(
+            "--http-api-update updates one host: with several --engine, trigger cycles with "
+            "vigil trigger (or run one scanner per engine)"
+        )
+    return targets
+
+
+def _connect_engine(target: EngineTarget, values: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    """The engine of `target`, with TLS verified when --tlsverify (DOCKER_TLS_VERIFY) is given
+    and the engine is reached over TCP (a unix socket needs none)."""
+    url = target.url or env.get("DOCKER_HOST") or None
+    tls = None
+    if values.get("tlsverify") and url and not url.startswith("unix://"):
+        tls = engine_tls(default_cert_path(env))
+    return connect_engine(url, tls=tls)
 
 
 async def run(
@@ -73,6 +114,9 @@ async def run(
     redactor = Redactor()
     fmt = "json" if values.get("log_format") == "json" else "text"
     setup_logging(_log_level(values), fmt, redactor)
+    # The NATS password, given by option or inside the URL, is masked in every log line.
+    redactor.add(values.get("nats_password"))
+    redactor.add(urlsplit(str(values.get("nats_url") or "")).password)
     for warning in warnings:
         log.warning(warning)
     try:
@@ -115,20 +159,17 @@ async def _run(
         # A bad --registry-ca is the fault to name first, before NATS or the engine.
         Gateway.ca_bundle(_gateway_config(values, env))
     embedded: EmbeddedNats | None = None
+    # The embedded NATS's store, and every service's health file (vigil --health-check).
+    state_dir = Path(values.get("state_dir") or default_state_dir())
     url = values.get("nats_url")
+    if not url and command != options.ALL_IN_ONE:
+        raise StartupError(f"vigil {command} needs --nats-url (or VIGIL_NATS_URL)")
+    bus_config = bus_options.bus_config(values, embedded=not url)  # bad files: named first
     if not url:
-        if command != options.ALL_IN_ONE:
-            raise StartupError(f"vigil {command} needs --nats-url (or VIGIL_NATS_URL)")
-        state_dir = Path(values.get("state_dir") or default_state_dir())
         embedded = EmbeddedNats(state_dir / "nats")
         await asyncio.to_thread(embedded.start)
-        url = embedded.url
-        log.info("embedded NATS started", url=url, state_dir=str(state_dir))
-    bus_config = BusConfig(
-        url=url,
-        prefix=values.get("subject_prefix") or "vigil",
-        audit_retention=float(values.get("audit_retention") or 30 * 86400.0),
-    )
+        bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
+        log.info("embedded NATS started", url=embedded.url, state_dir=str(state_dir))
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -138,6 +179,7 @@ async def _run(
         int(values.get("metrics_port") or 0), str(values.get("metrics_address"))
     )
     stop = asyncio.Event()
+    engines: dict[str, Any] = {}
     try:
         if values.get("metrics_port"):
             _start_metrics(metrics)
@@ -150,21 +192,25 @@ async def _run(
         async def heartbeat(
             bus: Bus, role: str, host: str = "", details: Details | None = None
         ) -> None:
-            task = HeartbeatTask(bus, role, host, details)
+            task = HeartbeatTask(
+                bus, role, host, details, health_file=health_path(state_dir, role, host)
+            )
             heartbeats.append(task)
             await task.start()
 
         wanted = options.SERVICES if command == options.ALL_IN_ONE else (command,)
-        host = _host_id(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ""
-        engine = None
-        if {options.SCANNER, options.EXECUTOR} & set(wanted):
-            engine = await asyncio.to_thread(
-                connect_engine, _docker_host(values) or env.get("DOCKER_HOST")
-            )
+        targets = (
+            _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
+        )
+        host = targets[0].host_id if targets else ""
+        for target in targets:
+            engines[target.host_id] = await asyncio.to_thread(_connect_engine, target, values, env)
+        engine = engines.get(host)
         first = await connect(f"vigil-{wanted[0]}")
         await first.ensure_streams()
 
-        scanner: Scanner | None = None
+        scanners: list[Scanner] = []
+        group: ScanGroup | None = None
         notifier: Notifier | None = None
         if options.GATEWAY in wanted:
             gateway_bus = await connect("vigil-registry-gateway")
@@ -192,6 +238,7 @@ async def _run(
                     remove_volumes=bool(values.get("remove_volumes")),
                     label_take_precedence=bool(values.get("label_take_precedence")),
                     plan_ack_wait=float(values.get("plan_ack_wait") or 30),
+                    engine_url=describe(targets[0].url),
                 ),
                 telemetry,
             )
@@ -211,31 +258,20 @@ async def _run(
             await heartbeat(notifier_bus, options.NOTIFIER)
             metrics.add(NotifierCollector(notifier))
         if options.SCANNER in wanted:
-            scanner_bus = await connect(f"vigil-scanner-{host}")
-            scanner = Scanner(
-                scanner_bus,
-                engine,
-                ScannerConfig(
-                    host_id=host,
-                    selection=_selection(values),
-                    no_pull=bool(values.get("no_pull")),
-                    label_take_precedence=bool(values.get("label_take_precedence")),
-                ),
-                telemetry,
+            scanners, group = await _start_scanners(
+                values, targets, engines, connect, heartbeat, telemetry
             )
-            await scanner.start()
-            await heartbeat(scanner_bus, options.SCANNER, host, scanner_details(scanner))
-            metrics.add(ScannerCollector(scanner))
+            metrics.add(ScannerCollector(*scanners))
 
-        if values.get("run_once") and scanner is not None:
-            return await _run_once(scanner, first, host, notifier)
+        if values.get("run_once") and scanners:
+            return await _run_once(scanners[0], first, host, notifier)
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if scanner is not None:
+        if scanners:
             log.info("services started", services=",".join(wanted), nats=bus_config.url)
-            await run_cycles(values, env, scanner, metrics.registry, stop, redactor)
+            await run_cycles(values, env, scanners, metrics.registry, stop, redactor, group=group)
         else:
             log.info("vigil is running", services=",".join(wanted))
             await stop.wait()
@@ -252,9 +288,46 @@ async def _run(
         telemetry.shutdown()
         if embedded:
             await asyncio.to_thread(embedded.stop)
-        if engine is not None:
+        for client in engines.values():
             with contextlib.suppress(Exception):
-                engine.close()
+                client.close()
+
+
+async def _start_scanners(
+    values: Mapping[str, Any],
+    targets: tuple[EngineTarget, ...],
+    engines: Mapping[str, Any],
+    connect: Callable[[str], Awaitable[Bus]],
+    heartbeat: Callable[..., Awaitable[None]],
+    telemetry: Telemetry,
+) -> tuple[list[Scanner], ScanGroup | None]:
+    """A scanner per engine, each on its own connection and heartbeat; with --scanner-group
+    they take their cycles from the group's work queue instead of vigil.cmd.scan."""
+    group_name = str(values.get("scanner_group") or "")
+    scanners: list[Scanner] = []
+    for target in targets:
+        bus = await connect(f"vigil-scanner-{target.host_id}")
+        scanner = Scanner(
+            bus,
+            engines[target.host_id],
+            ScannerConfig(
+                host_id=target.host_id,
+                selection=_selection(values),
+                no_pull=bool(values.get("no_pull")),
+                label_take_precedence=bool(values.get("label_take_precedence")),
+                engine_url=describe(target.url),
+            ),
+            telemetry,
+        )
+        await scanner.start(commands=not group_name)
+        await heartbeat(bus, options.SCANNER, target.host_id, scanner_details(scanner))
+        scanners.append(scanner)
+    if not group_name:
+        return scanners, None
+    interval = float(values.get("interval") or 86400)
+    group = ScanGroup(scanners[0].bus, group_name, scanners, ack_wait=ack_wait_for(interval))
+    await group.start()
+    return scanners, group
 
 
 async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | None) -> int:
@@ -329,11 +402,16 @@ def _selection(values: Mapping[str, Any]) -> Selection:
     )
 
 
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
 def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     return GatewayConfig(
         registry_ca=values.get("registry_ca") or None,
         insecure_registries=tuple(values.get("insecure_registry") or ()),
-        digest_cache_ttl=float(values.get("digest_cache_ttl") or 30),
+        # 0 is a real choice (no reuse), not a missing value.
+        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 30.0)),
         repo_user=env.get("REPO_USER") or None,
         repo_pass=env.get("REPO_PASS") or None,
         docker_config_env=env.get("DOCKER_CONFIG") or None,

@@ -17,19 +17,32 @@ from vigil_shared.contracts.report import FAILED_STATUSES
 
 
 class ScannerCollector:
-    def __init__(self, scanner: Scanner) -> None:
-        self.scanner = scanner
+    """The scanners of this process: watchtower's figures summed over its hosts (one, unless
+    the scanner serves several engines), and Vigil's per host beside them."""
+
+    def __init__(self, *scanners: Scanner) -> None:
+        self.scanners = scanners
 
     def collect(self) -> Iterator[Metric]:
         yield CounterMetricFamily(
-            "watchtower_scans", "Scans since start", value=self.scanner.scans_total
+            "watchtower_scans",
+            "Scans since start",
+            value=sum(s.scans_total for s in self.scanners),
         )
         # watchtower's name has no _total suffix; a counter family would add one.
         yield GaugeMetricFamily(
             "watchtower_scans_skipped",
             "Scans skipped because the previous one still ran (a count since start)",
-            value=self.scanner.scans_skipped,
+            value=sum(s.scans_skipped for s in self.scanners),
         )
+        per_host = CounterMetricFamily(
+            "vigil_host_scans", "Scans since start, by host and outcome", labels=["host", "outcome"]
+        )
+        for scanner in self.scanners:
+            host = scanner.config.host_id
+            per_host.add_metric([host, "run"], scanner.scans_total)
+            per_host.add_metric([host, "skipped"], scanner.scans_skipped)
+        yield per_host
 
 
 class ExecutorCollector:

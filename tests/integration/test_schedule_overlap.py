@@ -14,7 +14,8 @@ import pytest
 
 from vigil_scanner.cron import parse_cron
 from vigil_scanner.selection import Selection
-from vigil_scanner.service import Scanner, ScannerConfig, run_on_schedule
+from vigil_scanner.service import Scanner, ScannerConfig
+from vigil_scanner.ticks import LocalCycles, run_on_schedule
 from vigil_shared.bus import Bus
 from vigil_shared.telemetry import Telemetry
 
@@ -54,7 +55,9 @@ async def test_a_long_cycle_makes_the_next_fire_time_skipped_and_counted(
     config = ScannerConfig(host_id="it", selection=Selection(names=("vigil-test-nobody",)))
     scanner = Scanner(bus, engine, config, Telemetry.disabled())
     stop = asyncio.Event()
-    loop = asyncio.create_task(run_on_schedule(scanner, parse_cron("* * * * * *"), stop, zone=UTC))
+    loop = asyncio.create_task(
+        run_on_schedule(LocalCycles([scanner]), parse_cron("* * * * * *"), stop, zone=UTC)
+    )
     deadline = time.monotonic() + 15
     while (scanner.scans_total < 2 or scanner.scans_skipped < 1) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

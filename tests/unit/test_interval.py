@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from vigil_scanner.service import ScannerConfig, run_on_interval
+from vigil_scanner.service import ScannerConfig
+from vigil_scanner.ticks import LocalCycles, run_on_interval
 
 
 class CountingScanner:
@@ -20,7 +21,7 @@ class CountingScanner:
 async def test_first_cycle_waits_one_interval_and_stop_ends_the_loop() -> None:
     scanner = CountingScanner()
     stop = asyncio.Event()
-    loop_task = asyncio.create_task(run_on_interval(scanner, 0.3, stop))  # type: ignore[arg-type]
+    loop_task = asyncio.create_task(run_on_interval(LocalCycles([scanner]), 0.3, stop))
     await asyncio.sleep(0.1)
     assert scanner.scans == 0  # watchtower's behaviour: nothing at start
     for _ in range(100):

@@ -76,11 +76,11 @@ def test_bad_values_are_usage_errors_naming_the_option(
 
 
 def test_pending_options_warn_instead_of_being_ignored() -> None:
-    _, warnings = resolve(["--tlsverify"], {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b"})
-    assert any("--tlsverify is accepted but not acted on yet" in w for w in warnings)
+    _, warnings = resolve(["--porcelain", "v1"], {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b"})
+    assert any("--porcelain is accepted but not acted on yet" in w for w in warnings)
     assert any("WATCHTOWER_NOTIFICATION_EMAIL_TO" in w for w in warnings)
-    _, quiet = resolve(["--cleanup"])
-    assert quiet == []
+    _, quiet = resolve(["--cleanup", "--tlsverify"])
+    assert quiet == []  # --tlsverify is acted on now (TLS to tcp:// engines)
 
 
 def test_every_watchtower_flag_of_the_reference_is_accepted() -> None:

@@ -7,7 +7,8 @@ import time
 from datetime import UTC, datetime
 
 from vigil_scanner.cron import parse_cron
-from vigil_scanner.service import ScannerConfig, run_on_schedule
+from vigil_scanner.service import ScannerConfig
+from vigil_scanner.ticks import LocalCycles, run_on_schedule
 
 
 class RecordingScanner:
@@ -23,7 +24,7 @@ async def test_cycles_start_on_the_fire_times_and_stop_ends_the_loop() -> None:
     scanner = RecordingScanner()
     stop = asyncio.Event()
     loop = asyncio.create_task(
-        run_on_schedule(scanner, parse_cron("* * * * * *"), stop, zone=UTC)  # type: ignore[arg-type]
+        run_on_schedule(LocalCycles([scanner]), parse_cron("* * * * * *"), stop, zone=UTC)
     )
     deadline = time.monotonic() + 5
     while len(scanner.started) < 2 and time.monotonic() < deadline:
@@ -45,7 +46,7 @@ async def test_a_schedule_that_fires_no_more_waits_for_stop() -> None:
 
     loop = asyncio.create_task(
         run_on_schedule(
-            scanner,  # type: ignore[arg-type]
+            LocalCycles([scanner]),
             parse_cron("0 0 0 29 2 *"),
             stop,
             zone=UTC,

@@ -77,3 +77,42 @@ def test_selection(case: str, selection: Selection, expected: list[str]) -> None
 def test_missing_names_are_reported() -> None:
     result = select(INVENTORY, Selection(names=("plain", "ghost")))
     assert result.missing_names == ("ghost",)
+
+
+# The same selections given as watchtower's env vars instead of flags: equal Selection, so
+# the table above holds for both.
+FLAG_OR_ENV = [
+    (["--label-enable"], {"WATCHTOWER_LABEL_ENABLE": "true"}),
+    (["--disable-containers", "plain,blue"], {"WATCHTOWER_DISABLE_CONTAINERS": "plain blue"}),
+    (["--scope", "blue"], {"WATCHTOWER_SCOPE": "blue"}),
+    (["--scope", "none"], {"WATCHTOWER_SCOPE": "none"}),
+    (["--scope", "blue", "-e"], {"WATCHTOWER_SCOPE": "blue", "WATCHTOWER_LABEL_ENABLE": "1"}),
+    (["--include-stopped"], {"WATCHTOWER_INCLUDE_STOPPED": "true"}),
+    (["--include-restarting"], {"WATCHTOWER_INCLUDE_RESTARTING": "true"}),
+    (
+        ["-S", "--include-restarting", "-x", "off"],
+        {
+            "WATCHTOWER_INCLUDE_STOPPED": "yes",
+            "WATCHTOWER_INCLUDE_RESTARTING": "true",
+            "WATCHTOWER_DISABLE_CONTAINERS": "off",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "env"), FLAG_OR_ENV, ids=[" ".join(a) for a, _ in FLAG_OR_ENV])
+def test_env_vars_select_exactly_what_the_flags_select(
+    argv: list[str], env: dict[str, str]
+) -> None:
+    from vigil import cli, options
+    from vigil.runner import _selection
+
+    def selection(args: list[str], environ: dict[str, str]) -> Selection:
+        parsed = cli.build_parser(options.SCANNER).parse_args(args)
+        values, _ = options.resolve(options.SCANNER, parsed, environ)
+        return _selection(values)
+
+    from_flags, from_env = selection(argv, {}), selection([], env)
+    assert from_flags == from_env
+    assert from_flags != Selection()  # the case selects something other than the default
+    assert select(INVENTORY, from_flags) == select(INVENTORY, from_env)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime, tzinfo
 from typing import Any
 
 import msgspec
 
-from vigil_scanner.cron import CronSchedule, describe_next, next_fire
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import build_plan, checks_for
@@ -31,6 +28,7 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     selection: Selection = Selection()
     no_pull: bool = False  # --no-pull: compare with the images on the host, ask no registry
     label_take_precedence: bool = False
+    engine_url: str = ""  # the engine's address, for messages
     check_timeout: float = 30.0  # per attempt
     # A gateway replica that dies holding our request costs a retry (another replica of the
     # queue group answers), not a failed cycle.
@@ -49,8 +47,10 @@ class Scanner:
         self.last_scan_id = ""  # the latest cycle started (heartbeats report it)
         self.last_scan_at = 0.0
 
-    async def start(self) -> None:
-        await self.bus.subscribe(self.bus.subjects.cmd_scan, ScanCommand, self._on_command)
+    async def start(self, *, commands: bool = True) -> None:
+        """`commands`: answer `vigil.cmd.scan` here (a scanner group answers it instead)."""
+        if commands:
+            await self.bus.subscribe(self.bus.subjects.cmd_scan, ScanCommand, self._on_command)
 
     async def _on_command(self, cmd: ScanCommand, headers: dict[str, str]) -> None:
         if cmd.hosts and self.config.host_id not in cmd.hosts:
@@ -104,7 +104,10 @@ class Scanner:
         try:
             containers = await asyncio.to_thread(list_containers, self.engine)
         except Exception as exc:
-            problem = f"cannot list containers on host {host}: {exc}"
+            where = (
+                f" (Docker engine at {self.config.engine_url})" if self.config.engine_url else ""
+            )
+            problem = f"cannot list containers on host {host}{where}: {exc}"
             log.error("scan failed", host=host, scan_id=scan_id, error=problem)
             plan = Plan(
                 plan_id=uuid.uuid4().hex,
@@ -190,77 +193,3 @@ class Scanner:
                 if isinstance(exc, NoResponders):
                     await asyncio.sleep(min(2.0 * attempt, 5.0))  # a replica may be starting
         raise AssertionError("unreachable")
-
-
-async def run_on_interval(scanner: Scanner, interval: float, stop: asyncio.Event) -> None:
-    """A cycle every `interval` seconds, the first one interval after start (as watchtower
-    does). A cycle still running when the next is due makes that one skipped and counted."""
-    running: set[asyncio.Task[Plan | None]] = set()
-    log.info("first cycle scheduled", host=scanner.config.host_id, in_s=interval)
-    try:
-        while True:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-                return
-            except TimeoutError:
-                pass
-            _start_cycle(scanner, running)
-    finally:
-        for task in running:
-            task.cancel()
-
-
-def _start_cycle(scanner: Scanner, running: set[asyncio.Task[Plan | None]]) -> None:
-    """A periodic cycle, in the background: a slow one must not delay the next tick (which
-    is then skipped and counted by Scanner.scan)."""
-    task = asyncio.create_task(scanner.scan())
-    running.add(task)
-    task.add_done_callback(running.discard)
-
-
-def _wall_clock(zone: tzinfo) -> Callable[[], datetime]:
-    return lambda: datetime.now(zone)
-
-
-async def run_on_schedule(
-    scanner: Scanner,
-    schedule: CronSchedule,
-    stop: asyncio.Event,
-    *,
-    zone: tzinfo,
-    clock: Callable[[], datetime] | None = None,
-) -> None:
-    """A cycle at every fire time of `schedule`, read on the wall clock of `zone`. A cycle still
-    running when the next is due makes that one skipped and counted (Scanner.scan)."""
-    now = clock or _wall_clock(zone)
-    running: set[asyncio.Task[Plan | None]] = set()
-    host = scanner.config.host_id
-    log.info(
-        "cycles scheduled",
-        host=host,
-        schedule=schedule.text,
-        next=describe_next(schedule, now(), zone),
-    )
-    last = now()
-    try:
-        while True:
-            due = next_fire(schedule, max(now(), last), zone)
-            if due is None:
-                log.error("the schedule fires no more", host=host, schedule=schedule.text)
-                await stop.wait()
-                return
-            # Sleep in short steps so that a change of the wall clock (NTP, suspend) is seen;
-            # asyncio's timers run on the monotonic clock and may wake a little early.
-            while (left := (due - now()).total_seconds()) > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=min(left, 60.0))
-                    return
-                except TimeoutError:
-                    pass
-            if stop.is_set():
-                return
-            last = due
-            _start_cycle(scanner, running)
-    finally:
-        for task in running:
-            task.cancel()

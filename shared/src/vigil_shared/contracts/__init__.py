@@ -17,7 +17,7 @@ from vigil_shared.contracts.registry import (
     PullAuthRequest,
 )
 from vigil_shared.contracts.report import ContainerResult, Report, ResultStatus
-from vigil_shared.contracts.scan import ScanCommand
+from vigil_shared.contracts.scan import ScanCommand, ScanWork
 from vigil_shared.contracts.status import (
     FLEET,
     STATUS_BUCKET,
@@ -49,6 +49,7 @@ __all__ = [
     "ReportSummary",
     "ResultStatus",
     "ScanCommand",
+    "ScanWork",
     "Subjects",
     "UpdateAction",
     "status_key",

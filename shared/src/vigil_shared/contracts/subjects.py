@@ -61,6 +61,20 @@ class Subjects(msgspec.Struct, frozen=True):
     def all_reports(self) -> str:
         return f"{self.prefix}.report.*"
 
+    # JetStream work queue, one durable consumer per host: scanner replicas of a group
+    def work_scan(self, group: str, host: str) -> str:
+        group = check_token("scanner group", group)
+        return f"{self.prefix}.work.scan.{group}.{check_token('host id', host)}"
+
+    @property
+    def work_stream_name(self) -> str:
+        """The scanner groups' work queue: an item is gone once a replica acknowledged it."""
+        return f"{self.stream_name}_WORK"
+
+    @property
+    def work_stream_subjects(self) -> list[str]:
+        return [f"{self.prefix}.work.scan.*.*"]
+
     @property
     def stream_name(self) -> str:
         """One stream holds inventory, plans, progress and reports: it is the audit log."""
