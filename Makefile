@@ -5,8 +5,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 ARGS ?=
+IMAGE ?= vigil:latest
 
-.PHONY: install run test test-unit test-integration lint bench prepare-test-env clean
+.PHONY: install run test test-unit test-integration lint bench prepare-test-env image clean
 
 # uv is installed into a private tool venv so that nothing on the machine needs changing.
 $(UV):
@@ -42,5 +43,9 @@ lint: install
 bench: install prepare-test-env
 	$(VENV)/bin/python -m bench $(ARGS)
 
+# The container image of deploy/Dockerfile; the build itself needs no network (docs/deploy.md).
+image: install  ## build the container image as $(IMAGE)
+	bash scripts/build-image.sh $(IMAGE)
+
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache build

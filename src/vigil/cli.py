@@ -19,6 +19,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from vigil import options
 from vigil.options import UsageError
@@ -177,6 +178,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_USAGE
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+
+    if values.get("health_check"):
+        # A HEALTHCHECK runs every few seconds: it reads files and imports no service.
+        from vigil.embedded_nats import default_state_dir
+        from vigil.health import health_check
+
+        return health_check(Path(values.get("state_dir") or default_state_dir()))
 
     from vigil.runner import run  # imported late: --help stays fast
 

@@ -3,7 +3,9 @@
 The runner starts one `HeartbeatTask` per service it runs and cancels it on shutdown. The
 task writes a `Heartbeat` into the `{STREAM}_STATUS` bucket under `{role}.{host}`; what a
 service adds (its last scan, its last report) comes from a `details` callable that reads the
-service's public attributes, so the services themselves know nothing of heartbeats.
+service's public attributes, so the services themselves know nothing of heartbeats. With a
+`health_file`, each beat also rewrites this process's health record there, which
+`vigil --health-check` (a container's HEALTHCHECK) reads.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import os
 import time
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from vigil.health import HealthRecord, remove_record, write_record
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import (
     FLEET,
@@ -83,6 +87,7 @@ class HeartbeatTask:
         details: Details | None = None,
         *,
         interval: float = INTERVAL_S,
+        health_file: Path | None = None,
     ) -> None:
         self.bus = bus
         self.role = role
@@ -92,6 +97,9 @@ class HeartbeatTask:
         self.interval = interval
         self.started_at = time.time()
         self.version = vigil_version()
+        self.health_file = health_file
+        self.bus_at: float | None = None  # when a heartbeat last reached NATS
+        self._health_warned = False
         self._task: asyncio.Task[None] | None = None
         self._kv: Any = None
 
@@ -119,10 +127,31 @@ class HeartbeatTask:
     async def _safe_beat(self) -> None:
         try:
             await self.beat()
+            self.bus_at = time.time()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a missed heartbeat is logged; the service goes on
             log.warning("heartbeat not written", key=self.key, error=str(exc) or type(exc).__name__)
+        self._write_health()
+
+    def _write_health(self) -> None:
+        if self.health_file is None:
+            return
+        record = HealthRecord(
+            role=self.role,
+            host=self.host,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            at=time.time(),
+            bus_at=self.bus_at,
+            interval=self.interval,
+        )
+        try:
+            write_record(self.health_file, record)
+        except OSError as exc:
+            if not self._health_warned:  # once: a read-only state dir is not news every beat
+                self._health_warned = True
+                log.warning("health file not written", path=str(self.health_file), error=str(exc))
 
     async def _loop(self) -> None:
         while True:
@@ -135,3 +164,5 @@ class HeartbeatTask:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.health_file is not None:
+            remove_record(self.health_file)  # stopped cleanly: nothing here to judge

@@ -1,0 +1,141 @@
+"""`vigil --health-check`: is the Vigil running here (this container, this state dir) healthy?
+
+Each service process keeps a health file, `<state dir>/health/<role>.<host>.json`, which its
+heartbeat rewrites every few seconds: when the loop last ran (`at`) and when the heartbeat
+last reached NATS (`bus_at`). `--health-check` reads the files and exits 0 only when every
+service that is still running here beat recently and reached its bus recently. A file left by
+a process that is gone (a crash; a clean stop removes its file) is not counted, so a restart
+in the same state dir is judged on the new process alone.
+
+The decision is `judge`, a pure function over the records, the time and the live pids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+HEALTH_DIR = "health"
+# Two heartbeats may be missed (a slow NATS, a busy loop) before a service is unhealthy.
+MISSED_BEATS = 3
+
+
+class HealthRecord(msgspec.Struct, frozen=True, kw_only=True):
+    role: str
+    host: str
+    pid: int
+    started_at: float
+    at: float  # the heartbeat loop last ran
+    bus_at: float | None = None  # the heartbeat last reached NATS (None: not yet)
+    interval: float = 10.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    healthy: bool
+    reasons: tuple[str, ...]  # one line per service: why it is (un)healthy
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f}s ago"
+
+
+def judge(records: Sequence[HealthRecord], now: float, live_pids: Collection[int]) -> Verdict:
+    """Healthy when at least one service runs here and each running one is fresh."""
+    reasons: list[str] = []
+    healthy = True
+    running = 0
+    for r in sorted(records, key=lambda r: (r.role, r.host)):
+        name = f"{r.role} ({r.host})" if r.host else r.role
+        if r.pid not in live_pids:
+            reasons.append(f"{name}: pid {r.pid} is gone; its file is not counted")
+            continue
+        running += 1
+        limit = MISSED_BEATS * r.interval
+        if now - r.at > limit:
+            healthy = False
+            reasons.append(
+                f"{name}: unhealthy: its heartbeat last ran {_ago(now - r.at)} "
+                f"(limit {limit:.0f}s): the process is stuck"
+            )
+        elif r.bus_at is None and now - r.started_at > limit:
+            healthy = False
+            reasons.append(
+                f"{name}: unhealthy: has not reached NATS since it started "
+                f"{_ago(now - r.started_at)}"
+            )
+        elif r.bus_at is not None and now - r.bus_at > limit:
+            healthy = False
+            reasons.append(f"{name}: unhealthy: last reached NATS {_ago(now - r.bus_at)}")
+        else:
+            reasons.append(f"{name}: healthy (pid {r.pid})")
+    if running == 0:
+        healthy = False
+        reasons.append("no Vigil service is running here")
+    return Verdict(healthy, tuple(reasons))
+
+
+def health_dir(state_dir: Path) -> Path:
+    return state_dir / HEALTH_DIR
+
+
+def health_path(state_dir: Path, role: str, host: str) -> Path:
+    return health_dir(state_dir) / f"{role}.{host or 'fleet'}.json"
+
+
+def write_record(path: Path, record: HealthRecord) -> None:
+    """Atomically: a health check never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(msgspec.json.encode(record))
+    tmp.replace(path)
+
+
+def remove_record(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+_decoder = msgspec.json.Decoder(HealthRecord)
+
+
+def read_records(state_dir: Path) -> tuple[list[HealthRecord], list[str]]:
+    """The records in `state_dir`, and a line for each file that could not be read."""
+    records: list[HealthRecord] = []
+    problems: list[str] = []
+    try:
+        paths = sorted(health_dir(state_dir).glob("*.json"))
+    except OSError as exc:
+        return [], [f"{health_dir(state_dir)}: {exc.strerror or exc}"]
+    for path in paths:
+        try:
+            records.append(_decoder.decode(path.read_bytes()))
+        except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+            problems.append(f"{path.name}: unreadable ({exc})")
+    return records, problems
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return pid > 0
+
+
+def health_check(state_dir: Path) -> int:
+    """The command: 0 healthy, 1 not; one line per service (`docker inspect` shows them)."""
+    records, problems = read_records(state_dir)
+    verdict = judge(records, time.time(), {r.pid for r in records if pid_alive(r.pid)})
+    for line in (*problems, *verdict.reasons):
+        print(line, file=sys.stdout if verdict.healthy else sys.stderr)
+    return 0 if verdict.healthy else 1
