@@ -30,7 +30,7 @@ prepare-test-env:
 	@bash scripts/prepare-test-env.sh
 
 test: install prepare-test-env  ## set up and run the whole suite
-	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest $(ARGS)
+	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest --durations=15 $(ARGS)
 
 test-unit: install
 	$(VENV)/bin/pytest tests/unit $(ARGS)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.bus_recorder import BusRecorder, secret_forms
-from tests.support.images import build_test_image, push_image
+from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
 from vigil.embedded_nats import EmbeddedNats
@@ -45,15 +45,8 @@ def test_private_registry_update_leaks_no_secret(
         else registry_factory(token_users=users)
     )
     login = {"username": USER, "password": PASSWORD, "serveraddress": server.host}
-    tag = f"{server.host}/{names('private')}:latest"
-    build_test_image(docker_client, tag, marker="v1")
-    push_image(docker_client, tag, auth=login)
-    web = names("web")
-    docker_client.containers.run(tag, name=web, detach=True)
-    old_id = docker_client.api.inspect_container(web)["Id"]
-    new_image = build_test_image(docker_client, tag, marker="v2")
-    push_image(docker_client, tag, auth=login)
-    docker_client.api.remove_image(tag)  # the engine must pull the new build, with our auth
+    stale = StaleContainer(docker_client, server.host, names("web"), names("private"), auth=login)
+    web, old_id, new_image = stale.name, stale.old_id, stale.new_image
 
     config_dir = tmp_path / "docker-config"
     config_dir.mkdir()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.support.bus_recorder import BusRecorder, secret_forms
-from tests.support.images import build_test_image, push_image
+from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import SPY, SecuredNats
 from tests.support.vigil_process import VigilProcess, clean_env
@@ -112,15 +112,8 @@ def test_fleet_on_the_secured_bus_updates_and_leaks_nothing(
 ) -> None:
     registry: RegistryServer = docker_config[0]
     login = {"username": USER, "password": PASSWORD, "serveraddress": registry.host}
-    tag = f"{registry.host}/{names('secured')}:latest"
-    build_test_image(docker_client, tag, marker="v1")
-    push_image(docker_client, tag, auth=login)
-    web = names("web")
-    docker_client.containers.run(tag, name=web, detach=True)
-    old_id = docker_client.api.inspect_container(web)["Id"]
-    new_image = build_test_image(docker_client, tag, marker="v2")
-    push_image(docker_client, tag, auth=login)
-    docker_client.api.remove_image(tag)  # the executor must pull it, with the gateway's auth
+    stale = StaleContainer(docker_client, registry.host, names("web"), names("secured"), auth=login)
+    tag, web, old_id, new_image = stale.tag, stale.name, stale.old_id, stale.new_image
 
     with BusRecorder(secured_nats.url, **secured_nats.spy_options()) as recorder:
         # The fleet-wide services first: their users create the stream and the buckets.

@@ -1,5 +1,18 @@
 """Fixtures of the fault suite beyond those of every suite (tests/conftest.py)."""
 
-from tests.support.fleet import fleet
+from collections.abc import Iterator
 
-__all__ = ["fleet"]
+import pytest
+
+from tests.support.fleet import fleet
+from tests.support.registry_fixtures import RegistryServer
+from tests.support.registry_proxy import RegistryProxy
+
+__all__ = ["fleet", "proxy"]
+
+
+@pytest.fixture
+def proxy(registry: RegistryServer) -> Iterator[RegistryProxy]:
+    """The test registry behind a proxy, for latency and for seeing requests as they come."""
+    with RegistryProxy(registry.url) as p:
+        yield p

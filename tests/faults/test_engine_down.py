@@ -11,14 +11,13 @@ B's engine is SIGKILLed (as a host that loses power would lose it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.fleet import Fleet
 from tests.support.images import StaleContainer, build_test_image, push_image
-from tests.support.registry_fixtures import RegistryServer
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.second_engine import SecondEngine
 
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.integration
 
 HOST_A, HOST_B = "host-a", "host-b"
 HEAD_DELAY_S = 3.0
-
-
-@pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[RegistryProxy]:
-    with RegistryProxy(registry.url) as p:
-        yield p
 
 
 @pytest.mark.timeout(150)

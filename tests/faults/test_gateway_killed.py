@@ -8,14 +8,13 @@ holds each manifest HEAD a few seconds, so the kill lands in the middle of a che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.support.fleet import Fleet
 from tests.support.images import StaleContainer
-from tests.support.registry_fixtures import RegistryServer
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.vigil_process import connected_from
 
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.integration
 
 HOST = "gwkill"
 HEAD_DELAY_S = 4.0  # each manifest HEAD is held this long before it reaches the registry
-
-
-@pytest.fixture
-def proxy(registry: RegistryServer) -> Iterator[RegistryProxy]:
-    with RegistryProxy(registry.url) as p:
-        yield p
 
 
 @pytest.mark.timeout(120)

@@ -94,21 +94,29 @@ def push_image(client: Any, tag: str, auth: dict[str, str] | None = None) -> str
 class StaleContainer:
     """A container of a test on the engine behind `client`, running build v1 of
     `{registry_host}/{repo}:latest` while the registry already has build v2 (and the host
-    does not): the next cycle must update it. `extra` adds Dockerfile lines to both builds."""
+    does not): the next cycle must update it. `extra` adds Dockerfile lines to both builds;
+    `auth` is the registry login the pushes need."""
 
     def __init__(
-        self, client: Any, registry_host: str, name: str, repo: str, *, extra: str = ""
+        self,
+        client: Any,
+        registry_host: str,
+        name: str,
+        repo: str,
+        *,
+        extra: str = "",
+        auth: dict[str, str] | None = None,
     ) -> None:
         self.client = client
         self.name = name
         self.tag = f"{registry_host}/{repo}:latest"
         self.old_image = build_test_image(client, self.tag, marker="v1", extra=extra)
-        push_image(client, self.tag)
+        push_image(client, self.tag, auth=auth)
         client.containers.run(self.tag, name=name, detach=True)
         self.old_id: str = client.api.inspect_container(name)["Id"]
         self.new_image = build_test_image(client, self.tag, marker="v2", extra=extra)
-        push_image(client, self.tag)
-        client.api.remove_image(self.tag)
+        push_image(client, self.tag, auth=auth)
+        client.api.remove_image(self.tag)  # the next cycle must pull it (with `auth`)
 
     def updated(self) -> bool:
         """Running under its name on build v2."""
