@@ -59,6 +59,7 @@ class SecondEngine:
         self.cert_path = workdir / "docker-certs"
         self.log_path = workdir / "dockerd-2.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._args: list[str] = []
 
     def _make_bridge(self) -> None:
         gateway = next(self.subnet.hosts())
@@ -93,7 +94,7 @@ class SecondEngine:
         if os.geteuid() != 0:
             part_missing("a second Docker engine needs root")
         self._make_bridge()
-        args = [
+        self._args = [
             "dockerd",
             "--host",
             self.url,
@@ -108,9 +109,21 @@ class SecondEngine:
             "--iptables=false",
             "--ip-masq=false",
         ]
-        self.log = self.log_path.open("wb")
+        self._launch()
+
+    def revive(self) -> None:
+        """Start the engine again after kill(), on the same data root: the host is back."""
+        assert not self.running, "the engine still runs"
+        self.log.close()
+        # As after a reboot: the exec root (a tmpfs under /run on a host) starts empty; left
+        # as it is, dockerd would wait for the dead containerd of its pidfile.
+        shutil.rmtree(self.short / "exec", ignore_errors=True)
+        self._launch()
+
+    def _launch(self) -> None:
+        self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            self._args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -132,11 +145,38 @@ class SecondEngine:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
-        """The engine goes away at once, as a host that dies would (SIGKILL)."""
+        """The engine goes away at once, as a host that dies would (SIGKILL): dockerd, its
+        containerd, the shims and the containers' processes, so that revive() finds what a
+        host finds after a crash."""
         if self.running:
             assert self.process is not None
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+        self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        """containerd and the shims run in sessions of their own; they name our exec root."""
+        marker = str(self.short).encode()
+        parents: dict[int, int] = {}
+        ours: set[int] = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                pid = int(entry.name)
+                stat = (entry / "stat").read_text()
+                parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+                if marker in (entry / "cmdline").read_bytes():
+                    ours.add(pid)
+        # The containers' processes are the shims' descendants.
+        grown = True
+        while grown:
+            more = {pid for pid, parent in parents.items() if parent in ours} - ours
+            grown = bool(more)
+            ours |= more
+        for pid in ours:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -151,10 +191,11 @@ class SecondEngine:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
-        # A killed dockerd may leave its containerd and shims behind; they are in its session.
+        # A killed dockerd leaves its containerd and shims behind (sessions of their own).
         if self.process is not None:
             with contextlib.suppress(Exception):
                 os.killpg(self.process.pid, signal.SIGKILL)
+        self._kill_leftovers()
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
         # Overlay mounts under the data root must go before the folder can.
         subprocess.run(

@@ -29,6 +29,7 @@ from vigil_shared.contracts import (
 )
 from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
+from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
@@ -77,6 +78,8 @@ class Executor:
         self.tracer = telemetry.tracer("vigil.executor")
         self.results: Counter[str] = Counter()  # every container result, by status (metrics)
         self.last_report: Report | None = None
+        # A plan was cut short by the engine going away: recover once it answers again.
+        self.engine_lost = False
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -141,6 +144,12 @@ class Executor:
     async def execute(self, plan: Plan) -> Report:
         started = time.time()
         problems = plan.problems
+        if self.engine_lost and await self.engine_problem() is None:
+            # The engine is back. What the cut-short plan left (an old container renamed
+            # aside, one stopped for its update) is finished or rolled back first, as at a
+            # restart, so no container stays away from its name until the executor restarts.
+            await self.recover()
+            self.engine_lost = False
         with self.tracer.start_as_current_span("execute") as span:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
@@ -157,6 +166,15 @@ class Executor:
                 log.error("plan cut short", host=plan.host, plan_id=plan.plan_id, error=problem)
                 results = run.cut_short(problem)
                 problems = (*problems, problem)
+                self.engine_lost = True
+            else:
+                # A replacement that failed and could not be rolled back because the engine
+                # went away meanwhile: said in the report, and recovered once it is back.
+                if any(r.status in FAILED_STATUSES for r in results):
+                    problem = await self.engine_problem()
+                    if problem is not None:
+                        problems = (*problems, problem)
+                        self.engine_lost = True
         return Report(
             scan_id=plan.scan_id,
             plan_id=plan.plan_id,
