@@ -155,8 +155,9 @@ class SecondEngine:
         self._kill_leftovers()
 
     def _kill_leftovers(self) -> None:
-        """containerd and the shims run in sessions of their own; they name our exec root."""
-        marker = str(self.short).encode()
+        """containerd and the shims run in sessions of their own; they name our exec root
+        (clients of the engine name only its socket, beside it, and are left alone)."""
+        marker = f"{self.short / 'exec'}/".encode()
         parents: dict[int, int] = {}
         ours: set[int] = set()
         for entry in Path("/proc").iterdir():
