@@ -58,6 +58,44 @@ def free_port() -> int:
         return port
 
 
+def launch_nats_server(
+    conf: Path, log_path: Path, port: int, *, timeout: float = 10.0
+) -> subprocess.Popen[bytes]:
+    """`nats-server -c conf`, its output appended to `log_path`, once it listens on `port` on
+    127.0.0.1; EmbeddedNatsError with the end of its log if it exits or never listens."""
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [find_nats_server(), "-c", str(conf)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise EmbeddedNatsError(f"nats-server exited at start:\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    stop_nats_server(process)
+    raise EmbeddedNatsError(f"nats-server did not listen on port {port} in {timeout}s")
+
+
+def stop_nats_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (nats-server flushes JetStream), then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class EmbeddedNats:
     def __init__(self, state_dir: Path, *, port: int | None = None) -> None:
         self.state_dir = state_dir
@@ -80,41 +118,18 @@ class EmbeddedNats:
             "}\n"
             "max_payload: 8MB\n"
         )
-        log_path = self.state_dir / "nats-server.log"
-        with open(log_path, "ab") as log_file:
-            self.process = subprocess.Popen(
-                [find_nats_server(), "-c", str(conf)],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-800:]
-                raise EmbeddedNatsError(f"nats-server exited at start:\n{tail}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    # Where `vigil events` and `vigil history` find a running all-in-one.
-                    (self.state_dir / URL_FILE).write_text(self.url + "\n")
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise EmbeddedNatsError(f"nats-server did not listen on port {self.port} in {timeout}s")
+        self.process = launch_nats_server(
+            conf, self.state_dir / "nats-server.log", self.port, timeout=timeout
+        )
+        # Where `vigil events` and `vigil history` find a running all-in-one.
+        (self.state_dir / URL_FILE).write_text(self.url + "\n")
 
     def stop(self) -> None:
         url_file = self.state_dir / URL_FILE
         if self.process and url_file.exists() and url_file.read_text().strip() == self.url:
             url_file.unlink()
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_nats_server(self.process)
         self.process = None
 
     def __enter__(self) -> EmbeddedNats:

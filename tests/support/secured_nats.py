@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.certs import TestCA
-from vigil.embedded_nats import find_nats_server, free_port
+from vigil.embedded_nats import free_port, launch_nats_server, stop_nats_server
 
 REPO = Path(__file__).resolve().parents[2]
 FLEET_CONF = REPO / "deploy" / "nats" / "fleet.conf"
@@ -110,33 +108,11 @@ class SecuredNats:
         }
 
     def start(self, timeout: float = 15) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [find_nats_server(), "-c", str(self.conf)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nats-server exited:\n{self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nats-server did not listen on {self.port} within {timeout} s")
+        self.process = launch_nats_server(self.conf, self.log_path, self.port, timeout=timeout)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_nats_server(self.process)
 
     @property
     def server_log(self) -> str:
