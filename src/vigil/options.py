@@ -276,7 +276,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         metavar="NAMES",
         where=SCANNING,
-        help="container names to leave alone (comma or space separated)",
+        help="container names to leave alone (comma or space separated; exact names, not "
+        "patterns)",
     ),
     _o(
         "--scope",
@@ -284,7 +285,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         where=SCANNING,
         help="only containers whose com.centurylinklabs.watchtower.scope label equals this "
-        "('none': containers without a scope)",
+        "('none': containers without a scope); at start the newest Vigil of a scope stops "
+        "the older ones (see below)",
     ),
     _o(
         "--include-stopped",
