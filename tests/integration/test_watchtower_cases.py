@@ -137,6 +137,9 @@ def test_build_filter_enable_label(host: Host) -> None:
     result = host.run_once()  # without --label-enable: only enable=false opts out
     assert falsy.updated() and unset.updated(), _log(result)
     assert host.untouched(off)
+    # As watchtower, the value that is not a boolean is warned about, naming the container.
+    warning = next(line for line in _log(result).splitlines() if "not a boolean" in line)
+    assert falsy.name in warning and "falsy" in warning
 
 
 def test_filter_by_scope(host: Host) -> None:
