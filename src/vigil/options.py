@@ -276,8 +276,7 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         metavar="NAMES",
         where=SCANNING,
-        help="container names to leave alone (comma or space separated; exact names, not "
-        "patterns)",
+        help="container names to leave alone (comma or space separated; exact names, not patterns)",
     ),
     _o(
         "--scope",
