@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -29,24 +28,6 @@ REPORT_TIMEOUT_S = 600.0  # how long /v1/update waits for the executor's report
 
 class ApiStartupError(RuntimeError):
     pass
-
-
-def secret_value(value: str, option: str) -> str:
-    """A secret option's value, or the content of the file it names (docker secrets)."""
-    path = Path(value)
-    try:
-        named_file = path.is_file()
-    except (OSError, ValueError):  # not a usable path (too long, NUL): the value itself
-        named_file = False
-    if not named_file:
-        return value
-    try:
-        content = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ApiStartupError(f"{option}: cannot read the file {value}: {exc}") from None
-    if not content:
-        raise ApiStartupError(f"{option}: the file {value} is empty")
-    return content
 
 
 def _metrics_text(registry: CollectorRegistry) -> MetricsText:
@@ -75,7 +56,8 @@ async def run_cycles(
             if update:
                 trigger = UpdateTrigger(scanners[0], report_timeout=REPORT_TIMEOUT_S)
                 await trigger.start()
-            token = secret_value(str(values.get("http_api_token") or ""), "--http-api-token")
+            # Already the file's content when it named one (options.secret_from_file).
+            token = str(values.get("http_api_token") or "")
             redactor.add(token)  # never in a log line, whatever carries it there
             api = HttpApi(
                 token=token,

@@ -9,6 +9,8 @@ is given at start-up, so nothing a watchtower user set is ignored silently.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,12 @@ class Option:
     choices: tuple[str, ...] = ()
     pending: str = ""  # why it is not acted on yet (the issue that brings it)
     secret: bool = False
+    # watchtower's GetSecretsFromFiles: a value (flag or env var) that names an existing file
+    # is replaced by the file's content (secret_from_file below).
+    secret_file: bool = False
+    # A choice given in any case (watchtower lowercases --log-format, logrus --log-level).
+    fold_case: bool = False
+    aliases: tuple[tuple[str, str], ...] = ()  # other spellings of a choice: (alias, choice)
     metavar: str | None = None
     dest_: str = field(default="")
 
@@ -268,7 +276,7 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         metavar="NAMES",
         where=SCANNING,
-        help="container names to leave alone (comma or space separated)",
+        help="container names to leave alone (comma or space separated; exact names, not patterns)",
     ),
     _o(
         "--scope",
@@ -276,7 +284,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         where=SCANNING,
         help="only containers whose com.centurylinklabs.watchtower.scope label equals this "
-        "('none': containers without a scope)",
+        "('none': containers without a scope); at start the newest Vigil of a scope stops "
+        "the older ones (see below)",
     ),
     _o(
         "--include-stopped",
@@ -455,6 +464,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="TOKEN",
         where=SCANNING,
         secret=True,
+        secret_file=True,
         help="token the HTTP API requires as 'Authorization: Bearer TOKEN'; may name a file "
         "that holds it (a docker secret)",
     ),
@@ -513,15 +523,20 @@ OPTIONS: tuple[Option, ...] = (
         kind="choice",
         default="info",
         choices=("panic", "fatal", "error", "warn", "info", "debug", "trace"),
-        help="lowest level logged (default info)",
+        fold_case=True,
+        aliases=(("warning", "warn"),),
+        help="lowest level logged (default info); any case, as watchtower",
     ),
     _o(
         "--log-format",
+        "-l",
         env="WATCHTOWER_LOG_FORMAT",
         kind="choice",
         default="auto",
         choices=("auto", "logfmt", "json", "pretty"),
-        help="log lines as key=value text (auto, logfmt, pretty) or JSON",
+        fold_case=True,
+        help="log lines as key=value text (auto, logfmt, pretty) or JSON; any case "
+        "(Auto, JSON, LogFmt, Pretty), as watchtower",
     ),
     _o("--debug", "-d", env="WATCHTOWER_DEBUG", help="same as --log-level debug"),
     _o(
@@ -545,6 +560,7 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         where=NOTIFYING,
         secret=True,
+        secret_file=True,
         help="where to notify: a shoutrrr URL as watchtower takes it (smtp://, generic://, "
         "slack://, discord://, teams://, telegram://, gotify://, ntfy://, pushover://, "
         "matrix://) or any apprise URL; repeatable (space separated in the env var)",
@@ -694,9 +710,62 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
             return float(str(raw))
         except ValueError:
             raise UsageError(f"{source}: {raw!r} is not a number") from None
-    if opt.kind == "choice" and str(raw) not in opt.choices:
-        raise UsageError(f"{source}: {raw!r} is not one of {', '.join(opt.choices)}")
+    if opt.kind == "choice":
+        value = str(raw).lower() if opt.fold_case else str(raw)
+        value = dict(opt.aliases).get(value, value)
+        if value not in opt.choices:
+            raise UsageError(f"{source}: {raw!r} is not one of {', '.join(opt.choices)}")
+        return value
     return str(raw)
+
+
+def _names_a_file(value: str) -> bool:
+    """watchtower's isFile: a value with a colon anywhere but second (a URL, host:port) is never
+    a path; otherwise it names a file when something exists there. Unlike watchtower, a value
+    too long to be a path, or with a NUL, is the value itself rather than a fatal error."""
+    colon = value.find(":")
+    if colon not in (-1, 1):
+        return False
+    try:
+        os.stat(value)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return False
+    except OSError as exc:
+        return exc.errno != errno.ENAMETOOLONG  # e.g. permission denied: reading it says so
+    return True
+
+
+def _read_secret_file(path: str, source: str) -> str:
+    """A secret's file; the error names the option and the path, never the content."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            content = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{source}: cannot read the file {path}: {reason}") from None
+    if not content.strip():
+        raise UsageError(f"{source}: the file {path} is empty")
+    return content
+
+
+def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
+    """An option's value after watchtower's GetSecretsFromFiles: a value naming a file becomes
+    the file's content with surrounding white space trimmed; for a list, each value naming a
+    file becomes the file's non-empty lines (so a file can hold several notification URLs)."""
+    if opt.kind == "list":
+        values = raw if isinstance(raw, list) else str(raw).split()
+        out: list[str] = []
+        for value in values:
+            if value and _names_a_file(value):
+                text = _read_secret_file(value, source)
+                out.extend(line for line in text.splitlines() if line.strip())
+            else:
+                out.append(value)
+        return out
+    value = str(raw)
+    if value and _names_a_file(value):
+        return _read_secret_file(value, source).strip()
+    return raw
 
 
 def options_for(command: str) -> tuple[Option, ...]:
@@ -745,6 +814,8 @@ def resolve(
                 else (False if opt.kind == "bool" and opt.default is None else opt.default)
             )
             continue
+        if opt.secret_file:
+            raw = secret_from_file(opt, raw, source)
         values[opt.dest] = _convert(opt, raw, source)
         sources[opt.dest] = source
         given = values[opt.dest] not in (False, (), None)

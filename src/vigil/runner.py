@@ -24,6 +24,7 @@ from vigil.cycles import ApiStartupError, run_cycles
 from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
 from vigil.health import health_path
 from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
+from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
@@ -206,6 +207,8 @@ async def _run(
         for target in targets:
             engines[target.host_id] = await asyncio.to_thread(_connect_engine, target, values, env)
         engine = engines.get(host)
+        if command == options.ALL_IN_ONE and not values.get("run_once"):
+            await _stop_older_instances(engine, values)
         first = await connect(f"vigil-{wanted[0]}")
         await first.ensure_streams()
 
@@ -291,6 +294,23 @@ async def _run(
         for client in engines.values():
             with contextlib.suppress(Exception):
                 client.close()
+
+
+async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
+    """The newest Vigil of a scope on an engine stops the older ones (watchtower's start-up
+    check; docs/options.md, --scope)."""
+    try:
+        await asyncio.to_thread(
+            stop_older_instances,
+            engine,
+            str(values.get("scope") or ""),
+            cleanup=bool(values.get("cleanup")),
+            remove_volumes=bool(values.get("remove_volumes")),
+            include_stopped=bool(values.get("include_stopped")),
+            include_restarting=bool(values.get("include_restarting")),
+        )
+    except InstanceError as exc:
+        raise StartupError(str(exc)) from None
 
 
 async def _start_scanners(

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from vigil import cli, options
-from vigil.cycles import ApiStartupError, secret_value
 from vigil.options import UsageError
 
 
@@ -182,10 +181,14 @@ def test_cli_exits_2_naming_both(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_token_may_name_a_file_as_docker_secrets_are_mounted(tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cret-from-file\n")
-    assert secret_value(str(secret), "--http-api-token") == "s3cret-from-file"
-    assert secret_value("plain-token", "--http-api-token") == "plain-token"
-    assert secret_value("x" * 5000, "--http-api-token") == "x" * 5000  # no such path
+
+    def token(value: str) -> object:
+        return resolve(["--http-api-token", value], {})[0]["http_api_token"]
+
+    assert token(str(secret)) == "s3cret-from-file"
+    assert token("plain-token") == "plain-token"
+    assert token("x" * 5000) == "x" * 5000  # no such path
     empty = tmp_path / "empty"
     empty.write_text("\n")
-    with pytest.raises(ApiStartupError, match=r"--http-api-token: the file .* is empty"):
-        secret_value(str(empty), "--http-api-token")
+    with pytest.raises(UsageError, match=r"--http-api-token: the file .* is empty"):
+        token(str(empty))

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = get_logger("vigil.executor")
 
 Mode = Literal["update", "monitor", "no_restart"]
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def action_mode(container_labels: Mapping[str, str], config: ExecutorConfig) -> Mode:
@@ -56,7 +55,7 @@ def no_pull(container_labels: Mapping[str, str], config: ExecutorConfig) -> bool
 def is_self(container_labels: Mapping[str, str]) -> bool:
     """Pure: the container runs Vigil itself (watchtower's own label, which Vigil's image
     carries too)."""
-    return (container_labels.get(wt.SELF) or "").strip().lower() in _TRUE
+    return wt.is_self(container_labels)
 
 
 def _labels(data: Mapping[str, Any] | None) -> dict[str, str]:

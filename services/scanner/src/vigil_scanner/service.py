@@ -124,6 +124,12 @@ class Scanner:
             Inventory(scan_id=scan_id, host=host, taken_at=started, containers=containers),
         )
         selected = select(containers, selection)
+        for c in containers:
+            # As watchtower: a boolean label that is not a boolean counts as not set, and says so.
+            for bad in labels.unparsable_bool_labels(c.labels):
+                log.warning(
+                    "label is not a boolean; it counts as not set", container=c.name, label=bad
+                )
         problems = tuple(f"no container named {n!r} on host {host}" for n in selected.missing_names)
         local_only = frozenset(
             c.id
