@@ -21,6 +21,7 @@ import msgspec
 import nats
 import pytest
 
+from tests.support.fleet import Fleet, fleet
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.vigil_process import VigilProcess, run_vigil
@@ -28,6 +29,7 @@ from vigil.embedded_nats import EmbeddedNats
 from vigil_shared.contracts import Report, ScanCommand
 
 pytestmark = pytest.mark.integration
+__all__ = ["fleet"]  # the fixture
 
 HOST = "e2e-fresh"
 TOKEN = "t0ken-of-the-fresh-triggers"
@@ -180,3 +182,35 @@ def test_a_bus_scan_command_rolls_out_a_build_pushed_just_after_a_check(
     second = asyncio.run(scan_command(running.url, web))
     assert [r.status for r in second.results] == ["updated"], second
     assert_rolled_out(docker_client, web, old_id, new_image)
+
+
+# ---- a scanner group, as a fleet runs it ---------------------------------------------------
+
+
+def test_a_scanner_group_rolls_out_a_build_pushed_just_after_a_check(
+    fleet: Fleet, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    """`vigil trigger` reaches a scanner group through its work queue; the replica that takes
+    the item checks under the command's key, against a gateway process of its own."""
+    host = "e2e-fresh-group"
+    fleet.start("registry-gateway", label="gateway")
+    fleet.start("executor", label="executor", host=host)
+    fleet.start("scanner", "--scanner-group", "fresh", label="scanner", host=host)
+    fleet.wait_ready()
+    tag, web = f"{registry.host}/{names('group')}:latest", names("web")
+    old_id = deployed(docker_client, tag, web)
+
+    def trigger_group() -> dict[str, Any]:
+        result = run_vigil(
+            "trigger", "--nats-url", fleet.nats_url, "--host", host, "--json", web, timeout=90
+        )
+        assert result.returncode == 0, result.stdout + result.stderr + fleet.logs()
+        [report] = json.loads(result.stdout)["reports"]
+        assert isinstance(report, dict)
+        return report
+
+    assert statuses(trigger_group()["results"]) == ["fresh"]
+    new_image = push_new_build(docker_client, tag)
+    assert statuses(trigger_group()["results"]) == ["updated"], fleet.logs()
+    assert_rolled_out(docker_client, web, old_id, new_image)
+    assert set(fleet.stop_all().values()) == {0}
