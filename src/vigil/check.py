@@ -69,11 +69,13 @@ async def run_check(
                 await gateway.start()
             bus = await Bus.connect(config, name="vigil-check")
             buses.append(bus)
+            scan_id = uuid.uuid4().hex
             request = CheckRequest(
-                scan_id=uuid.uuid4().hex,
+                scan_id=scan_id,
                 host="vigil-check",
                 images=tuple(ImageCheck(image=i) for i in images),
                 explain=True,
+                cycle_key=scan_id,  # what the registry says now, not a cached answer
             )
             try:
                 reply = await bus.request(bus.subjects.registry_check, request, CheckReply)

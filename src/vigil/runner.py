@@ -360,7 +360,7 @@ async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | 
             done.set_result(report)
 
     await bus.subscribe(bus.subjects.report(host), Report, on_report)
-    plan = await scanner.scan(scan_id=scan_id)
+    plan = await scanner.scan(scan_id=scan_id, cycle_key=scan_id)  # explicit: see a fresh push
     if plan is None:
         return EXIT_FAILED
     report = await done

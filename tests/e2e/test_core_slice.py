@@ -233,3 +233,29 @@ def test_no_pull_updates_from_the_image_the_tag_names_on_the_host(
     assert "monitor only" in result.stdout
     assert inspect(docker_client, web)["Image"] == new_image
     assert inspect(docker_client, keep)["Image"] != new_image
+
+
+def test_a_stale_container_beside_one_on_the_new_build_of_its_tag_is_updated(
+    docker_client: Any, registry: Any, names: Callable[[str], str], vigil: Vigil
+) -> None:
+    """One tag, two containers: `old` on the first build, `new` already on the build the
+    registry serves. One check for the tag; each container judged by its own image."""
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    old, new = names("old"), names("new")
+    docker_client.containers.run(tag, name=old, detach=True)
+    new_build = build_test_image(docker_client, tag, marker="v2")
+    push_image(docker_client, tag)
+    docker_client.containers.run(tag, name=new, detach=True)
+    new_id = inspect(docker_client, new)["Id"]
+
+    result = vigil("--run-once", old, new)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"updated       {old} ({tag})" in result.stdout
+    assert f"up to date    {new} ({tag})" in result.stdout
+    assert "2 scanned, 1 updated, 1 up to date" in result.stdout
+    for name in (old, new):
+        after = inspect(docker_client, name)
+        assert after["Image"] == new_build and after["State"]["Running"], name
+    assert inspect(docker_client, new)["Id"] == new_id  # the current one is untouched

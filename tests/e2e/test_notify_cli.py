@@ -82,6 +82,48 @@ def test_a_webhook_gets_the_report_of_the_cycle(
     assert "e2e" in received[0]["title"]
 
 
+def test_monitor_only_notifies_at_the_default_level_when_a_newer_image_is_available(
+    tmp_path: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+) -> None:
+    """Why people run --monitor-only: to hear of a new build. At the default level (info)
+    the cycle notifies; the container is left as it is."""
+    address, received = webhook
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    web, db = names("web"), names("db")
+    docker_client.containers.run(tag, name=web, detach=True)
+    before = docker_client.api.inspect_container(web)["Id"]
+    build_test_image(docker_client, tag, marker="v2")
+    digest = push_image(docker_client, tag)
+    docker_client.api.remove_image(tag)
+    current = f"{registry.host}/{names('db')}:latest"
+    build_test_image(docker_client, current, marker="db")
+    push_image(docker_client, current)
+    docker_client.containers.run(current, name=db, detach=True)
+
+    args = ("--run-once", "--host-id", "e2e", "--no-startup-message", "--monitor-only")
+    url = f"generic+http://{address}/hook"
+    result = run(tmp_path, *args, "--notification-url", url, web, db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(received) == 1, received
+    message = received[0]["message"]
+    assert f"Found a newer image for {web} ({tag})" in message, message
+    assert digest in message
+    assert db not in message  # up to date: below the level
+    assert docker_client.api.inspect_container(web)["Id"] == before  # monitor only
+
+    # Nothing newer: a quiet cycle sends nothing at the default level.
+    received.clear()
+    quiet = run(tmp_path, *args, "--notification-url", url, db)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert received == []
+
+
 def test_a_url_vigil_cannot_use_is_a_start_up_error_with_secrets_masked(tmp_path: Path) -> None:
     result = run(
         tmp_path, "--run-once", "--notification-url", "nosuch://user:hunter2@example.com/x"

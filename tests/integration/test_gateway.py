@@ -15,7 +15,7 @@ from tests.support.gateway_fixtures import check
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from vigil_shared.bus import Bus
-from vigil_shared.contracts import ImageCheck
+from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +175,50 @@ async def test_repo_user_takes_priority_over_config_json(
     result = (await check(bus, ImageCheck(image=tag)))[tag]
     assert result.outcome == "stale"
     assert result.credentials == "REPO_USER/REPO_PASS"
+
+
+async def explicit(bus: Bus, cycle_key: str, *images: ImageCheck) -> dict[str, ImageStatus]:
+    """Ask as the scanner of an explicit cycle (a trigger) does."""
+    reply = await bus.request(
+        bus.subjects.registry_check,
+        CheckRequest(scan_id=cycle_key, host="h1", images=images, cycle_key=cycle_key),
+        CheckReply,
+        timeout=30,
+    )
+    return {r.image: r for r in reply.results}
+
+
+async def test_an_explicit_cycle_is_never_answered_from_an_earlier_cycle(
+    bus: Bus, gateway_factory: Any, registry: RegistryServer, docker_client: Any, names: Any
+) -> None:
+    """Periodic checks share answers for --digest-cache-ttl; an explicit cycle's checks share
+    only what was asked for that cycle, so a push just before a trigger is seen, and one
+    trigger across the fleet still costs one manifest request per reference."""
+    gateway = await gateway_factory(digest_cache_ttl=300)
+    tag, first = published(docker_client, registry, names("app"))
+    ask = ImageCheck(image=tag)
+
+    def requests() -> int:  # the gateway's, not the pushes'
+        count: int = gateway.client.manifest_requests
+        return count
+
+    before = requests()
+    assert (await check(bus, ask))[tag].remote_digest == first
+    assert (await check(bus, ask))[tag].remote_digest == first  # periodic: cached
+    assert requests() - before == 1
+
+    # One trigger: ten hosts ask at once and later; one request, made for this trigger.
+    replies = await asyncio.gather(*(explicit(bus, "trigger-1", ask) for _ in range(10)))
+    assert {r[tag].remote_digest for r in replies} == {first}
+    assert (await explicit(bus, "trigger-1", ask))[tag].remote_digest == first
+    assert requests() - before == 2
+
+    # A push, then at once another trigger: it asks the registry and sees the new build.
+    build_test_image(docker_client, tag, marker="v2")
+    second = push_image(docker_client, tag)
+    assert second != first
+    assert (await explicit(bus, "trigger-2", ask))[tag].remote_digest == second
+    assert requests() - before == 3
+    # Its answer is the newest: the periodic checks that follow get it, at no cost.
+    assert (await check(bus, ask))[tag].remote_digest == second
+    assert requests() - before == 3

@@ -318,3 +318,73 @@ def test_a_held_request_is_seen_on_arrival_with_its_senders_port(proxy: Registry
     assert arrival == Arrival("GET", "/v2/", own_port)
     with pytest.raises(AssertionError, match="no HEAD request"):
         proxy.wait_for_arrival(r"/nothing", method="HEAD", timeout=0.2)
+
+
+HTML = "<!DOCTYPE html><html><body>Welcome to the hotel network</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        pytest.param(  # a captive portal or a web server in front of the registry
+            {"status": 200, "headers": {"Content-Type": "text/html; charset=utf-8"}, "body": HTML},
+            "is not a manifest (Content-Type 'text/html; charset=utf-8')",
+            id="html-page",
+        ),
+        pytest.param(  # the registry's digest, but an answer that says it is a web page
+            {"headers": {"Content-Type": "text/html"}},
+            "is not a manifest (Content-Type 'text/html')",
+            id="html-content-type",
+        ),
+        pytest.param(
+            {"headers": {"Docker-Content-Digest": "sha256:" + "z" * 64}},
+            "malformed Docker-Content-Digest 'sha256:zzzz",
+            id="digest-not-hex",
+        ),
+        pytest.param(
+            {"headers": {"Docker-Content-Digest": "sha256:" + "A" * 64}},
+            "malformed Docker-Content-Digest 'sha256:AAAA",
+            id="digest-upper-case",
+        ),
+        pytest.param(
+            {"headers": {"Docker-Content-Digest": "sha256:" + "a" * 63 + " "}},
+            "malformed Docker-Content-Digest",
+            id="digest-short",
+        ),
+        pytest.param(  # no digest header: the body fetched with GET is not a manifest
+            {"drop_header": "Docker-Content-Digest", "body": '{"hello": "world"}'},
+            "is not a manifest (no schemaVersion)",
+            id="json-not-a-manifest",
+        ),
+        pytest.param(
+            {"drop_header": "Docker-Content-Digest", "body": "garbage\x00{"},
+            "is not a manifest (not JSON)",
+            id="body-not-json",
+        ),
+        pytest.param(
+            {"drop_header": "Docker-Content-Digest", "body": "[1, 2]"},
+            "is not a manifest (not a JSON object)",
+            id="body-a-list",
+        ),
+        pytest.param(  # not a 5xx: nothing says the registry has a digest it could not give
+            {"status": 600, "body": "?"},
+            "HTTP 600 for",
+            id="status-600",
+        ),
+    ],
+)
+async def test_a_garbage_manifest_answer_is_a_failed_check_naming_what_was_wrong(
+    proxy: RegistryProxy,
+    pushed: Pushed,
+    checker_factory: Callable[..., DigestChecker],
+    fault: dict[str, Any],
+    expected: str,
+) -> None:
+    """Not `stale` (the executor would pull a made-up digest) nor `unverified` (it would pull
+    the tag from a registry that answers garbage): `error`, and the containers are left alone."""
+    proxy.fault(manifests_of(pushed.bad), **fault)
+    _, bad = await check_both(checker_factory(), proxy, pushed)
+    assert bad.outcome == "error", bad
+    assert bad.remote_digest is None
+    assert (bad.error or "").startswith(f"registry {proxy.host}: "), bad.error
+    assert expected in (bad.error or ""), bad.error

@@ -41,6 +41,16 @@ UPDATED = result(
 )
 FRESH = result("db", "fresh")
 SKIPPED = result("cache", "skipped", error="monitor-only")
+NEWER = "sha256:" + "c" * 64
+# --monitor-only: the executor found the container stale and left it (with the digest).
+MONITORED = result(
+    "cache",
+    "skipped",
+    remote_digest=NEWER,
+    error=f"monitor only: a newer image is available ({NEWER})",
+)
+# --no-restart: the new image is pulled, the container not recreated.
+PULLED_ONLY = result("cache", "skipped", remote_digest=NEWER, new_image_id="sha256:" + "d" * 64)
 FAILED = result("api", "failed", error="pull denied")
 CHECK_FAILED = result("auth", "check_failed", error="registry unreachable")
 ROLLED_BACK = result("queue", "rolled_back", error="unhealthy")
@@ -95,6 +105,10 @@ LEVEL_RULE = [
     (report("h1", NOTED), "warn", True),
     (report("h1", CHECK_FAILED), "error", True),
     (report("h1", ROLLED_BACK), "error", True),
+    # A newer image that was not applied is news at the default level, not below it.
+    (report("h1", MONITORED, FRESH), "info", True),
+    (report("h1", MONITORED, FRESH), "warn", False),
+    (report("h1", PULLED_ONLY), "info", True),
 ]
 
 
@@ -126,6 +140,13 @@ def test_titles(policy: Policy, hosts: list[str], title: str) -> None:
         (UPDATED, "info", "Updated web (r/web:1): aaaaaaaaaaaa -> bbbbbbbbbbbb in 2.5s"),
         (FRESH, "debug", "db (r/db:1) is up to date"),
         (SKIPPED, "debug", "Skipped cache (r/cache:1): monitor-only"),
+        (
+            MONITORED,
+            "info",
+            f"Found a newer image for cache (r/cache:1): monitor only: a newer image is "
+            f"available ({NEWER})",
+        ),
+        (PULLED_ONLY, "info", "Found a newer image for cache (r/cache:1)"),
         (FAILED, "error", "Failed to update api (r/api:1): pull denied"),
         (CHECK_FAILED, "error", "Could not check auth (r/auth:1): registry unreachable"),
         (ROLLED_BACK, "error", "Rolled back queue (r/queue:1): unhealthy"),

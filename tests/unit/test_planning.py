@@ -180,3 +180,52 @@ def test_flag_with_label(label: str, flag: bool, precedence: bool, expected: boo
 
     given = {labels.NO_PULL: label} if label else {}
     assert labels.flag_with_label(given, labels.NO_PULL, flag, precedence) is expected
+
+
+OTHER = "sha256:" + "c" * 64
+
+
+@pytest.mark.parametrize(
+    ("own_digests", "outcome", "expected"),
+    [
+        # The gateway judged the reference by every local digest of its containers: a
+        # container is judged by its own image's digests, whatever the pooled outcome.
+        ((f"r/app@{OLD}",), "current", "update"),  # its neighbour runs the new build
+        ((f"r/app@{NEW}",), "current", "fresh"),
+        ((f"r/app@{OLD}",), "stale", "update"),
+        ((f"r/app@{NEW}",), "stale", "fresh"),
+        ((), "current", "update"),  # never pulled from the registry: no digest to match
+        ((f"r/app@{OLD}", f"r/app@{NEW}"), "current", "fresh"),
+        # Only this repository's digests count: the same build in another registry does not.
+        ((f"other.example/app@{NEW}",), "current", "update"),
+        ((f"other.example/app@{NEW}",), "stale", "update"),
+        ((f"docker.io/r/app@{NEW}",), "current", "fresh"),  # r/app is docker.io/r/app
+        ((f"r/app@{OTHER}",), "current", "update"),
+    ],
+)
+def test_each_container_is_judged_by_its_own_image(
+    own_digests: tuple[str, ...], outcome: str, expected: str
+) -> None:
+    containers = [c("x", "r/app:1", own_digests)]
+    statuses = [ImageStatus(image="r/app:1", outcome=outcome, remote_digest=NEW)]  # type: ignore[arg-type]
+    assert plan_for(containers, statuses) == {"x": expected}
+
+
+def test_a_stale_container_beside_one_on_the_new_build_of_its_tag_is_updated() -> None:
+    old = c("old", "reg:5000/app:1", (f"reg:5000/app@{OLD}",))
+    new = c("new", "reg:5000/app:1", (f"reg:5000/app@{NEW}",))
+    checklist = checks_for([old, new])
+    assert [x.image for x in checklist.checks] == ["reg:5000/app:1"]  # one check for both
+    # What the gateway answers for the pooled digests: one of them is the remote one.
+    statuses = [ImageStatus(image="reg:5000/app:1", outcome="current", remote_digest=NEW)]
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=[old, new],
+        checklist=checklist,
+        reply=CheckReply(scan_id="s", results=tuple(statuses)),
+    )
+    assert [(a.container_name, a.remote_digest) for a in plan.actions] == [("old", NEW)]
+    assert [(r.name, r.status) for r in plan.settled] == [("new", "fresh")]

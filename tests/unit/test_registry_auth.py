@@ -146,7 +146,7 @@ async def test_429_backs_off_without_asking_again() -> None:
 
 
 async def test_head_without_digest_falls_back_to_get_and_hashes_the_body() -> None:
-    body = b'{"schemaVersion": 2}'
+    body = b'{"schemaVersion": 2, "config": {}, "layers": []}'
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "HEAD":
@@ -201,3 +201,25 @@ def test_quota_header(text: str | None, value: int | None) -> None:
 )
 def test_retry_after(text: str | None, seconds: float) -> None:
     assert _retry_after(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"schemaVersion": 2, "config": {}, "layers": []}', ""),
+        (b'{"schemaVersion": 2, "manifests": []}', ""),
+        (b'{"schemaVersion": 1, "fsLayers": []}', ""),
+        (b"<html>portal</html>", "not JSON"),
+        (b"", "not JSON"),
+        (b'"a string"', "not a JSON object"),
+        (b'{"layers": []}', "no schemaVersion"),
+        (b'{"schemaVersion": true, "layers": []}', "no schemaVersion"),
+        (b'{"schemaVersion": "2", "layers": []}', "no schemaVersion"),
+        (b'{"schemaVersion": 2}', "neither manifests nor layers"),
+        (b'{"errors": [{"code": "UNKNOWN"}]}', "no schemaVersion"),
+    ],
+)
+def test_what_is_not_a_manifest(body: bytes, problem: str) -> None:
+    from vigil_gateway.registry_client import manifest_problem
+
+    assert manifest_problem(body) == problem

@@ -33,8 +33,12 @@ class FakeScanner:
         self.gate = asyncio.Event()
         self.report = report
 
-    async def scan(self, *, scan_id: str, images: tuple[str, ...], wait: bool) -> Plan:
+    async def scan(
+        self, *, scan_id: str, images: tuple[str, ...], wait: bool, cycle_key: str
+    ) -> Plan:
         assert wait  # the API waits for a running cycle instead of being skipped
+        # An explicit cycle: the gateway answers it afresh, never from an earlier cycle.
+        assert cycle_key == scan_id
         self.calls.append(images)
         await self.gate.wait()
         self.gate.clear()

@@ -8,7 +8,7 @@ level, most severe first:
 | fatal | a problem of the cycle as a whole on a host (engine unreachable, ...)          |
 | error | a container that failed to update, could not be checked, or was rolled back    |
 | warn  | a registry rate limit (checked again next cycle); a setting not carried over   |
-| info  | a container updated                                                            |
+| info  | a container updated; a newer image found and not applied (monitor only, ...)   |
 | debug | a container up to date or skipped                                              |
 
 `--notifications-level` (panic, fatal, error, warn, info, debug, trace; default info) keeps
@@ -106,6 +106,11 @@ def _result_event(host: str, r: ContainerResult) -> Event:
         level, text = "error", f"Rolled back {what}{reason}"
     elif r.status == "rate_limited":
         level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
+    elif r.status == "skipped" and (r.remote_digest or r.new_image_id):
+        # A newer build was found and left alone on purpose (--monitor-only, --no-restart, a
+        # pre-update hook's skip): being told is the point of --monitor-only, as watchtower's
+        # "Found new image" line at info.
+        level, text = "info", f"Found a newer image for {what}{reason}"
     elif r.status == "skipped":
         level, text = "debug", f"Skipped {what}{reason}"
     else:

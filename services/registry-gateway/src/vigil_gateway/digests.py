@@ -2,6 +2,11 @@
 
 Identical checks in flight share one request, and an answer is reused for `ttl` seconds, so
 that a fleet of scanners asking about the same tag costs the registry one request.
+
+A check of an explicit cycle (a trigger: `cycle_key` set) is never answered from an earlier
+cycle: it shares only requests made for its own key, in flight or done (for up to
+`CYCLE_ANSWERS_S`), so a push just before the trigger is seen and the fleet's checks of one
+trigger still cost one request per reference. Its answer refreshes the periodic cache too.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import msgspec
 
@@ -17,6 +23,8 @@ from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryErr
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
 from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
+
+K = TypeVar("K")
 
 
 class RemoteDigest(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,6 +35,10 @@ class RemoteDigest(msgspec.Struct, frozen=True, kw_only=True):
     kind: ErrorKind = "error"
     credentials: str = "anonymous"
 
+
+# How long the answers fetched for one explicit cycle serve the other hosts' checks of it: a
+# trigger's hosts ask within seconds of one another, a slow host within minutes.
+CYCLE_ANSWERS_S = 600.0
 
 _OUTCOME_OF_ERROR: dict[ErrorKind, CheckOutcome] = {
     "error": "error",
@@ -86,35 +98,46 @@ class DigestChecker:
         self.ttl = ttl
         self._clock = clock
         self._answers: dict[str, tuple[float, RemoteDigest]] = {}
-        self._inflight: dict[str, asyncio.Task[RemoteDigest]] = {}
+        # (reference, cycle key) -> answer fetched for that explicit cycle
+        self._cycle_answers: dict[tuple[str, str], tuple[float, RemoteDigest]] = {}
+        # (reference, cycle key or "" for periodic checks) -> the request in flight
+        self._inflight: dict[tuple[str, str], asyncio.Task[RemoteDigest]] = {}
 
-    async def check(self, check: ImageCheck) -> ImageStatus:
+    async def check(self, check: ImageCheck, cycle_key: str = "") -> ImageStatus:
         try:
             ref = parse_image_ref(check.image)
         except InvalidImageRef as exc:
             return ImageStatus(image=check.image, outcome="error", error=str(exc))
         if ref.pinned:
             return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
-        return judge(check, ref, await self.remote_digest(ref))
+        return judge(check, ref, await self.remote_digest(ref, cycle_key))
 
-    async def remote_digest(self, ref: ImageRef) -> RemoteDigest:
+    async def remote_digest(self, ref: ImageRef, cycle_key: str = "") -> RemoteDigest:
+        """The registry's answer for `ref`: for a periodic check (`cycle_key` empty) one up
+        to `ttl` old; for an explicit cycle's, one fetched for that cycle."""
         key = f"{ref.registry}/{ref.repository}:{ref.reference}"
-        cached = self._answers.get(key)
+        slot = (key, cycle_key)
+        cached = self._cycle_answers.get(slot) if cycle_key else self._answers.get(key)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        task = self._inflight.get(key)
+        task = self._inflight.get(slot)
         if task is None:
-            task = asyncio.create_task(self._fetch_and_keep(key, ref))
-            self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+            task = asyncio.create_task(self._fetch_and_keep(slot, ref))
+            self._inflight[slot] = task
+            task.add_done_callback(lambda _: self._inflight.pop(slot, None))
         return await asyncio.shield(task)
 
-    async def _fetch_and_keep(self, key: str, ref: ImageRef) -> RemoteDigest:
+    async def _fetch_and_keep(self, slot: tuple[str, str], ref: ImageRef) -> RemoteDigest:
         # The answer is cached before the task completes: a check arriving between the
         # task's end and its waiters' wake-up finds it, instead of asking the registry again.
         answer = await self._fetch(ref)
-        if not answer.error and self.ttl > 0:
-            self._answers[key] = (self._clock() + self.ttl, answer)
+        if not answer.error:
+            key, cycle_key = slot
+            now = self._clock()
+            if self.ttl > 0:  # the newest answer serves the periodic checks that follow
+                self._answers[key] = (now + self.ttl, answer)
+            if cycle_key:
+                self._cycle_answers[slot] = (now + CYCLE_ANSWERS_S, answer)
             self._evict()
         return answer
 
@@ -131,8 +154,13 @@ class DigestChecker:
         return RemoteDigest(digest=digest, credentials=creds.source)
 
     def _evict(self) -> None:
-        if len(self._answers) <= 4096:
-            return
         now = self._clock()
-        for key in [k for k, (expires, _) in self._answers.items() if expires <= now]:
-            del self._answers[key]
+        _drop_expired(self._answers, now)
+        _drop_expired(self._cycle_answers, now)
+
+
+def _drop_expired(answers: dict[K, tuple[float, RemoteDigest]], now: float) -> None:
+    """Keep a cache bounded: past 4096 entries, drop those expired."""
+    if len(answers) > 4096:
+        for key in [k for k, (expires, _) in answers.items() if expires <= now]:
+            del answers[key]

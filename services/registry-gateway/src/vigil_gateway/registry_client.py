@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
+import re
 import socket
 import ssl
 import time
@@ -416,13 +418,14 @@ class RegistryClient:
             raise RegistryError(f"registry {registry}: {ref.repository}:{ref.reference} not found")
         if status == 429:
             raise RegistryError(f"registry {registry}: rate limited (HTTP 429)", "rate_limited")
-        if status >= 500 or status == 405:
+        if 500 <= status <= 599 or status == 405:
             raise RegistryError(f"registry {registry}: HTTP {status} for {ref}", "unverified")
         if status != 200:
             raise RegistryError(f"registry {registry}: HTTP {status} for {ref}")
+        _require_manifest_type(response, ref, registry)
         digest = str(response.headers.get("docker-content-digest", ""))
         if digest:
-            if not digest.startswith("sha256:") or len(digest) != 71:
+            if not _DIGEST.fullmatch(digest):
                 raise RegistryError(
                     f"registry {registry}: malformed Docker-Content-Digest {digest[:80]!r}"
                 )
@@ -432,9 +435,52 @@ class RegistryClient:
         if body.status_code != 200:
             raise RegistryError(
                 f"registry {registry}: HTTP {body.status_code} for {ref}",
-                "unverified" if body.status_code >= 500 else "error",
+                "unverified" if 500 <= body.status_code <= 599 else "error",
+            )
+        _require_manifest_type(body, ref, registry)
+        problem = manifest_problem(body.content)
+        if problem:
+            raise RegistryError(
+                f"registry {registry}: the answer for {ref} is not a manifest ({problem})"
             )
         return "sha256:" + hashlib.sha256(body.content).hexdigest()
+
+
+# A digest as the distribution spec writes it; Docker records sha256 ones.
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
+
+# What a manifest answer may say it holds: a manifest media type, or plain JSON (registries
+# that do not name the type). Anything else (an HTML page of a portal or a web server in front
+# of the registry) is not a manifest, whatever its other headers say.
+_MANIFEST_TYPES = re.compile(
+    r"application/(json|vnd\.oci\.image\.(index|manifest)\.v1\+json"
+    r"|vnd\.docker\.distribution\.manifest\.(list\.v2|v2|v1)\+(json|prettyjws))"
+)
+
+
+def _require_manifest_type(response: httpx.Response, ref: ImageRef, registry: str) -> None:
+    content_type = response.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and not _MANIFEST_TYPES.fullmatch(media_type):
+        raise RegistryError(
+            f"registry {registry}: the answer for {ref} is not a manifest "
+            f"(Content-Type {content_type[:80]!r})"
+        )
+
+
+def manifest_problem(body: bytes) -> str:
+    """Pure: why `body` is not an image manifest or index, or "" when it is one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not isinstance(data.get("schemaVersion"), int) or isinstance(data["schemaVersion"], bool):
+        return "no schemaVersion"
+    if not any(key in data for key in ("manifests", "layers", "fsLayers", "config")):
+        return "neither manifests nor layers"
+    return ""
 
 
 class _NextScheme(Exception):

@@ -112,7 +112,9 @@ class Gateway:
 
     async def _check(self, request: CheckRequest) -> CheckReply:
         started = time.monotonic()
-        results = await asyncio.gather(*(self.checker.check(c) for c in request.images))
+        results = await asyncio.gather(
+            *(self.checker.check(c, request.cycle_key) for c in request.images)
+        )
         self.outcomes.update(r.outcome for r in results)
         for status in results:
             if status.outcome in ("error", "rate_limited"):

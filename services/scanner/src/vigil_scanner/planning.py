@@ -19,7 +19,7 @@ from vigil_shared.contracts import (
     Plan,
     UpdateAction,
 )
-from vigil_shared.imageref import InvalidImageRef, parse_image_ref
+from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
 
 
 class CheckList(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,7 +52,8 @@ def _created_from_image_id(c: ContainerInfo) -> bool:
 def checks_for(
     containers: Iterable[ContainerInfo], local_only: frozenset[str] = frozenset()
 ) -> CheckList:
-    """One check per distinct image reference (with every local digest seen for it).
+    """One check per distinct image reference (with every local digest seen for it); the
+    plan then judges each container by its own image's digests (`build_plan`).
 
     Containers in `local_only` (ids; --no-pull) are not checked with the registry."""
     digests: dict[str, set[str]] = {}
@@ -120,8 +121,13 @@ def build_plan(
         elif status.outcome == "unverified":
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
             actions.append(_action(c))
-        elif status.outcome == "stale" and not _already_on(c, status.remote_digest):
-            actions.append(_action(c, status.remote_digest))
+        elif status.outcome in ("stale", "current") and status.remote_digest:
+            if _already_on(c, status.remote_digest):
+                settled.append(_settled(c, "fresh"))
+            else:
+                actions.append(_action(c, status.remote_digest))
+        elif status.outcome == "stale":
+            actions.append(_action(c))
         else:
             settled.append(_settled(c, "fresh"))
     return Plan(
@@ -146,9 +152,14 @@ def _action(c: ContainerInfo, remote_digest: str | None = None) -> UpdateAction:
     )
 
 
-def _already_on(c: ContainerInfo, remote_digest: str | None) -> bool:
-    """The gateway judges by image; a container whose own image has that digest is current
-    even when another container of the same tag is not (two builds of one tag on a host)."""
-    if not remote_digest:
+def _already_on(c: ContainerInfo, remote_digest: str) -> bool:
+    """Whether `c`'s own image has the remote digest (of its own repository). The gateway
+    judges a reference by the digests of every container on it (one check per reference), so
+    its `current` only says that some container of the tag runs the build: a container
+    beside it on an older build of the same tag is stale, and one already on the build the
+    gateway calls stale is current."""
+    try:
+        ref = parse_image_ref(c.image)
+    except InvalidImageRef:
         return False
-    return any(d.endswith("@" + remote_digest) for d in c.repo_digests)
+    return remote_digest in local_digests_for(ref, c.repo_digests)

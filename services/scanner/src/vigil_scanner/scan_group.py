@@ -26,6 +26,8 @@ log = get_logger("vigil.scanner.group")
 # Replicas' clocks and start-up may spread one tick's offers over a few seconds; two minutes
 # covers that with room, and is far shorter than any sensible interval.
 DUPLICATE_WINDOW_S = 120.0
+# The key of a cycle asked for by `vigil.cmd.scan` starts so; a tick's is its index or time.
+COMMAND_KEY = "cmd-"
 _TICK_IDS = uuid.UUID("6f1c2b0e-5d4a-4e8f-9a51-3c7d2e9b8a10")
 
 
@@ -111,7 +113,11 @@ class ScanGroup:
         hosts = [h for h in self.scanners if not cmd.hosts or h in cmd.hosts]
         if hosts:
             await self.offer(
-                f"cmd-{cmd.scan_id}", hosts, scan_id=cmd.scan_id, names=cmd.names, images=cmd.images
+                f"{COMMAND_KEY}{cmd.scan_id}",
+                hosts,
+                scan_id=cmd.scan_id,
+                names=cmd.names,
+                images=cmd.images,
             )
 
     async def _on_work(self, work: ScanWork, headers: dict[str, str]) -> None:
@@ -121,9 +127,16 @@ class ScanGroup:
         log.info("cycle taken", group=self.group, host=work.host, key=work.key)
         # wait: the consumer already holds one item per host; an HTTP API cycle running
         # here only delays this one.
+        # A command's cycle is explicit (fresh registry answers, shared by its hosts); a
+        # tick's is periodic.
+        explicit = work.key.startswith(COMMAND_KEY)
         try:
             await scanner.scan(
-                scan_id=work.scan_id, names=work.names, images=work.images, wait=True
+                scan_id=work.scan_id,
+                names=work.names,
+                images=work.images,
+                wait=True,
+                cycle_key=work.scan_id if explicit else "",
             )
         except InvalidImageRef as exc:  # acknowledged: it would fail the same way again
             log.warning("cycle dropped", group=self.group, host=work.host, error=str(exc))

@@ -56,7 +56,10 @@ class Scanner:
         if cmd.hosts and self.config.host_id not in cmd.hosts:
             return
         try:
-            await self.scan(scan_id=cmd.scan_id, names=cmd.names, images=cmd.images)
+            # An explicit cycle: every host of the command checks under its scan id.
+            await self.scan(
+                scan_id=cmd.scan_id, names=cmd.names, images=cmd.images, cycle_key=cmd.scan_id
+            )
         except InvalidImageRef as exc:
             log.warning("scan command dropped", scan_id=cmd.scan_id, error=str(exc))
 
@@ -67,12 +70,17 @@ class Scanner:
         names: tuple[str, ...] = (),
         images: tuple[str, ...] = (),
         wait: bool = False,
+        cycle_key: str = "",
     ) -> Plan | None:
         """Run one cycle on this host; None when the previous cycle still runs (skipped).
 
         `images` limits the cycle to containers of those repositories (raises InvalidImageRef
         for a reference Docker would refuse). With `wait`, a cycle that finds the previous one
-        running waits for it instead of being skipped (the HTTP API does this)."""
+        running waits for it instead of being skipped (the HTTP API does this).
+
+        `cycle_key` makes it an explicit cycle (a trigger): the gateway answers it with what
+        the registry says now, never with an answer cached by an earlier cycle; the hosts of
+        one trigger pass the same key and share one registry request per reference."""
         filters = parse_image_filter(images)
         if self._busy.locked() and not wait:
             self.scans_skipped += 1
@@ -87,10 +95,14 @@ class Scanner:
                 self.last_scan_id, self.last_scan_at = scan_id, time.time()
                 span.set_attribute("vigil.scan_id", scan_id)
                 span.set_attribute("vigil.host", self.config.host_id)
-                return await self._cycle(scan_id, names, filters)
+                return await self._cycle(scan_id, names, filters, cycle_key)
 
     async def _cycle(
-        self, scan_id: str, names: tuple[str, ...], images: tuple[ImageFilter, ...]
+        self,
+        scan_id: str,
+        names: tuple[str, ...],
+        images: tuple[ImageFilter, ...],
+        cycle_key: str = "",
     ) -> Plan:
         host = self.config.host_id
         subjects = self.bus.subjects
@@ -143,7 +155,9 @@ class Scanner:
         check_error = ""
         check_started = time.monotonic()
         if checklist.checks:
-            request = CheckRequest(scan_id=scan_id, host=host, images=checklist.checks)
+            request = CheckRequest(
+                scan_id=scan_id, host=host, images=checklist.checks, cycle_key=cycle_key
+            )
             try:
                 reply = await self._ask_gateway(request)
             except BusError as exc:

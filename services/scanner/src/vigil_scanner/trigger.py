@@ -99,7 +99,10 @@ class UpdateTrigger:
         reported: asyncio.Future[Report] = asyncio.get_running_loop().create_future()
         self._reports[scan_id] = reported  # before the scan: the report cannot be missed
         try:
-            plan = await self.scanner.scan(scan_id=scan_id, images=images, wait=True)
+            # An explicit cycle: a push just before the request must be seen.
+            plan = await self.scanner.scan(
+                scan_id=scan_id, images=images, wait=True, cycle_key=scan_id
+            )
             report: Report | None = None
             if plan is not None:
                 try:
