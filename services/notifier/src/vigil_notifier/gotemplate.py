@@ -102,9 +102,7 @@ def _split(source: str) -> Iterator[str | _Action]:
             pieces.append(text)
             break
         inner = start + 2
-        if source.startswith("-", inner) and source[inner + 1 : inner + 2] in tuple(
-            GO_WHITESPACE
-        ):
+        if source.startswith("-", inner) and source[inner + 1 : inner + 2] in tuple(GO_WHITESPACE):
             text = text.rstrip(GO_WHITESPACE)
             inner += 2
         pieces.append(text)

@@ -19,8 +19,17 @@ import msgspec
 
 from vigil_notifier.masking import mask_url, url_secrets
 from vigil_notifier.shoutrrr import SCHEMES, TRANSLATORS, SmtpProbe, parse
+from vigil_notifier.webhooks import Webhook
 
-__all__ = ["SmtpProbe", "Target", "UrlError", "mask_url", "translate", "translate_all"]
+__all__ = [
+    "SmtpProbe",
+    "Target",
+    "UrlError",
+    "mask_url",
+    "translate",
+    "translate_all",
+    "webhook_target",
+]
 
 
 class UrlError(ValueError):
@@ -36,6 +45,17 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     title: str = ""  # the URL's own title (shoutrrr `title=`/`subject=`), used when none is set
     notes: tuple[str, ...] = ()  # what the translation could not carry over
     smtp_probe: SmtpProbe | None = None
+    webhook: Webhook | None = None  # posted by Vigil itself (legacy Slack, Teams, Gotify)
+
+
+def webhook_target(hook: Webhook) -> Target:
+    """A legacy webhook as a notification service; its URL is shown masked."""
+    return Target(
+        source=mask_url(hook.url),
+        apprise_url="",
+        secrets=tuple(s for s in url_secrets(hook.url) if s),
+        webhook=hook,
+    )
 
 
 def _apprise_accepts(url: str) -> bool:

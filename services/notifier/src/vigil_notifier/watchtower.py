@@ -77,7 +77,7 @@ class WtID(str):
     __slots__ = ()
 
     @property
-    def ShortID(self) -> str:  # noqa: N802 (watchtower's name)
+    def ShortID(self) -> str:
         return short_id(self)
 
 
@@ -96,7 +96,7 @@ def short_id(long_id: str) -> str:
 class GoTime(dt.datetime):
     """time.Time: prints as Go does, and has `.Format "layout"`."""
 
-    def Format(self, layout: str) -> str:  # noqa: N802
+    def Format(self, layout: str) -> str:
         return go_time_format(self, layout)
 
     def __str__(self) -> str:
@@ -111,38 +111,39 @@ class GoTime(dt.datetime):
         return text + offset
 
 
+# The field names are watchtower's (Go's), so that templates written for watchtower find them.
 class WtContainer(msgspec.Struct, frozen=True, kw_only=True):
-    ID: WtID  # noqa: N815 (watchtower's names)
-    Name: str  # noqa: N815
-    ImageName: str  # noqa: N815
-    CurrentImageID: WtID  # noqa: N815
-    LatestImageID: WtID  # noqa: N815
-    State: str  # noqa: N815
-    Error: str  # noqa: N815
+    ID: WtID
+    Name: str
+    ImageName: str
+    CurrentImageID: WtID
+    LatestImageID: WtID
+    State: str
+    Error: str
 
 
 class WtReport(msgspec.Struct, frozen=True, kw_only=True):
-    Scanned: list[WtContainer]  # noqa: N815
-    Updated: list[WtContainer]  # noqa: N815
-    Failed: list[WtContainer]  # noqa: N815
-    Skipped: list[WtContainer]  # noqa: N815
-    Stale: list[WtContainer]  # noqa: N815
-    Fresh: list[WtContainer]  # noqa: N815
-    All: list[WtContainer]  # noqa: N815
+    Scanned: list[WtContainer]
+    Updated: list[WtContainer]
+    Failed: list[WtContainer]
+    Skipped: list[WtContainer]
+    Stale: list[WtContainer]
+    Fresh: list[WtContainer]
+    All: list[WtContainer]
 
 
 class WtEntry(msgspec.Struct, frozen=True, kw_only=True):
-    Message: str  # noqa: N815
-    Level: str  # noqa: N815
-    Time: GoTime  # noqa: N815
-    Data: dict[str, Any]  # noqa: N815
+    Message: str
+    Level: str
+    Time: GoTime
+    Data: dict[str, Any]
 
 
 class WtData(msgspec.Struct, frozen=True, kw_only=True):
-    Title: str  # noqa: N815
-    Host: str  # noqa: N815
-    Entries: list[WtEntry]  # noqa: N815
-    Report: WtReport | None  # noqa: N815
+    Title: str
+    Host: str
+    Entries: list[WtEntry]
+    Report: WtReport | None
 
 
 def state_of(r: ContainerResult) -> str:
