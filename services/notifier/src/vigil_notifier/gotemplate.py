@@ -68,8 +68,15 @@ class Translation(msgspec.Struct, frozen=True, kw_only=True):
     ranges_over_root: bool  # `{{range .}}` at the top: the data is watchtower's entries list
 
 
+_GO_WORDS = "range|if|with|end|else|template|define|block|true|false|nil|" + "|".join(
+    ["len", "print", "println", "printf", "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge"]
+    + ["index", "ToUpper", "ToLower", "Title", "ToJSON"]
+)
 _GO_MARKERS = re.compile(
-    r"\{\{-?\s*(\.|\$|/\*|(range|if|with|end|else|len|println|printf|print|template|define)\b)"
+    r"\{\{-\s|\s-\}\}"  # Go's trim markers
+    r"|\{\{\s*(\.|\$|\(|/\*|`)"  # {{.X}}, {{$x}}, {{(...)}}, comments, raw strings
+    rf"|\{{\{{\s*({_GO_WORDS})\b"  # keywords and functions
+    r"|\{\{\s*[A-Za-z_]\w*\s+[.$(\"`]"  # a function applied to an argument: {{f .X}}
 )
 
 
@@ -171,6 +178,7 @@ _TOKEN = re.compile(
 class _Token:
     kind: str
     text: str
+    spaced: bool = False  # whitespace before it: `(x) .Y` is two operands, `(x).Y` one
 
 
 def _tokens(body: str) -> list[_Token]:
@@ -185,8 +193,7 @@ def _tokens(body: str) -> list[_Token]:
             raise GoTemplateError(f"cannot read {body[i:]!r} in {{{{{body}}}}}")
         kind = m.lastgroup or ""
         text = m.group(kind)
-        # A field right after a closing parenthesis or a variable belongs to it: `(x).Name`.
-        out.append(_Token(kind, text))
+        out.append(_Token(kind, text, spaced=i > 0 and body[i - 1] in GO_WHITESPACE))
         i = m.end()
     return out
 
@@ -379,7 +386,7 @@ class _Translator:
                     j += 1
                 expr = f"({self.pipeline(tokens[i + 1 : j - 1], body)})"
                 i = j
-                while i < len(tokens) and tokens[i].kind == "field":  # (x).Name
+                while i < len(tokens) and tokens[i].kind == "field" and not tokens[i].spaced:
                     expr += _attrs(tokens[i].text)
                     i += 1
                 out.append(expr)

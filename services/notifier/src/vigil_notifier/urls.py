@@ -13,7 +13,9 @@ TLS with STARTTLS when the server offers it (see `SmtpProbe`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -30,6 +32,9 @@ __all__ = [
     "translate_all",
     "webhook_target",
 ]
+
+
+_PLAIN_SEGMENT = re.compile(r"[a-z][a-z_-]{0,15}")  # a path word masking shows (api, services)
 
 
 class UrlError(ValueError):
@@ -49,11 +54,18 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def webhook_target(hook: Webhook) -> Target:
-    """A legacy webhook as a notification service; its URL is shown masked."""
+    """A legacy webhook as a notification service; its URL is shown masked. A webhook URL's
+    path is its credential, so every path segment masking hides is a secret for the logs."""
+    path = urlsplit(hook.url).path
+    hidden = [
+        unquote(segment)
+        for segment in path.split("/")
+        if len(segment) >= 4 and not _PLAIN_SEGMENT.fullmatch(unquote(segment))
+    ]
     return Target(
         source=mask_url(hook.url),
         apprise_url="",
-        secrets=tuple(s for s in url_secrets(hook.url) if s),
+        secrets=tuple(dict.fromkeys(s for s in (*url_secrets(hook.url), *hidden) if s)),
         webhook=hook,
     )
 
