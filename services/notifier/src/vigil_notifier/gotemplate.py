@@ -68,10 +68,7 @@ class Translation(msgspec.Struct, frozen=True, kw_only=True):
     ranges_over_root: bool  # `{{range .}}` at the top: the data is watchtower's entries list
 
 
-_GO_WORDS = "range|if|with|end|else|template|define|block|true|false|nil|" + "|".join(
-    ["len", "print", "println", "printf", "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge"]
-    + ["index", "ToUpper", "ToLower", "Title", "ToJSON"]
-)
+_GO_WORDS = "range|if|with|end|else|template|define|block|true|false|nil|" + "|".join(FUNCTIONS)
 _GO_MARKERS = re.compile(
     r"\{\{-\s|\s-\}\}"  # Go's trim markers
     r"|\{\{\s*(\.|\$|\(|/\*|`)"  # {{.X}}, {{$x}}, {{(...)}}, comments, raw strings
