@@ -393,3 +393,19 @@ def test_a_field_watchtower_does_not_have_stops_vigil_at_start_up(source: str, f
 )
 def test_go_templates_are_told_from_jinja2(source: str, go: bool) -> None:
     assert looks_like_go(source) is go
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{range .}}{{.Message}}{{println}}{{end}}", "json.v1", "default", "{{ .Title }}"],
+)
+def test_go_templates_and_built_in_names_are_translated_not_refused(source: str) -> None:
+    settings = prepare(NotifierConfig(template=source))
+    assert settings.template is None  # not taken for Jinja2
+    assert len(settings.go_templates) == 2  # the user's, then watchtower's default
+
+
+def test_jinja2_templates_stay_jinja2() -> None:
+    settings = prepare(NotifierConfig(template="{{ counts.updated }} updated"))
+    assert settings.template is not None
+    assert len(settings.go_templates) == 1  # watchtower's default, if the template fails
