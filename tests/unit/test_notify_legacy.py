@@ -360,3 +360,20 @@ def test_teams_message_cards(
     assert card["sections"] == sections
     assert card["@type"] == "MessageCard" and card["themeColor"] == "#406170"
     assert ("title" in card) is bool(title)
+
+
+def test_settings_for_a_type_not_named_are_said_to_send_nothing() -> None:
+    settings = LegacyNotifications(
+        types=("slack",),
+        slack_hook_url="https://hooks.slack.com/services/a/b/c",
+        email_to="ops@example.com",
+        gotify_tls_skip_verify=True,
+    )
+    warnings = convert(settings).warnings
+    assert (
+        "--notification-email-to given but --notifications does not name email: nothing is "
+        "sent by email, as in watchtower"
+    ) in warnings
+    assert any(w.startswith("--notification-gotify-tls-skip-verify given") for w in warnings)
+    assert not any("slack" in w for w in warnings)
+    assert convert(LegacyNotifications()).warnings == ()  # defaults alone say nothing

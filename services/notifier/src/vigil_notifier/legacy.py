@@ -173,13 +173,38 @@ def _gotify(s: LegacyNotifications) -> tuple[Webhook, list[str]]:
     return Webhook(kind="gotify", url=url, verify_tls=not s.gotify_tls_skip_verify), warnings
 
 
+_PREFIXES = {"email": "email_", "slack": "slack_", "msteams": "msteams_", "gotify": "gotify_"}
+
+
+def unused_settings(s: LegacyNotifications, kinds: set[str]) -> list[str]:
+    """The --notification-TYPE-* options given for a TYPE that --notifications does not name
+    (watchtower ignores them without a word; Vigil says so)."""
+    defaults = LegacyNotifications()
+    out = []
+    for kind, prefix in _PREFIXES.items():
+        if kind in kinds:
+            continue
+        given = [
+            "--notification-" + name.replace("_", "-")
+            for name in s.__struct_fields__
+            if name.startswith(prefix) and getattr(s, name) != getattr(defaults, name)
+        ]
+        if given:
+            out.append(
+                f"{', '.join(given)} given but --notifications does not name {kind}: "
+                f"nothing is sent by {kind}, as in watchtower"
+            )
+    return out
+
+
 def convert(s: LegacyNotifications) -> Converted:
     """The notifications the legacy settings make; `LegacyError` naming what is missing."""
     urls: list[str] = []
     hooks: list[Webhook] = []
-    warnings: list[str] = []
     delay = 0.0
-    for kind in dict.fromkeys(t.strip().lower() for t in s.types if t.strip()):
+    kinds = dict.fromkeys(t.strip().lower() for t in s.types if t.strip())
+    warnings = unused_settings(s, set(kinds))
+    for kind in kinds:
         if kind == "email":
             url, notes = _email(s)
             urls.append(url)
