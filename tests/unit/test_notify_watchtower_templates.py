@@ -4,6 +4,7 @@ translator knows, and what it refuses (by name)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ import pytest
 from vigil_notifier.config import NotifierConfig, NotifierConfigError, prepare
 from vigil_notifier.gotemplate import GoTemplateError, looks_like_go, translate
 from vigil_notifier.watchtower import (
+    GoTime,
     WtData,
     compile_watchtower,
     data_for,
@@ -191,7 +193,12 @@ def test_json_v1_is_watchtowers_json() -> None:
     }
     assert json.loads(text) == {
         "entries": [
-            {"data": {}, "level": "info", "message": "foo Bar", "time": "1970-01-01T00:00:00Z"}
+            {
+                "data": {},
+                "level": "info",
+                "message": "foo Bar",
+                "time": data.Entries[0].Time.rfc3339(),  # local time, as watchtower's
+            }
         ],
         "host": "Mock",
         "report": {
@@ -206,6 +213,22 @@ def test_json_v1_is_watchtowers_json() -> None:
     }
     # Go's json.MarshalIndent: two spaces, keys sorted
     assert text.startswith('{\n  "entries": [\n    {\n      "data": {},\n      "level": "info",')
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (dt.datetime(1970, 1, 1, tzinfo=dt.UTC), "1970-01-01T00:00:00Z"),
+        (dt.datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=dt.UTC), "2024-05-01T12:00:00.25Z"),
+        (
+            dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2024-05-01T14:00:00+02:00",
+        ),
+    ],
+)
+def test_times_are_rfc3339_as_go_writes_them(moment: dt.datetime, text: str) -> None:
+    go = GoTime.fromtimestamp(moment.timestamp(), moment.tzinfo)
+    assert go.rfc3339() == text
 
 
 def test_json_without_a_report_has_a_null_report_and_escapes_as_go_does() -> None:
@@ -299,6 +322,7 @@ CONSTRUCTS = [
     ("{{(index .Report.All 1).Error}}", "boom"),
     ("{{range .Entries}}{{.Level}} {{.Message}}{{end}}", "error Failed to update b"),
     ("{{ true }} {{ nil }} {{ 3 }}", "true <no value> 3"),
+    ('{{range .Entries}}{{with .Time}}{{.Format "2006"}}{{end}}{{end}}', "1970"),
 ]
 
 
@@ -316,7 +340,8 @@ def _construct_data() -> WtData:
             ),
         ),
     )
-    return data_for("T", "h", [("error", "Failed to update b")], [report], 0.0)
+    # noon of 1970-01-01 UTC: the same year in every time zone
+    return data_for("T", "h", [("error", "Failed to update b")], [report], 43200.0)
 
 
 @pytest.mark.parametrize(("source", "expected"), CONSTRUCTS)

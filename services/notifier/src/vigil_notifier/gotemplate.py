@@ -365,7 +365,7 @@ class _Translator:
         if len(operands) == 1 and piped is None:
             return operands[0]
         # A method with arguments: `.Time.Format "2006-01-02"`.
-        if head.kind in {"field", "var"} and "." in head.text.lstrip("$."):
+        if head.kind == "field" or (head.kind == "var" and "." in head.text):
             base, _, method = operands[0].rpartition(".")
             args = operands[1:] + ([piped] if piped is not None else [])
             return f"{base}.{method}({', '.join(args)})"

@@ -110,7 +110,10 @@ class Notifier:
             max_ack_pending=64,
         )
         if self.config.startup_message and self.notifying:
-            services = [_service_name(t.source) for t in self.settings.targets]
+            services = [
+                t.webhook.kind if t.webhook else t.source.split("://", 1)[0]
+                for t in self.settings.targets
+            ]
             if self.config.log_stdout or self.settings.porcelain:
                 services.append("stdout")
             hostname = self.config.hostname or socket.gethostname()
@@ -239,11 +242,6 @@ class Notifier:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_crash)
         return task
-
-
-def _service_name(source: str) -> str:
-    scheme = source.split("://", 1)[0]
-    return "webhook" if scheme in ("http", "https") else scheme
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
