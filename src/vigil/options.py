@@ -1,9 +1,9 @@
 """Every command-line option of `vigil`, with its environment variable, in one table.
 
 watchtower's flags keep their names, short forms and `WATCHTOWER_*` variables; Vigil's own use
-`VIGIL_*`. A flag on the command line wins over its environment variable. Options that this
-version accepts but does not act on yet are marked `pending`: `vigil` warns about each one it
-is given at start-up, so nothing a watchtower user set is ignored silently.
+`VIGIL_*`. A flag on the command line wins over its environment variable. Where Vigil does
+something other than watchtower with an option, `vigil` says what at start-up, so nothing a
+watchtower user set is ignored silently.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ class Option:
     default: Any = None
     where: tuple[str, ...] = EVERYWHERE
     choices: tuple[str, ...] = ()
-    pending: str = ""  # why it is not acted on yet (the issue that brings it)
+    # What Vigil does instead of watchtower's meaning, in the user's terms; said in --help,
+    # in docs/options.md and at start-up when the option is given. No option needs it now.
+    pending: str = ""
     secret: bool = False
     # watchtower's GetSecretsFromFiles: a value (flag or env var) that names an existing file
     # is replaced by the file's content (secret_from_file below).
@@ -92,7 +94,6 @@ EXECUTING = (ALL_IN_ONE, EXECUTOR)
 GATEWAYS = (ALL_IN_ONE, GATEWAY)
 NOTIFYING = (ALL_IN_ONE, NOTIFIER)
 DOCKER = (ALL_IN_ONE, SCANNER, EXECUTOR)
-LATER_NOTIFY = "comes with the notifier issue (#7)"
 
 OPTIONS: tuple[Option, ...] = (
     # --- the bus and the host -------------------------------------------------------------
@@ -549,9 +550,13 @@ OPTIONS: tuple[Option, ...] = (
         "--porcelain",
         "-P",
         env="WATCHTOWER_PORCELAIN",
-        kind="str",
-        pending=LATER_NOTIFY,
-        help="'v1': machine-readable session results on stdout",
+        kind="choice",
+        choices=("v1",),
+        where=NOTIFYING,
+        help="print watchtower's porcelain lines on stdout instead of the report, one per "
+        "container after every cycle ('NAME (IMAGE): STATE[ Error: ERROR]'); sets "
+        "--notification-log-stdout and --notification-report, and the template "
+        "porcelain.v1.summary-no-log unless --notification-template is given",
     ),
     # --- notifications ---------------------------------------------------------------------
     _o(
@@ -571,8 +576,9 @@ OPTIONS: tuple[Option, ...] = (
         env="WATCHTOWER_NOTIFICATIONS",
         kind="list",
         where=NOTIFYING,
-        pending=LATER_NOTIFY,
-        help="legacy notification types: email, slack, msteams, gotify",
+        help="watchtower's legacy notification types, converted as watchtower converts them: "
+        "email, slack, msteams, gotify (shoutrrr: only the --notification-url URLs); several "
+        "comma or space separated; each takes the --notification-TYPE-* options below",
     ),
     _o(
         "--notifications-level",
@@ -603,13 +609,29 @@ OPTIONS: tuple[Option, ...] = (
         env="WATCHTOWER_NOTIFICATION_TEMPLATE",
         kind="str",
         where=NOTIFYING,
-        help="Jinja2 template of the message (the data it gets: docs/notifications.md)",
+        help="template of the message: a watchtower Go template (translated; the common "
+        "constructs), a built-in name (default, default-legacy, json.v1, "
+        "porcelain.v1.summary-no-log), or a Jinja2 template over Vigil's data "
+        "(docs/notifications.md)",
     ),
     _o(
         "--notification-report",
         env="WATCHTOWER_NOTIFICATION_REPORT",
         where=NOTIFYING,
-        help="one report per cycle instead of a line per event",
+        help="watchtower's switch to report messages: Vigil's messages are always built from "
+        "the cycle's report (watchtower's report template); with "
+        "--notification-report-format vigil, Vigil's whole report instead of its event lines",
+    ),
+    _o(
+        "--notification-report-format",
+        env="VIGIL_NOTIFICATION_REPORT_FORMAT",
+        kind="choice",
+        choices=("watchtower", "vigil"),
+        default="watchtower",
+        where=NOTIFYING,
+        help="watchtower: titles 'Watchtower updates on HOST' and watchtower's report text "
+        "(N Scanned, N Updated, N Failed, a line per container); vigil: titles 'Vigil updates "
+        "on HOST' and Vigil's event lines (or its whole report with --notification-report)",
     ),
     _o(
         "--notification-title-tag",
@@ -651,10 +673,163 @@ OPTIONS: tuple[Option, ...] = (
         where=NOTIFYING,
         help="also write notifications to stdout",
     ),
-)
-
-_LEGACY_NOTIFICATION_ENV = re.compile(
-    r"^WATCHTOWER_NOTIFICATION_(EMAIL|SLACK|MSTEAMS|GOTIFY)_[A-Z_]+$"
+    # --- legacy notifications (--notifications TYPE), converted as watchtower converts them
+    _o(
+        "--notification-email-from",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_FROM",
+        kind="str",
+        metavar="ADDRESS",
+        where=NOTIFYING,
+        help="email: address the mail comes from (sender name Watchtower)",
+    ),
+    _o(
+        "--notification-email-to",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_TO",
+        kind="str",
+        metavar="ADDRESS",
+        where=NOTIFYING,
+        help="email: address(es) the mail goes to (comma separated)",
+    ),
+    _o(
+        "--notification-email-server",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER",
+        kind="str",
+        metavar="HOST",
+        where=NOTIFYING,
+        help="email: SMTP server (STARTTLS when it offers it)",
+    ),
+    _o(
+        "--notification-email-server-port",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PORT",
+        kind="int",
+        default=25,
+        metavar="PORT",
+        where=NOTIFYING,
+        help="email: SMTP server port (465: TLS from the start)",
+    ),
+    _o(
+        "--notification-email-server-user",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_USER",
+        kind="str",
+        metavar="USER",
+        where=NOTIFYING,
+        help="email: SMTP user (PLAIN authentication)",
+    ),
+    _o(
+        "--notification-email-server-password",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PASSWORD",
+        kind="str",
+        metavar="PASSWORD",
+        where=NOTIFYING,
+        secret=True,
+        help="email: SMTP password",
+    ),
+    _o(
+        "--notification-email-server-tls-skip-verify",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_TLS_SKIP_VERIFY",
+        where=NOTIFYING,
+        help="email: send without TLS, as watchtower does with this flag (Vigil warns)",
+    ),
+    _o(
+        "--notification-email-delay",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_DELAY",
+        kind="int",
+        metavar="SECONDS",
+        where=NOTIFYING,
+        help="email: seconds to wait before sending; wins over --notifications-delay",
+    ),
+    _o(
+        "--notification-email-subjecttag",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SUBJECTTAG",
+        kind="str",
+        metavar="TAG",
+        where=NOTIFYING,
+        help="the title tag ('[TAG] Watchtower updates on HOST') when "
+        "--notification-title-tag is not given",
+    ),
+    _o(
+        "--notification-slack-hook-url",
+        env="WATCHTOWER_NOTIFICATION_SLACK_HOOK_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        secret=True,
+        help="slack: the webhook URL the message is posted to (Slack's JSON); a discord.com "
+        "Slack-compatible hook goes to Discord's webhook, as in watchtower",
+    ),
+    _o(
+        "--notification-slack-identifier",
+        env="WATCHTOWER_NOTIFICATION_SLACK_IDENTIFIER",
+        kind="str",
+        default="watchtower",
+        metavar="NAME",
+        where=NOTIFYING,
+        help="slack: the name the messages come from",
+    ),
+    _o(
+        "--notification-slack-channel",
+        env="WATCHTOWER_NOTIFICATION_SLACK_CHANNEL",
+        kind="str",
+        metavar="CHANNEL",
+        where=NOTIFYING,
+        help="slack: not sent: messages go to the webhook's own channel, as watchtower's "
+        "did (Vigil warns)",
+    ),
+    _o(
+        "--notification-slack-icon-emoji",
+        env="WATCHTOWER_NOTIFICATION_SLACK_ICON_EMOJI",
+        kind="str",
+        metavar="EMOJI",
+        where=NOTIFYING,
+        help="slack: an emoji code as the icon",
+    ),
+    _o(
+        "--notification-slack-icon-url",
+        env="WATCHTOWER_NOTIFICATION_SLACK_ICON_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        help="slack: an image URL as the icon (wins over --notification-slack-icon-emoji)",
+    ),
+    _o(
+        "--notification-msteams-hook",
+        env="WATCHTOWER_NOTIFICATION_MSTEAMS_HOOK_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        secret=True,
+        help="msteams: the incoming webhook URL the MessageCard is posted to",
+    ),
+    _o(
+        "--notification-msteams-data",
+        env="WATCHTOWER_NOTIFICATION_MSTEAMS_USE_LOG_DATA",
+        where=NOTIFYING,
+        help="msteams: adds no facts, as in watchtower since it sends through shoutrrr "
+        "(Vigil warns)",
+    ),
+    _o(
+        "--notification-gotify-url",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        help="gotify: the server's http(s):// URL; messages go to URL/message",
+    ),
+    _o(
+        "--notification-gotify-token",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_TOKEN",
+        kind="str",
+        metavar="TOKEN",
+        where=NOTIFYING,
+        secret=True,
+        help="gotify: the application token",
+    ),
+    _o(
+        "--notification-gotify-tls-skip-verify",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_TLS_SKIP_VERIFY",
+        where=NOTIFYING,
+        help="gotify: do not verify the server's TLS certificate",
+    ),
 )
 
 
@@ -780,8 +955,8 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
     for opt in options_for(command):
         env = f" [env: {', '.join(opt.env)}]" if opt.env else ""
         default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
-        pending = f" [accepted; {opt.pending}]" if opt.pending else ""
-        help_text = opt.help + (default if "default" not in opt.help else "") + env + pending
+        differs = f" [Vigil: {opt.pending}]" if opt.pending else ""
+        help_text = opt.help + (default if "default" not in opt.help else "") + env + differs
         kw: dict[str, Any] = {"dest": opt.dest, "default": None, "help": help_text}
         if opt.kind == "bool":
             parser.add_argument(*opt.flags, action="store_const", const=True, **kw)
@@ -795,7 +970,7 @@ def resolve(
     command: str, parsed: argparse.Namespace, env: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[str]]:
     """Values for `command`'s options: flag, else env var, else default. Also the warnings to
-    print at start-up (options given that this version does not act on yet)."""
+    print at start-up (options Vigil handles otherwise than watchtower, and why)."""
     values: dict[str, Any] = {}
     warnings: list[str] = []
     sources: dict[str, str] = {}  # where each given option came from: its flag or env var
@@ -818,16 +993,12 @@ def resolve(
             raw = secret_from_file(opt, raw, source)
         values[opt.dest] = _convert(opt, raw, source)
         sources[opt.dest] = source
-        given = values[opt.dest] not in (False, (), None)
-        if opt.pending and given:
-            warnings.append(f"{source} is accepted but not acted on yet: it {opt.pending}")
+        if opt.pending and values[opt.dest] not in (False, (), None):
+            warnings.append(f"{source}: {opt.pending}")
     if values.get("api_version"):
         warnings.append(
             "--api-version is not needed: Vigil negotiates the API version with the engine"
         )
-    for name in sorted(env):
-        if _LEGACY_NOTIFICATION_ENV.match(name):
-            warnings.append(f"{name} is accepted but not acted on yet: it {LATER_NOTIFY}")
     warnings.extend(check_when(values, sources, env))
     return values, warnings
 

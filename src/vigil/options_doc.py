@@ -16,8 +16,8 @@ and means the same. A flag on the command line wins over its environment variabl
 variables take `true`/`false` (also `1`/`0`, `yes`/`no`); durations take `30`, `30s`, `1m30s`,
 `2h`; lists take commas or spaces.
 
-Options marked *pending* are accepted, and `vigil` prints a warning at start-up naming each
-one that is set: the issue that brings it is named beside it. None is ignored silently.
+Where Vigil does something other than watchtower with an option, its meaning below says what,
+and `vigil` prints a warning at start-up when it is set. None is ignored silently.
 
 `where` says which commands take the option: `vigil` (the all-in-one) takes them all.
 """
@@ -40,7 +40,7 @@ def render() -> str:
         if o.choices:
             meaning += f" ({', '.join(o.choices)})"
         if o.pending:
-            meaning += f". *Pending: {o.pending}.*"
+            meaning += f". *In Vigil: {o.pending}.*"
         lines.append(f"| {flags} | {env} | {default} | {where} | {meaning} |")
     lines.append("")
     lines.append(OUTRO)

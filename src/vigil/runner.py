@@ -32,6 +32,7 @@ from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_notifier.config import NotifierConfig, NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
+from vigil_notifier.legacy import LegacyNotifications
 from vigil_notifier.service import Notifier
 from vigil_scanner.engines import EngineSpecError, EngineTarget, engine_targets
 from vigil_scanner.scan_group import ScanGroup, ack_wait_for
@@ -398,6 +399,39 @@ def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
         log_stdout=bool(values.get("notification_log_stdout")),
         fleet_summary=bool(values.get("notification_fleet_summary")),
         fleet_hosts=tuple(values.get("notification_fleet_hosts") or ()),
+        report_format=str(values.get("notification_report_format") or "watchtower"),
+        porcelain=str(values.get("porcelain") or ""),
+        legacy=_legacy_notifications(values),
+    )
+
+
+def _legacy_notifications(values: Mapping[str, Any]) -> LegacyNotifications:
+    """--notifications TYPE and its --notification-TYPE-* options, as given."""
+
+    def text(name: str, default: str = "") -> str:
+        return str(values.get(name) or default)
+
+    return LegacyNotifications(
+        types=tuple(values.get("notifications") or ()),
+        email_from=text("notification_email_from"),
+        email_to=text("notification_email_to"),
+        email_server=text("notification_email_server"),
+        email_server_port=int(_given(values.get("notification_email_server_port"), 25)),
+        email_server_user=text("notification_email_server_user"),
+        email_server_password=text("notification_email_server_password"),
+        email_server_tls_skip_verify=bool(values.get("notification_email_server_tls_skip_verify")),
+        email_delay=int(values.get("notification_email_delay") or 0),
+        email_subjecttag=text("notification_email_subjecttag"),
+        slack_hook_url=text("notification_slack_hook_url"),
+        slack_identifier=text("notification_slack_identifier", "watchtower"),
+        slack_channel=text("notification_slack_channel"),
+        slack_icon_emoji=text("notification_slack_icon_emoji"),
+        slack_icon_url=text("notification_slack_icon_url"),
+        msteams_hook=text("notification_msteams_hook"),
+        msteams_data=bool(values.get("notification_msteams_data")),
+        gotify_url=text("notification_gotify_url"),
+        gotify_token=text("notification_gotify_token"),
+        gotify_tls_skip_verify=bool(values.get("notification_gotify_tls_skip_verify")),
     )
 
 

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from tests.support.images import build_test_image, push_image
+from tests.support.notify_receivers import Mailbox, smtp_server
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
 
 pytestmark = pytest.mark.integration
+__all__ = ["smtp_server"]  # a fixture
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -131,3 +133,76 @@ def test_a_url_vigil_cannot_use_is_a_start_up_error_with_secrets_masked(tmp_path
     assert result.returncode == 2
     assert "--notification-url" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def stale_container(
+    registry: RegistryServer, docker_client: Any, names: Callable[[str], str]
+) -> tuple[str, str]:
+    """A running container whose tag has a newer image in the registry: (name, tag)."""
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    name = names("web")
+    docker_client.containers.run(tag, name=name, detach=True)
+    build_test_image(docker_client, tag, marker="v2")
+    push_image(docker_client, tag)
+    docker_client.api.remove_image(tag)
+    return name, tag
+
+
+def test_porcelain_v1_prints_watchtowers_lines_on_stdout_and_nothing_else(
+    tmp_path: Path,
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+) -> None:
+    web, tag = stale_container(registry, docker_client, names)
+    result = run(tmp_path, "--run-once", "--porcelain", "v1", web)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"/{web} ({tag}): Updated\n"
+
+
+def test_an_unknown_porcelain_version_exits_2_naming_it(tmp_path: Path) -> None:
+    result = run_vigil("--run-once", env={"WATCHTOWER_PORCELAIN": "v2"})
+    assert result.returncode == 2
+    assert "WATCHTOWER_PORCELAIN: 'v2' is not one of v1" in result.stderr
+    assert result.stdout == ""
+
+
+def test_legacy_notification_env_vars_send_watchtowers_notifications(
+    tmp_path: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+    smtp_server: tuple[Mailbox, int],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+) -> None:
+    address, received = webhook
+    mailbox, port = smtp_server
+    web, tag = stale_container(registry, docker_client, names)
+    env = {
+        "WATCHTOWER_NOTIFICATIONS": "email slack",
+        "WATCHTOWER_NOTIFICATION_EMAIL_FROM": "watchtower@example.com",
+        "WATCHTOWER_NOTIFICATION_EMAIL_TO": "ops@example.com",
+        "WATCHTOWER_NOTIFICATION_EMAIL_SERVER": "127.0.0.1",
+        "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PORT": str(port),
+        "WATCHTOWER_NOTIFICATION_EMAIL_SUBJECTTAG": "e2e",
+        "WATCHTOWER_NOTIFICATION_SLACK_HOOK_URL": f"http://{address}/services/T1/B1/C1",
+        "WATCHTOWER_NOTIFICATIONS_HOSTNAME": "box",
+        "WATCHTOWER_NO_STARTUP_MESSAGE": "true",
+    }
+    result = run_vigil("--state-dir", str(tmp_path / "state"), "--run-once", web, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not acted on" not in result.stderr
+
+    (mail,) = mailbox.messages
+    assert mail["Subject"] == "[e2e] Watchtower updates on box"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    lines = body.get_content().replace("\r\n", "\n").strip().splitlines()
+    assert lines[0] == "1 Scanned, 1 Updated, 0 Failed"
+    assert lines[1].startswith(f"- /{web} ({tag}): ") and " updated to " in lines[1]
+    (slack,) = received
+    assert slack["text"] == "[e2e] Watchtower updates on box"
+    assert slack["username"] == "watchtower"
+    assert [a["text"] for a in slack["attachments"]] == lines

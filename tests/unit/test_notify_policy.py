@@ -120,14 +120,17 @@ def test_the_level_decides_which_cycles_notify(rep: Report, level: Level, notifi
 @pytest.mark.parametrize(
     ("policy", "hosts", "title"),
     [
-        (Policy(), ["h1"], "Vigil updates on h1"),
-        (Policy(title_tag="prod"), ["h1"], "[prod] Vigil updates on h1"),
-        (Policy(hostname="nas"), ["h1"], "Vigil updates on nas"),
-        (Policy(title_tag="prod", hostname="nas"), ["h1"], "[prod] Vigil updates on nas"),
+        (Policy(), ["h1"], "Watchtower updates on h1"),
+        (Policy(title_tag="prod"), ["h1"], "[prod] Watchtower updates on h1"),
+        (Policy(hostname="nas"), ["h1"], "Watchtower updates on nas"),
+        (Policy(title_tag="prod", hostname="nas"), ["h1"], "[prod] Watchtower updates on nas"),
         (Policy(skip_title=True, title_tag="prod"), ["h1"], ""),
-        (Policy(), ["h1", "h2"], "Vigil updates on h1, h2"),
-        (Policy(), ["a", "b", "c", "d"], "Vigil updates on 4 hosts"),
-        (Policy(hostname="fleet"), ["a", "b"], "Vigil updates on fleet"),
+        (Policy(), ["h1", "h2"], "Watchtower updates on h1, h2"),
+        (Policy(), ["a", "b", "c", "d"], "Watchtower updates on 4 hosts"),
+        (Policy(hostname="fleet"), ["a", "b"], "Watchtower updates on fleet"),
+        # --notification-report-format vigil keeps Vigil's own titles
+        (Policy(style="vigil"), ["h1"], "Vigil updates on h1"),
+        (Policy(style="vigil", title_tag="prod"), ["h1"], "[prod] Vigil updates on h1"),
     ],
 )
 def test_titles(policy: Policy, hosts: list[str], title: str) -> None:
@@ -161,7 +164,7 @@ def test_event_lines(res: ContainerResult, level: str, text: str) -> None:
 def test_one_message_per_cycle_with_the_kept_events_as_lines() -> None:
     rep = report("h1", UPDATED, FRESH, FAILED, NOTED, problems=("engine slow",))
     (message,) = messages_for([rep], Policy())
-    assert message.title == "Vigil updates on h1"
+    assert message.title == "Watchtower updates on h1"
     assert message.kind == "failure"
     assert message.body.splitlines() == [
         "engine slow",
@@ -192,7 +195,7 @@ def test_per_container_sends_one_message_per_event() -> None:
 def test_a_fleet_summary_is_one_message_for_all_hosts() -> None:
     reports = [report("h1", UPDATED), report("h2", FAILED), report("h3", FRESH)]
     (message,) = messages_for(reports, Policy())
-    assert message.title == "Vigil updates on h1, h2, h3"
+    assert message.title == "Watchtower updates on h1, h2, h3"
     assert message.hosts == ("h1", "h2", "h3")
     assert message.body.splitlines() == [
         "h1: Updated web (r/web:1): aaaaaaaaaaaa -> bbbbbbbbbbbb in 2.5s",
@@ -206,7 +209,7 @@ def test_a_fleet_summary_is_one_message_for_all_hosts() -> None:
 def test_the_startup_message_is_an_info_event() -> None:
     message = startup_message(Policy(title_tag="t"), "nas", ["smtp", "generic"])
     assert message is not None
-    assert message.title == "[t] Vigil updates on nas"
+    assert message.title == "[t] Watchtower updates on nas"
     assert "smtp, generic" in message.body
     assert startup_message(Policy(level="error"), "nas", ["smtp"]) is None
     assert startup_message(Policy(level="debug"), "nas", ["smtp"]) is not None

@@ -41,7 +41,7 @@ def rendered(source: str, reports: list[Report], policy: Policy | None = None) -
 @pytest.mark.parametrize(
     ("source", "text"),
     [
-        ("{{ title }}", "[prod] Vigil updates on h1"),
+        ("{{ title }}", "[prod] Watchtower updates on h1"),
         ("{{ hostname }}/{{ fleet }}/{{ level }}", "h1/False/error"),
         ("{{ report.host }} {{ report.scan_id }} {{ report.plan_id }}", "h1 scan-7 plan-7"),
         ("{{ report.duration_s }} {{ report.failed }}", "4.5 True"),

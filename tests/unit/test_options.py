@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vigil import cli, options
+from vigil import cli, options, options_doc
 from vigil.options import UsageError, parse_duration
 
 
@@ -75,12 +75,37 @@ def test_bad_values_are_usage_errors_naming_the_option(
         resolve(argv, env)
 
 
-def test_pending_options_warn_instead_of_being_ignored() -> None:
-    _, warnings = resolve(["--porcelain", "v1"], {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b"})
-    assert any("--porcelain is accepted but not acted on yet" in w for w in warnings)
-    assert any("WATCHTOWER_NOTIFICATION_EMAIL_TO" in w for w in warnings)
+def test_porcelain_and_legacy_notifications_are_options_not_warnings() -> None:
+    values, warnings = resolve(
+        ["--porcelain", "v1", "--notifications", "email,slack msteams"],
+        {"WATCHTOWER_NOTIFICATION_EMAIL_TO": "a@b", "WATCHTOWER_NOTIFICATION_GOTIFY_URL": "u"},
+    )
+    assert warnings == []
+    assert values["porcelain"] == "v1"
+    assert values["notifications"] == ("email", "slack", "msteams")
+    assert values["notification_email_to"] == "a@b"
+    assert values["notification_gotify_url"] == "u"
+    assert values["notification_email_server_port"] == 25
+    assert values["notification_slack_identifier"] == "watchtower"
+    assert values["notification_report_format"] == "watchtower"
     _, quiet = resolve(["--cleanup", "--tlsverify"])
     assert quiet == []  # --tlsverify is acted on now (TLS to tcp:// engines)
+
+
+def test_no_option_or_doc_speaks_of_work_not_done_yet() -> None:
+    for opt in options.OPTIONS:
+        assert not opt.pending, opt.flags
+    text = options_doc.render() + "\n".join(o.help for o in options.OPTIONS)
+    for word in ("pending", "not acted on", "issue", "#7"):
+        assert word not in text.lower(), word
+
+
+@pytest.mark.parametrize("value", ["v2", "V1", "json"])
+def test_an_unknown_porcelain_version_is_bad_usage_naming_it(value: str) -> None:
+    with pytest.raises(UsageError, match=f"--porcelain: '{value}'"):
+        resolve(["--porcelain", value])
+    with pytest.raises(UsageError, match=f"WATCHTOWER_PORCELAIN: '{value}'"):
+        resolve([], {"WATCHTOWER_PORCELAIN": value})
 
 
 def test_every_watchtower_flag_of_the_reference_is_accepted() -> None:

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import smtplib
+import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
 from vigil_notifier.policy import Message
 from vigil_notifier.urls import SmtpProbe, Target
+from vigil_notifier.webhooks import Webhook, payload_for
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.notifier")
 
 SMTP_PROBE_TIMEOUT_S = 10.0
+WEBHOOK_TIMEOUT_S = 10.0  # shoutrrr's HTTP timeout
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +76,33 @@ def choose_smtp_url(probe: SmtpProbe, starttls_url: str) -> str:
     return probe.insecure_url
 
 
+def post_webhook(hook: Webhook, title: str, body: str) -> None:
+    """Post the JSON watchtower's legacy service posts (blocking); DeliveryError when the
+    service does not take it. The URL carries secrets: errors never show it."""
+    data = json.dumps(payload_for(hook, title, body)).encode()
+    request = urllib.request.Request(
+        hook.url, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    context = ssl.create_default_context()
+    if not hook.verify_tls:  # --notification-gotify-tls-skip-verify, explicitly
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S, context=context) as res:
+            status = res.status
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"the {hook.kind} webhook answered {exc.code} {exc.reason}") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"cannot reach the {hook.kind} webhook: {reason}") from None
+    if not 200 <= status < 300:
+        raise DeliveryError(f"the {hook.kind} webhook answered {status}")
+
+
 def _send_blocking(target: Target, message: Message) -> None:
+    if target.webhook is not None:
+        post_webhook(target.webhook, message.title or target.title, message.body)
+        return
     import apprise  # heavy: loaded only when something is sent
 
     url = target.apprise_url

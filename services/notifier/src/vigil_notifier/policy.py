@@ -18,9 +18,13 @@ failures notify, at `debug`/`trace` every cycle does (`trace` is `debug`: Vigil 
 events), and `panic` sends nothing about cycles. The startup message is an info event.
 
 A cycle that notifies sends one message per host (never one per container, unless
-`per_container`): its body is the kept events, one line each (watchtower's default log lines),
-or with `--notification-report` the whole report of the host. With a fleet summary the
-reports of one scan from several hosts make one message.
+`per_container`). Its title and body read as watchtower's (style `watchtower`, the default):
+"[tag] Watchtower updates on HOST", and the body watchtower's `default` report template renders
+("N Scanned, N Updated, N Failed" and a line per container). With style `vigil`
+(`--notification-report-format vigil`) the title is "Vigil updates on HOST" and the body the
+kept events, one line each, or with `--notification-report` Vigil's whole report of the
+host. With a fleet summary the reports of one scan from several hosts make one message.
+A message whose body renders empty is not sent, as in watchtower.
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ from vigil_notifier.templates import (
     report_data,
     short_id,
 )
+from vigil_notifier.watchtower import WtData, data_for
 from vigil_shared.contracts import ContainerResult, Report
 
 if TYPE_CHECKING:
     import jinja2
+
+    from vigil_notifier.goruntime import GoTemplate
 
 Level = Literal["panic", "fatal", "error", "warn", "info", "debug", "trace"]
 LEVELS: tuple[Level, ...] = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
@@ -49,6 +56,8 @@ _RANK = {name: i for i, name in enumerate(LEVELS)}
 _ALIASES: dict[str, Level] = {"warning": "warn", "err": "error", "information": "info"}
 
 Kind = Literal["info", "success", "warning", "failure"]  # apprise's notification types
+Style = Literal["watchtower", "vigil"]
+STYLES: tuple[Style, ...] = ("watchtower", "vigil")
 
 
 def parse_level(text: str) -> Level:
@@ -68,6 +77,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     title_tag: str = ""
     skip_title: bool = False
     hostname: str = ""  # --notifications-hostname: the name in titles
+    style: Style = "watchtower"  # --notification-report-format
+    every_cycle: bool = False  # --porcelain: every cycle sends, whatever the level keeps
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,10 +175,12 @@ def hosts_label(hosts: Sequence[str]) -> str:
 
 
 def title_for(policy: Policy, hosts: Sequence[str]) -> str:
-    """`[tag] Vigil updates on HOST`; empty with --notification-skip-title."""
+    """`[tag] Watchtower updates on HOST` (`Vigil updates` in style vigil); empty with
+    --notification-skip-title."""
     if policy.skip_title:
         return ""
-    title = f"Vigil updates on {policy.hostname or hosts_label(hosts)}"
+    product = "Vigil" if policy.style == "vigil" else "Watchtower"
+    title = f"{product} updates on {policy.hostname or hosts_label(hosts)}"
     return f"[{policy.title_tag}] {title}" if policy.title_tag else title
 
 
@@ -187,7 +200,7 @@ def messages_for(reports: Sequence[Report], policy: Policy) -> list[Message]:
     if not reports:
         return []
     events = [e for r in reports for e in kept(events_of(r), policy.level)]
-    if not events:
+    if not events and not policy.every_cycle:
         return []
     hosts = tuple(dict.fromkeys(r.host for r in reports))
     title = title_for(policy, hosts)
@@ -226,7 +239,14 @@ def startup_message(policy: Policy, hostname: str, services: Sequence[str]) -> M
         f"are sent to {where}"
     )
     return Message(
-        title=title_for(policy, (hostname,)), body=body, kind="info", scan_id="", hosts=()
+        title=title_for(policy, (hostname,)),
+        body=body,
+        kind="info",
+        scan_id="",
+        hosts=(hostname,),
+        events=(
+            Event(host=hostname, name="", image="", status="startup", level="info", text=body),
+        ),
     )
 
 
@@ -265,3 +285,52 @@ def with_template(
     except TemplateError as exc:
         return message, str(exc)
     return msgspec.structs.replace(message, body=body), ""
+
+
+def watchtower_data(
+    message: Message, reports: Sequence[Report], policy: Policy, now: float
+) -> WtData:
+    """What a watchtower template sees for this message: its title, host and events, and the
+    report (of the one container, for a message per container)."""
+    if policy.per_container and len(message.events) == 1 and message.events[0].name:
+        event = message.events[0]
+        reports = [
+            msgspec.structs.replace(r, results=tuple(x for x in r.results if x.name == event.name))
+            for r in reports
+            if r.host == event.host
+        ]
+    when = max((r.finished_at for r in reports), default=now)
+    return data_for(
+        message.title,
+        policy.hostname or hosts_label(message.hosts),
+        [(e.level, e.text) for e in message.events],
+        reports,
+        when,
+    )
+
+
+def render_body(
+    message: Message,
+    reports: Sequence[Report],
+    policy: Policy,
+    template: jinja2.Template | None,
+    go_templates: Sequence[GoTemplate],
+    now: float,
+) -> tuple[str, list[str]]:
+    """The body to send and the errors to log. The first template that renders wins: the
+    user's Jinja2 template (cycles only), then the Go templates in order (the user's, then
+    watchtower's default), then the message's own text."""
+    errors: list[str] = []
+    if template is not None and reports:
+        rendered, error = with_template(message, reports, policy, template)
+        if not error:
+            return rendered.body, errors
+        errors.append(error)
+    if go_templates:
+        data = watchtower_data(message, reports, policy, now)
+        for go in go_templates:
+            try:
+                return go.render(data.Entries if go.wants_entries else data), errors
+            except Exception as exc:  # a field or function that fails on this data
+                errors.append(f"--notification-template: {type(exc).__name__}: {exc}")
+    return message.body, errors

@@ -13,13 +13,16 @@ import collections
 import contextlib
 import socket
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, TextIO
+
+import msgspec
 
 from vigil_notifier.config import NotifierConfig, NotifierConfigError, Settings, prepare
 from vigil_notifier.delivery import Send, backoff_delays, deliver_all, send_apprise
 from vigil_notifier.fleet import FleetCollector
-from vigil_notifier.policy import Message, messages_for, startup_message, with_template
+from vigil_notifier.policy import Message, messages_for, render_body, startup_message
 from vigil_notifier.render import render_report
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report
@@ -82,7 +85,7 @@ class Notifier:
 
     @property
     def notifying(self) -> bool:
-        return bool(self.settings.targets) or self.config.log_stdout
+        return bool(self.settings.targets) or self.config.log_stdout or self.settings.porcelain
 
     @property
     def delivery_timeout_s(self) -> float:
@@ -94,6 +97,8 @@ class Notifier:
         return wait + (spent if self.settings.targets else 0.0) + 10.0
 
     async def start(self) -> None:
+        for warning in self.settings.warnings:
+            log.warning(warning)
         for target in self.settings.targets:
             for note in target.notes:
                 log.warning("notification URL: " + note, url=target.source)
@@ -105,8 +110,11 @@ class Notifier:
             max_ack_pending=64,
         )
         if self.config.startup_message and self.notifying:
-            services = [t.source.split("://", 1)[0] for t in self.settings.targets]
-            if self.config.log_stdout:
+            services = [
+                t.webhook.kind if t.webhook else t.source.split("://", 1)[0]
+                for t in self.settings.targets
+            ]
+            if self.config.log_stdout or self.settings.porcelain:
                 services.append("stdout")
             hostname = self.config.hostname or socket.gethostname()
             message = startup_message(self.settings.policy, hostname, services)
@@ -137,7 +145,7 @@ class Notifier:
             self._take(report)
 
     def _take(self, report: Report) -> None:
-        if self.config.print_reports:
+        if self.config.print_reports and not self.settings.porcelain:  # stdout: porcelain only
             self.out.write(render_report(report) + "\n")
             self.out.flush()
         log.info("report delivered", host=report.host, scan_id=report.scan_id, failed=report.failed)
@@ -174,18 +182,26 @@ class Notifier:
                 self._settled(scan_id)
 
     async def _send_message(self, message: Message, reports: Sequence[Report]) -> None:
-        template = self.settings.template
-        if template is not None and reports:
-            message, error = with_template(message, reports, self.settings.policy, template)
-            if error:
-                log.warning(
-                    "notification template failed; sending the default text",
-                    scan_id=message.scan_id,
-                    error=error,
-                )
-        if self.config.log_stdout:
+        settings = self.settings
+        body, errors = render_body(
+            message, reports, settings.policy, settings.template, settings.go_templates, time.time()
+        )
+        for error in errors:
+            log.warning(
+                "notification template failed; sending the default text",
+                scan_id=message.scan_id,
+                error=error,
+            )
+        if not body.strip():
+            log.debug("empty message: nothing sent", scan_id=message.scan_id)
+            return
+        message = msgspec.structs.replace(message, body=body)
+        if settings.porcelain:  # exactly the lines, as watchtower's logger:// prints them
+            self.out.write(body if body.endswith("\n") else body + "\n")
+            self.out.flush()
+        elif self.config.log_stdout:
             head = f"{message.title}\n" if message.title else ""
-            self.out.write(f"{head}{message.body}\n")
+            self.out.write(f"{head}{message.body.rstrip(chr(10))}\n")
             self.out.flush()
         if self.settings.targets:
             sent = await deliver_all(

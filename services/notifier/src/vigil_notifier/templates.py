@@ -1,4 +1,7 @@
-"""`--notification-template`: the body of a notification as a Jinja2 template.
+"""`--notification-template`: the body of a notification as a Jinja2 template over Vigil's data.
+
+(Watchtower's Go templates and built-in template names are told apart before this module is
+asked: see vigil_notifier.gotemplate and vigil_notifier.watchtower.)
 
 The template runs in Jinja2's sandbox with `StrictUndefined`: a name it does not know is an
 error, never an empty string. A template that does not compile stops Vigil at start-up
@@ -9,7 +12,8 @@ Data given to the template
 --------------------------
 
 `title`
-    The message's title (`[tag] Vigil updates on HOST`), empty with `--notification-skip-title`.
+    The message's title (`[tag] Watchtower updates on HOST`, or `Vigil updates` with
+    `--notification-report-format vigil`), empty with `--notification-skip-title`.
 `hostname`
     The host name used in titles: `--notifications-hostname`, else the reporting host (in a
     fleet summary, the hosts joined by ", ").

@@ -13,14 +13,28 @@ TLS with STARTTLS when the server offers it (see `SmtpProbe`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
 from vigil_notifier.masking import mask_url, url_secrets
 from vigil_notifier.shoutrrr import SCHEMES, TRANSLATORS, SmtpProbe, parse
+from vigil_notifier.webhooks import Webhook
 
-__all__ = ["SmtpProbe", "Target", "UrlError", "mask_url", "translate", "translate_all"]
+__all__ = [
+    "SmtpProbe",
+    "Target",
+    "UrlError",
+    "mask_url",
+    "translate",
+    "translate_all",
+    "webhook_target",
+]
+
+
+_PLAIN_SEGMENT = re.compile(r"[a-z][a-z_-]{0,15}")  # a path word masking shows (api, services)
 
 
 class UrlError(ValueError):
@@ -36,6 +50,24 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     title: str = ""  # the URL's own title (shoutrrr `title=`/`subject=`), used when none is set
     notes: tuple[str, ...] = ()  # what the translation could not carry over
     smtp_probe: SmtpProbe | None = None
+    webhook: Webhook | None = None  # posted by Vigil itself (legacy Slack, Teams, Gotify)
+
+
+def webhook_target(hook: Webhook) -> Target:
+    """A legacy webhook as a notification service; its URL is shown masked. A webhook URL's
+    path is its credential, so every path segment masking hides is a secret for the logs."""
+    path = urlsplit(hook.url).path
+    hidden = [
+        unquote(segment)
+        for segment in path.split("/")
+        if len(segment) >= 4 and not _PLAIN_SEGMENT.fullmatch(unquote(segment))
+    ]
+    return Target(
+        source=mask_url(hook.url),
+        apprise_url="",
+        secrets=tuple(dict.fromkeys(s for s in (*url_secrets(hook.url), *hidden) if s)),
+        webhook=hook,
+    )
 
 
 def _apprise_accepts(url: str) -> bool:
