@@ -722,6 +722,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PASSWORD",
         where=NOTIFYING,
         secret=True,
+        secret_file=True,
         help="email: SMTP password",
     ),
     _o(
@@ -754,6 +755,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
         where=NOTIFYING,
         secret=True,
+        secret_file=True,
         help="slack: the webhook URL the message is posted to (Slack's JSON); a discord.com "
         "Slack-compatible hook goes to Discord's webhook, as in watchtower",
     ),
@@ -798,6 +800,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
         where=NOTIFYING,
         secret=True,
+        secret_file=True,
         help="msteams: the incoming webhook URL the MessageCard is posted to",
     ),
     _o(
@@ -822,6 +825,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="TOKEN",
         where=NOTIFYING,
         secret=True,
+        secret_file=True,
         help="gotify: the application token",
     ),
     _o(
