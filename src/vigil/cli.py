@@ -173,6 +173,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")
         if values.get("fleet_timeout") is not None:
             values["fleet_timeout"] = options.parse_duration(values["fleet_timeout"], "--timeout")
+            if values["fleet_timeout"] <= 0:
+                raise UsageError("--timeout: 0 is not allowed; a trigger must wait for reports")
     except UsageError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE
