@@ -220,7 +220,12 @@ async def _run(
             bus: Bus, role: str, host: str = "", details: Details | None = None
         ) -> None:
             task = HeartbeatTask(
-                bus, role, host, details, health_file=health_path(state_dir, role, host)
+                bus,
+                role,
+                host,
+                details,
+                health_file=health_path(state_dir, role, host),
+                run_once=bool(values.get("run_once")),
             )
             heartbeats.append(task)
             await task.start()

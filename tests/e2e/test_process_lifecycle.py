@@ -196,3 +196,33 @@ def test_events_follow_ends_promptly_on_a_signal_and_stops_its_nats(
             follow.wait()
     assert status == 0, follow.stderr.read() if follow.stderr else ""
     assert not nats_servers(state)
+
+
+def test_status_after_a_run_once_says_it_is_over_with_its_last_cycle(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, app, marker="v1")
+    push_image(docker_client, app)
+    web = names("web")
+    docker_client.containers.run(app, name=web, detach=True)
+    build_test_image(docker_client, app, marker="v2")
+    push_image(docker_client, app)
+    state = str(tmp_path / "state")
+
+    once = run_vigil("--state-dir", state, "--host-id", HOST, "--run-once", web, timeout=120)
+    assert once.returncode == 0, once.stdout + once.stderr
+
+    table = run_vigil("--state-dir", state, "status", timeout=60)
+    assert table.returncode == 0, table.stdout + table.stderr
+    [line] = [x for x in table.stdout.splitlines() if x.startswith(f"{HOST}: run-once")]
+    assert "run-once finished at" in line
+    assert "last cycle: ok: 1 scanned, 1 updated" in line, table.stdout
+    assert " alive " not in table.stdout  # nothing runs any more
+    doc = json.loads(run_vigil("status", "--state-dir", state, "--json", timeout=60).stdout)
+    [host] = doc["hosts"]
+    assert host["executor"]["state"] == "finished" and not host["executor"]["alive"]
+    assert host["scanner"]["state"] == "finished"
+    assert host["executor"]["last_report"]["counts"] == {"updated": 1}
+    assert {f["state"] for f in doc["fleet"]} == {"finished"}
+    assert not nats_servers(Path(state))  # status opened the store and closed it again
