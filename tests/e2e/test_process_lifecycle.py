@@ -186,8 +186,13 @@ def test_events_follow_ends_promptly_on_a_signal_and_stops_its_nats(
     )
     try:
         # No Vigil runs here: the tool opens the store with a nats-server of its own.
-        wait_until(lambda: nats_servers(state), 30, "the tool's nats-server")
-        time.sleep(1.0)  # following now
+        wait_until(
+            lambda: nats_servers(state) or follow.poll() is not None, 60, "the tool's nats-server"
+        )
+        assert follow.poll() is None, follow.communicate()
+        time.sleep(2.0)
+        # Following, though nothing ran here yet: it waits for events instead of ending.
+        assert follow.poll() is None, follow.communicate()
         follow.send_signal(sig)
         status = follow.wait(timeout=15)
     finally:
