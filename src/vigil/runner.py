@@ -314,8 +314,9 @@ async def _run(
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
-        for task in heartbeats:
-            await task.stop()
+        # Together: each writes a last heartbeat, bounded, and a NATS that is gone must not
+        # make the stop wait once per service.
+        await asyncio.gather(*(task.stop() for task in heartbeats))
         metrics.stop()
         for close in closers:
             await close()

@@ -133,8 +133,13 @@ def test_a_second_vigil_on_the_state_dir_refuses_and_the_tools_reach_the_first(
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("mode", ["run-once", "daemon"])
 def test_sigterm_during_a_pre_update_hook_stops_the_hook_and_nats_and_changes_nothing(
-    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+    tmp_path: Path,
+    docker_client: Any,
+    registry: RegistryServer,
+    names: Callable[[str], str],
+    mode: str,
 ) -> None:
     app = f"{registry.host}/{names('app')}:latest"
     build_test_image(docker_client, app, marker="v1")
@@ -151,8 +156,18 @@ def test_sigterm_during_a_pre_update_hook_stops_the_hook_and_nats_and_changes_no
     build_test_image(docker_client, app, marker="v2")
     push_image(docker_client, app)
 
-    vigil = VigilProcess(tmp_path, "--host-id", HOST, "--run-once", "--enable-lifecycle-hooks", web)
+    once = ["--run-once"] if mode == "run-once" else []
+    vigil = VigilProcess(tmp_path, "--host-id", HOST, *once, "--enable-lifecycle-hooks", web)
+    trigger: subprocess.Popen[bytes] | None = None
     try:
+        if mode == "daemon":
+            vigil.wait_for("vigil is running", timeout=60)
+            trigger = subprocess.Popen(
+                [sys.executable, "-m", "vigil.cli", "trigger", "--state-dir", str(vigil.state)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=clean_env(),
+            )
         hook_pids = wait_until(
             lambda: pids_with("sleep", "300", cgroup=container.id), 120, "the hook running"
         )
@@ -162,8 +177,14 @@ def test_sigterm_during_a_pre_update_hook_stops_the_hook_and_nats_and_changes_no
         status = vigil.process.wait(timeout=30)
     finally:
         vigil.stop()
-    assert status == 1, vigil.output  # the cycle did not finish
-    assert "stopped by SIGTERM before the cycle finished" in vigil.output
+        if trigger is not None:
+            trigger.kill()
+            trigger.wait()
+    if mode == "run-once":
+        assert status == 1, vigil.output  # the cycle did not finish
+        assert "stopped by SIGTERM before the cycle finished" in vigil.output
+    else:
+        assert status == 0, vigil.output
     assert nats_pid not in nats_servers(vigil.state) and not nats_servers(vigil.state)
     assert hook_pids and not pids_with("sleep", "300", cgroup=container.id)
     container.reload()
