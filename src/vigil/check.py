@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from vigil.bus_options import bus_config
-from vigil.embedded_nats import EmbeddedNats
+from vigil.embedded_nats import EmbeddedNats, start_embedded
 from vigil_gateway.service import Gateway, GatewayConfig
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
@@ -60,7 +60,7 @@ async def run_check(
         try:
             if not url:
                 embedded = EmbeddedNats(Path(tmp) / "nats")
-                await asyncio.to_thread(embedded.start)
+                await start_embedded(embedded)
                 config = msgspec.structs.replace(config, url=embedded.url)
             if embedded is not None:
                 gateway_bus = await Bus.connect(config, name="vigil-check-gateway")

@@ -151,12 +151,54 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
+# The tools' own options that take a value (the rest are in options.OPTIONS).
+_TOOL_VALUED = ("--since", "--container", "--timeout")
+
+
+def _takes_value() -> frozenset[str]:
+    valued = (f for o in options.OPTIONS if o.kind != "bool" for f in o.flags)
+    return frozenset((*valued, *_TOOL_VALUED))
+
+
+def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """Pure: the command and its arguments. The command is the first word that is not an
+    option or an option's value, so global options may come before it (`vigil --state-dir X
+    status`). A command name is never a container name: one after a container name is a
+    usage error, not a container called "status"."""
+    valued = _takes_value()
+    words = list(argv)
+    i = 0
+    first: int | None = None
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            break
+        if word.startswith("-") and word != "-":
+            if "=" not in word and word in valued:
+                i += 1  # its value, which may look like anything
+            i += 1
+            continue
+        if first is None:
+            first = i
+            if word in COMMANDS:
+                return word, words[:i] + words[i + 1 :]
+        elif word in COMMANDS:
+            raise UsageError(
+                f"{word!r} is a vigil command, not a container name: give it first "
+                f"(vigil {word} ...), or its global options before it"
+            )
+        i += 1
+    return options.ALL_IN_ONE, words
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
-    command = options.ALL_IN_ONE
-    if argv and argv[0] in COMMANDS:
-        command = argv.pop(0)
+    try:
+        command, argv = split_command(argv)
+    except UsageError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if command == options.ALL_IN_ONE and argv[:1] in (["-h"], ["--help"]):
         print(_top_help())
         return EXIT_OK
@@ -173,6 +215,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")
         if values.get("fleet_timeout") is not None:
             values["fleet_timeout"] = options.parse_duration(values["fleet_timeout"], "--timeout")
+            if values["fleet_timeout"] <= 0:
+                raise UsageError("--timeout: 0 is not allowed; a trigger must wait for reports")
     except UsageError as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE

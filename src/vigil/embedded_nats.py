@@ -7,8 +7,11 @@ acknowledges: the journal of an update must survive a power loss.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +24,7 @@ class EmbeddedNatsError(RuntimeError):
 
 
 URL_FILE = "nats.url"
+PID_FILE = "nats.pid"  # the server's pid: an orphan of a SIGKILLed vigil is found by it
 
 
 def running_url(state_dir: Path) -> str | None:
@@ -110,6 +114,7 @@ class EmbeddedNats:
         store = self.state_dir / "jetstream"
         store.mkdir(parents=True, exist_ok=True)
         conf = self.state_dir / "nats-server.conf"
+        stop_orphan(self.state_dir, conf)
         conf.write_text(
             f'listen: "127.0.0.1:{self.port}"\n'
             "jetstream {\n"
@@ -121,6 +126,7 @@ class EmbeddedNats:
         self.process = launch_nats_server(
             conf, self.state_dir / "nats-server.log", self.port, timeout=timeout
         )
+        (self.state_dir / PID_FILE).write_text(f"{self.process.pid}\n")
         # Where `vigil events` and `vigil history` find a running all-in-one.
         (self.state_dir / URL_FILE).write_text(self.url + "\n")
 
@@ -130,6 +136,8 @@ class EmbeddedNats:
             url_file.unlink()
         if self.process:
             stop_nats_server(self.process)
+            with contextlib.suppress(OSError):
+                (self.state_dir / PID_FILE).unlink()
         self.process = None
 
     def __enter__(self) -> EmbeddedNats:
@@ -138,6 +146,50 @@ class EmbeddedNats:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_orphan(state_dir: Path, conf: Path) -> int | None:
+    """Stop the nats-server a SIGKILLed vigil left on this store (it runs in a session of its
+    own, so it outlives its parent). Only a process whose command line names this store's
+    configuration is touched. Called under the state dir's lock (vigil.state_lock), so no
+    live Vigil owns that server. Returns the pid stopped."""
+    try:
+        pid = int((state_dir / PID_FILE).read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if str(conf).encode() not in argv:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+async def start_embedded(embedded: EmbeddedNats) -> None:
+    """`embedded.start()` in a thread, safe against cancellation (SIGTERM while it starts):
+    the server is then stopped once it is up, never left behind."""
+    starting = asyncio.ensure_future(asyncio.to_thread(embedded.start))
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await starting
+        await asyncio.to_thread(embedded.stop)
+        raise
 
 
 def default_state_dir() -> Path:

@@ -25,7 +25,7 @@ from vigil.tool_bus import NoNats, tool_bus
 from vigil_notifier.render import render_report
 from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode
-from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ScanCommand
+from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ReportSummary, ScanCommand
 from vigil_shared.logs import get_logger
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -40,7 +40,16 @@ log = get_logger("vigil.fleet")
 
 
 def is_alive(beat: Heartbeat, now: float, live_s: float = LIVE_S) -> bool:
-    return now - beat.at < live_s
+    return not beat.stopped_at and now - beat.at < live_s
+
+
+def state(beat: Heartbeat | None, now: float) -> str:
+    """alive, finished (a run-once that ended), stopped (ended cleanly), silent, never seen."""
+    if beat is None:
+        return "never seen"
+    if beat.stopped_at:
+        return "finished" if beat.run_once else "stopped"
+    return "alive" if is_alive(beat, now) else "silent"
 
 
 def _span(seconds: float) -> str:
@@ -57,6 +66,9 @@ def _span(seconds: float) -> str:
 def liveness(beat: Heartbeat | None, now: float) -> str:
     if beat is None:
         return "never seen"
+    if beat.stopped_at:
+        what = "run-once finished" if beat.run_once else "stopped"
+        return f"{what} {_span(now - beat.stopped_at)} ago"
     if is_alive(beat, now):
         return "alive"
     return f"silent for {_span(now - beat.at)}"
@@ -87,6 +99,32 @@ def _cycle(beat: Heartbeat | None) -> str:
     problems = f", {last.problems} problem(s)" if last.problems else ""
     outcome = "FAILED" if last.failed else "ok"
     return f"{_when(last.finished_at)} {outcome}: {counts}{problems} (scan {last.scan_id[:8]})"
+
+
+def _counts(last: ReportSummary) -> str:
+    scanned = sum(last.counts.values())
+    rest = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items()))
+    return f"{scanned} scanned" + (f", {rest}" if rest else "")
+
+
+def run_once_lines(beats: Iterable[Heartbeat]) -> list[str]:
+    """Pure: a line per host whose `vigil --run-once` is over: when, and its last cycle."""
+    lines = []
+    for host, by_role in _grouped(beats)[0].items():
+        executor = by_role.get(options.EXECUTOR)
+        if executor is None or not (executor.run_once and executor.stopped_at):
+            continue
+        last = executor.last_report
+        if last is None:
+            cycle = "no cycle finished"
+        else:
+            outcome = "FAILED" if last.failed else "ok"
+            problems = f", {last.problems} problem(s)" if last.problems else ""
+            cycle = f"{outcome}: {_counts(last)}{problems} (scan {last.scan_id[:8]})"
+        lines.append(
+            f"{host}: run-once finished at {_when(executor.stopped_at)}; last cycle: {cycle}"
+        )
+    return lines
 
 
 def _scans(beat: Heartbeat | None) -> str:
@@ -133,14 +171,15 @@ def render_status(beats: Iterable[Heartbeat], now: float) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
         for r in rows
     ]
-    return "\n".join(line.rstrip() for line in lines)
+    over = run_once_lines(beats)
+    return "\n".join([*(line.rstrip() for line in lines), *(["", *over] if over else [])])
 
 
 def _beat_doc(beat: Heartbeat | None, now: float) -> dict[str, Any] | None:
     if beat is None:
         return None
     doc: dict[str, Any] = msgspec.to_builtins(beat)
-    doc.update(alive=is_alive(beat, now), age_s=round(now - beat.at, 1))
+    doc.update(alive=is_alive(beat, now), state=state(beat, now), age_s=round(now - beat.at, 1))
     return doc
 
 

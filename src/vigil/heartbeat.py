@@ -34,6 +34,7 @@ from vigil_shared.contracts import (
 from vigil_shared.logs import get_logger
 
 INTERVAL_S = 10.0
+LAST_BEAT_TIMEOUT_S = 2.0  # a stopping process does not wait long for a NATS that is gone
 
 log = get_logger("vigil.heartbeat")
 
@@ -88,6 +89,7 @@ class HeartbeatTask:
         *,
         interval: float = INTERVAL_S,
         health_file: Path | None = None,
+        run_once: bool = False,
     ) -> None:
         self.bus = bus
         self.role = role
@@ -98,12 +100,13 @@ class HeartbeatTask:
         self.started_at = time.time()
         self.version = vigil_version()
         self.health_file = health_file
+        self.run_once = run_once
         self.bus_at: float | None = None  # when a heartbeat last reached NATS
         self._health_warned = False
         self._task: asyncio.Task[None] | None = None
         self._kv: Any = None
 
-    def heartbeat(self) -> Heartbeat:
+    def heartbeat(self, stopped_at: float = 0.0) -> Heartbeat:
         return Heartbeat(
             role=self.role,
             host=self.host or FLEET,
@@ -111,13 +114,15 @@ class HeartbeatTask:
             pid=os.getpid(),
             started_at=self.started_at,
             at=time.time(),
+            stopped_at=stopped_at,
+            run_once=self.run_once,
             **self.details(),
         )
 
-    async def beat(self) -> None:
+    async def beat(self, stopped_at: float = 0.0) -> None:
         if self._kv is None:
             self._kv = await self.bus.key_value(STATUS_BUCKET)
-        await self._kv.put(self.key, msgspec.json.encode(self.heartbeat()))
+        await self._kv.put(self.key, msgspec.json.encode(self.heartbeat(stopped_at)))
 
     async def start(self) -> None:
         """The first heartbeat is written before this returns; the rest in the background."""
@@ -159,10 +164,19 @@ class HeartbeatTask:
             await self._safe_beat()
 
     async def stop(self) -> None:
+        """Stop beating, and write a last heartbeat that says the process ended (with its last
+        cycle): `vigil status` then shows a finished run-once or a stopped service as such,
+        not as one gone silent."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:
+            await asyncio.wait_for(self.beat(stopped_at=time.time()), LAST_BEAT_TIMEOUT_S)
+        except Exception as exc:  # the bus may be gone already (a timeout is one too)
+            log.warning(
+                "last heartbeat not written", key=self.key, error=str(exc) or type(exc).__name__
+            )
         if self.health_file is not None:
             remove_record(self.health_file)  # stopped cleanly: nothing here to judge

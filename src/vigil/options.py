@@ -242,7 +242,7 @@ OPTIONS: tuple[Option, ...] = (
         default=86400,
         metavar="SECONDS",
         where=SCANNING,
-        help="seconds between cycles (default 86400)",
+        help="seconds between cycles, at least 1 (default 86400)",
     ),
     _o(
         "--schedule",
@@ -847,6 +847,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 def parse_duration(text: str, option: str) -> float:
     """`10`, `10s`, `1m30s`, `500ms`, `2h` -> seconds (Go durations, as watchtower takes)."""
     value = text.strip()
+    if value.startswith("-"):
+        raise UsageError(f"{option}: {text!r} is negative; give a duration of 0 or more")
     if re.fullmatch(r"\d+(\.\d+)?", value):
         return float(value)
     parts = _DURATION.findall(value)
@@ -1004,6 +1006,7 @@ def resolve(
             "--api-version is not needed: Vigil negotiates the API version with the engine"
         )
     warnings.extend(check_when(values, sources, env))
+    check_numbers(values, sources)
     return values, warnings
 
 
@@ -1059,3 +1062,55 @@ def check_when(
     if api and values.get("run_once"):
         warnings.append("--run-once runs one cycle and exits: the HTTP API is not served")
     return warnings
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """The values a numeric option takes: at least `low` (or above it, when not
+    `low_inclusive`), at most `high`; `why` ends the error message."""
+
+    low: float
+    why: str
+    low_inclusive: bool = True
+    high: float | None = None
+
+
+# Every numeric option whose bad values would do harm rather than fail: a 0 or negative
+# --interval ran cycles back to back (watchtower's cron library turns it into one second);
+# a 0 that an `or default` turned silently into the default is refused too.
+NUMBER_RULES: Mapping[str, NumberRule] = {
+    "interval": NumberRule(1, "seconds between cycles, e.g. 300"),
+    "stop_timeout": NumberRule(0, "0 kills at once, as with watchtower"),
+    "health_timeout": NumberRule(0, "e.g. 60s", low_inclusive=False),
+    "plan_ack_wait": NumberRule(0, "e.g. 30s", low_inclusive=False),
+    "digest_cache_ttl": NumberRule(0, "0 reuses no answer"),
+    "audit_retention": NumberRule(0, "e.g. 720h", low_inclusive=False),
+    "metrics_port": NumberRule(1, "a TCP port", high=65535),
+    "notifications_delay": NumberRule(0, "seconds, 0 sends at once"),
+}
+
+
+def number_problem(value: float, rule: NumberRule) -> str | None:
+    """Pure: what is wrong with `value` under `rule`, or None when it is good."""
+    too_low = value < rule.low if rule.low_inclusive else value <= rule.low
+    too_high = rule.high is not None and value > rule.high
+    if not (too_low or too_high):
+        return None
+    if rule.high is not None:
+        bound = f"from {rule.low:g} to {rule.high:g}"
+    else:
+        bound = f"at least {rule.low:g}" if rule.low_inclusive else f"more than {rule.low:g}"
+    return f"must be {bound} ({rule.why})"
+
+
+def check_numbers(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Refuse (UsageError, exit 2) a given numeric option outside its rule, naming the option
+    as the user gave it (flag or env var) and the value."""
+    for dest, rule in NUMBER_RULES.items():
+        if dest not in sources or values.get(dest) is None:
+            continue
+        value = values[dest]
+        problem = number_problem(float(value), rule)
+        if problem:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            raise UsageError(f"{_named(dest, sources)}: {shown} is not allowed; it {problem}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 import sys
 import uuid
@@ -19,14 +18,21 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from vigil import bus_options, options
+from vigil import bus_options, options, state_lock
 from vigil.cycles import ApiStartupError, run_cycles
-from vigil.embedded_nats import EmbeddedNats, EmbeddedNatsError, default_state_dir
+from vigil.embedded_nats import (
+    EmbeddedNats,
+    EmbeddedNatsError,
+    default_state_dir,
+    start_embedded,
+)
 from vigil.health import health_path
 from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
+from vigil.shutdown import Shutdown
+from vigil.state_lock import StateDirBusy
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
@@ -121,6 +127,8 @@ async def run(
     redactor.add(urlsplit(str(values.get("nats_url") or "")).password)
     for warning in warnings:
         log.warning(warning)
+    shutdown = Shutdown()
+    shutdown.install()  # first: a signal at any moment stops what this process started
     try:
         if command == options.CHECK:
             from vigil.check import run_check
@@ -134,7 +142,7 @@ async def run(
             from vigil.fleet_commands import run_fleet
 
             return await run_fleet(command, values)
-        return await _run(command, values, env, redactor)
+        return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,
         BusError,
@@ -142,14 +150,31 @@ async def run(
         GatewayStartupError,
         EmbeddedNatsError,
         ApiStartupError,
+        StateDirBusy,
     ) as exc:
         log.error("cannot start", error=str(exc))
         print(f"vigil: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except asyncio.CancelledError:
+        if shutdown.signum is None:
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        if command == options.ALL_IN_ONE and values.get("run_once"):
+            print(f"vigil: stopped by {shutdown.name} before the cycle finished", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        shutdown.uninstall()
 
 
 async def _run(
-    command: str, values: dict[str, Any], env: Mapping[str, str], redactor: Redactor
+    command: str,
+    values: dict[str, Any],
+    env: Mapping[str, str],
+    redactor: Redactor,
+    shutdown: Shutdown,
 ) -> int:
     notifier_config = _notifier_config(values)
     if command in (options.ALL_IN_ONE, options.NOTIFIER):
@@ -167,11 +192,8 @@ async def _run(
     if not url and command != options.ALL_IN_ONE:
         raise StartupError(f"vigil {command} needs --nats-url (or VIGIL_NATS_URL)")
     bus_config = bus_options.bus_config(values, embedded=not url)  # bad files: named first
-    if not url:
-        embedded = EmbeddedNats(state_dir / "nats")
-        await asyncio.to_thread(embedded.start)
-        bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
-        log.info("embedded NATS started", url=embedded.url, state_dir=str(state_dir))
+    # One Vigil per state dir: a second one would open the same JetStream store.
+    lock = await asyncio.to_thread(state_lock.acquire, state_dir, "vigil") if not url else None
     telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
     buses: list[Bus] = []
     closers: list[Callable[[], Awaitable[None]]] = []
@@ -183,6 +205,11 @@ async def _run(
     stop = asyncio.Event()
     engines: dict[str, Any] = {}
     try:
+        if not url:
+            embedded = EmbeddedNats(state_dir / "nats")
+            await start_embedded(embedded)
+            bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
+            log.info("embedded NATS started", url=embedded.url, state_dir=str(state_dir))
         if values.get("metrics_port"):
             _start_metrics(metrics)
 
@@ -195,7 +222,12 @@ async def _run(
             bus: Bus, role: str, host: str = "", details: Details | None = None
         ) -> None:
             task = HeartbeatTask(
-                bus, role, host, details, health_file=health_path(state_dir, role, host)
+                bus,
+                role,
+                host,
+                details,
+                health_file=health_path(state_dir, role, host),
+                run_once=bool(values.get("run_once")),
             )
             heartbeats.append(task)
             await task.start()
@@ -246,6 +278,12 @@ async def _run(
                 ),
                 telemetry,
             )
+            loop = asyncio.get_running_loop()
+            # A hook must not outlive a Vigil asked to stop: killed at the signal, at once.
+            shutdown.on_signal(
+                lambda: loop.run_in_executor(None, executor.hooks.stop, executor.engine.api)
+            )
+            closers.append(lambda: asyncio.to_thread(_stop_hooks, executor))
             await executor.start()
             await heartbeat(executor_bus, options.EXECUTOR, host, executor_details(executor))
             metrics.add(ExecutorCollector(executor))
@@ -270,9 +308,7 @@ async def _run(
         if values.get("run_once") and scanners:
             return await _run_once(scanners[0], first, host, notifier)
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        shutdown.graceful(stop)
         if scanners:
             log.info("services started", services=",".join(wanted), nats=bus_config.url)
             await run_cycles(values, env, scanners, metrics.registry, stop, redactor, group=group)
@@ -282,8 +318,9 @@ async def _run(
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
-        for task in heartbeats:
-            await task.stop()
+        # Together: each writes a last heartbeat, bounded, and a NATS that is gone must not
+        # make the stop wait once per service.
+        await asyncio.gather(*(task.stop() for task in heartbeats))
         metrics.stop()
         for close in closers:
             await close()
@@ -292,6 +329,8 @@ async def _run(
         telemetry.shutdown()
         if embedded:
             await asyncio.to_thread(embedded.stop)
+        if lock is not None:
+            lock.release()
         for client in engines.values():
             with contextlib.suppress(Exception):
                 client.close()
@@ -312,6 +351,12 @@ async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
         )
     except InstanceError as exc:
         raise StartupError(str(exc)) from None
+
+
+def _stop_hooks(executor: Executor) -> None:
+    killed = executor.hooks.stop(executor.engine.api)
+    if killed:
+        log.warning("lifecycle hooks killed: vigil is stopping", count=killed)
 
 
 async def _start_scanners(

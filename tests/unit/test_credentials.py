@@ -259,19 +259,45 @@ def test_missing_file_means_anonymous(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "registry"),
     [
-        pytest.param("{broken", id="invalid-json"),
-        pytest.param(config_text({"reg": {"auth": b64("nocolon")}}), id="auth-without-colon"),
+        pytest.param("{broken", "reg.example.com", id="invalid-json"),
+        pytest.param(
+            config_text({"reg": {"auth": b64("nocolon")}}), "reg", id="auth-without-colon"
+        ),
     ],
 )
-def test_broken_file_raises_naming_it(tmp_path: Path, text: str) -> None:
+def test_broken_file_raises_naming_it(tmp_path: Path, text: str, registry: str) -> None:
     path = tmp_path / "config.json"
     path.write_text(text)
     store = CredentialStore(docker_config_env=str(tmp_path))
     for _ in range(2):  # the error is not forgotten when the file is unchanged
         with pytest.raises(CredentialError, match=str(path)):
-            store.for_registry("reg.example.com")
+            store.for_registry(registry)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fault"),
+    [
+        pytest.param({"auth": "!!!not base64"}, "is not base64", id="not-base64"),
+        pytest.param({"auth": "dTp"}, "is not base64", id="bad-padding"),
+        pytest.param({"auth": b64("nocolon")}, "has no ':'", id="no-colon"),
+        pytest.param("x", "must be an object", id="not-an-object"),
+    ],
+)
+def test_a_broken_entry_is_an_error_of_its_registry_alone(
+    tmp_path: Path, entry: object, fault: str
+) -> None:
+    path = write_config(
+        tmp_path, {"bad.example:5000": entry, "good.example:5000": {"auth": b64("u:p")}}
+    )
+    store = CredentialStore(docker_config_env=str(tmp_path))
+    with pytest.raises(CredentialError) as info:
+        store.for_registry("bad.example:5000")
+    assert str(path) in str(info.value) and "'bad.example:5000'" in str(info.value)
+    assert fault in str(info.value)
+    assert store.for_registry("good.example:5000").basic == ("u", "p")
+    assert store.for_registry("other.example") is ANONYMOUS
 
 
 def test_file_fixed_after_being_broken_is_used(tmp_path: Path) -> None:

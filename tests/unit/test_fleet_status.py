@@ -3,9 +3,19 @@ document, and which hosts a trigger waits for."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from vigil.fleet_commands import is_alive, liveness, render_status, status_document, targets
+from vigil.fleet_commands import (
+    is_alive,
+    liveness,
+    render_status,
+    run_once_lines,
+    state,
+    status_document,
+    targets,
+)
 from vigil.heartbeat import summarize
 from vigil_shared.contracts import ContainerResult, Heartbeat, Report, ReportSummary
 
@@ -160,3 +170,60 @@ def test_the_json_document() -> None:
     assert c["executor"] is None
     assert [f["role"] for f in doc["fleet"]] == ["registry-gateway"]
     assert a["scanner"]["version"] == "1.2.3" and a["scanner"]["pid"] == 42
+
+
+@pytest.mark.parametrize(
+    ("extra", "age", "state_text", "text", "alive"),
+    [
+        ({}, 1.0, "alive", "alive", True),
+        ({}, 40.0, "silent", "silent for 40s", False),
+        ({"stopped_at": NOW - 5}, 5.0, "stopped", "stopped 5s ago", False),
+        (
+            {"stopped_at": NOW - 300, "run_once": True},
+            300.0,
+            "finished",
+            "run-once finished 5m ago",
+            False,
+        ),
+        ({"run_once": True}, 1.0, "alive", "alive", True),  # a run-once still at work
+    ],
+)
+def test_a_process_that_ended_says_so(
+    extra: dict[str, object], age: float, state_text: str, text: str, alive: bool
+) -> None:
+    b = beat("executor", "a", age, **extra)
+    assert state(b, NOW) == state_text
+    assert liveness(b, NOW) == text
+    assert is_alive(b, NOW) is alive
+
+
+def test_a_finished_run_once_is_not_a_trigger_target() -> None:
+    assert targets([beat("scanner", "a", stopped_at=NOW, run_once=True)], (), NOW) == ((), ())
+
+
+def test_run_once_lines_say_when_it_ended_and_its_last_cycle() -> None:
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(NOW - 10))
+    beats = [
+        beat("scanner", "a", stopped_at=NOW - 10, run_once=True),
+        beat(
+            "executor",
+            "a",
+            stopped_at=NOW - 10,
+            run_once=True,
+            last_report=summarize(report("updated", "fresh", "fresh")),
+        ),
+        beat("executor", "b", stopped_at=NOW - 10, run_once=True),
+        beat("executor", "c"),  # a daemon: no line
+        beat("executor", "d", stopped_at=NOW - 10),  # a daemon stopped: no line
+    ]
+    assert run_once_lines(beats) == [
+        f"a: run-once finished at {at}; last cycle: ok: 3 scanned, 2 fresh, 1 updated "
+        "(scan 01234567)",
+        f"b: run-once finished at {at}; last cycle: no cycle finished",
+    ]
+    table = render_status(beats, NOW)
+    assert table.endswith("\n".join(["", *run_once_lines(beats)]))
+    assert "run-once finished 10s ago" in table.splitlines()[1]
+    doc = status_document(beats, NOW)
+    assert doc["hosts"][0]["executor"]["state"] == "finished"
+    assert doc["hosts"][2]["executor"]["state"] == "alive"

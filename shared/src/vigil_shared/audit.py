@@ -161,10 +161,14 @@ async def read_events(
     """
     prefix = bus.subjects.prefix
     stream = bus.subjects.stream_name
-    try:
-        last = (await bus.js.stream_info(stream)).state.last_seq
-    except nats.js.errors.NotFoundError:
-        return  # nothing has run yet: no stream, no events
+    while True:
+        try:
+            last = (await bus.js.stream_info(stream)).state.last_seq
+            break
+        except nats.js.errors.NotFoundError:
+            if not follow:
+                return  # nothing has run yet: no stream, no events
+            await asyncio.sleep(1.0)  # following: the events come once something runs
     if not follow and last == 0:
         return
     if since is not None:

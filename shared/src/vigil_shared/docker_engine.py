@@ -7,14 +7,18 @@ asks the engine which versions it speaks and uses the newest both sides know.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.auth
 import docker.errors
 import docker.tls
+import docker.utils.config
 import requests.exceptions
 
 # The newest API version this code is written and tested against; docker-py 7 knows it.
@@ -97,16 +101,8 @@ def connect_engine(
     """
     where = describe(base_url)
     try:
-        if base_url is None:
-            probe = _verified_only(
-                docker.DockerClient.from_env(
-                    version="1.24", timeout=timeout, environment=dict(env or os.environ)
-                )
-            )
-        else:
-            probe = _verified_only(
-                docker.DockerClient(base_url=base_url, version="1.24", tls=tls, timeout=timeout)
-            )
+        with _no_config_json():
+            probe = _probe(base_url, tls, timeout, env)
         raw = probe.api.get(probe.api.base_url + "/version", timeout=timeout)
         raw.raise_for_status()
         info = raw.json()
@@ -119,15 +115,62 @@ def connect_engine(
         version = choose_api_version(str(info["ApiVersion"]), info.get("MinAPIVersion"))
     except (KeyError, ValueError) as exc:
         raise EngineUnavailable(f"cannot use the Docker engine at {where}: {exc}") from exc
+    with _no_config_json():
+        if base_url is None:
+            return _without_registry_auth(
+                docker.DockerClient.from_env(
+                    version=version, timeout=timeout, environment=dict(env or os.environ)
+                )
+            )
+        return _without_registry_auth(
+            docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
+        )
+
+
+def _probe(
+    base_url: str | None, tls: Any, timeout: float, env: Mapping[str, str] | None
+) -> docker.DockerClient:
     if base_url is None:
         return _verified_only(
             docker.DockerClient.from_env(
-                version=version, timeout=timeout, environment=dict(env or os.environ)
+                version="1.24", timeout=timeout, environment=dict(env or os.environ)
             )
         )
     return _verified_only(
-        docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
+        docker.DockerClient(base_url=base_url, version="1.24", tls=tls, timeout=timeout)
     )
+
+
+# docker-py reads config.json (DOCKER_CONFIG, ~/.docker) whenever a client is made, and again
+# at a pull without credentials; a bad base64 `auth` there made every engine client fail, so
+# one broken registry entry stopped Vigil as "the Docker engine gave a bad answer". Registry
+# credentials are the gateway's alone (it reports a broken entry for its registry): the
+# engine client reads none. Its proxies are not injected into recreated containers either,
+# which keep exactly their own environment.
+_CONFIG_PATCH = threading.Lock()
+
+
+def _no_registry_auth() -> dict[str, Any]:
+    """An auths table that matches no registry (docker-py loads config.json when it is empty);
+    a new one each time, as docker-py pops from it."""
+    return {"auths": {"vigil.invalid": {}}}
+
+
+@contextlib.contextmanager
+def _no_config_json() -> Iterator[None]:
+    with _CONFIG_PATCH:
+        original = docker.utils.config.load_general_config
+        # Not {}: docker-py reads the file itself when it is given an empty config.
+        docker.utils.config.load_general_config = lambda config_path=None: _no_registry_auth()
+        try:
+            yield
+        finally:
+            docker.utils.config.load_general_config = original
+
+
+def _without_registry_auth(client: docker.DockerClient) -> docker.DockerClient:
+    client.api._auth_configs = docker.auth.AuthConfig(_no_registry_auth())
+    return _verified_only(client)
 
 
 def _verified_only(client: docker.DockerClient) -> docker.DockerClient:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,15 +69,64 @@ def hook_for(container_labels: Mapping[str, str], phase: str) -> Hook | None:
     return Hook(phase=phase, command=command, timeout_s=minutes * 60 if minutes > 0 else None)
 
 
-def run_hook(client: Any, container_id: str, hook: Hook) -> HookResult:
-    """Run `hook` in the container and wait for it (blocking: call in a thread)."""
+class RunningHooks:
+    """The hooks an executor has running, so that a Vigil asked to stop (SIGTERM) kills them
+    instead of leaving them behind in their containers. Once stopped it starts no more."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._exec_ids: set[str] = set()
+        self.stopped = False
+
+    def add(self, exec_id: str) -> bool:
+        with self._lock:
+            if self.stopped:
+                return False
+            self._exec_ids.add(exec_id)
+            return True
+
+    def discard(self, exec_id: str) -> None:
+        with self._lock:
+            self._exec_ids.discard(exec_id)
+
+    def stop(self, api: Any) -> int:
+        """Start no more hooks and kill those running (blocking); how many were killed."""
+        with self._lock:
+            self.stopped = True
+            running = list(self._exec_ids)
+        for exec_id in running:
+            _kill(api, exec_id)
+        return len(running)
+
+
+STOPPING = "vigil is stopping"
+
+
+def run_hook(
+    client: Any, container_id: str, hook: Hook, running: RunningHooks | None = None
+) -> HookResult:
+    """Run `hook` in the container and wait for it (blocking: call in a thread). With
+    `running`, the hook is known there while it runs (and refused once it is stopped)."""
     api = client.api
+    if running is not None and running.stopped:
+        return HookResult(phase=hook.phase, exit_code=None, error=STOPPING)
     try:
         exec_id = api.exec_create(
             container_id, ["sh", "-c", hook.command], stdout=True, stderr=True
         )
     except Exception as exc:
         return HookResult(phase=hook.phase, exit_code=None, error=_reason(exc))
+    key = str(exec_id.get("Id") if isinstance(exec_id, dict) else exec_id)
+    if running is not None and not running.add(key):
+        return HookResult(phase=hook.phase, exit_code=None, error=STOPPING)
+    try:
+        return _wait(api, exec_id, hook, running)
+    finally:
+        if running is not None:
+            running.discard(key)
+
+
+def _wait(api: Any, exec_id: str, hook: Hook, running: RunningHooks | None) -> HookResult:
     output: list[bytes] = []
     failure: list[str] = []
 
@@ -88,11 +138,20 @@ def run_hook(client: Any, container_id: str, hook: Hook) -> HookResult:
 
     worker = threading.Thread(target=attach, daemon=True)
     worker.start()
-    worker.join(hook.timeout_s)
+    deadline = None if hook.timeout_s is None else time.monotonic() + hook.timeout_s
+    stopped = False
+    # In slices: a stop that came before the hook's process existed is seen at the next one.
+    while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
+        worker.join(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic())))
+        if running is not None and running.stopped and worker.is_alive():
+            stopped = True
+            break
     if worker.is_alive():
         _kill(api, exec_id)
         worker.join(10)
         text = b"".join(output).decode(errors="replace")[-OUTPUT_LIMIT:]
+        if stopped:
+            return HookResult(phase=hook.phase, exit_code=None, output=text, error=STOPPING)
         return HookResult(phase=hook.phase, exit_code=None, output=text, timed_out=True)
     if failure:
         return HookResult(phase=hook.phase, exit_code=None, error=failure[0])
@@ -109,6 +168,8 @@ def _kill(api: Any, exec_id: str) -> None:
     try:
         pid = int(api.exec_inspect(exec_id).get("Pid") or 0)
     except Exception:
+        return
+    if pid <= 0:  # not started, or over: never os.kill(0), which is our own process group
         return
     for victim in [pid, *_descendants(pid)]:  # listed first: killed children get reparented
         with contextlib.suppress(ProcessLookupError, PermissionError):

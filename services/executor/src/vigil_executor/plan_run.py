@@ -409,7 +409,7 @@ class PlanRun:
         if hook is None or not _running(data):
             return None
         await self.progress(name, f"hook:{phase}", hook.command)
-        result = await asyncio.to_thread(run_hook, self.engine, name, hook)
+        result = await asyncio.to_thread(run_hook, self.engine, name, hook, self.executor.hooks)
         await self.progress(
             name,
             f"hook:{phase}:{'ok' if result.ok else 'failed'}",

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import nats.js.errors
 
+from vigil_executor.hooks import RunningHooks
 from vigil_executor.plan_run import PlanRun
 from vigil_executor.recovery import parse_entries, recover
 from vigil_executor.replace import pull_image
@@ -78,6 +79,7 @@ class Executor:
         self.tracer = telemetry.tracer("vigil.executor")
         self.results: Counter[str] = Counter()  # every container result, by status (metrics)
         self.last_report: Report | None = None
+        self.hooks = RunningHooks()  # killed when Vigil is asked to stop
         # A plan was cut short by the engine going away: recover once it answers again.
         self.engine_lost = False
 

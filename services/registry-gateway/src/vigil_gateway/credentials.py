@@ -135,7 +135,12 @@ def _parse_helpers(data: dict[str, Any], source: str) -> HelperConfig:
     return HelperConfig(store=store, per_registry=per_registry)
 
 
-def _parse_auths(data: dict[str, Any], source: str) -> dict[str, Credentials]:
+def _parse_auths(
+    data: dict[str, Any], source: str, broken: dict[str, str] | None = None
+) -> dict[str, Credentials]:
+    """The `auths` entries by registry key. An entry that cannot be used raises
+    CredentialError; with `broken`, it is put there instead (registry key -> the fault), so
+    that it is an error of that registry alone and the other entries still work."""
     auths = data.get("auths", {})
     if auths is None:
         auths = {}
@@ -143,26 +148,39 @@ def _parse_auths(data: dict[str, Any], source: str) -> dict[str, Credentials]:
         raise CredentialError(f"{source}: 'auths' must be an object")
     found: dict[str, Credentials] = {}
     for key, entry in auths.items():
-        if not isinstance(entry, dict):
-            raise CredentialError(f"{source}: the entry for {key!r} must be an object")
-        username = str(entry.get("username") or "")
-        password = str(entry.get("password") or "")
-        if entry.get("auth"):
-            try:
-                decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                raise CredentialError(
-                    f"{source}: the 'auth' of {key!r} is not base64 of user:password"
-                ) from None
-            username, sep, password = decoded.partition(":")
-            if not sep:
-                raise CredentialError(f"{source}: the 'auth' of {key!r} has no ':'")
-        token = str(entry.get("identitytoken") or "")
-        if username or password or token:
-            found[registry_key(key)] = Credentials(
-                username=username, password=password, identity_token=token, source=source
-            )
+        try:
+            creds = _parse_entry(key, entry, source)
+        except CredentialError as exc:
+            if broken is None:
+                raise
+            broken[registry_key(key)] = str(exc)
+            continue
+        if creds is not None:
+            found[registry_key(key)] = creds
     return found
+
+
+def _parse_entry(key: str, entry: Any, source: str) -> Credentials | None:
+    if not isinstance(entry, dict):
+        raise CredentialError(f"{source}: the entry for {key!r} must be an object")
+    username = str(entry.get("username") or "")
+    password = str(entry.get("password") or "")
+    if entry.get("auth"):
+        try:
+            decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise CredentialError(
+                f"{source}: the 'auth' of {key!r} is not base64 of user:password"
+            ) from None
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise CredentialError(f"{source}: the 'auth' of {key!r} has no ':'")
+    token = str(entry.get("identitytoken") or "")
+    if username or password or token:
+        return Credentials(
+            username=username, password=password, identity_token=token, source=source
+        )
+    return None
 
 
 def helper_server_url(registry: str) -> str:
@@ -245,6 +263,7 @@ class CredentialStore:
         self._home = home
         self._stamp: tuple[str, int, int, int] | None = None
         self._entries: dict[str, Credentials] = {}
+        self._broken: dict[str, str] = {}  # auths entries that cannot be used: their fault
         self._helpers = HelperConfig()
         self._error = ""
         self._path = path
@@ -262,18 +281,21 @@ class CredentialStore:
             st = path.stat()
         except OSError:
             self._stamp, self._entries, self._error = None, {}, ""
-            self._helpers = HelperConfig()
+            self._helpers, self._broken = HelperConfig(), {}
             return
         stamp = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
         if stamp == self._stamp:
             return
         self._stamp = stamp
-        self._entries, self._helpers = {}, HelperConfig()
+        self._entries, self._helpers, self._broken = {}, HelperConfig(), {}
         try:
             data = _load_config(path.read_text(), str(path))
-            entries = _parse_auths(data, str(path))
+            broken: dict[str, str] = {}
+            entries = _parse_auths(data, str(path), broken)
             self._helpers = _parse_helpers(data, str(path))
-            self._entries, self._error = entries, ""
+            self._entries, self._broken, self._error = entries, broken, ""
+            for key, fault in broken.items():
+                log.warning("config.json entry unusable", registry=key, error=fault)
             for creds in self._entries.values():
                 for secret in creds.secrets():
                     self._on_secret(secret)
@@ -293,7 +315,10 @@ class CredentialStore:
                 raise CredentialError(self._error)
             helper = self._helpers.helper_for(registry)
             entry = self._entries.get(registry_key(registry), ANONYMOUS)
+            fault = self._broken.get(registry_key(registry))
             if not helper:
+                if fault:  # this registry's entry is broken; the others still work
+                    raise CredentialError(fault)
                 return entry
             if (
                 registry_key(registry) not in self._helpers.per_registry
@@ -309,6 +334,8 @@ class CredentialStore:
                         "credsStore helper not installed; using config.json auths or anonymous",
                         helper=HELPER_PREFIX + helper,
                     )
+                if fault:
+                    raise CredentialError(fault)
                 return entry
             key = (helper, registry_key(registry))
             lock = self._helper_locks.setdefault(key, threading.Lock())

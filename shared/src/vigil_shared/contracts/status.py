@@ -39,6 +39,10 @@ class Heartbeat(Message, frozen=True, kw_only=True):
     scans_skipped: int = 0
     # executor
     last_report: ReportSummary | None = None
+    # The last heartbeat of a process that ended cleanly says when (0: still running, or it
+    # died without a word); `run_once` marks a `vigil --run-once`, whose end is the plan.
+    stopped_at: float = 0.0
+    run_once: bool = False
 
 
 def status_key(role: str, host: str) -> str:
