@@ -163,7 +163,7 @@ def replace_container(
         old,
         _inspect_image(client, str(old.get("Image") or "")),
         image,
-        keep_anonymous_volumes=not remove_volumes,
+        anonymous_volumes="fresh" if remove_volumes else "take_over",
     )
     spec.body.setdefault("Labels", {})
     spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
@@ -406,7 +406,9 @@ def _restore_removed(
             )
     _wait_removed(api, new_id, timeout=10.0)
     old_image = str(old.get("Image") or "")
-    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    # None: every setting kept as it was; the old container is gone, so its anonymous
+    # volumes can only be bound by name.
+    spec = build_create_spec(old, None, image, anonymous_volumes="by_name")
     created: list[str] = []
     try:
         _create_on_image(api, spec, name, image, old_image, created)
