@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from vigil_executor.cleanup import remove_image_if_unused
 from vigil_executor.hooks import HookResult, hook_for, run_hook
 from vigil_executor.order import node_from_inspect, plan_order
-from vigil_executor.replace import remove_image_if_unused, replace_container
+from vigil_executor.replace import replace_container
 from vigil_executor.stopping import stop_container, stop_signal
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
@@ -373,13 +374,7 @@ class PlanRun:
             if hook is not None and not hook.ok:
                 notes.append(hook.describe())
         if self.config.cleanup:
-            removed = await asyncio.to_thread(
-                remove_image_if_unused, self.engine, action.old_image_id
-            )
-            if removed:
-                await self.progress(
-                    name, "cleaned-up", f"removed old image {action.old_image_id[:19]}"
-                )
+            await self._clean_up(name, action.old_image_id)
         await self.progress(name, "done", f"running on {new_id[:19]}")
         self.results[name] = self.result(
             action,
@@ -388,6 +383,17 @@ class PlanRun:
             new_container_id=outcome.new_container_id,
             notes=tuple(notes),
         )
+
+    async def _clean_up(self, name: str, image_id: str) -> None:
+        """--cleanup: the old image goes, unless a tag or a container still names it."""
+        cleanup = await asyncio.to_thread(remove_image_if_unused, self.engine, image_id)
+        if cleanup.removed:
+            await self.progress(name, "cleaned-up", f"removed old image {image_id[:19]}")
+        else:
+            log.info("old image kept", container=name, image=image_id[:19], reason=cleanup.reason)
+            await self.progress(
+                name, "cleanup-skipped", f"old image {image_id[:19]} kept: {cleanup.reason}"
+            )
 
     # ---- hooks ----------------------------------------------------------------------------
 
