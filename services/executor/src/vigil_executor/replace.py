@@ -406,9 +406,7 @@ def _restore_removed(
             )
     _wait_removed(api, new_id, timeout=10.0)
     old_image = str(old.get("Image") or "")
-    # None: every setting kept as it was; the old container is gone, so its anonymous
-    # volumes can only be bound by name.
-    spec = build_create_spec(old, None, image, anonymous_volumes="by_name")
+    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
     created: list[str] = []
     try:
         _create_on_image(api, spec, name, image, old_image, created)
