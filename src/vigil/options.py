@@ -307,7 +307,7 @@ OPTIONS: tuple[Option, ...] = (
         "-c",
         env="WATCHTOWER_CLEANUP",
         where=EXECUTING,
-        help="remove the old image after an update, when no container uses it any more",
+        help="remove the old image after an update, once no tag and no container names it",
     ),
     _o(
         "--stop-timeout",

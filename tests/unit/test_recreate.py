@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.recreate import CreateSpec, NetworkAttachment, build_create_spec
+from vigil_executor.recreate import (
+    VOLUMES_FROM_LABEL,
+    AnonymousVolumes,
+    CreateSpec,
+    NetworkAttachment,
+    build_create_spec,
+)
 
 CONTAINER_ID = "0123456789ab" + "cdef" * 13
 SHORT_ID = CONTAINER_ID[:12]
@@ -39,9 +45,12 @@ def make_image(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def spec_for(
-    container: dict[str, Any], old_image: dict[str, Any] | None = None, image: str = TAG
+    container: dict[str, Any],
+    old_image: dict[str, Any] | None = None,
+    image: str = TAG,
+    anonymous_volumes: AnonymousVolumes = "take_over",
 ) -> CreateSpec:
-    return build_create_spec(container, old_image, image)
+    return build_create_spec(container, old_image, image, anonymous_volumes=anonymous_volumes)
 
 
 def endpoint(
@@ -300,7 +309,8 @@ def test_anonymous_volumes_are_bound_again_by_name(
     host_config: dict[str, Any] = {"NetworkMode": "default", "Binds": binds}
     if host_mounts is not None:
         host_config["Mounts"] = host_mounts
-    spec = spec_for(make_container(host_config=host_config, mounts=mounts), make_image({}))
+    container = make_container(host_config=host_config, mounts=mounts)
+    spec = spec_for(container, make_image({}), anonymous_volumes="by_name")
     assert spec.body["HostConfig"].get("Binds") == expected
 
 
@@ -459,7 +469,8 @@ def test_inputs_are_not_mutated(with_old_image: bool) -> None:
 
     assert container == container_before
     assert old_image == image_before
-    assert spec.body["HostConfig"]["Binds"] == ["/srv:/srv", f"{ANON}:/data"]
+    assert spec.body["HostConfig"]["Binds"] == ["/srv:/srv"]
+    assert spec.body["HostConfig"]["VolumesFrom"] == [CONTAINER_ID]
     assert "Hostname" not in spec.body
 
 
@@ -565,7 +576,7 @@ def test_anonymous_volume_mounts_keep_their_volume(
 ) -> None:
     host_config = {"NetworkMode": "default", "Mounts": host_mounts}
     container = make_container({"Volumes": {"/cache": {}}}, host_config=host_config, mounts=mounts)
-    spec = spec_for(container, make_image({}))
+    spec = spec_for(container, make_image({}), anonymous_volumes="by_name")
     assert spec.body["HostConfig"]["Mounts"] == expected_mounts
     assert spec.body["HostConfig"].get("Binds") == expected_binds
 
@@ -588,7 +599,7 @@ def test_volumes_from_other_containers_are_not_bound_twice(
     container = make_container(
         {"Volumes": declared}, host_config=host_config, mounts=[anon(ANON, "/shared")]
     )
-    spec = spec_for(container, make_image({}))
+    spec = spec_for(container, make_image({}), anonymous_volumes="by_name")
     assert spec.body["HostConfig"].get("Binds") == expected
     assert spec.body["HostConfig"]["VolumesFrom"] == volumes_from
 
@@ -765,5 +776,194 @@ def test_a_bind_without_source_is_the_anonymous_volume_and_is_named_not_doubled(
         "HostConfig": {"Binds": ["/data"]},
         "Mounts": [{"Type": "volume", "Name": volume, "Destination": "/data"}],
     }
-    spec = build(container, None, "app:latest")
+    spec = build(container, None, "app:latest", anonymous_volumes="by_name")
     assert spec.body["HostConfig"]["Binds"] == [f"{volume}:/data"]
+
+
+# --- Anonymous volumes taken over with --volumes-from the old container -----------------
+# The engine removes with `docker rm -v` only the volumes a container got without a name:
+# `--volumes-from` the old container keeps the declared ones so (a bind or mount by name
+# would not). A volume of a bind or mount without source comes with --volumes-from but
+# without the engine's reference to it, so those are bound by name (the engine tests show
+# both).
+
+OLDER = "9" * 64  # the container an earlier update replaced (removed since)
+NAMED = {"Type": "volume", "Name": "pgdata", "Destination": "/pg", "RW": True}
+TMPFS = {"Type": "tmpfs", "Source": "", "Destination": "/run", "RW": True}
+
+
+@pytest.mark.parametrize(
+    ("given", "mode", "expected"),
+    [
+        pytest.param(
+            {"Volumes": {"/data": {}}, "Mounts": [anon(ANON, "/data")]},
+            "take_over",
+            {"VolumesFrom": [CONTAINER_ID], "Binds": None, "Volumes": {"/data": {}}},
+            id="run-v-path",
+        ),
+        pytest.param(
+            {"Volumes": {"/cache": {}}, "Mounts": [anon(ANON, "/cache")], "image": {"/cache": {}}},
+            "take_over",
+            {"VolumesFrom": [CONTAINER_ID], "Volumes": None},
+            id="image-volume-left-to-the-new-image",
+        ),
+        pytest.param(
+            {"Binds": ["/data"], "Mounts": [anon(ANON, "/data")]},
+            "take_over",
+            {"VolumesFrom": None, "Binds": [f"{ANON}:/data"], "label": None},
+            id="bind-without-source-bound-by-name",
+        ),
+        pytest.param(
+            {
+                "Binds": ["/srv:/srv:ro", "pgdata:/pg"],
+                "Mounts": [anon(ANON, "/data"), NAMED],
+                "Volumes": {"/data": {}},
+            },
+            "take_over",
+            {"VolumesFrom": [CONTAINER_ID], "Binds": ["/srv:/srv:ro", "pgdata:/pg"]},
+            id="binds-and-named-volumes-stay-as-given",
+        ),
+        pytest.param(
+            {
+                "HostMounts": [
+                    volume_mount("/m", VolumeOptions={"NoCopy": True}),
+                    volume_mount("/pg", "pgdata"),
+                ],
+                "Mounts": [anon(ANON, "/m"), NAMED, anon(ANON2, "/data")],
+                "Volumes": {"/data": {}},
+            },
+            "take_over",
+            {
+                "VolumesFrom": [CONTAINER_ID],
+                "HostMounts": [
+                    volume_mount("/m", ANON, VolumeOptions={"NoCopy": True}),
+                    volume_mount("/pg", "pgdata"),
+                ],
+                "Binds": None,
+                "Volumes": {"/data": {}},
+            },
+            id="mount-without-source-by-name-declared-taken-over",
+        ),
+        pytest.param(
+            {"HostMounts": [volume_mount("/m", "")], "Mounts": [anon(ANON, "/m")]},
+            "take_over",
+            {"VolumesFrom": None, "HostMounts": [volume_mount("/m", ANON)], "label": None},
+            id="mount-with-empty-source-by-name",
+        ),
+        pytest.param(
+            {"VolumesFrom": ["src:ro"], "Mounts": [anon(ANON, "/shared")]},
+            "take_over",
+            {"VolumesFrom": ["src:ro"], "Binds": None, "label": None},
+            id="from-users-volumes-from-left-to-it",
+        ),
+        pytest.param(
+            {
+                "VolumesFrom": ["src:ro"],
+                "Volumes": {"/data": {}},
+                "Mounts": [anon(ANON, "/shared"), anon(ANON2, "/data")],
+            },
+            "take_over",
+            {"VolumesFrom": [CONTAINER_ID, "src:ro"], "Binds": None, "label": CONTAINER_ID},
+            id="users-volumes-from-after-ours",
+        ),
+        pytest.param(
+            {"Mounts": [NAMED], "Binds": ["pgdata:/pg"]},
+            "take_over",
+            {"VolumesFrom": None, "Binds": ["pgdata:/pg"], "label": None},
+            id="no-anonymous-volume-nothing-added",
+        ),
+        pytest.param(
+            {"Mounts": [anon("F" * 64, "/data")]},
+            "take_over",
+            {"VolumesFrom": None, "label": None},
+            id="upper-hex-name-is-not-anonymous",
+        ),
+        pytest.param(
+            {"Volumes": {"/data": {}}, "Mounts": [anon(ANON, "/data"), TMPFS]},
+            "take_over",
+            {"VolumesFrom": None, "Binds": [f"{ANON}:/data"], "label": None},
+            id="tmpfs-mount-falls-back-to-by-name",
+        ),
+        pytest.param(
+            {"Volumes": {"/data": {}}, "Mounts": [anon(ANON, "/data")], "AutoRemove": True},
+            "take_over",
+            {"VolumesFrom": None, "Binds": [f"{ANON}:/data"], "label": None},
+            id="auto-remove-falls-back-to-by-name",
+        ),
+        pytest.param(
+            {
+                "Volumes": {"/data": {}},
+                "Mounts": [anon(ANON, "/data")],
+                "VolumesFrom": [OLDER, "src"],
+                "label": OLDER,
+            },
+            "take_over",
+            {"VolumesFrom": [CONTAINER_ID, "src"], "label": CONTAINER_ID},
+            id="earlier-updates-entry-replaced",
+        ),
+        pytest.param(
+            {"Mounts": [NAMED], "VolumesFrom": [f"{OLDER}:rw"], "label": OLDER},
+            "take_over",
+            {"VolumesFrom": None, "label": None},
+            id="earlier-updates-entry-dropped",
+        ),
+        pytest.param(
+            {
+                "Volumes": {"/data": {}},
+                "Mounts": [anon(ANON, "/data")],
+                "VolumesFrom": [OLDER],
+                "label": OLDER,
+            },
+            "fresh",
+            {"VolumesFrom": None, "Binds": None, "Volumes": {"/data": {}}, "label": None},
+            id="remove-volumes-fresh-ones",
+        ),
+        pytest.param(
+            {"Binds": ["/data"], "Mounts": [anon(ANON, "/data")]},
+            "fresh",
+            {"VolumesFrom": None, "Binds": ["/data"]},
+            id="remove-volumes-bind-without-source-stays",
+        ),
+        pytest.param(
+            {
+                "Volumes": {"/data": {}},
+                "Mounts": [anon(ANON, "/data")],
+                "VolumesFrom": [OLDER],
+                "label": OLDER,
+            },
+            "by_name",
+            {"VolumesFrom": None, "Binds": [f"{ANON}:/data"], "label": None},
+            id="by-name-drops-earlier-entry",
+        ),
+    ],
+)
+def test_anonymous_volumes_are_taken_over_with_volumes_from(
+    given: dict[str, Any], mode: AnonymousVolumes, expected: dict[str, Any]
+) -> None:
+    config: dict[str, Any] = {"Volumes": given.get("Volumes")}
+    if "label" in given:
+        config["Labels"] = {VOLUMES_FROM_LABEL: given["label"], "team": "core"}
+    host_config: dict[str, Any] = {"NetworkMode": "default"}
+    for key, field in (
+        ("Binds", "Binds"),
+        ("HostMounts", "Mounts"),
+        ("VolumesFrom", "VolumesFrom"),
+        ("AutoRemove", "AutoRemove"),
+    ):
+        if key in given:
+            host_config[field] = given[key]
+    container = make_container(config, host_config=host_config, mounts=given["Mounts"])
+    old_image = make_image({"Volumes": given.get("image")})
+
+    spec = spec_for(container, old_image, anonymous_volumes=mode)
+
+    body = spec.body
+    for key, want in expected.items():
+        if key == "Volumes":
+            assert body.get("Volumes") == want
+        elif key == "label":
+            assert body["Labels"].get(VOLUMES_FROM_LABEL) == want
+        elif key == "HostMounts":
+            assert body["HostConfig"].get("Mounts") == want
+        else:
+            assert body["HostConfig"].get(key) == want, key

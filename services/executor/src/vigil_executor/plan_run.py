@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from vigil_executor.cleanup import remove_image_if_unused
+from vigil_executor.dependency_labels import missing_dependencies, missing_note
 from vigil_executor.hooks import HookResult, hook_for, run_hook
 from vigil_executor.order import node_from_inspect, plan_order
-from vigil_executor.replace import remove_image_if_unused, replace_container
-from vigil_executor.stopping import stop_container, stop_signal
+from vigil_executor.replace import replace_container
+from vigil_executor.stopping import stop_container, stop_signal, stop_signal_problem
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
 from vigil_shared.contracts.journal import JournalEntry, journal_key
@@ -176,6 +178,7 @@ class PlanRun:
         names = [r.name for r in self.plan.settled] + list(self.actions)
         if self.actions or self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
+        dependency_notes = await self._check_depends_on(names)
         await self._hooks("pre-check", names)
         stale = await self._pull_all()
         await self._pre_update(stale)
@@ -198,6 +201,8 @@ class PlanRun:
         if self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
         await self._hooks("post-check", names)
+        for name, text in dependency_notes.items():
+            self.note(name, text)
         return [self.results[n] for n in names if n in self.results]
 
     def cut_short(self, error: str) -> list[ContainerResult]:
@@ -208,6 +213,41 @@ class PlanRun:
                 self.results[name] = self.result(action, "failed", error=error)
         names = [r.name for r in self.plan.settled] + list(self.actions)
         return [self.results[n] for n in names if n in self.results]
+
+    async def _check_depends_on(self, names: list[str]) -> dict[str, str]:
+        """A warning for each selected container whose depends-on label names a container
+        that is not on this host (logged now, noted on its result at the end)."""
+        if not names:
+            return {}
+        if self.inspected:
+            present = {n: _labels(d) for n, d in self.inspected.items()}
+            ids = [str(d.get("Id") or "") for d in self.inspected.values()]
+        else:  # nothing to update: one list call tells names, ids and labels
+            try:
+                listed = await asyncio.to_thread(self.engine.api.containers, all=True)
+            except Exception as exc:  # a warning to give is no reason to fail the plan
+                log.warning("depends-on labels not checked", error=str(exc))
+                return {}
+            # Names also holds `/web/db` for a container linked as db into web.
+            present = {
+                next((n for n in c.get("Names") or () if n.count("/") == 1), "").lstrip("/"): dict(
+                    c.get("Labels") or {}
+                )
+                for c in listed
+            }
+            ids = [str(c.get("Id") or "") for c in listed]
+        notes: dict[str, str] = {}
+        for name in names:
+            missing = missing_dependencies(present.get(name) or {}, present, ids)
+            if missing:
+                notes[name] = missing_note(missing)
+                log.warning(
+                    "depends-on names no container on this host",
+                    container=name,
+                    missing=", ".join(missing),
+                    host=self.plan.host,
+                )
+        return notes
 
     def _local_image(self, image: str) -> str:
         """--no-pull: the image the tag names on this host now."""
@@ -239,6 +279,14 @@ class PlanRun:
                 error = f"monitor only: a newer image is available{digest}"
                 await self.progress(name, "monitor-only", error)
                 self.results[name] = self.result(action, "skipped", error=error)
+                continue
+
+            if mode == "update" and (
+                problem := stop_signal_problem(_labels(self.inspected.get(name)))
+            ):
+                # Refused before the pull: the engine would refuse the stop, half-way through.
+                await self.progress(name, "failed", problem)
+                self.results[name] = self.result(action, "failed", error=problem)
                 continue
 
             async def progress(phase: str, message: str, name: str = name) -> None:
@@ -372,13 +420,7 @@ class PlanRun:
             if hook is not None and not hook.ok:
                 notes.append(hook.describe())
         if self.config.cleanup:
-            removed = await asyncio.to_thread(
-                remove_image_if_unused, self.engine, action.old_image_id
-            )
-            if removed:
-                await self.progress(
-                    name, "cleaned-up", f"removed old image {action.old_image_id[:19]}"
-                )
+            await self._clean_up(name, action.old_image_id)
         await self.progress(name, "done", f"running on {new_id[:19]}")
         self.results[name] = self.result(
             action,
@@ -387,6 +429,17 @@ class PlanRun:
             new_container_id=outcome.new_container_id,
             notes=tuple(notes),
         )
+
+    async def _clean_up(self, name: str, image_id: str) -> None:
+        """--cleanup: the old image goes, unless a tag or a container still names it."""
+        cleanup = await asyncio.to_thread(remove_image_if_unused, self.engine, image_id)
+        if cleanup.removed:
+            await self.progress(name, "cleaned-up", f"removed old image {image_id[:19]}")
+        else:
+            log.info("old image kept", container=name, image=image_id[:19], reason=cleanup.reason)
+            await self.progress(
+                name, "cleanup-skipped", f"old image {image_id[:19]} kept: {cleanup.reason}"
+            )
 
     # ---- hooks ----------------------------------------------------------------------------
 

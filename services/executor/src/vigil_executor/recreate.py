@@ -9,9 +9,16 @@ defaults apply; what the user set is kept.
 Inspect data is not quite what `docker run` sent, and some of it the engine refuses when it is
 passed back, so a few fields are turned back into what the user gave:
 
-- anonymous volumes (from `-v /path`, an image's VOLUME or `--mount type=volume` without a
-  source) are bound again by name so that their data stays; those that come with
-  `--volumes-from` are left to it;
+- anonymous volumes keep their data and stay anonymous where the engine allows it: those
+  declared (`-v /path`, an image's VOLUME) are taken over with `--volumes-from` the old
+  container, so that `docker rm -v` of the new one removes them, as it would have removed the
+  old one's (a volume named in a bind or a mount never is). Those of a bind or a mount
+  without source (`--mount type=volume,target=/path`) are bound again by name: the engine
+  holds no reference to such a volume when it comes with `--volumes-from` (`docker volume
+  prune` would remove it while in use). So are all of a `--rm` container (a replacement that
+  fails to start is removed by the engine with its anonymous volumes, and the old container
+  is gone already) and of one with a `--mount type=tmpfs` (which the engine refuses to
+  copy). Those that come with the user's own `--volumes-from` are left to it;
 - legacy links read `/db:/web/alias` and are given back as `db:alias`;
 - in `container:` network mode the hostname, domain name and exposed ports are the engine's
   (copied from the other container and the image), and the engine refuses them on create;
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -32,6 +39,14 @@ import msgspec
 _NO_ENDPOINTS = ("host", "none")
 VIGIL_LABEL_PREFIX = "io.vigil."
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
+# On a new container that took over anonymous volumes: the old container's id, the entry of
+# HostConfig.VolumesFrom that Vigil added. That container is removed afterwards, so the next
+# update leaves the entry out.
+VOLUMES_FROM_LABEL = "io.vigil.volumes-from"
+# What becomes of the old container's anonymous volumes: taken over (the default), bound by
+# name (for an old container that the engine has removed already), or fresh
+# (`--remove-volumes`).
+AnonymousVolumes = Literal["take_over", "by_name", "fresh"]
 
 
 class NetworkAttachment(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,11 +124,14 @@ def _anonymous(mount: dict[str, Any]) -> str:
 
 
 def _keep_anonymous_volumes(
-    container: dict[str, Any], declared: set[str], host_config: dict[str, Any]
-) -> None:
-    """Bind the container's anonymous volumes again by name, so that their data stays.
+    container: dict[str, Any], declared: set[str], host_config: dict[str, Any], take_over: bool
+) -> bool:
+    """Keep the container's anonymous volumes, and their data, in its replacement; whether
+    the old container was added to --volumes-from.
 
-    `declared`: the destinations in the old Config.Volumes (the user's and the image's)."""
+    `declared`: the destinations in the old Config.Volumes (the user's and the image's).
+    `take_over`: the declared ones come with `--volumes-from` the old container (anonymous
+    still); else they are bound by name."""
     mounted = {
         str(m.get("Destination") or ""): name
         for m in container.get("Mounts") or ()
@@ -127,7 +145,7 @@ def _keep_anonymous_volumes(
     if host_mounts:
         host_config["Mounts"] = host_mounts
 
-    # A bind with no source (`/data`, as `docker run -v /data` gives) is the anonymous
+    # A bind with no source (`/data`, as an API client may send `-v /data`) is the anonymous
     # volume itself: it names the old volume now, or the engine would mount /data twice.
     binds = [
         f"{mounted[b]}:{b}" if ":" not in b and b in mounted else b
@@ -136,14 +154,44 @@ def _keep_anonymous_volumes(
     bound = {b.split(":")[1] for b in binds if b.count(":") >= 1}
     targets = {str(m.get("Target") or "") for m in host_mounts}
     from_others = bool(host_config.get("VolumesFrom"))
+    rest: list[str] = []
     for dest, name in mounted.items():
         if dest in bound or dest in targets:
             continue
         if from_others and dest not in declared:
             continue  # it comes with --volumes-from, which brings it again
-        binds.append(f"{name}:{dest}")
+        rest.append(f"{name}:{dest}")
+    taken = take_over and bool(rest) and _can_take_over(container)
+    if taken:
+        # First, so that the user's own --volumes-from wins where both mount one path; binds
+        # and mounts win over both, so the by-name ones above replace what it brings.
+        host_config["VolumesFrom"] = [str(container["Id"]), *(host_config.get("VolumesFrom") or ())]
+        rest = []
+    binds.extend(rest)
     if binds:
         host_config["Binds"] = binds
+    return taken
+
+
+def _can_take_over(container: dict[str, Any]) -> bool:
+    """Whether the replacement may hold the anonymous volumes as anonymous ones.
+
+    Not with `--rm`: a replacement that fails to start is removed by the engine with its
+    anonymous volumes, and the old container is gone already (--rm), so the data would go
+    too. Not with a `--mount type=tmpfs`: engine 20.10 refuses `--volumes-from` such a
+    container ("no such volume")."""
+    if (container.get("HostConfig") or {}).get("AutoRemove"):
+        return False
+    return all(m.get("Type") in ("bind", "volume") for m in container.get("Mounts") or ())
+
+
+def _without_our_volumes_from(container: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """Leave out the --volumes-from that an earlier update added (its container is gone)."""
+    ours = ((container.get("Config") or {}).get("Labels") or {}).get(VOLUMES_FROM_LABEL)
+    entries = host_config.get("VolumesFrom")
+    if ours and entries:
+        kept = [e for e in entries if str(e).split(":", 1)[0] != ours]
+        host_config["VolumesFrom"] = kept or None
 
 
 def _network_order(mode: str, networks: dict[str, Any]) -> list[str]:
@@ -174,11 +222,13 @@ def build_create_spec(
     old_image: dict[str, Any] | None,
     image: str,
     *,
-    keep_anonymous_volumes: bool = True,
+    anonymous_volumes: AnonymousVolumes = "take_over",
 ) -> CreateSpec:
     """The create call for `container` on `image` (the tag it follows, now the new build).
 
-    `keep_anonymous_volumes=False` (`--remove-volumes`): the new container gets fresh ones."""
+    `anonymous_volumes`: "take_over" (the old container must still exist when the new one is
+    created), "by_name" (it does not), "fresh" (`--remove-volumes`: the new container gets
+    fresh ones)."""
     config = copy.deepcopy(dict(container.get("Config") or {}))
     host_config = copy.deepcopy(dict(container.get("HostConfig") or {}))
     short_id = str(container.get("Id") or "")[:12]
@@ -205,8 +255,11 @@ def build_create_spec(
         for key in ("Hostname", "Domainname", "ExposedPorts"):
             config.pop(key, None)
 
-    if keep_anonymous_volumes:
-        _keep_anonymous_volumes(container, declared, host_config)
+    _without_our_volumes_from(container, host_config)
+    if anonymous_volumes != "fresh":
+        take_over = anonymous_volumes == "take_over"
+        if _keep_anonymous_volumes(container, declared, host_config, take_over):
+            config["Labels"] = {**(config.get("Labels") or {}), VOLUMES_FROM_LABEL: container["Id"]}
     if host_config.get("Links"):
         host_config["Links"] = [_link(str(link)) for link in host_config["Links"]]
 

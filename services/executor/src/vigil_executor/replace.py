@@ -163,7 +163,7 @@ def replace_container(
         old,
         _inspect_image(client, str(old.get("Image") or "")),
         image,
-        keep_anonymous_volumes=not remove_volumes,
+        anonymous_volumes="fresh" if remove_volumes else "take_over",
     )
     spec.body.setdefault("Labels", {})
     spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
@@ -502,16 +502,3 @@ def _roll_back(
             status="failed", error=f"{error}; rollback incomplete: {'; '.join(problems)}"
         )
     return ReplaceOutcome(status="rolled_back", error=f"{error} (the old container runs again)")
-
-
-def remove_image_if_unused(client: Any, image_id: str) -> bool:
-    """`--cleanup`: remove the old image unless a container still uses it."""
-    try:
-        users = client.api.containers(all=True, quiet=False)
-        if any(c.get("ImageID") == image_id for c in users):
-            return False
-        client.api.remove_image(image_id, force=True)
-    except Exception as exc:
-        log.warning("old image not removed", image=image_id[:19], error=_api_error(exc))
-        return False
-    return True
