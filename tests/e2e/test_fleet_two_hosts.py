@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.second_engine import SecondEngine
-from tests.support.vigil_process import VigilProcess, run_vigil
+from tests.support.vigil_process import VigilProcess, main_engine_url, run_vigil
 from vigil.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_trigger_updates_both_hosts_with_one_manifest_request_per_image(
             tmp_path,
             *("--nats-url", url, "--tlsverify", "--scope", hosts.scope),
             *("--metrics-port", str(metrics_port)),
-            *("--engine", f"{HOST_A}=unix:///var/run/docker.sock"),
+            *("--engine", f"{HOST_A}={main_engine_url()}"),
             *("--engine", f"{HOST_B}={engine_b.tcp_url}"),
             env=tls_env,
             command="scanner",

@@ -22,7 +22,7 @@ from tests.support.registry_fixtures import RegistryServer
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.second_engine import SecondEngine
 from tests.support.secured_nats import SecuredNats
-from tests.support.vigil_process import VigilProcess
+from tests.support.vigil_process import VigilProcess, main_engine_url
 from vigil.embedded_nats import EmbeddedNats
 from vigil_shared.codec import decode
 from vigil_shared.contracts import Plan
@@ -132,7 +132,7 @@ def test_each_host_is_scanned_exactly_once_per_tick_even_when_a_replica_dies(
             tmp_path,
             *("--nats-url", url, "--scanner-group", "pool", "--interval", str(INTERVAL)),
             *("--scope", scope),
-            *("--engine", f"{HOSTS[0]}=unix:///var/run/docker.sock"),
+            *("--engine", f"{HOSTS[0]}={main_engine_url()}"),
             *("--engine", f"{HOSTS[1]}={second_engine.url}"),
             command="scanner",
             label=f"replica-{n}",
@@ -200,7 +200,7 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
             VigilProcess(
                 tmp_path,
                 *("--scanner-group", "pool", "--interval", str(INTERVAL), "--scope", scope),
-                *("--engine", f"{HOSTS[0]}=unix:///var/run/docker.sock"),
+                *("--engine", f"{HOSTS[0]}={main_engine_url()}"),
                 *("--engine", f"{HOSTS[1]}={second_engine.url}"),
                 env=nats_server.env("scanner-pool"),
                 command="scanner",

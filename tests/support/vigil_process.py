@@ -23,6 +23,12 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**base, **(extra or {})}
 
 
+def main_engine_url() -> str:
+    """The engine the tests use (DOCKER_HOST, else the default socket), as an `--engine` address."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return host if "://" in host else f"unix://{host}"
+
+
 def run_vigil(
     *args: str, env: dict[str, str] | None = None, timeout: float = 180, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -56,11 +62,15 @@ class VigilProcess:
         self.log_path = tmp_path / f"{label}.log"
         self._log = self.log_path.open("wb")
         argv = [command, *args] if command else ["--state-dir", str(self.state), *args]
+        process_env = clean_env(env)
+        if "--engine" in args:
+            # A scanner given its engines refuses DOCKER_HOST beside them (--engine names each).
+            process_env.pop("DOCKER_HOST", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vigil.cli", *argv],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=clean_env(env),
+            env=process_env,
         )
 
     @property
