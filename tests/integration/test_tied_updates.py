@@ -15,8 +15,10 @@ import pytest
 from tests.integration.test_ordered_updates import Host, by_name, execute
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
+from vigil_executor.recovery import recover
 from vigil_shared import labels
 from vigil_shared.bus import Bus
+from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
 
 pytestmark = pytest.mark.integration
 
@@ -310,3 +312,68 @@ async def test_a_dependent_that_is_not_updated_itself_is_started_again(
     assert results[d].status == "skipped" and "monitor only" in results[d].error
     d_new = running_on(docker_client, d, d_old["Image"])
     assert d_new["Id"] == d_old["Id"]
+
+
+# --- after an executor died between a provider and its dependents --------------------------
+
+
+def replace_by_hand(client: Any, name: str, image: str, **kw: Any) -> str:
+    """What an executor that died right after replacing `name` left: a new container under
+    the name, labelled with the old one's id, and the old one gone. The new container's id."""
+    old_id = inspect(client, name)["Id"]
+    client.api.stop(old_id, timeout=5)
+    client.api.rename(old_id, aside_name(name, old_id))
+    new = client.api.create_container(
+        image,
+        name=name,
+        labels={REPLACES_LABEL: old_id},
+        host_config=client.api.create_host_config(**kw),
+    )
+    client.api.start(new["Id"])
+    client.api.remove_container(old_id, force=True)
+    return str(new["Id"])
+
+
+async def test_a_plan_delivered_again_ties_a_dependent_to_the_earlier_replacement(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    x = host.run("x", stale=True)
+    d = host.run("d", stale=True, network_mode=f"container:{x}")
+    host.publish_new_build()
+    x_new = replace_by_hand(docker_client, x, host.current_tag)
+    report = await execute(bus, docker_client, host.plan(["d"], []))
+
+    result = by_name(report)[d]
+    assert result.status == "updated", result.error
+    d_new = running_on(docker_client, d, result.new_image_id)
+    assert d_new["HostConfig"]["NetworkMode"] == f"container:{x_new}"
+    assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
+    assert ours(docker_client, d) == [d]
+
+
+def test_recovery_rolls_a_tied_dependent_back_into_the_new_provider(
+    host: Host, docker_client: Any
+) -> None:
+    """The executor died after replacing X and creating D's replacement: the rollback cannot
+    start the old D (it names the old X, gone); it creates it again in the new X."""
+    x = host.run("x", stale=True)
+    d = host.run("d", stale=False, network_mode=f"container:{x}")
+    d_old = inspect(docker_client, d)
+    docker_client.api.stop(d, timeout=5)
+    x_new = replace_by_hand(docker_client, x, host.current_tag)
+    docker_client.api.rename(d_old["Id"], aside_name(d, d_old["Id"]))
+    docker_client.api.create_container(
+        host.current_tag,
+        name=d,
+        labels={REPLACES_LABEL: d_old["Id"]},
+        host_config=docker_client.api.create_host_config(network_mode=f"container:{x_new}"),
+    )  # never started
+
+    done = recover(docker_client, {}, remove_volumes=False)
+
+    assert any(line.startswith(f"{d}: roll back:") for line in done), done
+    d_new = running_on(docker_client, d, d_old["Image"])
+    assert d_new["HostConfig"]["NetworkMode"] == f"container:{x_new}"
+    assert d_new["Config"]["Image"] == d_old["Config"]["Image"]
+    assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
+    assert ours(docker_client, d) == [d]

@@ -21,7 +21,7 @@ from vigil_executor.hooks import HookResult, hook_for, run_hook
 from vigil_executor.order import node_from_inspect, plan_order
 from vigil_executor.replace import remove_image_if_unused, replace_container
 from vigil_executor.stopping import stop_container, stop_signal
-from vigil_executor.ties import Moved, retarget
+from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
 from vigil_shared.contracts.journal import JournalEntry, journal_key
@@ -186,6 +186,9 @@ class PlanRun:
         names = [r.name for r in self.plan.settled] + list(self.actions)
         if self.actions or self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
+            # Replacements whose dependents may not have followed yet (a plan delivered
+            # again after its executor died between the two).
+            self.moved = replaced(self.inspected.values())
         await self._hooks("pre-check", names)
         stale = await self._pull_all()
         await self._pre_update(stale)
@@ -424,6 +427,12 @@ class PlanRun:
         again on its own image when it is tied to a replaced container (a shared namespace,
         a legacy link), which no start can change."""
         container_id = str(data["Id"])
+        try:  # as it is now: the engine renamed its links when their target was renamed
+            data = await asyncio.to_thread(self.engine.api.inspect_container, container_id)
+        except Exception as exc:
+            reason = getattr(exc, "explanation", None) or exc
+            self.fail(name, f"gone after {after} was updated: {reason}")
+            return
         _, ties = retarget(data, self.moved)
         if not ties:
             await self.progress(name, "restarting", "after its dependencies were updated")

@@ -231,7 +231,7 @@ def replace_container(
         error = _api_error(exc)
         new_id = created[0] if created else ""
         if ties:
-            return _restore_tied(api, source, new_id, image, ties, was_running, error, on_step)
+            return restore_tied(api, source, name, new_id, image, ties, was_running, error, on_step)
         return _roll_back(api, container_id, new_id, name, was_running, error, on_step)
 
     notes = _not_carried_over(old)
@@ -501,9 +501,10 @@ def _create_on_image(
             log.error("could not point the tag back", image=image, error=str(exc))
 
 
-def _restore_tied(
+def restore_tied(
     api: Any,
     old: dict[str, Any],
+    name: str,
     new_id: str,
     image: str,
     ties: tuple[str, ...],
@@ -514,8 +515,8 @@ def _restore_tied(
     """Roll back a container tied to a provider this cycle replaced: the old container names
     the old provider, which is gone, so it cannot simply start again. It is created again
     from its settings (`old`, tied to the new provider) on its old image, and the old one is
-    removed only once that copy is there (and runs, if it ran)."""
-    name = container_name(old)
+    removed only once that copy is there (and runs, if it ran). `name`: the container's
+    own, which the copy takes."""
     old_id = str(old["Id"])
     on_step("rolling-back", f"{name}: {error}; creating the old container again")
     if new_id:

@@ -6,6 +6,10 @@ stores the id, however X was named), and a legacy link (`--link X:alias`) holds 
 which the engine rewrites when X is renamed (to `X-vigil-old-ID` while X is replaced). Neither
 can change on an existing container, and once the old X is gone the tied container cannot
 start: it must be created again, tied to the new X.
+
+Only what names the gone container is retied: its id, or the name the engine gave the link
+when it was renamed aside. A namespace or a link naming X by its name finds the new X when
+the container starts, and needs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from vigil_shared.contracts.journal import aside_name
+from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
 
 # HostConfig fields that may hold `container:<id or name>`.
 NAMESPACE_MODES = {"NetworkMode": "network", "IpcMode": "IPC", "PidMode": "PID"}
@@ -41,7 +45,22 @@ def namespace_refs(host_config: Mapping[str, Any]) -> list[str]:
 
 
 def _matches(ref: str, moved: Moved) -> bool:
-    return ref == moved.name or (len(ref) >= 12 and moved.old_id.startswith(ref))
+    return len(ref) >= 12 and moved.old_id.startswith(ref)
+
+
+def replaced(containers: Iterable[Mapping[str, Any]]) -> list[Moved]:
+    """The containers Vigil created in place of one that is gone (their label says which),
+    as the engine shows them: what still names the old one must follow them, even when the
+    replacement was made by an executor that died before it got to the dependents."""
+    containers = list(containers)
+    ids = {str(c.get("Id") or "") for c in containers}
+    found = []
+    for c in containers:
+        old_id = str(((c.get("Config") or {}).get("Labels") or {}).get(REPLACES_LABEL) or "")
+        if old_id and old_id not in ids:
+            name = str(c.get("Name") or "").lstrip("/")
+            found.append(Moved(name=name, old_id=old_id, new_id=str(c.get("Id"))))
+    return found
 
 
 def retarget(
@@ -68,10 +87,7 @@ def retarget(
     for link in host.get("Links") or ():
         # `/X:/dependent/alias`, X possibly renamed aside by the engine meanwhile.
         target, sep, rest = str(link).partition(":")
-        found = next(
-            (m for m in moved if target.lstrip("/") in (m.name, aside_name(m.name, m.old_id))),
-            None,
-        )
+        found = next((m for m in moved if target.lstrip("/") == aside_name(m.name, m.old_id)), None)
         if found is not None:
             link = f"/{found.name}{sep}{rest}"
             ties.append(f"the new {found.name} by its link")
