@@ -377,3 +377,28 @@ def test_recovery_rolls_a_tied_dependent_back_into_the_new_provider(
     assert d_new["Config"]["Image"] == d_old["Config"]["Image"]
     assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
     assert ours(docker_client, d) == [d]
+
+
+async def test_a_stopped_container_tied_to_the_provider_is_recreated_and_stays_stopped(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    """Stopped (and in the cycle, as with --include-stopped), it is not started; but it is
+    created again in the new provider, so that its next start works."""
+    x = host.run("x", stale=True)
+    d = host.run("d", stale=False, network_mode=f"container:{x}")
+    docker_client.api.stop(d, timeout=5)
+    d_old = inspect(docker_client, d)
+    host.publish_new_build()
+    report = await execute(bus, docker_client, host.plan(["x"], ["d"]))
+
+    results = by_name(report)
+    assert results[x].status == "updated", results[x].error
+    assert results[d].status == "fresh", results[d].error
+    assert any("stays stopped" in n for n in results[d].notes), results[d].notes
+    d_new = inspect(docker_client, d)
+    assert not d_new["State"]["Running"]
+    assert d_new["Image"] == d_old["Image"]
+    assert d_new["HostConfig"]["NetworkMode"] == f"container:{inspect(docker_client, x)['Id']}"
+    docker_client.api.start(d)
+    assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
+    assert ours(docker_client, d) == [d]

@@ -208,6 +208,9 @@ class PlanRun:
                 await self._stop(name, stale)
             for name in order.start:
                 await self._bring_up(name, stale, order.start)
+        # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
+        left = {m for cycle in order.cycles for m in cycle}
+        await self._retie_stopped(names, {*order.start, *stale, *left})
         if self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
         await self._hooks("post-check", names)
@@ -448,6 +451,31 @@ class PlanRun:
                 reason = getattr(exc, "explanation", None) or exc
                 self.fail(name, f"could not be restarted after {after} was updated: {reason}")
             return
+        await self._recreate_tied(name, data, ties, start=True)
+
+    async def _retie_stopped(self, names: list[str], handled: set[str]) -> None:
+        """A stopped container of the cycle tied to a replaced one (only running dependents
+        move with what they depend on) would fail its next start: it is created again, tied
+        to the new one, and stays stopped."""
+        for name in names:
+            data = self.inspected.get(name)
+            if not self.moved or data is None or name in handled or _running(data):
+                continue
+            try:
+                now = await asyncio.to_thread(self.engine.api.inspect_container, str(data["Id"]))
+            except Exception:  # removed meanwhile
+                continue
+            _, ties = retarget(now, self.moved)
+            if ties and not _running(now):
+                self.was_running[name] = False
+                await self._recreate_tied(name, now, ties, start=False)
+                await self.forget(name)
+
+    async def _recreate_tied(
+        self, name: str, data: dict[str, Any], ties: tuple[str, ...], *, start: bool
+    ) -> None:
+        """Create `name` again on its own image, tied to the replacements it names."""
+        container_id = str(data["Id"])
         joined = ", ".join(ties)
         await self.progress(name, "recreating", f"on its own image, to join {joined}")
         outcome = await asyncio.to_thread(
@@ -458,7 +486,7 @@ class PlanRun:
             stop_timeout=self.config.stop_timeout,
             on_step=self.on_step(name),
             stop_signal=stop_signal(_labels(data)),
-            start=True,
+            start=start,
             health_timeout=self.config.health_timeout,
             journal=self.journal_for(name),
             moved=tuple(self.moved),
@@ -466,7 +494,8 @@ class PlanRun:
         )
         await self._note_moved(name, container_id)
         if outcome.status == "updated":
-            self.note(name, f"recreated on its own image to join {joined}")
+            stays = "" if start else " (it was stopped, and stays stopped)"
+            self.note(name, f"recreated on its own image to join {joined}{stays}")
             for note in outcome.notes:
                 self.note(name, note)
             return
