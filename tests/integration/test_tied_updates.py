@@ -116,6 +116,27 @@ async def test_a_container_sharing_a_namespace_joins_the_new_provider(
     assert ours(docker_client, d) == [d]
 
 
+async def test_shared_namespaces_with_rolling_restart(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    x = host.run("x", stale=True, ipc_mode="shareable")
+    ref = f"container:{inspect(docker_client, x)['Id']}"
+    d = host.run("d", stale=False, network_mode=ref, ipc_mode=ref, pid_mode=ref)
+    d_old = inspect(docker_client, d)
+    host.publish_new_build()
+    report = await execute(bus, docker_client, host.plan(["x"], ["d"]), rolling_restart=True)
+
+    results = by_name(report)
+    assert results[x].status == "updated", results[x].error
+    assert results[d].status == "fresh", results[d].error
+    x_new = running_on(docker_client, x, results[x].new_image_id)
+    d_new = running_on(docker_client, d, d_old["Image"])
+    for key, kind in (("NetworkMode", "net"), ("IpcMode", "ipc"), ("PidMode", "pid")):
+        assert d_new["HostConfig"][key] == f"container:{x_new['Id']}"
+        assert namespace(docker_client, d, kind) == namespace(docker_client, x, kind)
+    assert ours(docker_client, d) == [d]
+
+
 async def test_shared_namespaces_order_the_update(bus: Bus, host: Host, docker_client: Any) -> None:
     """IPC and PID modes are dependencies too: the provider is replaced first, whichever
     name sorts first."""
@@ -129,19 +150,26 @@ async def test_shared_namespaces_order_the_update(bus: Bus, host: Host, docker_c
     assert inspect(docker_client, d)["HostConfig"]["PidMode"] == f"container:{x_new['Id']}"
 
 
+@pytest.mark.parametrize("tie", ["network", "link"])
 async def test_a_dependent_whose_new_image_fails_runs_again_in_the_new_provider(
-    bus: Bus, host: Host, docker_client: Any, names: Callable[[str], str], registry: RegistryServer
+    bus: Bus,
+    host: Host,
+    docker_client: Any,
+    names: Callable[[str], str],
+    registry: RegistryServer,
+    tie: str,
 ) -> None:
     """The old dependent cannot simply start again (it names the old provider, now gone):
-    the rollback creates it again from its own settings, on its old image, in the new
-    provider's namespace."""
+    the rollback creates it again from its own settings, on its old image, tied to the new
+    provider (its namespace, its link)."""
     x = host.run("x", stale=True)
     host.publish_new_build()
     broken = f"{registry.host}/{names('broken')}:latest"
     build_test_image(docker_client, broken, marker="b1")
     push_image(docker_client, broken)
     d = names("d")
-    docker_client.containers.run(broken, name=d, detach=True, network_mode=f"container:{x}")
+    tied = {"network_mode": f"container:{x}"} if tie == "network" else {"links": {x: "alias"}}
+    docker_client.containers.run(broken, name=d, detach=True, **tied)
     host.containers["d"] = d
     d_old = inspect(docker_client, d)
     build_test_image(docker_client, broken, marker="b2", extra='ENTRYPOINT ["/no/such/binary"]\n')
@@ -160,9 +188,15 @@ async def test_a_dependent_whose_new_image_fails_runs_again_in_the_new_provider(
     assert results[d].status == "rolled_back", results[d].error
     x_new = inspect(docker_client, x)
     d_new = running_on(docker_client, d, d_old["Image"])
-    assert d_new["HostConfig"]["NetworkMode"] == f"container:{x_new['Id']}"
     assert d_new["Config"]["Image"] == broken
-    assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
+    if tie == "network":
+        assert d_new["HostConfig"]["NetworkMode"] == f"container:{x_new['Id']}"
+        assert namespace(docker_client, d, "net") == namespace(docker_client, x, "net")
+    else:
+        assert d_new["HostConfig"]["Links"] == [f"/{x}:/{d}/alias"]
+        address = x_new["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        assert alias_address(docker_client, d, "alias") == address
+    assert any("created again" in n for n in results[d].notes), results[d].notes
     assert ours(docker_client, d) == [d]
 
 

@@ -484,9 +484,14 @@ def _create_on_image(
     repo, tag = _split_tag(image)
     try:
         current = str(api.inspect_image(image)["Id"])
-        if current == image_id:  # the tag names that image already
-            _create(api, spec, name, created)
-            return
+    except Exception:
+        current = ""
+    if current == image_id:  # the tag names that image already
+        _create(api, spec, name, created)
+        return
+    try:
+        if not current:
+            raise RuntimeError(f"{image} is not on this host")
         api.tag(image_id, repo, tag, force=True)
     except Exception as exc:
         log.warning("creating the old container by image id", image=image, error=str(exc))
