@@ -269,6 +269,35 @@ async def test_a_legacy_link_survives_the_providers_rollback(
     assert ours(docker_client, prov) == [prov]
 
 
+async def test_a_link_follows_an_auto_removed_provider_created_again_by_its_rollback(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    """An `--rm` provider whose new build fails is created again (a new id) on its old image:
+    its linked dependent follows that one."""
+    prov = host.run("prov", stale=True, auto_remove=True)
+    prov_old = inspect(docker_client, prov)
+    dep = host.run("dep", stale=False, links={prov: "alias"})
+    dep_old = inspect(docker_client, dep)
+    build_test_image(docker_client, host.stale_tag, marker="broken",
+                     extra='ENTRYPOINT ["/no/such/binary"]\n')  # fmt: skip
+    push_image(docker_client, host.stale_tag)
+    docker_client.api.remove_image(host.stale_tag)
+    report = await execute(bus, docker_client, host.plan(["prov"], ["dep"]))
+
+    results = by_name(report)
+    assert results[prov].status == "rolled_back", results[prov].error
+    prov_new = running_on(docker_client, prov, prov_old["Image"])
+    assert prov_new["Id"] != prov_old["Id"] and prov_new["HostConfig"]["AutoRemove"] is True
+    dep_new = running_on(docker_client, dep, dep_old["Image"])
+    assert dep_new["HostConfig"]["Links"] == [f"/{prov}:/{dep}/alias"]
+    address = prov_new["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert alias_address(docker_client, dep, "alias") == address
+    assert results[dep].status == "fresh", results[dep].error
+    assert any(f"to join the new {prov} by its link" in n for n in results[dep].notes)
+    assert ours(docker_client, prov) == [prov]
+    assert ours(docker_client, dep) == [dep]
+
+
 # --- --rm containers ---------------------------------------------------------------------
 
 
