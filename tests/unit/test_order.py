@@ -93,6 +93,12 @@ def inspect(name: str, **host: Any) -> dict[str, Any]:
         (inspect("sidecar", NetworkMode="container:vpn"), ("vpn",)),
         (inspect("sidecar", NetworkMode="container:" + "f" * 64), ("f" * 64,)),
         (inspect("web", NetworkMode="bridge"), ()),
+        (
+            inspect("side", IpcMode="container:app", PidMode="container:" + "e" * 64),
+            ("app", "e" * 64),
+        ),
+        (inspect("side", NetworkMode="container:app", IpcMode="container:app"), ("app",)),
+        (inspect("web", IpcMode="shareable", PidMode="host"), ()),
         (inspect("web", Links=["/db:/web/db"], labels={labels.DEPENDS_ON: "db"}), ("db",)),
     ],
 )

@@ -1,7 +1,8 @@
 """The order of an update on one host: who stops first, who starts first, who is left alone.
 
 Pure. Dependencies come from links, the `com.centurylinklabs.watchtower.depends-on` label
-(comma-separated names) and `network_mode: container:<name>`, as watchtower reads them. A
+(comma-separated names) and shared namespaces (`container:<name or id>` as network, IPC or
+PID mode; watchtower reads only the network mode). A
 container that depends on an updated one is restarted after it even when its own image is
 current. Containers in a dependency cycle are reported and left alone, and so is anything
 that would have to move with them.
@@ -14,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from vigil_executor.ties import namespace_refs
 from vigil_shared import labels
 
 
@@ -42,9 +44,8 @@ def node_from_inspect(data: Mapping[str, Any]) -> Node:
         deps.append(str(link).split(":", 1)[0].lstrip("/"))
     label = ((config.get("Labels") or {}).get(labels.DEPENDS_ON)) or ""
     deps.extend(part.strip().lstrip("/") for part in label.split(",") if part.strip())
-    mode = str(host.get("NetworkMode") or "")
-    if mode.startswith("container:"):
-        deps.append(mode.removeprefix("container:").lstrip("/"))
+    # `--network|--ipc|--pid container:X`: X must be up before it (the engine holds X by id).
+    deps.extend(namespace_refs(host))
     name = str(data.get("Name") or "").lstrip("/")
     return Node(
         name=name,

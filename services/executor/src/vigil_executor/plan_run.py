@@ -23,9 +23,11 @@ from vigil_executor.hooks import HookResult, hook_for, run_hook
 from vigil_executor.order import node_from_inspect, plan_order
 from vigil_executor.replace import replace_container
 from vigil_executor.stopping import stop_container, stop_signal, stop_signal_problem
+from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
 from vigil_shared.contracts.journal import JournalEntry, journal_key
+from vigil_shared.contracts.report import ResultStatus
 from vigil_shared.logs import get_logger
 
 if TYPE_CHECKING:
@@ -68,6 +70,11 @@ def _running(data: Mapping[str, Any] | None) -> bool:
     return bool(((data or {}).get("State") or {}).get("Running"))
 
 
+def _auto_removed(data: Mapping[str, Any] | None) -> bool:
+    """`--rm`: the engine removes the container as soon as it stops."""
+    return bool(((data or {}).get("HostConfig") or {}).get("AutoRemove"))
+
+
 class PlanRun:
     def __init__(self, executor: Executor, plan: Plan) -> None:
         self.executor = executor
@@ -82,6 +89,8 @@ class PlanRun:
         self.new_ids: dict[str, str] = {}
         self.was_running: dict[str, bool] = {}
         self.inspected: dict[str, dict[str, Any]] = {}
+        # Containers replaced by a new one so far: what is tied to them follows the new one.
+        self.moved: list[Moved] = []
 
     # ---- progress and results -----------------------------------------------------------
 
@@ -178,6 +187,9 @@ class PlanRun:
         names = [r.name for r in self.plan.settled] + list(self.actions)
         if self.actions or self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
+            # Replacements whose dependents may not have followed yet (a plan delivered
+            # again after its executor died between the two).
+            self.moved = replaced(self.inspected.values())
         dependency_notes = await self._check_depends_on(names)
         await self._hooks("pre-check", names)
         stale = await self._pull_all()
@@ -198,6 +210,9 @@ class PlanRun:
                 await self._stop(name, stale)
             for name in order.start:
                 await self._bring_up(name, stale, order.start)
+        # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
+        left = {m for cycle in order.cycles for m in cycle}
+        await self._retie_stopped(names, {*order.start, *stale, *left})
         if self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
         await self._hooks("post-check", names)
@@ -347,6 +362,10 @@ class PlanRun:
             return
         if name in stale and is_self(_labels(data)):
             return  # self-update: this process must run until its successor takes over
+        if _auto_removed(data):
+            # Stopping it would remove it: it runs on until its turn, when its replacement is
+            # created before it stops, or it is restarted in one call (which keeps it).
+            return
         signal = stop_signal(_labels(data))
         await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
         try:
@@ -373,16 +392,10 @@ class PlanRun:
         if data is None:
             return
         if name not in stale:
-            if name in self.actions or not self.was_running.get(name):
-                return  # settled above (failed, skipped), or was not running: stays as it is
-            moved = [n for n in order if n in stale or n in self.new_ids]
-            await self.progress(name, "restarting", "after its dependencies were updated")
-            try:
-                await asyncio.to_thread(self.engine.api.start, str(data["Id"]))
-                self.note(name, f"restarted after {', '.join(moved)} was updated")
-            except Exception as exc:
-                self.note(name, f"could not be restarted: {exc}")
-            await self.forget(name)
+            if self.was_running.get(name):  # else it was not running: it stays as it is
+                moved = [n for n in order if n in stale or n in self.new_ids]
+                await self._follow(name, data, ", ".join(moved))
+                await self.forget(name)
             return
         action = stale[name]
         start = self.was_running.get(name, False) or self.config.revive_stopped
@@ -400,7 +413,9 @@ class PlanRun:
             remove_volumes=self.config.remove_volumes,
             journal=self.journal_for(name),
             hand_over=hand_over,
+            moved=tuple(self.moved),
         )
+        await self._note_moved(name, str(data["Id"]))
         if not (hand_over and outcome.status == "updated"):
             await self.forget(name)  # a hand-over is finished by the new instance
         new_id = self.new_ids[name]
@@ -440,6 +455,106 @@ class PlanRun:
             await self.progress(
                 name, "cleanup-skipped", f"old image {image_id[:19]} kept: {cleanup.reason}"
             )
+
+    async def _note_moved(self, name: str, old_id: str) -> None:
+        """Whether a new container now holds `name` (updated, or created again from the old
+        one's settings): what is tied to the old one must follow it."""
+        try:
+            now = await asyncio.to_thread(self.engine.api.inspect_container, name)
+        except Exception:  # nothing under that name: nothing to follow
+            return
+        if str(now.get("Id")) != old_id:
+            self.moved.append(Moved(name=name, old_id=old_id, new_id=str(now["Id"])))
+
+    def fail(self, name: str, error: str, status: ResultStatus = "failed") -> None:
+        """A container whose own result was settled (up to date, skipped) that was left in
+        a worse state: the report must say so."""
+        if name in self.results:
+            r = self.results[name]
+            self.results[name] = msgspec.structs.replace(
+                r,
+                status=status,
+                error="; ".join(e for e in (r.error, error) if e),
+            )
+
+    async def _follow(self, name: str, data: dict[str, Any], after: str) -> None:
+        """A dependent of what was updated, itself not updated: started again, or created
+        again on its own image when it is tied to a replaced container (a shared namespace,
+        a legacy link), which no start can change."""
+        container_id = str(data["Id"])
+        try:  # as it is now: the engine renamed its links when their target was renamed
+            data = await asyncio.to_thread(self.engine.api.inspect_container, container_id)
+        except Exception as exc:
+            reason = getattr(exc, "explanation", None) or exc
+            self.fail(name, f"gone after {after} was updated: {reason}")
+            return
+        _, ties = retarget(data, self.moved)
+        if not ties:
+            await self.progress(name, "restarting", "after its dependencies were updated")
+            try:
+                if _auto_removed(data):  # one call, which keeps it; a stop would remove it
+                    await asyncio.to_thread(
+                        self.engine.api.restart, container_id, timeout=self.config.stop_timeout
+                    )
+                else:
+                    await asyncio.to_thread(self.engine.api.start, container_id)
+                self.note(name, f"restarted after {after} was updated")
+            except Exception as exc:
+                reason = getattr(exc, "explanation", None) or exc
+                self.fail(name, f"could not be restarted after {after} was updated: {reason}")
+            return
+        await self._recreate_tied(name, data, ties, start=True)
+
+    async def _retie_stopped(self, names: list[str], handled: set[str]) -> None:
+        """A stopped container of the cycle tied to a replaced one (only running dependents
+        move with what they depend on) would fail its next start: it is created again, tied
+        to the new one, and stays stopped."""
+        for name in names:
+            data = self.inspected.get(name)
+            if not self.moved or data is None or name in handled or _running(data):
+                continue
+            try:
+                now = await asyncio.to_thread(self.engine.api.inspect_container, str(data["Id"]))
+            except Exception:  # removed meanwhile
+                continue
+            _, ties = retarget(now, self.moved)
+            if ties and not _running(now):
+                self.was_running[name] = False
+                await self._recreate_tied(name, now, ties, start=False)
+                await self.forget(name)
+
+    async def _recreate_tied(
+        self, name: str, data: dict[str, Any], ties: tuple[str, ...], *, start: bool
+    ) -> None:
+        """Create `name` again on its own image, tied to the replacements it names."""
+        container_id = str(data["Id"])
+        joined = ", ".join(ties)
+        await self.progress(name, "recreating", f"on its own image, to join {joined}")
+        outcome = await asyncio.to_thread(
+            replace_container,
+            self.engine,
+            container_id,
+            str((data.get("Config") or {}).get("Image") or data["Image"]),
+            stop_timeout=self.config.stop_timeout,
+            on_step=self.on_step(name),
+            stop_signal=stop_signal(_labels(data)),
+            start=start,
+            health_timeout=self.config.health_timeout,
+            journal=self.journal_for(name),
+            moved=tuple(self.moved),
+            pin_image=str(data["Image"]),
+        )
+        await self._note_moved(name, container_id)
+        if outcome.status == "updated":
+            stays = "" if start else " (it was stopped, and stays stopped)"
+            self.note(name, f"recreated on its own image to join {joined}{stays}")
+            for note in outcome.notes:
+                self.note(name, note)
+            return
+        await self.progress(name, outcome.status, outcome.error)
+        self.fail(name, f"recreating it to join {joined} failed: {outcome.error}", outcome.status)
+        for note in outcome.notes:
+            self.note(name, note)
 
     # ---- hooks ----------------------------------------------------------------------------
 

@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from vigil_executor.replace import has_healthcheck
+from vigil_executor.replace import has_healthcheck, restore_tied
+from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared.codec import BadMessage, decode
-from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
+from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry, aside_name
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -161,6 +162,7 @@ def recover(
         except Exception:
             continue
         by_name[str(data.get("Name") or "").lstrip("/")] = data
+    moved = replaced(by_name.values())
     cases: dict[str, tuple[JournalEntry | None, dict[str, Any] | None]] = {}
     for journalled in entries.values():
         cases[journalled.name] = (journalled, None)
@@ -182,7 +184,7 @@ def recover(
         if decision.action == "nothing":
             continue
         try:
-            _carry_out(api, decision, remove_volumes)
+            _carry_out(api, decision, remove_volumes, moved)
             done.append(f"{name}: {decision.action.replace('_', ' ')}: {decision.reason}")
         except Exception as exc:
             reason = getattr(exc, "explanation", None) or exc
@@ -190,16 +192,46 @@ def recover(
     return done
 
 
-def _carry_out(api: Any, decision: Recovery, remove_volumes: bool) -> None:
+def _carry_out(api: Any, decision: Recovery, remove_volumes: bool, moved: list[Moved]) -> None:
     if decision.action == "finish":
         api.remove_container(decision.old_id, v=remove_volumes, force=True)
     elif decision.action == "roll_back":
         if decision.new_id:
             api.remove_container(decision.new_id, force=True)
-        api.rename(decision.old_id, decision.name)
-        if decision.start:
-            api.start(decision.old_id)
+        if not _restored_tied(api, decision, moved, aside=True):
+            api.rename(decision.old_id, decision.name)
+            if decision.start:
+                api.start(decision.old_id)
     elif decision.action == "start_old":
-        api.start(decision.old_id)
+        if not _restored_tied(api, decision, moved, aside=False):
+            api.start(decision.old_id)
     elif decision.action == "start_new":
         api.start(decision.new_id)
+
+
+def _restored_tied(api: Any, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
+    """An old container that names a container replaced meanwhile (its shared namespace's
+    or its link's, now gone) cannot start again as it is: it is created again from its own
+    settings, tied to the replacement, on its old image (replace.restore_tied). Whether it
+    was; raises when that failed."""
+    old = api.inspect_container(decision.old_id)
+    source, ties = retarget(old, moved)
+    if not ties:
+        return False
+    if not aside:  # its name must be free for the copy; the old one stays until it is there
+        api.rename(decision.old_id, aside_name(decision.name, decision.old_id))
+    image = str((old.get("Config") or {}).get("Image") or old.get("Image"))
+    outcome = restore_tied(
+        api,
+        source,
+        decision.name,
+        "",
+        image,
+        ties,
+        decision.start,
+        "an interrupted update",
+        lambda phase, message: None,
+    )
+    if outcome.status == "failed":
+        raise RuntimeError(outcome.error)
+    return True

@@ -14,7 +14,7 @@ again from its inspect data, on its old image, and started.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -26,6 +26,7 @@ from vigil_executor.recreate import (
     container_name,
 )
 from vigil_executor.stopping import stop_container
+from vigil_executor.ties import Moved, retarget
 from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
 from vigil_shared.logs import get_logger
 
@@ -35,6 +36,8 @@ ReplaceStatus = Literal["updated", "failed", "rolled_back"]
 StepCallback = Callable[[str, str], None]
 # Records a step durably before it is taken: (step, the new container's id once known).
 JournalWriter = Callable[[str, str], None]
+# Creates the container of a spec under its name; appends its id to the list at once.
+Creator = Callable[[CreateSpec, list[str]], str]
 
 
 class PullError(RuntimeError):
@@ -142,6 +145,8 @@ def replace_container(
     remove_volumes: bool = False,
     journal: JournalWriter | None = None,
     hand_over: bool = False,
+    moved: Sequence[Moved] = (),
+    pin_image: str = "",
 ) -> ReplaceOutcome:
     """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
 
@@ -151,6 +156,12 @@ def replace_container(
     `health_timeout` seconds, else it is rolled back. `journal(step, new_id)` is called
     before each step and must return only once the step is recorded durably; when it
     raises, the step is not taken.
+
+    `moved`: containers this cycle replaced; a shared namespace or legacy link of the old
+    container that names one of them names its replacement in the new container (and in the
+    old one's settings, should it have to be created again). `pin_image`: create the new
+    container on this image id (its own, for a container recreated only to follow what it is
+    tied to) while its Config.Image still names `image`.
     """
     api = client.api
     record: JournalWriter = journal or (lambda step, new_id: None)
@@ -159,8 +170,18 @@ def replace_container(
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
     name = container_name(old)
+    # What the old container names is gone once its provider was replaced: its settings,
+    # tied to the replacements, are the source of the new container and of any restore.
+    source, ties = retarget(old, moved)
+
+    def create(spec: CreateSpec, created: list[str]) -> str:
+        if pin_image:
+            _create_on_image(api, spec, name, image, pin_image, created)
+            return created[0]
+        return _create(api, spec, name, created)
+
     spec = build_create_spec(
-        old,
+        source,
         _inspect_image(client, str(old.get("Image") or "")),
         image,
         anonymous_volumes="fresh" if remove_volumes else "take_over",
@@ -174,7 +195,17 @@ def replace_container(
         return _hand_over(api, old, spec, image, aside, health_timeout, on_step, record)
     if running_now and (old.get("HostConfig") or {}).get("AutoRemove"):
         return _replace_auto_removed(
-            api, old, spec, image, aside, stop_timeout, on_step, stop_signal, health_timeout, record
+            api,
+            source,
+            spec,
+            image,
+            aside,
+            stop_timeout,
+            on_step,
+            stop_signal,
+            health_timeout,
+            record,
+            create,
         )
 
     try:
@@ -193,12 +224,14 @@ def replace_container(
     try:
         record("creating", "")
         on_step("creating", f"creating {name} on {image}")
-        new_id = _create(api, spec, name, created)
+        new_id = create(spec, created)
         if was_running:
             _start_new(api, new_id, f"starting {name}", health_timeout, on_step, record)
     except Exception as exc:
         error = _api_error(exc)
         new_id = created[0] if created else ""
+        if ties:
+            return restore_tied(api, source, name, new_id, image, ties, was_running, error, on_step)
         return _roll_back(api, container_id, new_id, name, was_running, error, on_step)
 
     notes = _not_carried_over(old)
@@ -261,8 +294,11 @@ def _replace_auto_removed(
     stop_signal: str | None = None,
     health_timeout: float = 60.0,
     record: JournalWriter = lambda step, new_id: None,
+    create: Creator | None = None,
 ) -> ReplaceOutcome:
-    """`--rm`: create the replacement while the old container still runs, then stop it."""
+    """`--rm`: create the replacement while the old container still runs, then stop it.
+    `old`: its settings (tied to any replaced provider), from which it is created again
+    should the replacement fail once the engine has removed it."""
     container_id = str(old["Id"])
     name = container_name(old)
     refused = _rename_aside(api, container_id, aside, record)
@@ -272,7 +308,7 @@ def _replace_auto_removed(
     try:
         record("creating", "")
         on_step("creating", f"creating {name} on {image}")
-        new_id = _create(api, spec, name, created)
+        new_id = (create or (lambda s, c: _create(api, s, name, c)))(spec, created)
     except Exception as exc:
         new_id = created[0] if created else ""
         # Never stopped: it runs on under its own name again.
@@ -448,6 +484,14 @@ def _create_on_image(
     repo, tag = _split_tag(image)
     try:
         current = str(api.inspect_image(image)["Id"])
+    except Exception:
+        current = ""
+    if current == image_id:  # the tag names that image already
+        _create(api, spec, name, created)
+        return
+    try:
+        if not current:
+            raise RuntimeError(f"{image} is not on this host")
         api.tag(image_id, repo, tag, force=True)
     except Exception as exc:
         log.warning("creating the old container by image id", image=image, error=str(exc))
@@ -460,6 +504,72 @@ def _create_on_image(
             api.tag(current, repo, tag, force=True)
         except Exception as exc:  # the next check sees the tag behind and updates again
             log.error("could not point the tag back", image=image, error=str(exc))
+
+
+def restore_tied(
+    api: Any,
+    old: dict[str, Any],
+    name: str,
+    new_id: str,
+    image: str,
+    ties: tuple[str, ...],
+    start: bool,
+    error: str,
+    on_step: StepCallback,
+) -> ReplaceOutcome:
+    """Roll back a container tied to a provider this cycle replaced: the old container names
+    the old provider, which is gone, so it cannot simply start again. It is created again
+    from its settings (`old`, tied to the new provider) on its old image, and the old one is
+    removed only once that copy is there (and runs, if it ran). `name`: the container's
+    own, which the copy takes."""
+    old_id = str(old["Id"])
+    on_step("rolling-back", f"{name}: {error}; creating the old container again")
+    if new_id:
+        try:
+            api.remove_container(new_id, v=False, force=True)
+        except Exception as exc:
+            if not _not_found(exc):
+                return ReplaceOutcome(
+                    status="failed",
+                    error=f"{error}; rollback incomplete: the new container {new_id[:12]} could "
+                    f"not be removed: {_api_error(exc)}",
+                )
+    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    spec.body["Labels"] = {**(spec.body.get("Labels") or {}), REPLACES_LABEL: old_id}
+    old_image = str(old.get("Image") or "")
+    created: list[str] = []
+    try:
+        _create_on_image(api, spec, name, image, old_image, created)
+        if start:
+            api.start(created[0])
+    except Exception as exc:
+        for restored in created:
+            try:
+                api.remove_container(restored, v=False, force=True)
+            except Exception:
+                log.error("could not remove a failed restore", container=restored)
+        try:
+            api.rename(old_id, name)
+        except Exception as rename_exc:
+            log.error("could not give the old container its name back", error=str(rename_exc))
+        return ReplaceOutcome(
+            status="failed",
+            error=f"{error}; rollback incomplete: the old container could not be created again "
+            f"to join {', '.join(ties)}: {_api_error(exc)}",
+        )
+    try:
+        api.remove_container(old_id, v=False, force=True)
+    except Exception as exc:
+        log.warning("the old container was not removed", container=old_id[:12], error=str(exc))
+    runs = "runs again" if start else "is back"
+    return ReplaceOutcome(
+        status="rolled_back",
+        error=f"{error} (the old container {runs})",
+        notes=(
+            f"the old container was created again with its own settings on its old image "
+            f"{old_image[:19]}, as {created[0][:12]}, to join {', '.join(ties)}",
+        ),
+    )
 
 
 def _restart_if(api: Any, container_id: str, was_running: bool) -> None:
