@@ -330,7 +330,20 @@ def render_body(
         data = watchtower_data(message, reports, policy, now)
         for go in go_templates:
             try:
-                return go.render(data.Entries if go.wants_entries else data), errors
+                body = go.render(data.Entries if go.wants_entries else data)
             except Exception as exc:  # a field or function that fails on this data
                 errors.append(f"--notification-template: {type(exc).__name__}: {exc}")
+                continue
+            if not body.strip() and _default_only(policy, go_templates) and data.Entries:
+                # Watchtower's report text says nothing without an update or a failure; without
+                # --notification-report watchtower sent its log lines, and "Found new image"
+                # (a newer image left alone, as --monitor-only does) is one: send those lines.
+                body = "".join(f"{e.Message}\n" for e in data.Entries)
+            return body, errors
     return message.body, errors
+
+
+def _default_only(policy: Policy, go_templates: Sequence[GoTemplate]) -> bool:
+    """Watchtower's default text is the one template (the user gave none), and the user did not
+    ask for the report alone (--notification-report)."""
+    return policy.style == "watchtower" and len(go_templates) == 1 and not policy.report
