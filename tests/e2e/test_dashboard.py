@@ -56,8 +56,8 @@ def test_the_page_shows_a_stale_container_and_a_click_updates_it(
     app = f"{registry.host}/{names('app')}:latest"
     db_image = f"{registry.host}/{names('db')}:latest"
     web, db = names("web"), names("db")
-    for tag in (app, db_image):
-        build_test_image(docker_client, tag, marker="v1")
+    for tag, marker in ((app, "web-v1"), (db_image, "db-v1")):  # four builds, four digests
+        build_test_image(docker_client, tag, marker=marker)
         push_image(docker_client, tag)
     # Hooks are off, so this label does nothing but carry markup to the page.
     hook = "com.centurylinklabs.watchtower.lifecycle.post-check"
@@ -103,7 +103,7 @@ def test_the_page_shows_a_stale_container_and_a_click_updates_it(
         browser.wait_for(f"{state_of(web)} === 'current' && {state_of(db)} === 'current'")
 
         # A new build of web's image: the page shows web stale (its own gateway check).
-        build_test_image(docker_client, app, marker="v2")
+        build_test_image(docker_client, app, marker="web-v2")
         push_image(docker_client, app)
         browser.wait_for(f"{state_of(web)} === 'stale'")
         assert docker_client.api.inspect_container(web)["Id"] == web_id  # nothing ran
@@ -113,10 +113,10 @@ def test_the_page_shows_a_stale_container_and_a_click_updates_it(
         browser.wait_for(f"{state_of(web)} === 'updated'", timeout=30)
         new = docker_client.api.inspect_container(web)
         assert new["Id"] != web_id
-        assert new["Config"]["Labels"]["vigil.test.marker"] == "v2"
+        assert new["Config"]["Labels"]["vigil.test.marker"] == "web-v2"
 
         # A new build of db's image: db stale beside web updated (the screenshot's picture).
-        build_test_image(docker_client, db_image, marker="v2")
+        build_test_image(docker_client, db_image, marker="db-v2")
         push_image(docker_client, db_image)
         browser.wait_for(f"{state_of(db)} === 'stale' && {state_of(web)} === 'updated'")
         browser.wait_for("document.querySelector('#events li') !== null")

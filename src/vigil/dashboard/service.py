@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator
 from importlib import resources
 
 import msgspec
+import nats.errors
 import nats.js.errors
 
 from vigil.dashboard import routes
@@ -212,6 +213,8 @@ class Dashboard:
             kv = await self.bus.js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
             return {"bucket": bucket, "exists": False, "rollouts": []}
+        except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
+            return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
         entries: dict[str, bytes] = {}
         with contextlib.suppress(nats.js.errors.NoKeysError):
             for key in await kv.keys():
