@@ -64,13 +64,17 @@ def test_vigil_dashboard_serves_a_read_only_page_from_the_fleets_nats(
         assert rollouts["rollouts"] == [{"key": "web.r1", "state": "waiting for approval"}]
         # The event stream answers at once, chunked, and stays open.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             head = b""
             while b"retry: 2000" not in head and (chunk := s.recv(4096)):
                 head += chunk
         assert head.startswith(b"HTTP/1.1 200 ")
         assert b"text/event-stream" in head and b"retry: 2000" in head
         assert get(port, "/static/app.js")[0] == 200
+        # DNS rebinding: a request for another name than the loopback's is refused.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /api/hosts HTTP/1.1\r\nHost: rebound.example:80\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 421 ")
         assert get(port, "/static/nothing.js")[0] == 404
     finally:
         status = dash.stop()

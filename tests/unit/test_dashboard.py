@@ -11,7 +11,7 @@ import pytest
 from vigil import options
 from vigil.cli import build_parser
 from vigil.dashboard.command import dashboard_config
-from vigil.dashboard.routes import render_page, route, token_matches
+from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
 from vigil.dashboard.view import FleetView, container_rows, container_state, rollout_rows
 from vigil_shared.audit import AuditEvent
 from vigil_shared.contracts import (
@@ -241,3 +241,26 @@ def test_the_dashboard_options(tmp_path: Path) -> None:
     assert dashboard_config(values).port == 0 and dashboard_config(values).check_interval == 0
     with pytest.raises(options.UsageError, match="--dashboard-port"):
         _values(options.ALL_IN_ONE, "--dashboard-port", "70000")
+
+
+@pytest.mark.parametrize(
+    ("host", "bound", "ok"),
+    [
+        ("127.0.0.1:8090", "127.0.0.1", True),
+        ("localhost:8090", "127.0.0.1", True),
+        ("LOCALHOST", "127.0.0.1", True),
+        ("[::1]:8090", "::1", True),
+        ("127.0.0.2:8090", "127.0.0.1", True),
+        # DNS rebinding: another name that resolves to the loopback address.
+        ("evil.example:8090", "127.0.0.1", False),
+        ("localhost.evil.example", "127.0.0.1", False),
+        ("127.0.0.1.evil.example", "127.0.0.1", False),
+        ("", "127.0.0.1", False),
+        (None, "localhost", False),
+        # Bound to another address: a proxy's name, the address itself, anything.
+        ("vigil.example.org", "0.0.0.0", True),
+        ("10.0.0.5:8090", "10.0.0.5", True),
+    ],
+)
+def test_the_host_a_loopback_dashboard_answers_for(host: str | None, bound: str, ok: bool) -> None:
+    assert host_allowed(host, bound) is ok

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import ipaddress
 from typing import Literal
 
 import msgspec
@@ -88,6 +89,30 @@ def route(method: str, target: str, *, token: str, authorization: str | None) ->
     if method not in ("GET", "HEAD"):
         return _refuse(405, f"{path} takes GET, not {method}", "GET, HEAD")
     return Route(endpoint=endpoint, name=name)
+
+
+def _loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host_header: str | None, bind_address: str) -> bool:
+    """A dashboard bound to a loopback address answers only requests for a loopback name: a
+    web page elsewhere that points its own DNS name at 127.0.0.1 (DNS rebinding) must not
+    read the fleet through the user's browser. Bound elsewhere, any Host goes (the address,
+    or a proxy's name in front of it)."""
+    if not _loopback(bind_address.lower()):
+        return True
+    host = (host_header or "").strip().lower()
+    if host.startswith("["):
+        name = host.split("]", 1)[0] + "]"
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return _loopback(name)
 
 
 def render_page(template: str, *, title: str, can_trigger: bool) -> str:

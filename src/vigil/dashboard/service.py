@@ -168,6 +168,13 @@ class Dashboard:
             token=self.config.token,
             authorization=request.headers.get("authorization"),
         )
+        if not routes.host_allowed(request.headers.get("host"), self.config.address):
+            decision = routes.Route(
+                endpoint="none",
+                status=421,
+                error="this dashboard answers only for localhost (it is bound to a loopback "
+                "address); use http://127.0.0.1:PORT/ or bind it with --dashboard-address",
+            )
         headers = list(routes.SECURITY_HEADERS)
         if decision.endpoint == "none":
             if decision.allow:
