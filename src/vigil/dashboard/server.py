@@ -66,6 +66,10 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(
             self._on_connection, host=self.address, port=self.port, reuse_address=True
@@ -119,7 +123,19 @@ class HttpServer:
         except Exception as exc:  # one request never takes the dashboard down
             log.exception("dashboard request failed", method=method)
             answer = _error(500, f"internal error: {type(exc).__name__}")
-        await _respond(conn, writer, answer, head=method == "HEAD")
+        if answer.stream is None or method == "HEAD":
+            await _respond(conn, writer, answer, head=method == "HEAD")
+            return
+        # A stream ends when the client hangs up: its end of the connection reads EOF (a
+        # closed page would otherwise hold its connection until a write failed).
+        streaming = asyncio.create_task(_respond(conn, writer, answer, head=False))
+        hangup = asyncio.create_task(_until_eof(reader))
+        try:
+            await asyncio.wait((streaming, hangup), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (streaming, hangup):
+                task.cancel()
+            await asyncio.gather(streaming, hangup, return_exceptions=True)
 
 
 def _error(status: int, error: str) -> Answer:
@@ -128,6 +144,12 @@ def _error(status: int, error: str) -> Answer:
         headers=[("content-type", "application/json")],
         body=msgspec.json.encode({"error": error}),
     )
+
+
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(4096):
+            pass  # nothing more is expected on a one-request connection
 
 
 async def _read(conn: h11.Connection, reader: asyncio.StreamReader) -> Request:
