@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,9 +18,9 @@ from vigil_shared.contracts import ContainerInfo, ContainerResult, Inventory, Re
 pytestmark = pytest.mark.integration
 
 
-async def _until(condition: object, timeout: float = 5.0) -> None:
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert asyncio.get_running_loop().time() < deadline, "not in time"
         await asyncio.sleep(0.05)
 
@@ -63,7 +65,7 @@ async def test_a_report_reaches_an_open_page_and_a_closed_page_frees_its_connect
         await dashboard.close()
 
 
-async def _json(dashboard: Dashboard, path: str) -> dict[str, object]:
+async def _json(dashboard: Dashboard, path: str) -> dict[str, Any]:
     reader, writer = await asyncio.open_connection("127.0.0.1", dashboard.server.port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
     data = await reader.read()
