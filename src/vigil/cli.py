@@ -7,6 +7,7 @@
     vigil history [--host H] [--container NAME] [--json]
     vigil status [--json]
     vigil trigger [--host H]... [--timeout DURATION] [--json] [NAME...]
+    vigil dashboard [--dashboard-port PORT] [--dashboard-token TOKEN] [--nats-url URL]
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -52,6 +53,10 @@ DESCRIPTIONS = {
     options.TRIGGER: "Run a cycle now on every host with a live scanner (or only the --host "
     "hosts), wait for each host's report and print it. Exit status 0 when nothing failed, 1 "
     "when an update failed or a host did not answer in time.",
+    options.DASHBOARD: "Serve the web dashboard: hosts and their liveness, every container "
+    "with its image, digest and state, the last cycles and the audit stream live, and (with "
+    "--dashboard-token) a button for a cycle now (from the fleet's NATS with --nats-url, else "
+    "from the all-in-one running from the state directory). See docs/dashboard.md.",
 }
 SUMMARIES = {
     options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
@@ -59,6 +64,7 @@ SUMMARIES = {
     options.HISTORY: "Print what changed, when, and how it ended.",
     options.STATUS: "Print which hosts and services are alive, and each host's last cycle.",
     options.TRIGGER: "Run a cycle now on every live host and print the reports.",
+    options.DASHBOARD: "Serve the web dashboard (hosts, containers, cycles, audit stream).",
 }
 COMMANDS = (*options.SERVICES, *options.TOOLS)
 

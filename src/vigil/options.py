@@ -37,7 +37,9 @@ HISTORY = "history"
 # `vigil status` / `vigil trigger`: the fleet's heartbeats; a cycle now, on every live host.
 STATUS = "status"
 TRIGGER = "trigger"
-TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER)
+# `vigil dashboard`: the web page over the fleet's NATS (also inside the all-in-one).
+DASHBOARD = "dashboard"
+TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD)
 # How to reach and log into NATS: the tools take these too.
 NATS_OPTIONS = frozenset(
     {
@@ -517,6 +519,47 @@ OPTIONS: tuple[Option, ...] = (
         metavar="ADDR",
         help="address the metrics endpoint binds",
     ),
+    # --- the dashboard (docs/dashboard.md) --------------------------------------------------
+    _o(
+        "--dashboard-port",
+        env="VIGIL_DASHBOARD_PORT",
+        kind="int",
+        metavar="PORT",
+        where=(ALL_IN_ONE, DASHBOARD),
+        help="serve the web dashboard on PORT (the all-in-one serves none without it; "
+        "`vigil dashboard` defaults to 8090)",
+    ),
+    _o(
+        "--dashboard-address",
+        env="VIGIL_DASHBOARD_ADDRESS",
+        kind="str",
+        default="127.0.0.1",
+        metavar="ADDR",
+        where=(ALL_IN_ONE, DASHBOARD),
+        help="address the dashboard binds (default 127.0.0.1, this machine only; 0.0.0.0 "
+        "for every interface)",
+    ),
+    _o(
+        "--dashboard-token",
+        env="VIGIL_DASHBOARD_TOKEN",
+        kind="str",
+        metavar="TOKEN",
+        where=(ALL_IN_ONE, DASHBOARD),
+        secret=True,
+        secret_file=True,
+        help="token the dashboard's buttons need (sent as 'Authorization: Bearer TOKEN'); "
+        "may name a file that holds it; without it the dashboard is read-only",
+    ),
+    _o(
+        "--dashboard-check-interval",
+        env="VIGIL_DASHBOARD_CHECK_INTERVAL",
+        kind="duration",
+        default=300.0,
+        metavar="DURATION",
+        where=(ALL_IN_ONE, DASHBOARD),
+        help="how often, at most, the dashboard asks the registry-gateway whether the "
+        "containers' images are stale, while a page is open (default 5m; 0: never)",
+    ),
     # --- logging ---------------------------------------------------------------------------
     _o(
         "--log-level",
@@ -954,6 +997,12 @@ def options_for(command: str) -> tuple[Option, ...]:
         return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
     if command in (EVENTS, HISTORY, STATUS, TRIGGER):
         return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
+    if command == DASHBOARD:
+        return tuple(
+            o
+            for o in OPTIONS
+            if o.dest in _TOOL_OPTIONS or o.dest == "state_dir" or DASHBOARD in o.where
+        )
     return tuple(o for o in OPTIONS if command in o.where)
 
 
@@ -1086,6 +1135,8 @@ NUMBER_RULES: Mapping[str, NumberRule] = {
     "digest_cache_ttl": NumberRule(0, "0 reuses no answer"),
     "audit_retention": NumberRule(0, "e.g. 720h", low_inclusive=False),
     "metrics_port": NumberRule(1, "a TCP port", high=65535),
+    "dashboard_port": NumberRule(0, "a TCP port; 0 takes a free one", high=65535),
+    "dashboard_check_interval": NumberRule(0, "e.g. 5m; 0 asks the gateway nothing"),
     "notifications_delay": NumberRule(0, "seconds, 0 sends at once"),
 }
 

@@ -125,6 +125,7 @@ async def run(
     # The NATS password, given by option or inside the URL, is masked in every log line.
     redactor.add(values.get("nats_password"))
     redactor.add(urlsplit(str(values.get("nats_url") or "")).password)
+    redactor.add(values.get("dashboard_token"))
     for warning in warnings:
         log.warning(warning)
     shutdown = Shutdown()
@@ -142,6 +143,10 @@ async def run(
             from vigil.fleet_commands import run_fleet
 
             return await run_fleet(command, values)
+        if command == options.DASHBOARD:
+            from vigil.dashboard.command import run_dashboard
+
+            return await run_dashboard(values, shutdown)
         return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,
@@ -307,6 +312,14 @@ async def _run(
 
         if values.get("run_once") and scanners:
             return await _run_once(scanners[0], first, host, notifier)
+        if values.get("dashboard_port") is not None:
+            from vigil.dashboard.command import start_dashboard
+
+            try:
+                dashboard = await start_dashboard(await connect("vigil-dashboard"), values)
+            except OSError as exc:  # the port is taken, the address is not this machine's
+                raise StartupError(f"--dashboard-port: cannot serve the dashboard: {exc}") from None
+            closers.append(dashboard.close)
 
         shutdown.graceful(stop)
         if scanners:

@@ -1,0 +1,60 @@
+"""`vigil dashboard`, and the dashboard inside the all-in-one (--dashboard-port)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from vigil.dashboard.service import Dashboard, DashboardConfig
+from vigil.shutdown import Shutdown
+from vigil.tool_bus import NoNats, tool_bus
+from vigil_shared.bus import Bus
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_PORT = 8090  # `vigil dashboard` without --dashboard-port
+
+
+def dashboard_config(
+    values: Mapping[str, Any], default_port: int = DEFAULT_PORT
+) -> DashboardConfig:
+    port = values.get("dashboard_port")
+    return DashboardConfig(
+        port=default_port if port is None else int(port),
+        address=str(values.get("dashboard_address") or "127.0.0.1"),
+        token=str(values.get("dashboard_token") or ""),
+        check_interval=float(
+            300.0
+            if values.get("dashboard_check_interval") is None
+            else values["dashboard_check_interval"]
+        ),
+    )
+
+
+async def start_dashboard(bus: Bus, values: Mapping[str, Any]) -> Dashboard:
+    dashboard = Dashboard(bus, dashboard_config(values))
+    await dashboard.start()
+    return dashboard
+
+
+async def run_dashboard(values: Mapping[str, Any], shutdown: Shutdown) -> int:
+    """Serve until SIGTERM or SIGINT. It needs a running NATS: the fleet's (--nats-url) or
+    that of the all-in-one running from the state directory (it never opens a store)."""
+    try:
+        async with tool_bus(values, "vigil-dashboard", open_store="never") as bus:
+            dashboard = await start_dashboard(bus, values)
+            print(f"vigil dashboard: serving {dashboard.url}", file=sys.stderr)
+            stop = asyncio.Event()
+            shutdown.graceful(stop)
+            try:
+                await stop.wait()
+            finally:
+                await dashboard.close()
+    except NoNats as exc:
+        print(f"vigil dashboard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        print(f"vigil dashboard: cannot serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,139 @@
+"""What each dashboard request gets, as pure functions: the route, whether a trigger is
+allowed, and the page's HTML shell (everything in it escaped).
+
+    GET  /                 the page (static/index.html, filled in here)
+    GET  /static/NAME      the page's script and style sheet
+    GET  /api/hosts        the heartbeats: each host's scanner and executor, the fleet services
+    GET  /api/containers   every container of the latest inventories, with its state
+    GET  /api/cycles       the last cycles (reports), newest first
+    GET  /api/rollouts     the VIGIL_ROLLOUTS bucket, when it exists (issue 14's work)
+    GET  /api/events       the audit stream, live (Server-Sent Events)
+    POST /api/trigger      a cycle now on every live host, as `vigil trigger`
+
+POST /api/trigger needs `Authorization: Bearer <--dashboard-token>`. Without a token the
+dashboard is read-only: the page has no buttons and the route answers 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import ipaddress
+from typing import Literal
+
+import msgspec
+
+Endpoint = Literal[
+    "page", "static", "hosts", "containers", "cycles", "rollouts", "events", "trigger", "none"
+]
+
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+GET_ROUTES: dict[str, Endpoint] = {
+    "/": "page",
+    "/index.html": "page",
+    "/api/hosts": "hosts",
+    "/api/containers": "containers",
+    "/api/cycles": "cycles",
+    "/api/rollouts": "rollouts",
+    "/api/events": "events",
+}
+TRIGGER_PATH = "/api/trigger"
+
+
+class Route(msgspec.Struct, frozen=True, kw_only=True):
+    endpoint: Endpoint
+    status: int = 200  # the status to answer with when endpoint is "none"
+    error: str = ""
+    name: str = ""  # the static file
+    allow: str = ""  # for 405
+
+
+def _refuse(status: int, error: str, allow: str = "") -> Route:
+    return Route(endpoint="none", status=status, error=error, allow=allow)
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time; never true without a
+    configured token (a read-only dashboard takes no one's word)."""
+    if not token:
+        return False
+    expected = ("Bearer " + token).encode()
+    return hmac.compare_digest((header or "").encode(), expected)
+
+
+def route(method: str, target: str, *, token: str, authorization: str | None) -> Route:
+    path = target.split("?", 1)[0]
+    if path == TRIGGER_PATH:
+        if method != "POST":
+            return _refuse(405, f"{path} takes POST, not {method}", "POST")
+        if not token:
+            return _refuse(
+                403, "the dashboard is read-only: it was started without --dashboard-token"
+            )
+        if not token_matches(authorization, token):
+            return _refuse(401, "a valid 'Authorization: Bearer <token>' header is required")
+        return Route(endpoint="trigger")
+    if path.startswith("/static/"):
+        name = path.removeprefix("/static/")
+        if name not in STATIC_FILES:
+            return _refuse(404, f"no file at {path}")
+        endpoint: Endpoint | None = "static"
+    else:
+        endpoint = GET_ROUTES.get(path)
+        name = ""
+    if endpoint is None:
+        return _refuse(404, f"no page at {path}")
+    if method not in ("GET", "HEAD"):
+        return _refuse(405, f"{path} takes GET, not {method}", "GET, HEAD")
+    return Route(endpoint=endpoint, name=name)
+
+
+def _loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host_header: str | None, bind_address: str) -> bool:
+    """A dashboard bound to a loopback address answers only requests for a loopback name: a
+    web page elsewhere that points its own DNS name at 127.0.0.1 (DNS rebinding) must not
+    read the fleet through the user's browser. Bound elsewhere, any Host goes (the address,
+    or a proxy's name in front of it)."""
+    if not _loopback(bind_address.lower()):
+        return True
+    host = (host_header or "").strip().lower()
+    if host.startswith("["):
+        name = host.split("]", 1)[0] + "]"
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return _loopback(name)
+
+
+def render_page(template: str, *, title: str, can_trigger: bool) -> str:
+    """The page shell: its title (the fleet's subject prefix, user data) escaped, and whether
+    the buttons are there. Everything else the script fills in with textContent, never
+    innerHTML, so names and labels stay text."""
+    return template.replace("{{title}}", html.escape(title, quote=True)).replace(
+        "{{can_trigger}}", "true" if can_trigger else "false"
+    )
+
+
+# Every answer: no script, style or frame from anywhere but the dashboard itself (so even a
+# name that slipped through as markup could not run), no sniffing, no caching of fleet data.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+)

@@ -1,0 +1,242 @@
+"""The dashboard wired to the bus: one audit-stream consumer feeds the view and every open
+page's event stream; heartbeats are read per request; checks go to the registry-gateway.
+
+Its own gateway checks are what lets the page show a container as stale between cycles: at
+most one check per --dashboard-check-interval, and only while a page asks for the containers
+(the gateway answers from its cache, --digest-cache-ttl, and coalesces identical checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from importlib import resources
+
+import msgspec
+import nats.errors
+import nats.js.errors
+
+from vigil.dashboard import routes
+from vigil.dashboard.server import Answer, HttpServer, Request
+from vigil.dashboard.view import FleetView, container_rows, cycle_rows, rollout_rows
+from vigil.fleet_commands import read_heartbeats, status_document, targets
+from vigil_scanner.planning import checks_for
+from vigil_shared.audit import read_events
+from vigil_shared.bus import Bus, BusError
+from vigil_shared.contracts import CheckReply, CheckRequest, ImageStatus, ScanCommand
+from vigil_shared.logs import get_logger
+
+log = get_logger("vigil.dashboard")
+
+ROLLOUTS_BUCKET = "ROLLOUTS"  # `{STREAM}_ROLLOUTS`: issue 14's; only read here
+KEEPALIVE_S = 15.0
+CLIENT_QUEUE = 256
+CHECK_TIMEOUT_S = 30.0
+JSON = [("content-type", "application/json")]
+
+
+class DashboardConfig(msgspec.Struct, frozen=True, kw_only=True):
+    port: int
+    address: str = "127.0.0.1"
+    token: str = ""
+    check_interval: float = 300.0  # 0: the dashboard asks the gateway nothing
+
+    def __repr__(self) -> str:  # the token never reaches a log through a repr
+        return f"DashboardConfig(port={self.port}, address={self.address!r})"
+
+
+class Dashboard:
+    def __init__(self, bus: Bus, config: DashboardConfig) -> None:
+        self.bus = bus
+        self.config = config
+        self.view = FleetView()
+        self.checks: dict[str, dict[str, ImageStatus]] = {}
+        self.server = HttpServer(self.app, port=config.port, address=config.address)
+        self._clients: set[asyncio.Queue[bytes | None]] = set()
+        self._follow: asyncio.Task[None] | None = None
+        self._check: asyncio.Task[None] | None = None
+        self._checked_at = 0.0
+        self._files: dict[str, bytes] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.address}:{self.server.port}/"
+
+    async def start(self) -> None:
+        static = resources.files("vigil.dashboard") / "static"
+        for name in (*routes.STATIC_FILES, "index.html"):
+            self._files[name] = (static / name).read_bytes()
+        self._follow = asyncio.create_task(self._follow_stream(), name="dashboard-audit")
+        await self.server.start()
+        log.info("dashboard serving", url=self.url, trigger=bool(self.config.token))
+
+    async def close(self) -> None:
+        for client in list(self._clients):
+            with contextlib.suppress(asyncio.QueueFull):
+                client.put_nowait(None)
+        await self.server.close()
+        for task in (self._follow, self._check):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # ---- the audit stream -------------------------------------------------------------
+
+    async def _follow_stream(self) -> None:
+        while True:
+            try:
+                async for event in read_events(self.bus, follow=True):
+                    if event.seq <= self.view.last_seq:
+                        continue  # replayed again after a reconnect
+                    row = self.view.apply(event)
+                    self._broadcast(b"audit", msgspec.json.encode(row))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS away: read on from where the view is, shortly
+                log.warning("dashboard lost the audit stream; reading again", error=str(exc))
+                await asyncio.sleep(2.0)
+
+    def _broadcast(self, kind: bytes, data: bytes) -> None:
+        message = b"event: " + kind + b"\ndata: " + data + b"\n\n"
+        for client in list(self._clients):
+            try:
+                client.put_nowait(message)
+            except asyncio.QueueFull:  # a page that does not read: its stream ends (the
+                self._clients.discard(client)  # browser connects again and gets the recent)
+                while not client.empty():
+                    client.get_nowait()
+                client.put_nowait(None)
+
+    async def _events(self) -> AsyncGenerator[bytes, None]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=CLIENT_QUEUE)
+        self._clients.add(queue)
+        try:
+            yield b"retry: 2000\n\n"
+            for row in list(self.view.events):
+                yield b"event: audit\ndata: " + msgspec.json.encode(row) + b"\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+                    continue
+                if message is None:
+                    return
+                yield message
+        finally:
+            self._clients.discard(queue)
+
+    # ---- the gateway's view of the images -------------------------------------------
+
+    def _maybe_check(self) -> None:
+        interval = self.config.check_interval
+        if interval <= 0 or (self._check is not None and not self._check.done()):
+            return
+        if time.monotonic() - self._checked_at < interval and self._checked_at:
+            return
+        self._checked_at = time.monotonic()
+        self._check = asyncio.create_task(self._check_images(), name="dashboard-check")
+
+    async def _check_images(self) -> None:
+        for host, inventory in list(self.view.inventories.items()):
+            checklist = checks_for(inventory.containers)
+            if not checklist.checks:
+                continue
+            request = CheckRequest(
+                scan_id=f"dashboard-{uuid.uuid4().hex[:12]}", host=host, images=checklist.checks
+            )
+            try:
+                reply = await self.bus.request(
+                    self.bus.subjects.registry_check, request, CheckReply, timeout=CHECK_TIMEOUT_S
+                )
+            except BusError as exc:
+                log.warning("dashboard check not answered", host=host, error=str(exc))
+                continue
+            self.checks[host] = {status.image: status for status in reply.results}
+        self._broadcast(b"checked", b"{}")
+
+    # ---- requests ---------------------------------------------------------------------
+
+    async def app(self, request: Request) -> Answer:
+        decision = routes.route(
+            request.method,
+            request.target,
+            token=self.config.token,
+            authorization=request.headers.get("authorization"),
+        )
+        if not routes.host_allowed(request.headers.get("host"), self.config.address):
+            decision = routes.Route(
+                endpoint="none",
+                status=421,
+                error="this dashboard answers only for localhost (it is bound to a loopback "
+                "address); use http://127.0.0.1:PORT/ or bind it with --dashboard-address",
+            )
+        headers = list(routes.SECURITY_HEADERS)
+        if decision.endpoint == "none":
+            if decision.allow:
+                headers.append(("allow", decision.allow))
+            body = msgspec.json.encode({"error": decision.error})
+            return Answer(status=decision.status, headers=[*headers, *JSON], body=body)
+        if decision.endpoint == "page":
+            page = routes.render_page(
+                self._files["index.html"].decode(),
+                title=self._title(),
+                can_trigger=bool(self.config.token),
+            )
+            headers.append(("content-type", "text/html; charset=utf-8"))
+            return Answer(status=200, headers=headers, body=page.encode())
+        if decision.endpoint == "static":
+            headers.append(("content-type", routes.STATIC_FILES[decision.name]))
+            return Answer(status=200, headers=headers, body=self._files[decision.name])
+        if decision.endpoint == "events":
+            headers.append(("content-type", "text/event-stream"))
+            return Answer(status=200, headers=headers, stream=self._events)
+        status, doc = await self._json(decision.endpoint)
+        return Answer(status=status, headers=[*headers, *JSON], body=msgspec.json.encode(doc))
+
+    def _title(self) -> str:
+        prefix = self.bus.subjects.prefix
+        return "Vigil" if prefix == "vigil" else f"Vigil ({prefix})"
+
+    async def _json(self, endpoint: str) -> tuple[int, object]:
+        if endpoint == "hosts":
+            return 200, status_document(await read_heartbeats(self.bus), time.time())
+        if endpoint == "containers":
+            self._maybe_check()
+            return 200, {"containers": container_rows(self.view, self.checks)}
+        if endpoint == "cycles":
+            return 200, {"cycles": cycle_rows(self.view.reports)}
+        if endpoint == "rollouts":
+            return 200, await self._rollouts()
+        return await self._trigger()
+
+    async def _rollouts(self) -> dict[str, object]:
+        bucket = f"{self.bus.subjects.stream_name}_{ROLLOUTS_BUCKET}"
+        try:
+            kv = await self.bus.js.key_value(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            return {"bucket": bucket, "exists": False, "rollouts": []}
+        except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
+            return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
+        entries: dict[str, bytes] = {}
+        with contextlib.suppress(nats.js.errors.NoKeysError):
+            for key in await kv.keys():
+                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                    entries[key] = (await kv.get(key)).value or b""
+        return {"bucket": bucket, "exists": True, "rollouts": rollout_rows(entries)}
+
+    async def _trigger(self) -> tuple[int, object]:
+        """As `vigil trigger`: a cycle now on every host with a live scanner. It answers at
+        once; the page sees the cycle in the audit stream."""
+        hosts, _ = targets(await read_heartbeats(self.bus), (), time.time())
+        if not hosts:
+            return 409, {"error": "no live scanner in the fleet"}
+        scan_id = uuid.uuid4().hex
+        command = ScanCommand(scan_id=scan_id, requested_by="vigil dashboard")
+        await self.bus.publish(self.bus.subjects.cmd_scan, command)
+        log.info("cycle asked from the dashboard", scan_id=scan_id, hosts=",".join(hosts))
+        return 202, {"scan_id": scan_id, "hosts": list(hosts)}

@@ -1,0 +1,259 @@
+"""What the dashboard shows, from the audit stream and the gateway's answers (pure).
+
+`FleetView` folds audit events as they come (the latest inventory and plan of each host, the
+last reports, the last events); the functions below turn it into the rows of the page. A
+container's state:
+
+- failed: its last result is failed, check_failed or rolled_back;
+- held (by policy): its last result is skipped (monitor-only, --no-restart, a pre-update
+  hook's exit 75, created from an image id);
+- stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
+  own gateway check finds a newer build in the registry than the one it runs;
+- updated / current: its last result is updated / fresh, and no newer build is known;
+- unknown: no cycle has judged it yet, or the registry rate-limited the check.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from vigil_shared.audit import AuditEvent, describe
+from vigil_shared.contracts import (
+    ContainerInfo,
+    ContainerResult,
+    ImageStatus,
+    Inventory,
+    Plan,
+    Report,
+)
+from vigil_shared.contracts.report import FAILED_STATUSES
+from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
+
+CYCLES_KEPT = 50
+EVENTS_KEPT = 200
+# The labels the page shows beside a container: those that change what Vigil does with it.
+SHOWN_LABEL_PREFIXES = ("com.centurylinklabs.watchtower.",)
+
+
+class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    name: str
+    image: str
+    image_id: str
+    digest: str  # the build it runs, by registry digest, when known
+    run_state: str  # running, exited, ...
+    state: str  # failed, held, stale, updated, current, unknown
+    detail: str = ""
+    labels: dict[str, str] = {}
+    changed_at: float = 0.0  # when the last result about it was reported
+
+
+class CycleRow(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    scan_id: str
+    started_at: float
+    finished_at: float
+    counts: dict[str, int]
+    problems: tuple[str, ...]
+    failed: bool
+
+
+class EventRow(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    kind: str
+    host: str
+    at: float
+    line: str
+
+
+class FleetView:
+    """The audit stream as far as the page needs it; fed one event at a time, in order."""
+
+    def __init__(self, cycles_kept: int = CYCLES_KEPT, events_kept: int = EVENTS_KEPT) -> None:
+        self.inventories: dict[str, Inventory] = {}
+        self.plans: dict[str, Plan] = {}  # the latest plan of each host
+        self.reports: deque[Report] = deque(maxlen=cycles_kept)
+        # The latest result of each container (host, name), and the report it came in.
+        self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
+        self.events: deque[EventRow] = deque(maxlen=events_kept)
+        self.last_seq = 0
+
+    def apply(self, event: AuditEvent) -> EventRow:
+        m = event.message
+        if isinstance(m, Inventory):
+            self.inventories[m.host] = m
+        elif isinstance(m, Plan):
+            self.plans[m.host] = m
+        elif isinstance(m, Report):
+            self.reports.append(m)
+            for result in m.results:
+                self.results[(m.host, result.name)] = (result, m)
+        row = event_row(event)
+        self.events.append(row)
+        self.last_seq = event.seq
+        return row
+
+
+def event_row(event: AuditEvent) -> EventRow:
+    return EventRow(
+        seq=event.seq, kind=event.kind, host=event.host, at=event.at, line=describe(event)
+    )
+
+
+def _digest_of(info: ContainerInfo) -> str:
+    try:
+        ref = parse_image_ref(info.image)
+    except InvalidImageRef:
+        return ""
+    found = sorted(local_digests_for(ref, info.repo_digests))
+    return found[0] if found else ""
+
+
+def _runs_build(info: ContainerInfo, digest: str, result: ContainerResult | None) -> bool:
+    """Whether the container runs the registry build `digest`: its image has it, or the last
+    cycle updated it to it (the inventory, taken before the update, does not know yet)."""
+    if result is not None and result.status == "updated" and result.remote_digest == digest:
+        return True
+    try:
+        ref = parse_image_ref(info.image)
+    except InvalidImageRef:
+        return False
+    return digest in local_digests_for(ref, info.repo_digests)
+
+
+def newer_build(
+    info: ContainerInfo, check: ImageStatus | None, result: ContainerResult | None
+) -> str:
+    """The registry's newer build of the container's tag, by digest, or "" when none is known."""
+    if check is None or check.outcome not in ("stale", "current") or not check.remote_digest:
+        return ""
+    if _runs_build(info, check.remote_digest, result):
+        return ""
+    return check.remote_digest
+
+
+def container_state(
+    info: ContainerInfo,
+    result: ContainerResult | None,
+    *,
+    pending: bool = False,
+    check: ImageStatus | None = None,
+) -> tuple[str, str]:
+    """Pure: the state of a container and a few words on why (see the module's table).
+
+    `result` is its last reported result (of any cycle); `pending` says the host's latest plan
+    updates it and that plan's report is not in yet; `check` is the dashboard's own gateway
+    answer for its image, when it has one."""
+    if pending:
+        return "stale", "update in progress"
+    if result is not None and result.status in FAILED_STATUSES:
+        return "failed", result.error or result.status.replace("_", " ")
+    if result is not None and result.status == "skipped":
+        return "held", result.error or "skipped"
+    newer = newer_build(info, check, result)
+    if newer:
+        return "stale", f"a newer build is in the registry: {newer.removeprefix('sha256:')[:12]}"
+    if result is None:
+        return "unknown", "not judged by a cycle yet"
+    if result.status == "rate_limited":
+        return "unknown", result.error or "the registry rate-limited the check"
+    if result.status == "updated":
+        old, new = _short(result.old_image_id), _short(result.new_image_id)
+        return "updated", f"updated {old} -> {new}" if old and new else "updated"
+    return "current", ""
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def _pending(view: FleetView, host: str, name: str) -> bool:
+    plan = view.plans.get(host)
+    if plan is None or not any(a.container_name == name for a in plan.actions):
+        return False
+    return not any(r.host == host and r.plan_id == plan.plan_id for r in view.reports)
+
+
+def shown_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in sorted(labels.items()) if k.startswith(SHOWN_LABEL_PREFIXES)}
+
+
+def container_rows(
+    view: FleetView, checks: Mapping[str, Mapping[str, ImageStatus]] | None = None
+) -> list[ContainerRow]:
+    """Every container of every host's latest inventory, with its state. `checks`: the
+    dashboard's own gateway answers, by host then image."""
+    checks = checks or {}
+    rows: list[ContainerRow] = []
+    for host, inventory in sorted(view.inventories.items()):
+        for info in sorted(inventory.containers, key=lambda c: c.name):
+            last = view.results.get((host, info.name))
+            # The result is about this container, or about the one it replaced (an inventory
+            # taken after the update); a container recreated by hand has none yet.
+            judged = last is not None and info.id in (
+                last[0].container_id,
+                last[0].new_container_id,
+            )
+            result = last[0] if last is not None and judged else None
+            state, detail = container_state(
+                info,
+                result,
+                pending=_pending(view, host, info.name),
+                check=checks.get(host, {}).get(info.image),
+            )
+            updated = result is not None and result.status == "updated"
+            rows.append(
+                ContainerRow(
+                    host=host,
+                    name=info.name,
+                    image=info.image,
+                    image_id=(result.new_image_id if updated and result else "") or info.image_id,
+                    digest=(result.remote_digest if updated and result else "") or _digest_of(info),
+                    run_state=info.state,
+                    state=state,
+                    detail=detail,
+                    labels=shown_labels(info.labels),
+                    changed_at=last[1].finished_at if last is not None and judged else 0.0,
+                )
+            )
+    return rows
+
+
+def cycle_rows(reports: Iterable[Report], limit: int = 20) -> list[CycleRow]:
+    """The last cycles, newest first."""
+    newest = sorted(reports, key=lambda r: r.finished_at, reverse=True)[:limit]
+    rows = []
+    for r in newest:
+        counts: dict[str, int] = {}
+        for result in r.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        rows.append(
+            CycleRow(
+                host=r.host,
+                scan_id=r.scan_id,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                counts=dict(sorted(counts.items())),
+                problems=r.problems,
+                failed=r.failed,
+            )
+        )
+    return rows
+
+
+def rollout_rows(entries: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    """The VIGIL_ROLLOUTS bucket's entries as the page lists them, read as plain JSON: the
+    rollouts themselves belong to issue 14's work; this shows what is there, untouched."""
+    rows: list[dict[str, Any]] = []
+    for key, value in sorted(entries.items()):
+        try:
+            doc = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            doc = None
+        state = doc.get("state", "") if isinstance(doc, dict) else ""
+        rows.append({"key": key, "state": str(state)})
+    return rows

@@ -1,0 +1,138 @@
+"""The dashboard in a real headless Chromium, against the real all-in-one (embedded NATS, the
+real engine, a real registry): the page shows a stale container, a click on its button runs
+a cycle that updates it, and the page then shows it updated.
+
+The screenshot it takes is docs/dashboard.png: with VIGIL_DASHBOARD_SCREENSHOT=PATH the test
+also writes it there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import Browser
+from tests.support.images import build_test_image, push_image
+from tests.support.registry_fixtures import RegistryServer, free_port
+from tests.support.vigil_process import VigilProcess
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "dashboard-t0ken-e2e"
+# User data that is markup: the page must show it as text and build no element from it.
+MARKUP = '<img id="injected" src="x"><b>bold</b>'
+
+
+def state_of(name: str) -> str:
+    """JavaScript: the state the page shows for container `name` ('' while it shows none)."""
+    return (
+        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
+        " return c ? c.parentElement.querySelector('td[data-state]').dataset.state : ''; })()"
+    )
+
+
+def post_trigger(port: int, token: str | None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/trigger", method="POST")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_page_shows_a_stale_container_and_a_click_updates_it(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    db_image = f"{registry.host}/{names('db')}:latest"
+    web, db = names("web"), names("db")
+    for tag, marker in ((app, "web-v1"), (db_image, "db-v1")):  # four builds, four digests
+        build_test_image(docker_client, tag, marker=marker)
+        push_image(docker_client, tag)
+    # Hooks are off, so this label does nothing but carry markup to the page.
+    hook = "com.centurylinklabs.watchtower.lifecycle.post-check"
+    docker_client.containers.run(app, name=web, detach=True, labels={hook: MARKUP})
+    docker_client.containers.run(db_image, name=db, detach=True)
+    web_id = docker_client.api.inspect_container(web)["Id"]
+
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    vigil = VigilProcess(
+        tmp_path,
+        "--host-id",
+        "dash",
+        "--interval",
+        "3600",  # no cycle but those the page asks for
+        "--digest-cache-ttl",
+        "0",
+        "--dashboard-port",
+        str(port),
+        "--dashboard-token",
+        str(token_file),  # a file that holds it, as a docker secret
+        "--dashboard-check-interval",
+        "1s",
+        web,
+        db,
+    )
+    browser: Browser | None = None
+    try:
+        vigil.wait_for("dashboard serving")
+        vigil.wait_for("services started")
+        # The trigger route refuses a caller without the token.
+        assert post_trigger(port, None) == 401
+        assert post_trigger(port, "wrong") == 401
+
+        browser = Browser(tmp_path)
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.wait_for("document.querySelector('#hosts tbody').textContent.includes('alive')")
+        browser.type("#token", TOKEN)
+
+        # A first cycle from the page: both containers are judged current.
+        browser.click("#trigger")
+        browser.wait_for(f"{state_of(web)} === 'current' && {state_of(db)} === 'current'")
+
+        # A new build of web's image: the page shows web stale (its own gateway check).
+        build_test_image(docker_client, app, marker="web-v2")
+        push_image(docker_client, app)
+        browser.wait_for(f"{state_of(web)} === 'stale'")
+        assert docker_client.api.inspect_container(web)["Id"] == web_id  # nothing ran
+
+        # A click: the cycle updates it, and the page shows it updated.
+        browser.click("#trigger")
+        browser.wait_for(f"{state_of(web)} === 'updated'", timeout=30)
+        new = docker_client.api.inspect_container(web)
+        assert new["Id"] != web_id
+        assert new["Config"]["Labels"]["vigil.test.marker"] == "web-v2"
+
+        # A new build of db's image: db stale beside web updated (the screenshot's picture).
+        build_test_image(docker_client, db_image, marker="db-v2")
+        push_image(docker_client, db_image)
+        browser.wait_for(f"{state_of(db)} === 'stale' && {state_of(web)} === 'updated'")
+        browser.wait_for("document.querySelector('#events li') !== null")
+        assert browser.evaluate("document.getElementById('injected') === null")
+        assert MARKUP in browser.evaluate("document.querySelector('#containers').textContent")
+        assert browser.evaluate("document.getElementById('rollouts').textContent") == (
+            "no rollouts"
+        )
+        shot = tmp_path / "dashboard.png"
+        browser.screenshot(shot)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+        if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT"):
+            shutil.copyfile(shot, os.environ["VIGIL_DASHBOARD_SCREENSHOT"])
+    finally:
+        if browser is not None:
+            browser.close()
+        status = vigil.stop()
+    assert status == 0, vigil.output
+    assert TOKEN not in vigil.output  # the token is never logged

@@ -1,0 +1,266 @@
+"""The dashboard's pure parts, by tables: a container's state from the events and the
+gateway's answer, the rows of the page, the token check, the routes, the escaping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil import options
+from vigil.cli import build_parser
+from vigil.dashboard.command import dashboard_config
+from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
+from vigil.dashboard.view import FleetView, container_rows, container_state, rollout_rows
+from vigil_shared.audit import AuditEvent
+from vigil_shared.contracts import (
+    ContainerInfo,
+    ContainerResult,
+    ImageStatus,
+    Inventory,
+    Plan,
+    Report,
+    UpdateAction,
+)
+
+IMAGE = "127.0.0.1:5000/app:latest"
+OLD = "sha256:" + "1" * 64
+NEW = "sha256:" + "2" * 64
+INFO = ContainerInfo(
+    id="c1",
+    name="web",
+    image=IMAGE,
+    image_id="sha256:" + "a" * 64,
+    repo_digests=(f"127.0.0.1:5000/app@{OLD}",),
+)
+
+
+def result(status: str, **kw: Any) -> ContainerResult:
+    return ContainerResult(name="web", container_id="c1", image=IMAGE, status=status, **kw)  # type: ignore[arg-type]
+
+
+def check(outcome: str, digest: str | None) -> ImageStatus:
+    return ImageStatus(image=IMAGE, outcome=outcome, remote_digest=digest)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("last", "pending", "answer", "expected"),
+    [
+        (None, False, None, "unknown"),
+        (result("fresh"), False, None, "current"),
+        (result("fresh"), False, check("current", OLD), "current"),
+        # A newer build in the registry: stale, whatever the last cycle said.
+        (result("fresh"), False, check("stale", NEW), "stale"),
+        (None, False, check("stale", NEW), "stale"),
+        # The gateway's "current" names the build of the tag: another one than it runs.
+        (result("fresh"), False, check("current", NEW), "stale"),
+        # Updated to the registry's build: the inventory (taken before) does not know it yet.
+        (result("updated", remote_digest=NEW), False, check("stale", NEW), "updated"),
+        (result("updated", remote_digest=NEW), False, None, "updated"),
+        # A plan updates it and its report is not in: stale, update in progress.
+        (result("fresh"), True, None, "stale"),
+        (result("skipped", error="monitor only: a newer image is available"), False, None, "held"),
+        (result("skipped"), False, check("stale", NEW), "held"),
+        (result("failed", error="pull refused"), False, None, "failed"),
+        (result("check_failed"), False, None, "failed"),
+        (result("rolled_back"), False, check("stale", NEW), "failed"),
+        (result("rate_limited"), False, None, "unknown"),
+        # A check that failed or was rate-limited says nothing about staleness.
+        (result("fresh"), False, check("error", None), "current"),
+        (result("fresh"), False, check("rate_limited", None), "current"),
+        (result("fresh"), False, check("pinned", None), "current"),
+    ],
+)
+def test_the_state_of_a_container(
+    last: ContainerResult | None, pending: bool, answer: ImageStatus | None, expected: str
+) -> None:
+    state, detail = container_state(INFO, last, pending=pending, check=answer)
+    assert state == expected
+    if expected in ("failed", "held") and last is not None and last.error:
+        assert detail == last.error  # the reason, as the cycle gave it
+
+
+def event(seq: int, message: Any) -> AuditEvent:
+    kind = type(message).__name__.lower()
+    kind = "inventory" if kind == "inventory" else kind
+    return AuditEvent(
+        seq=seq, subject=f"vigil.{kind}.h1", kind=kind, host="h1", at=100.0 + seq, message=message
+    )
+
+
+def inventory(scan: str, *containers: ContainerInfo) -> Inventory:
+    return Inventory(scan_id=scan, host="h1", taken_at=1.0, containers=containers)
+
+
+def test_the_rows_follow_a_cycle_from_plan_to_report() -> None:
+    view = FleetView()
+    labels = {"com.centurylinklabs.watchtower.monitor-only": "false", "other": "x"}
+    info = ContainerInfo(**{**_fields(INFO), "labels": labels})
+    view.apply(event(1, inventory("s1", info)))
+    [row] = container_rows(view)
+    assert (row.state, row.digest, row.labels) == (
+        "unknown",
+        OLD,
+        {"com.centurylinklabs.watchtower.monitor-only": "false"},  # only Vigil's labels
+    )
+    plan = Plan(
+        plan_id="p1",
+        scan_id="s1",
+        host="h1",
+        created_at=2.0,
+        actions=(
+            UpdateAction(container_id="c1", container_name="web", image=IMAGE, old_image_id=""),
+        ),
+    )
+    view.apply(event(2, plan))
+    assert container_rows(view)[0].state == "stale"
+    updated = result(
+        "updated", remote_digest=NEW, new_image_id="sha256:" + "b" * 64, new_container_id="c2"
+    )
+    report = Report(
+        scan_id="s1", plan_id="p1", host="h1", started_at=2, finished_at=3, results=(updated,)
+    )
+    view.apply(event(3, report))
+    [row] = container_rows(view)
+    # The new build shows, though the inventory was taken before the update.
+    assert (row.state, row.digest, row.image_id) == ("updated", NEW, "sha256:" + "b" * 64)
+    assert row.changed_at == 3
+    # The next scan's inventory shows the replacement: its result still applies.
+    replaced = ContainerInfo(
+        **{**_fields(INFO), "id": "c2", "repo_digests": (f"127.0.0.1:5000/app@{NEW}",)}
+    )
+    view.apply(event(4, inventory("s2", replaced)))
+    assert container_rows(view)[0].state == "updated"
+    # A container recreated by hand under the name: no result is about it.
+    view.apply(event(5, inventory("s3", ContainerInfo(**{**_fields(INFO), "id": "c9"}))))
+    assert container_rows(view)[0].state == "unknown"
+    assert view.last_seq == 5 and len(view.events) == 5
+
+
+def _fields(info: ContainerInfo) -> dict[str, Any]:
+    return {f: getattr(info, f) for f in info.__struct_fields__}
+
+
+@pytest.mark.parametrize(
+    ("header", "token", "ok"),
+    [
+        ("Bearer s3cret", "s3cret", True),
+        ("Bearer s3cret ", "s3cret", False),
+        ("bearer s3cret", "s3cret", False),
+        ("s3cret", "s3cret", False),
+        ("Bearer s3cre", "s3cret", False),
+        (None, "s3cret", False),
+        ("", "", False),  # no token configured: nobody is let in, not even with nothing
+        ("Bearer ", "", False),
+        ("Bearer žluť", "s3cret", False),  # not ASCII: refused, not an error
+    ],
+)
+def test_the_token_check(header: str | None, token: str, ok: bool) -> None:
+    assert token_matches(header, token) is ok
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "token", "auth", "endpoint", "status"),
+    [
+        ("GET", "/", "", None, "page", 200),
+        ("HEAD", "/", "", None, "page", 200),
+        ("GET", "/api/containers?x=1", "", None, "containers", 200),
+        ("GET", "/api/events", "", None, "events", 200),
+        ("GET", "/static/app.js", "", None, "static", 200),
+        ("GET", "/static/../options.py", "", None, "none", 404),
+        ("GET", "/nothing", "", None, "none", 404),
+        ("POST", "/api/hosts", "", None, "none", 405),
+        # Read-only: the trigger is refused, with the token or without.
+        ("POST", "/api/trigger", "", None, "none", 403),
+        ("POST", "/api/trigger", "", "Bearer ", "none", 403),
+        ("POST", "/api/trigger", "tok", None, "none", 401),
+        ("POST", "/api/trigger", "tok", "Bearer nope", "none", 401),
+        ("GET", "/api/trigger", "tok", "Bearer tok", "none", 405),
+        ("POST", "/api/trigger", "tok", "Bearer tok", "trigger", 200),
+    ],
+)
+def test_the_routes(
+    method: str, target: str, token: str, auth: str | None, endpoint: str, status: int
+) -> None:
+    decision = route(method, target, token=token, authorization=auth)
+    assert (decision.endpoint, decision.status) == (endpoint, status)
+    if status != 200:
+        assert decision.error
+
+
+def test_the_page_shell_escapes_its_title() -> None:
+    template = '<title>{{title}}</title><h1>{{title}}</h1><body data-t="{{can_trigger}}">'
+    page = render_page(template, title='x"><script>alert(1)</script>&', can_trigger=False)
+    assert "<script>" not in page
+    assert page.count("x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;") == 2
+    assert 'data-t="false"' in page
+    assert 'data-t="true"' in render_page(template, title="Vigil", can_trigger=True)
+
+
+def test_the_script_never_renders_markup() -> None:
+    """Names and labels reach the page through textContent only: no API of the DOM that
+    parses markup is used anywhere in the script."""
+    script = (Path(__file__).parents[2] / "src/vigil/dashboard/static/app.js").read_text()
+    for api in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert api not in script, api
+
+
+def test_rollouts_are_listed_as_they_are() -> None:
+    rows = rollout_rows({"b": b'{"state": "waiting"}', "a": b"not json", "c": b"[1]"})
+    assert rows == [
+        {"key": "a", "state": ""},
+        {"key": "b", "state": "waiting"},
+        {"key": "c", "state": ""},
+    ]
+
+
+def _values(command: str, *argv: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    parsed = build_parser(command).parse_args(list(argv))
+    return options.resolve(command, parsed, env or {})[0]
+
+
+def test_the_dashboard_options(tmp_path: Path) -> None:
+    # The all-in-one serves no dashboard unless asked; `vigil dashboard` serves on 8090.
+    assert _values(options.ALL_IN_ONE)["dashboard_port"] is None
+    config = dashboard_config(_values(options.DASHBOARD))
+    assert (config.port, config.address, config.token, config.check_interval) == (
+        8090,
+        "127.0.0.1",
+        "",
+        300.0,
+    )
+    # The token may be in a file (a docker secret), and never shows in a repr.
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    values = _values(options.DASHBOARD, env={"VIGIL_DASHBOARD_TOKEN": str(secret)})
+    config = dashboard_config(values)
+    assert config.token == "from-a-file"
+    assert "from-a-file" not in repr(config)
+    values = _values(options.ALL_IN_ONE, "--dashboard-port", "0", "--dashboard-check-interval", "0")
+    assert dashboard_config(values).port == 0 and dashboard_config(values).check_interval == 0
+    with pytest.raises(options.UsageError, match="--dashboard-port"):
+        _values(options.ALL_IN_ONE, "--dashboard-port", "70000")
+
+
+@pytest.mark.parametrize(
+    ("host", "bound", "ok"),
+    [
+        ("127.0.0.1:8090", "127.0.0.1", True),
+        ("localhost:8090", "127.0.0.1", True),
+        ("LOCALHOST", "127.0.0.1", True),
+        ("[::1]:8090", "::1", True),
+        ("127.0.0.2:8090", "127.0.0.1", True),
+        # DNS rebinding: another name that resolves to the loopback address.
+        ("evil.example:8090", "127.0.0.1", False),
+        ("localhost.evil.example", "127.0.0.1", False),
+        ("127.0.0.1.evil.example", "127.0.0.1", False),
+        ("", "127.0.0.1", False),
+        (None, "localhost", False),
+        # Bound to another address: a proxy's name, the address itself, anything.
+        ("vigil.example.org", "0.0.0.0", True),
+        ("10.0.0.5:8090", "10.0.0.5", True),
+    ],
+)
+def test_the_host_a_loopback_dashboard_answers_for(host: str | None, bound: str, ok: bool) -> None:
+    assert host_allowed(host, bound) is ok
