@@ -124,6 +124,7 @@ class PlanRun:
             old_image_id=action.old_image_id,
             remote_digest=action.remote_digest or "",
             duration_s=round(time.monotonic() - started, 3),
+            previous_image=action.previous_image,
             **fields,
         )
 
