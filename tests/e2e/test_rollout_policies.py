@@ -27,7 +27,7 @@ def test_semver_move_minimum_age_and_window(
     docker_client: Any, registry: Any, names: Callable[[str], str], tmp_path: Path
 ) -> None:
     repo = f"{registry.host}/{names('app')}"
-    build_test_image(docker_client, f"{repo}:1.2.3", marker="v1.2.3")
+    v123 = build_test_image(docker_client, f"{repo}:1.2.3", marker="v1.2.3")
     push_image(docker_client, f"{repo}:1.2.3")
     aged = f"{registry.host}/{names('aged')}:latest"
     build_test_image(docker_client, aged, marker="aged-v1")
@@ -79,7 +79,7 @@ def test_semver_move_minimum_age_and_window(
 
     # The first cycle inside the window updates; the young image is still held.
     opened = window_around(datetime.now(UTC), open_now=True)
-    second = run_vigil(*state, "--window", opened, web, young, timed, env=env)
+    second = run_vigil(*state, "--window", opened, "--cleanup", web, young, timed, env=env)
     out = second.stdout
     assert second.returncode == 0, out + second.stderr
     assert f"updated       {web} ({repo}:1.2.3 -> {repo}:1.4.0)" in out
@@ -93,3 +93,6 @@ def test_semver_move_minimum_age_and_window(
     assert after["Image"] == v140
     assert after["Config"]["Labels"]["io.vigil.policy"] == "semver:^1.2"  # kept for next time
     assert docker_client.api.inspect_container(young)["Id"] == before[young]
+    # --cleanup: the tag the container moved away from does not keep the old build.
+    with pytest.raises(Exception, match="No such image"):
+        docker_client.api.inspect_image(v123)
