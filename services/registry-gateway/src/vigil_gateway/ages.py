@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+
 from vigil_gateway.credentials import Credentials
 from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_shared.bus import Bus
@@ -124,13 +126,12 @@ class ImageAges:
         try:
             entry = await kv.get(key)
             return float(entry.value.decode())
-        except Exception as exc:
-            if type(exc).__name__ not in ("KeyNotFoundError", "NotFoundError", "KeyDeletedError"):
-                raise
+        except NotFoundError:  # never seen (KeyNotFoundError, KeyDeletedError)
+            pass
         try:
             await kv.create(key, repr(now).encode())
             return now
-        except Exception:  # another replica wrote it first: its time counts
+        except KeyWrongLastSequenceError:  # another replica wrote it first: its time counts
             entry = await kv.get(key)
             return float(entry.value.decode())
 
