@@ -84,6 +84,7 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
     stream = prefix.replace(".", "_").upper()
     status = f"{stream}_STATUS"  # heartbeats: a key-value bucket
     journal = f"{stream}_JOURNAL"  # the executors' journal: a key-value bucket
+    first_seen = f"{stream}_FIRST_SEEN"  # the gateway's first sightings of image digests
     me = user_name(role, host)
     read_stream = f"$JS.API.STREAM.INFO.{stream}"
     heartbeat = [
@@ -168,7 +169,16 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
         )
     if role == "registry-gateway":
         return Permissions(
-            publish=(read_stream, *creates, *heartbeat),
+            publish=(
+                read_stream,
+                *creates,
+                *heartbeat,
+                # A minimum image age: when each digest was first seen (its only user).
+                f"$JS.API.STREAM.CREATE.KV_{first_seen}",
+                f"$JS.API.STREAM.INFO.KV_{first_seen}",
+                f"$JS.API.STREAM.MSG.GET.KV_{first_seen}",
+                f"$KV.{first_seen}.>",
+            ),
             subscribe=(
                 f"{p}.registry.check {GATEWAY_QUEUE}",
                 f"{p}.registry.pull-auth {GATEWAY_QUEUE}",

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vigil_scanner.cron import FIELD_NAMES, CronError, parse_cron
+from vigil_scanner.policy import PolicyDefaults, parse_age
+from vigil_scanner.windows import parse_window
 from vigil_scanner.zones import UnknownZone, zone_from_env
+from vigil_shared.semver import parse_policy
 
 Kind = Literal["bool", "str", "int", "float", "duration", "list", "choice"]
 
@@ -335,6 +338,38 @@ OPTIONS: tuple[Option, ...] = (
         where=EVERYWHERE,
         help="ask no registry and pull nothing: update a container when its tag names another "
         "image on the host than it runs (also the no-pull label)",
+    ),
+    # --- rollout policies (docs/rollouts.md); the containers' io.vigil.* labels win -------
+    _o(
+        "--policy",
+        env="VIGIL_POLICY",
+        kind="str",
+        default="digest",
+        metavar="POLICY",
+        where=SCANNING,
+        help="how containers follow their image: digest (a newer build of the same tag), "
+        "semver:RANGE (the highest newer semver tag in RANGE: ^1.2, ~1.2.3, '>=1.2,<2'), "
+        "minor (newer tags of the same major) or patch (of the same major.minor); the "
+        "label io.vigil.policy wins",
+    ),
+    _o(
+        "--min-age",
+        env="VIGIL_MIN_AGE",
+        kind="str",
+        metavar="AGE",
+        where=SCANNING,
+        help="hold a newer image until it is this old (24h, 7d, 1h30m), by its created time, "
+        "else from when the gateway first saw it; the label io.vigil.min-age wins",
+    ),
+    _o(
+        "--window",
+        env="VIGIL_WINDOW",
+        kind="str",
+        metavar="WINDOW",
+        where=SCANNING,
+        help="maintenance window outside which nothing is changed, read in TZ: "
+        "'Mon-Fri 02:00-04:00', several comma-separated; a stale container waits for it; "
+        "the label io.vigil.window wins",
     ),
     _o(
         "--no-restart",
@@ -1056,7 +1091,39 @@ def resolve(
         )
     warnings.extend(check_when(values, sources, env))
     check_numbers(values, sources)
+    check_policies(values, sources, env)
     return values, warnings
+
+
+def policy_defaults(values: Mapping[str, Any]) -> PolicyDefaults:
+    """--policy, --min-age, --window as the scanner's defaults; raises ValueError (with
+    the parsers' message) for a value that cannot be read."""
+    window = str(values.get("window") or "")
+    return PolicyDefaults(
+        update=parse_policy(str(values.get("policy") or "digest")),
+        min_age_s=parse_age(str(values.get("min_age") or "0")),
+        window=parse_window(window) if window.strip() else None,
+    )
+
+
+def check_policies(
+    values: Mapping[str, Any], sources: Mapping[str, str], env: Mapping[str, str]
+) -> None:
+    """Refuse (UsageError, exit 2) a --policy, --min-age or --window that cannot be read,
+    naming the option (or variable) and the value; and a window with a TZ not known."""
+    parsers = {"policy": parse_policy, "min_age": parse_age, "window": parse_window}
+    for dest, parse in parsers.items():
+        if dest not in sources:
+            continue
+        try:
+            parse(str(values[dest]))
+        except ValueError as exc:
+            raise UsageError(f"{_named(dest, sources)}: {exc}") from None
+    if "window" in sources:
+        try:
+            zone_from_env(env)
+        except UnknownZone as exc:
+            raise UsageError(f"{exc}; {_named('window', sources)} is read in TZ") from None
 
 
 def _named(dest: str, sources: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ from vigil_scanner.engines import EngineSpecError, EngineTarget, engine_targets
 from vigil_scanner.scan_group import ScanGroup, ack_wait_for
 from vigil_scanner.selection import Selection
 from vigil_scanner.service import Scanner, ScannerConfig
+from vigil_scanner.zones import UnknownZone, zone_from_env
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import Report
 from vigil_shared.contracts.subjects import check_token
@@ -306,7 +308,7 @@ async def _run(
             metrics.add(NotifierCollector(notifier))
         if options.SCANNER in wanted:
             scanners, group = await _start_scanners(
-                values, targets, engines, connect, heartbeat, telemetry
+                values, targets, engines, connect, heartbeat, telemetry, _window_zone(env)
             )
             metrics.add(ScannerCollector(*scanners))
 
@@ -379,6 +381,7 @@ async def _start_scanners(
     connect: Callable[[str], Awaitable[Bus]],
     heartbeat: Callable[..., Awaitable[None]],
     telemetry: Telemetry,
+    zone: tzinfo,
 ) -> tuple[list[Scanner], ScanGroup | None]:
     """A scanner per engine, each on its own connection and heartbeat; with --scanner-group
     they take their cycles from the group's work queue instead of vigil.cmd.scan."""
@@ -395,6 +398,8 @@ async def _start_scanners(
                 no_pull=bool(values.get("no_pull")),
                 label_take_precedence=bool(values.get("label_take_precedence")),
                 engine_url=describe(target.url),
+                policy=options.policy_defaults(values),
+                zone=zone,
             ),
             telemetry,
         )
@@ -512,6 +517,16 @@ def _selection(values: Mapping[str, Any]) -> Selection:
         include_stopped=bool(values.get("include_stopped")),
         include_restarting=bool(values.get("include_restarting")),
     )
+
+
+def _window_zone(env: Mapping[str, str]) -> tzinfo:
+    """Where maintenance windows are read: TZ. An unknown TZ with --window stopped the start
+    already (exit 2); for windows given only by labels it means UTC, and the log says so."""
+    try:
+        return zone_from_env(env)
+    except UnknownZone as exc:
+        log.warning("maintenance windows are read in UTC", error=str(exc))
+        return UTC
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -347,3 +347,23 @@ async def test_a_host_added_without_restarting_the_server(secured_nats: SecuredN
         assert auditor.nc.is_connected
     finally:
         await auditor.close()
+
+
+async def test_the_gateway_keeps_first_sightings_in_its_bucket(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    """The fleet's gateway user may create and use VIGIL_FIRST_SEEN (a minimum image age):
+    a second gateway (a restart, a replica) reads the first sighting back."""
+    from vigil_gateway.ages import ImageAges
+    from vigil_gateway.registry_client import RegistryClient
+
+    client = RegistryClient()
+    digest = "sha256:" + "5" * 64
+    try:
+        first = ImageAges(client, gateway_bus)
+        seen = await first.first_seen(digest)
+        assert not first._kv_failed  # the bucket was usable, not the in-memory fallback
+        again = await ImageAges(client, gateway_bus, clock=lambda: seen + 999).first_seen(digest)
+        assert again == seen
+    finally:
+        await client.aclose()

@@ -56,8 +56,10 @@ def push_tiny_image(
     marker: str,
     *,
     architecture: str = "amd64",
+    created: str | None = None,
 ) -> dict[str, Any]:
-    """A one-layer OCI image (not runnable) under `repo:ref`; its manifest descriptor."""
+    """A one-layer OCI image (not runnable) under `repo:ref`; its manifest descriptor.
+    Its config has no `created` time unless given one."""
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         data = marker.encode()
@@ -71,6 +73,7 @@ def push_tiny_image(
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": [sha256(layer_bytes)]},
             "config": {"Labels": {"marker": marker}},
+            **({"created": created} if created is not None else {}),
         }
     ).encode()
     config_desc = push_blob(http, base_url, repo, config)

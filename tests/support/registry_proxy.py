@@ -14,7 +14,10 @@ On top of that:
 - `fault(path_regex, ...)`: matching requests get a made-up answer without reaching the
   registry (`status`, `headers`, `body`), or are forwarded and their answer altered
   (`headers` replaced, `drop_header` removed, `body` replaced), or wait `delay` seconds
-  first (for client timeouts). `clear_faults()` removes them all.
+  first (for client timeouts). `clear_faults()` removes them all;
+- `page_tags`: tag lists answered page by page, as distribution 3, Docker Hub and most hosted
+  registries do (docker-registry 2.8 ignores `n` and answers every tag at once): sorted, at
+  most `n` after `last`, with a `Link: <...?last=T&n=N>; rel="next"` header while more follow.
 
 It speaks HTTP/1.1 with keep-alive, one thread per client connection, each with its own
 keep-alive connection to the registry. A TLS handshake (a client probing HTTPS first, as
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import re
 import socket
 import ssl
@@ -34,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 # Headers that describe one connection, not the message: never forwarded either way.
 HOP_BY_HOP = frozenset(
@@ -179,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = fault.body or b""
         else:
             status, headers, data = self._forward(body)
+            if owner.page_tags and self.command == "GET" and status == 200:
+                headers, data = _tag_page(self.path, headers, data)
             if fault is not None:
                 replaced = {name.lower() for name in fault.headers}
                 if fault.drop_header:
@@ -240,10 +246,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
+def _tag_page(
+    path: str, headers: list[tuple[str, str]], data: bytes
+) -> tuple[list[tuple[str, str]], bytes]:
+    """One page of a `/v2/<name>/tags/list` answer, by its `n` and `last` (distribution 3's
+    rules); any other answer unchanged."""
+    parts = urlsplit(path)
+    if not parts.path.endswith("/tags/list"):
+        return headers, data
+    query = parse_qs(parts.query)
+    body = json.loads(data)
+    tags = sorted(body.get("tags") or [])
+    last = (query.get("last") or [""])[0]
+    if last:
+        tags = [t for t in tags if t > last]
+    n = int((query.get("n") or ["0"])[0] or 0)
+    more = bool(n) and len(tags) > n
+    page = tags[:n] if n else tags
+    kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "link")]
+    if more:
+        next_query = urlencode({"last": page[-1], "n": n})
+        kept.append(("Link", f'<{parts.path}?{next_query}>; rel="next"'))
+    return kept, json.dumps({"name": body.get("name"), "tags": page}).encode()
+
+
 class RegistryProxy:
     """A reverse proxy to `upstream_url` (a registry) on a random 127.0.0.1 port."""
 
-    def __init__(self, upstream_url: str, *, delay: float = 0.0) -> None:
+    def __init__(self, upstream_url: str, *, delay: float = 0.0, page_tags: bool = False) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream {upstream_url!r} is not an http(s) URL")
@@ -252,6 +282,7 @@ class RegistryProxy:
         self._upstream_tls = parts.scheme == "https"
         self._upstream_addr = (parts.hostname, parts.port or (443 if self._upstream_tls else 80))
         self.delay = delay
+        self.page_tags = page_tags
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests: list[tuple[str, str, int]] = []

@@ -62,3 +62,39 @@ def test_the_old_image_stays_while_a_tag_or_a_container_names_it(
     old_image: dict[str, Any], containers: list[dict[str, Any]], expected: str
 ) -> None:
     assert why_kept(old_image, containers) == expected
+
+
+@pytest.mark.parametrize(
+    ("old_image", "containers", "expected"),
+    [
+        pytest.param(image("reg/app:1.2.3"), [], "", id="the-released-tag-alone"),
+        pytest.param(
+            image("reg/app:1.2.3"),
+            [container("web", NEW, "reg/app:1.4.0")],
+            "",
+            id="its-container-moved-on",
+        ),
+        pytest.param(
+            image("reg/app:1.2.3"),
+            [container("api", OLD, "reg/app:1.2.3")],
+            "still tagged reg/app:1.2.3",
+            id="another-container-follows-the-released-tag",
+        ),
+        pytest.param(
+            image("reg/app:1.2.3", "reg/app:1.2"),
+            [],
+            "still tagged reg/app:1.2",
+            id="another-tag-still-keeps-it",
+        ),
+        pytest.param(
+            image("reg/app:1.2.3"),
+            [container("worker", OLD, OLD)],
+            "still used by container worker",
+            id="a-container-on-the-image-by-id",
+        ),
+    ],
+)
+def test_a_tag_a_semver_move_left_behind_does_not_keep_the_image(
+    old_image: dict[str, Any], containers: list[dict[str, Any]], expected: str
+) -> None:
+    assert why_kept(old_image, containers, released="reg/app:1.2.3") == expected

@@ -69,6 +69,11 @@ def permitted(perms: object, action: str, subject: str, queue: str = "") -> bool
         ("executor", "h1", "pub", "vigil.report.h2", "", False),
         ("executor", "h1", "pub", "$KV.VIGIL_JOURNAL.h1.web", "", True),
         ("executor", "h1", "pub", "$KV.VIGIL_JOURNAL.h2.web", "", False),
+        # The gateway alone keeps first sightings of image digests (a minimum image age).
+        ("registry-gateway", "", "pub", "$KV.VIGIL_FIRST_SEEN.sha256.ab12", "", True),
+        ("registry-gateway", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_FIRST_SEEN", "", True),
+        ("executor", "h1", "pub", "$KV.VIGIL_FIRST_SEEN.sha256.ab12", "", False),
+        ("registry-gateway", "", "pub", "$KV.VIGIL_JOURNAL.h1.web", "", False),
         # A scanner publishes its own host's events only.
         ("scanner", "h1", "pub", "vigil.plan.h1", "", True),
         ("scanner", "h1", "pub", "vigil.plan.h2", "", False),

@@ -758,11 +758,26 @@ def test_vigils_own_labels_are_not_carried_over() -> None:
     container = {
         "Id": "a" * 64,
         "Name": "/web",
-        "Config": {"Labels": {"io.vigil.replaces": "b" * 64, "team": "core"}},
+        "Config": {
+            "Labels": {
+                "io.vigil.replaces": "b" * 64,
+                "io.vigil.volumes-from": "c" * 64,
+                "team": "core",
+                # The user's settings of Vigil are the container's own: they stay.
+                "io.vigil.policy": "semver:^1.2",
+                "io.vigil.min-age": "24h",
+                "io.vigil.window": "Mon-Fri 02:00-04:00",
+            }
+        },
         "HostConfig": {},
     }
     spec = build(container, None, "app:latest")
-    assert spec.body["Labels"] == {"team": "core"}
+    assert spec.body["Labels"] == {
+        "team": "core",
+        "io.vigil.policy": "semver:^1.2",
+        "io.vigil.min-age": "24h",
+        "io.vigil.window": "Mon-Fri 02:00-04:00",
+    }
 
 
 def test_a_bind_without_source_is_the_anonymous_volume_and_is_named_not_doubled() -> None:

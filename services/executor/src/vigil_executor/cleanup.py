@@ -7,6 +7,11 @@ not updated yet, an old container renamed aside). Watchtower removes the old ima
 force, which takes every other tag with it and deletes an image a stopped container still
 runs on; Vigil keeps it then and says why.
 
+A semver policy moves a container to another tag (`app:1.2.3` to `app:1.4.0`): the old
+tag then names the old image, and is the update's own leftover. It does not keep the image
+when no container (running or stopped) is created from that tag; it is removed with it.
+Any other tag still keeps it.
+
 The decision is pure; the removal is a thin adapter (blocking docker-py calls: run it in a
 thread), and it does not force, so the engine itself refuses an image that a container took
 up meanwhile.
@@ -31,11 +36,18 @@ class Cleanup(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""  # why the image was kept, when it was
 
 
-def why_kept(image: Mapping[str, Any], containers: Iterable[Mapping[str, Any]]) -> str:
+def why_kept(
+    image: Mapping[str, Any], containers: Iterable[Mapping[str, Any]], released: str = ""
+) -> str:
     """Pure: why `image` (its inspect data) must stay, given the engine's containers (the
-    list call's entries, all of them); "" when it may be removed."""
+    list call's entries, all of them); "" when it may be removed. `released`: the tag the
+    update moved the container away from, which keeps the image only while a container
+    is created from it."""
+    containers = list(containers)
     image_id = str(image.get("Id") or "")
     tags = sorted(t for t in image.get("RepoTags") or () if t and t != _UNTAGGED)
+    if released in tags and not any(c.get("Image") == released for c in containers):
+        tags.remove(released)
     if tags:
         return f"still tagged {', '.join(tags)}"
     users = sorted(
@@ -50,12 +62,23 @@ def why_kept(image: Mapping[str, Any], containers: Iterable[Mapping[str, Any]]) 
     return ""
 
 
+def _exists(api: Any, image_id: str) -> bool:
+    try:
+        api.inspect_image(image_id)
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return False
+        raise
+    return True
+
+
 def _api_error(exc: Exception) -> str:
     return str(getattr(exc, "explanation", None) or exc)
 
 
-def remove_image_if_unused(client: Any, image_id: str) -> Cleanup:
-    """Remove `image_id` unless a tag or a container on this engine still names it."""
+def remove_image_if_unused(client: Any, image_id: str, released: str = "") -> Cleanup:
+    """Remove `image_id` unless a tag or a container on this engine still names it
+    (`released`: a tag the update moved away from, see `why_kept`)."""
     api = client.api
     try:
         image = api.inspect_image(image_id)
@@ -64,9 +87,13 @@ def remove_image_if_unused(client: Any, image_id: str) -> Cleanup:
             return Cleanup(removed=False, reason="it is not on this host any more")
         return Cleanup(removed=False, reason=f"cannot inspect it: {_api_error(exc)}")
     try:
-        reason = why_kept(image, api.containers(all=True))
+        reason = why_kept(image, api.containers(all=True), released)
         if reason:
             return Cleanup(removed=False, reason=reason)
+        if released and released in (image.get("RepoTags") or ()):
+            api.remove_image(released, force=False)  # the last tag: the image goes with it
+            if not _exists(api, image_id):
+                return Cleanup(removed=True)
         try:
             api.remove_image(image_id, force=False)
         except Exception as exc:

@@ -133,6 +133,7 @@ class PlanRun:
             old_image_id=action.old_image_id,
             remote_digest=action.remote_digest or "",
             duration_s=round(time.monotonic() - started, 3),
+            previous_image=action.previous_image,
             **fields,
         )
 
@@ -435,7 +436,7 @@ class PlanRun:
             if hook is not None and not hook.ok:
                 notes.append(hook.describe())
         if self.config.cleanup:
-            await self._clean_up(name, action.old_image_id)
+            await self._clean_up(name, action.old_image_id, action.previous_image)
         await self.progress(name, "done", f"running on {new_id[:19]}")
         self.results[name] = self.result(
             action,
@@ -445,9 +446,10 @@ class PlanRun:
             notes=tuple(notes),
         )
 
-    async def _clean_up(self, name: str, image_id: str) -> None:
-        """--cleanup: the old image goes, unless a tag or a container still names it."""
-        cleanup = await asyncio.to_thread(remove_image_if_unused, self.engine, image_id)
+    async def _clean_up(self, name: str, image_id: str, released: str = "") -> None:
+        """--cleanup: the old image goes, unless a tag or a container still names it
+        (`released`: the tag a semver policy moved the container away from)."""
+        cleanup = await asyncio.to_thread(remove_image_if_unused, self.engine, image_id, released)
         if cleanup.removed:
             await self.progress(name, "cleaned-up", f"removed old image {image_id[:19]}")
         else:

@@ -35,14 +35,16 @@ from typing import Any, Literal
 
 import msgspec
 
+from vigil_shared.contracts.journal import REPLACES_LABEL
+
 # Network modes in which a container has no endpoints of its own to recreate.
 _NO_ENDPOINTS = ("host", "none")
-VIGIL_LABEL_PREFIX = "io.vigil."
 _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
 # On a new container that took over anonymous volumes: the old container's id, the entry of
 # HostConfig.VolumesFrom that Vigil added. That container is removed afterwards, so the next
 # update leaves the entry out.
 VOLUMES_FROM_LABEL = "io.vigil.volumes-from"
+UPDATE_MARKS = frozenset({REPLACES_LABEL, VOLUMES_FROM_LABEL})
 # What becomes of the old container's anonymous volumes: taken over (the default), bound by
 # name (for an old container that the engine has removed already), or fresh
 # (`--remove-volumes`).
@@ -241,11 +243,9 @@ def build_create_spec(
         config = _without_defaults(config, _image_config(old_image))
     config["Image"] = image
     # Vigil's own marks describe one update (which container this one replaced): never
-    # carried over to the next.
+    # carried over to the next. The user's io.vigil.* settings (policy, min-age, window) are.
     if config.get("Labels"):
-        config["Labels"] = {
-            k: v for k, v in config["Labels"].items() if not k.startswith(VIGIL_LABEL_PREFIX)
-        }
+        config["Labels"] = {k: v for k, v in config["Labels"].items() if k not in UPDATE_MARKS}
     if config.get("Hostname") == short_id:
         config.pop("Hostname")  # the engine's default; the new container gets its own
     if config.get("Domainname") == "":

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from vigil_notifier.render import render_report
+from vigil_notifier.render import image_of, render_report
 from vigil_notifier.templates import (
     TemplateError,
     counts_of,
@@ -100,7 +100,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _result_event(host: str, r: ContainerResult) -> Event:
-    what = f"{r.name} ({r.image})"
+    what = f"{r.name} ({image_of(r)})"
     reason = f": {r.error}" if r.error else ""
     level: Level
     if r.status == "updated":
@@ -117,6 +117,10 @@ def _result_event(host: str, r: ContainerResult) -> Event:
         level, text = "error", f"Rolled back {what}{reason}"
     elif r.status == "rate_limited":
         level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
+    elif r.status == "held":
+        # A newer build waits for its minimum age or maintenance window: worth knowing, as
+        # --monitor-only's finds are; the reason says until when.
+        level, text = "info", f"Held {what}{reason}"
     elif r.status == "skipped" and (r.remote_digest or r.new_image_id):
         # A newer build was found and left alone on purpose (--monitor-only, --no-restart, a
         # pre-update hook's skip): being told is the point of --monitor-only, as watchtower's

@@ -14,17 +14,32 @@ _LABELS = {
     "check_failed": "CHECK FAILED",
     "rolled_back": "ROLLED BACK",
     "rate_limited": "RATE LIMITED",
+    "held": "held",
 }
 
-_ORDER = ["updated", "rolled_back", "failed", "check_failed", "rate_limited", "skipped", "fresh"]
+_ORDER = [
+    "updated",
+    "rolled_back",
+    "failed",
+    "check_failed",
+    "rate_limited",
+    "held",
+    "skipped",
+    "fresh",
+]
 
 
 def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
+def image_of(r: ContainerResult) -> str:
+    """The result's image; `app:1.2.3 -> app:1.4.0` when a semver policy changed the tag."""
+    return f"{r.previous_image} -> {r.image}" if r.previous_image else r.image
+
+
 def render_result(r: ContainerResult) -> str:
-    line = f"  {_LABELS.get(r.status, r.status):<13} {r.name} ({r.image})"
+    line = f"  {_LABELS.get(r.status, r.status):<13} {r.name} ({image_of(r)})"
     if r.status == "updated":
         line += f" {_short(r.old_image_id)} -> {_short(r.new_image_id)} in {r.duration_s:.1f}s"
     if r.error:

@@ -27,8 +27,9 @@ Data given to the template
     `failed` (bool), `problems` (list of text: failures that belong to no container),
     `counts` (status -> number, every status present) and `results`, a list of:
     `name`, `container_id`, `image`, `status` (updated, fresh, skipped, failed,
-    check_failed, rolled_back, rate_limited), `old_image_id`, `new_image_id`,
-    `new_container_id`, `remote_digest`, `error`, `duration_s`, `notes` (list of text).
+    check_failed, rolled_back, rate_limited, held), `old_image_id`, `new_image_id`,
+    `new_container_id`, `remote_digest`, `error`, `duration_s`, `notes` (list of text),
+    `previous_image` (the tag before a semver policy moved it), `held_until`.
 `reports`
     The reports of the message: one, or one per host in a fleet summary.
 `counts`
@@ -52,15 +53,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from vigil_shared.contracts import ContainerResult, Report
+from vigil_shared.contracts.report import ResultStatus
 
 if TYPE_CHECKING:
     import jinja2
     import jinja2.sandbox
 
-STATUSES = ("updated", "fresh", "skipped", "failed", "check_failed", "rolled_back", "rate_limited")
+STATUSES: tuple[str, ...] = get_args(ResultStatus)
 
 
 class TemplateError(ValueError):

@@ -18,11 +18,14 @@ from typing import TypeVar
 
 import msgspec
 
+from vigil_gateway.ages import ImageAges
 from vigil_gateway.credentials import CredentialError, CredentialStore
 from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryError
+from vigil_gateway.tags import TagLister, TagListError
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
 from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
+from vigil_shared.semver import PolicyError, parse_policy, pick_tag, split_tag
 
 K = TypeVar("K")
 
@@ -92,10 +95,14 @@ class DigestChecker:
         *,
         ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        tags: TagLister | None = None,
+        ages: ImageAges | None = None,
     ) -> None:
         self.client = client
         self.credentials = credentials
         self.ttl = ttl
+        self.tags = tags or TagLister(client, credentials, ttl=ttl, clock=clock)
+        self.ages = ages or ImageAges(client, None)
         self._clock = clock
         self._answers: dict[str, tuple[float, RemoteDigest]] = {}
         # (reference, cycle key) -> answer fetched for that explicit cycle
@@ -110,7 +117,50 @@ class DigestChecker:
             return ImageStatus(image=check.image, outcome="error", error=str(exc))
         if ref.pinned:
             return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
+        status = await self._by_policy(check, ref, cycle_key)
+        if check.age and status.remote_digest and status.outcome in ("stale", "current"):
+            status = await self._with_age(status, ref)
+        return msgspec.structs.replace(status, policy=check.policy)
+
+    async def _by_policy(self, check: ImageCheck, ref: ImageRef, cycle_key: str) -> ImageStatus:
+        """Digest policy: the tag's digest. Semver: the highest newer tag in range, by its
+        digest; none newer: the tag's own digest (a rebuild of the same version)."""
+        try:
+            policy = parse_policy(check.policy)
+        except PolicyError as exc:
+            return ImageStatus(image=check.image, outcome="error", error=f"policy: {exc}")
+        if policy.kind == "semver":
+            try:
+                tags = await self.tags.tags(ref, cycle_key)
+            except TagListError as exc:
+                outcome: CheckOutcome = "rate_limited" if exc.kind == "rate_limited" else "error"
+                return ImageStatus(image=check.image, outcome=outcome, error=str(exc))
+            choice = pick_tag(policy, ref.tag or "latest", tags)
+            if choice.error:
+                return ImageStatus(image=check.image, outcome="error", error=choice.error)
+            if choice.tag:
+                newer = msgspec.structs.replace(ref, tag=choice.tag)
+                remote = await self.remote_digest(newer, cycle_key)
+                if remote.error:
+                    return judge(check, newer, remote)
+                return ImageStatus(
+                    image=check.image,
+                    outcome="stale",
+                    remote_digest=remote.digest,
+                    credentials=remote.credentials,
+                    target=f"{split_tag(check.image)[0]}:{choice.tag}",
+                )
         return judge(check, ref, await self.remote_digest(ref, cycle_key))
+
+    async def _with_age(self, status: ImageStatus, ref: ImageRef) -> ImageStatus:
+        digest = status.remote_digest or ""
+        try:
+            creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
+        except CredentialError:
+            return status
+        created = await self.ages.created(ref, digest, creds)
+        first_seen = await self.ages.first_seen(digest)
+        return msgspec.structs.replace(status, created=created, first_seen=first_seen)
 
     async def remote_digest(self, ref: ImageRef, cycle_key: str = "") -> RemoteDigest:
         """The registry's answer for `ref`: for a periodic check (`cycle_key` empty) one up

@@ -258,6 +258,65 @@ class RegistryClient:
         response = await self._send("HEAD", registry, path, auth)
         return await self._digest_from(response, ref, registry, path, auth)
 
+    async def list_tags(
+        self, ref: ImageRef, credentials: Credentials, page_size: int = 100
+    ) -> list[str]:
+        """Every tag of `ref`'s repository (`GET /v2/<name>/tags/list`), page by page: `n`
+        tags a page, the next page named by the `Link` header (`rel="next"`, whose URL
+        carries `last`), through the same auth and TLS as the digest checks."""
+        registry = ref.api_host
+        auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
+        path = f"/v2/{ref.repository}/tags/list?n={page_size}"
+        tags: list[str] = []
+        seen: set[str] = set()
+        while path not in seen:  # a registry that links a page to itself ends here
+            seen.add(path)
+            response = await self._send("GET", registry, path, auth)
+            if response.status_code != 200:
+                raise RegistryError(
+                    f"registry {registry}: HTTP {response.status_code} listing the tags of "
+                    f"{ref.repository}",
+                    "rate_limited" if response.status_code == 429 else "error",
+                )
+            try:
+                body = response.json()
+            except ValueError:
+                raise RegistryError(
+                    f"registry {registry}: the tag list of {ref.repository} is not JSON"
+                ) from None
+            page = body.get("tags") if isinstance(body, dict) else None
+            if page is not None and not (
+                isinstance(page, list) and all(isinstance(t, str) for t in page)
+            ):
+                raise RegistryError(
+                    f"registry {registry}: the tag list of {ref.repository} is malformed"
+                )
+            tags.extend(page or ())
+            link = next_link(response.headers.get("link", ""))
+            if not link:
+                return tags
+            path = link
+        return tags
+
+    async def get_json(
+        self, ref: ImageRef, credentials: Credentials, kind: str, digest: str
+    ) -> dict[str, Any]:
+        """A manifest (`kind` "manifests") or blob ("blobs") of `ref`'s repository, by digest."""
+        registry = ref.api_host
+        auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
+        response = await self._send("GET", registry, f"/v2/{ref.repository}/{kind}/{digest}", auth)
+        if response.status_code != 200:
+            raise RegistryError(
+                f"registry {registry}: HTTP {response.status_code} for {ref.repository} {digest}"
+            )
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise RegistryError(f"registry {registry}: {digest} is not JSON") from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"registry {registry}: {digest} is not a JSON object")
+        return data
+
     async def _send(
         self, method: str, registry: str, path: str, auth: RegistryAuth | None
     ) -> httpx.Response:
@@ -444,6 +503,20 @@ class RegistryClient:
                 f"registry {registry}: the answer for {ref} is not a manifest ({problem})"
             )
         return "sha256:" + hashlib.sha256(body.content).hexdigest()
+
+
+_LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+
+
+def next_link(header: str) -> str:
+    """Pure: the path and query of a `Link` header's `rel="next"` page, or "" for none
+    (`</v2/app/tags/list?last=b&n=2>; rel="next"`); an absolute URL gives its path."""
+    m = _LINK_NEXT.search(header)
+    if m is None:
+        return ""
+    url = httpx.URL(m.group(1))
+    path = url.raw_path.decode()
+    return path if path.startswith("/") else ""
 
 
 # A digest as the distribution spec writes it; Docker records sha256 ones.

@@ -13,9 +13,11 @@ from collections import Counter
 
 import msgspec
 
+from vigil_gateway.ages import ImageAges
 from vigil_gateway.credentials import CredentialError, CredentialStore
 from vigil_gateway.digests import DigestChecker, warn_on_head_failure
 from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_gateway.tags import DEFAULT_PAGE_SIZE, TagLister
 from vigil_gateway.tls import TrustError, load_ca_bundle, validate_ca_bundle
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import CheckReply, CheckRequest, PullAuthReply, PullAuthRequest
@@ -41,6 +43,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     request_timeout: float = 15.0
     registry_ca_validate: bool = False
     warn_on_head_failure: str = "auto"  # always, auto, never
+    tags_page_size: int = DEFAULT_PAGE_SIZE  # tags asked for a page when listing (`n`)
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"GatewayConfig(registry_ca={self.registry_ca!r}, repo_user={self.repo_user!r})"
@@ -74,7 +77,20 @@ class Gateway:
             home=config.home,
             on_secret=redactor.add,
         )
-        self.checker = DigestChecker(self.client, self.credentials, ttl=config.digest_cache_ttl)
+        self.tags = TagLister(
+            self.client,
+            self.credentials,
+            ttl=config.digest_cache_ttl,
+            page_size=config.tags_page_size,
+        )
+        self.ages = ImageAges(self.client, bus)
+        self.checker = DigestChecker(
+            self.client,
+            self.credentials,
+            ttl=config.digest_cache_ttl,
+            tags=self.tags,
+            ages=self.ages,
+        )
         self.outcomes: Counter[str] = Counter()  # checks answered, by outcome (metrics)
 
     @staticmethod

@@ -6,10 +6,13 @@ action for the executor or as a settled result, so the report accounts for all o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
 
 import msgspec
 
+from vigil_scanner.policy import ContainerPolicy
+from vigil_scanner.windows import is_open, next_open
 from vigil_shared.contracts import (
     CheckReply,
     ContainerInfo,
@@ -49,16 +52,35 @@ def _created_from_image_id(c: ContainerInfo) -> bool:
     return len(c.image) >= 4 and bool(hex_id) and hex_id.startswith(c.image)
 
 
-def checks_for(
-    containers: Iterable[ContainerInfo], local_only: frozenset[str] = frozenset()
-) -> CheckList:
-    """One check per distinct image reference (with every local digest seen for it); the
-    plan then judges each container by its own image's digests (`build_plan`).
+# A container's policy, or why its policy labels cannot be read (it is then reported failed).
+Policies = Mapping[str, ContainerPolicy | str]
+_DEFAULT = ContainerPolicy()
 
-    Containers in `local_only` (ids; --no-pull) are not checked with the registry."""
-    digests: dict[str, set[str]] = {}
+
+def _policy_text(policy: ContainerPolicy) -> str:
+    return "" if policy.update.kind == "digest" else policy.update.text
+
+
+def checks_for(
+    containers: Iterable[ContainerInfo],
+    local_only: frozenset[str] = frozenset(),
+    policies: Policies | None = None,
+) -> CheckList:
+    """One check per distinct image reference and update policy (with every local digest
+    seen for it); the plan then judges each container by its own image's digests
+    (`build_plan`). The check asks for the build's age when any container of it has a
+    minimum age.
+
+    Containers in `local_only` (ids; --no-pull) are not checked with the registry; those
+    whose policy labels cannot be read are failed here."""
+    digests: dict[tuple[str, str], set[str]] = {}
+    aged: set[tuple[str, str]] = set()
     unusable: list[ContainerResult] = []
     for c in containers:
+        policy = (policies or {}).get(c.id, _DEFAULT)
+        if isinstance(policy, str):
+            unusable.append(_settled(c, "failed", policy))
+            continue
         if c.id in local_only:
             continue
         if _created_from_image_id(c):
@@ -71,9 +93,15 @@ def checks_for(
         except InvalidImageRef as exc:
             unusable.append(_settled(c, "check_failed", str(exc)))
             continue
-        digests.setdefault(c.image, set()).update(c.repo_digests)
+        key = (c.image, _policy_text(policy))
+        digests.setdefault(key, set()).update(c.repo_digests)
+        if policy.min_age_s > 0:
+            aged.add(key)
     checks = tuple(
-        ImageCheck(image=image, local_digests=tuple(sorted(d))) for image, d in digests.items()
+        ImageCheck(
+            image=image, local_digests=tuple(sorted(d)), policy=policy, age=(image, policy) in aged
+        )
+        for (image, policy), d in digests.items()
     )
     return CheckList(checks=checks, unusable=tuple(unusable))
 
@@ -90,27 +118,45 @@ def build_plan(
     check_error: str = "",
     problems: tuple[str, ...] = (),
     local_only: frozenset[str] = frozenset(),
+    policies: Policies | None = None,
+    zone: tzinfo = UTC,
 ) -> Plan:
-    """Decide per container: update it, or settle it as fresh, pinned, or failed to check.
+    """Decide per container: update it, hold it (a policy says not yet), or settle it as
+    fresh, pinned, or failed to check.
 
     `reply` is None when the gateway could not be asked at all; `check_error` says why.
+    `zone`: where maintenance windows are read (TZ).
     """
-    by_image: dict[str, ImageStatus] = {r.image: r for r in reply.results} if reply else {}
+    by_image: dict[tuple[str, str], ImageStatus] = (
+        {(r.image, r.policy): r for r in reply.results} if reply else {}
+    )
     unusable = {r.container_id: r for r in checklist.unusable}
     actions: list[UpdateAction] = []
     settled: list[ContainerResult] = []
+
+    def update(
+        c: ContainerInfo, policy: ContainerPolicy, status: ImageStatus | None, digest: str | None
+    ) -> None:
+        hold = _hold(c, policy, status, now, zone)
+        if hold is not None:
+            settled.append(hold)
+        else:
+            actions.append(_action(c, digest, status.target if status else ""))
+
     for c in containers:
         if c.id in unusable:
             settled.append(unusable[c.id])
             continue
+        found = (policies or {}).get(c.id, _DEFAULT)
+        policy = found if isinstance(found, ContainerPolicy) else _DEFAULT
         if c.id in local_only:
             # --no-pull: stale when the tag names another image on this host than it runs.
             if c.tag_image_id and c.tag_image_id != c.image_id:
-                actions.append(_action(c))
+                update(c, policy, None, None)
             else:
                 settled.append(_settled(c, "fresh"))
             continue
-        status = by_image.get(c.image)
+        status = by_image.get((c.image, _policy_text(policy)))
         if status is None:
             reason = check_error or "the registry gateway gave no answer for this image"
             settled.append(_settled(c, "check_failed", reason))
@@ -120,14 +166,14 @@ def build_plan(
             settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
         elif status.outcome == "unverified":
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
-            actions.append(_action(c))
+            update(c, policy, status, None)
         elif status.outcome in ("stale", "current") and status.remote_digest:
-            if _already_on(c, status.remote_digest):
+            if not status.target and _already_on(c, status.remote_digest):
                 settled.append(_settled(c, "fresh"))
             else:
-                actions.append(_action(c, status.remote_digest))
+                update(c, policy, status, status.remote_digest)
         elif status.outcome == "stale":
-            actions.append(_action(c))
+            update(c, policy, status, None)
         else:
             settled.append(_settled(c, "fresh"))
     return Plan(
@@ -141,15 +187,85 @@ def build_plan(
     )
 
 
-def _action(c: ContainerInfo, remote_digest: str | None = None) -> UpdateAction:
-    """Update `c`; with the digest the gateway resolved, else by its tag."""
+def _action(c: ContainerInfo, remote_digest: str | None = None, target: str = "") -> UpdateAction:
+    """Update `c`; with the digest the gateway resolved, else by its tag; onto `target`
+    (another tag) when a semver policy chose one."""
     return UpdateAction(
         container_id=c.id,
         container_name=c.name,
-        image=c.image,
+        image=target or c.image,
         old_image_id=c.image_id,
         remote_digest=remote_digest,
+        previous_image=c.image if target and target != c.image else "",
     )
+
+
+def describe_age(seconds: float) -> str:
+    """24h, 7d, 1h30m, 90s: how a minimum age reads in a report."""
+    whole = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(parts) or "0s"
+
+
+def _when(moment: float, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(moment, zone).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _hold(
+    c: ContainerInfo,
+    policy: ContainerPolicy,
+    status: ImageStatus | None,
+    now: float,
+    zone: tzinfo,
+) -> ContainerResult | None:
+    """Pure: a `held` result when the container's policy keeps it from this update now:
+    the new build is younger than its minimum age, or its maintenance window is closed."""
+    newer = status.target if status and status.target else "the new image"
+    digest = (status.remote_digest or "") if status else ""
+
+    def held(reason: str, until: float) -> ContainerResult:
+        return ContainerResult(
+            name=c.name,
+            container_id=c.id,
+            image=c.image,
+            status="held",
+            old_image_id=c.image_id,
+            remote_digest=digest,
+            error=reason,
+            held_until=until,
+        )
+
+    if policy.min_age_s > 0 and status is not None:
+        # The image config's created time; else when the gateway first saw the build.
+        born = status.created or status.first_seen
+        age = describe_age(policy.min_age_s)
+        if not born:
+            return held(
+                f"held by policy: the age of {newer} cannot be told (no digest from the "
+                f"registry), and the minimum age is {age}",
+                0.0,
+            )
+        until = born + policy.min_age_s
+        if until > now:
+            return held(
+                f"held by policy (until {_when(until, zone)}): {newer} is younger than the "
+                f"minimum age {age}",
+                until,
+            )
+    if policy.window is not None:
+        moment = datetime.fromtimestamp(now, zone)
+        if not is_open(policy.window, moment, zone):
+            opens = next_open(policy.window, moment, zone).timestamp()
+            return held(
+                f"held: outside the maintenance window {policy.window.text!r} "
+                f"(next opens at {_when(opens, zone)})",
+                opens,
+            )
+    return None
 
 
 def _already_on(c: ContainerInfo, remote_digest: str) -> bool:

@@ -5,17 +5,27 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
+from datetime import UTC, tzinfo
 from typing import Any
 
 import msgspec
 
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
-from vigil_scanner.planning import build_plan, checks_for
+from vigil_scanner.planning import Policies, build_plan, checks_for
+from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
 from vigil_scanner.selection import Selection, select
 from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
-from vigil_shared.contracts import CheckReply, CheckRequest, Inventory, Plan, ScanCommand
+from vigil_shared.contracts import (
+    CheckReply,
+    CheckRequest,
+    ContainerInfo,
+    Inventory,
+    Plan,
+    ScanCommand,
+)
 from vigil_shared.imageref import InvalidImageRef
 from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import Telemetry
@@ -33,6 +43,9 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     # A gateway replica that dies holding our request costs a retry (another replica of the
     # queue group answers), not a failed cycle.
     check_attempts: int = 3
+    # --policy, --min-age, --window: the host's defaults under the containers' labels.
+    policy: PolicyDefaults = PolicyDefaults()
+    zone: tzinfo = UTC  # TZ, where maintenance windows are read
 
 
 class Scanner:
@@ -150,7 +163,8 @@ class Scanner:
                 c.labels, labels.NO_PULL, self.config.no_pull, self.config.label_take_precedence
             )
         )
-        checklist = checks_for(selected.containers, local_only)
+        policies = self._policies(selected.containers)
+        checklist = checks_for(selected.containers, local_only, policies)
         reply: CheckReply | None = None
         check_error = ""
         check_started = time.monotonic()
@@ -175,6 +189,8 @@ class Scanner:
             check_error=check_error,
             problems=problems,
             local_only=local_only,
+            policies=policies,
+            zone=self.config.zone,
         )
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
         log.info(
@@ -190,6 +206,17 @@ class Scanner:
         for problem in problems:
             log.error("selection problem", host=host, error=problem)
         return plan
+
+    def _policies(self, containers: Iterable[ContainerInfo]) -> Policies:
+        """Each container's policy; a label that cannot be read fails that container only."""
+        found: dict[str, Any] = {}
+        for c in containers:
+            try:
+                found[c.id] = policy_for(c.labels, self.config.policy)
+            except LabelProblem as exc:
+                log.error("policy label refused", container=c.name, error=str(exc))
+                found[c.id] = str(exc)
+        return found
 
     async def _ask_gateway(self, request: CheckRequest) -> CheckReply:
         attempts = max(1, self.config.check_attempts)

@@ -15,6 +15,9 @@ class UpdateAction(msgspec.Struct, frozen=True, kw_only=True):
     old_image_id: str
     # The build to pull, by digest, resolved once by the gateway so every host gets the same.
     remote_digest: str | None = None
+    # A semver policy moves the container to a newer tag: `image` is that tag, and this the
+    # one the container runs now.
+    previous_image: str = ""
 
 
 class Plan(Message, frozen=True, kw_only=True):

@@ -19,6 +19,14 @@ CheckOutcome = Literal["stale", "current", "pinned", "error", "rate_limited", "u
 class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     image: str  # the reference as the container names it
     local_digests: tuple[str, ...] = ()  # RepoDigests of the local image
+    # The update policy (vigil_shared.semver.parse_policy): "" or `digest` follows the tag's
+    # digest; `semver:<range>`, `minor`, `patch` make the gateway list the repository's tags
+    # and answer for the highest newer tag in range (`ImageStatus.target`), or for the tag
+    # itself when there is none. (Fields added with defaults: an older peer ignores them.)
+    policy: str = ""
+    # Also say how old the answered build is (`ImageStatus.created`, `first_seen`): for a
+    # minimum image age.
+    age: bool = False
 
 
 class CheckRequest(Message, frozen=True, kw_only=True):
@@ -42,6 +50,14 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     credentials: str = "anonymous"  # where credentials came from; never the secret
     token_cache: str = ""  # with `explain`: the token cache's state for this repository
     rate_limit: str = ""  # with `explain`: the registry's last ratelimit-* figures
+    policy: str = ""  # the check's policy, as asked: a reply holds one status per (image, policy)
+    # semver policies: the newer tag chosen (`registry/app:1.4.0`); `remote_digest` is then
+    # its digest. Empty: no newer tag in range, and the answer is for `image` itself.
+    target: str = ""
+    # With `age`: the build's `created` time from its image config (Unix seconds; 0 when the
+    # config has none), and when the gateway first saw this digest (kept across restarts).
+    created: float = 0.0
+    first_seen: float = 0.0
 
 
 class CheckReply(Message, frozen=True, kw_only=True):

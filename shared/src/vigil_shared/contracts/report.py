@@ -9,8 +9,18 @@ import msgspec
 from vigil_shared.contracts.base import Message
 
 # rate_limited: the registry refused the check with 429; not a failure, the next cycle retries.
+# held: a newer image is there but a policy keeps the container on its own for now (the image
+# is younger than the minimum age, or the maintenance window is closed); `error` says which and
+# until when (`held_until`). Not a failure, and not up to date: a later cycle updates it.
 ResultStatus = Literal[
-    "updated", "fresh", "skipped", "failed", "check_failed", "rolled_back", "rate_limited"
+    "updated",
+    "fresh",
+    "skipped",
+    "failed",
+    "check_failed",
+    "rolled_back",
+    "rate_limited",
+    "held",
 ]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "check_failed", "rolled_back"})
 
@@ -27,6 +37,10 @@ class ContainerResult(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
     duration_s: float = 0.0
     notes: tuple[str, ...] = ()  # e.g. settings this engine could not carry over
+    # A semver policy moved the container to another tag: the one it ran before (`image` is
+    # the new one).
+    previous_image: str = ""
+    held_until: float = 0.0  # held: when the hold ends (Unix seconds)
 
 
 class Report(Message, frozen=True, kw_only=True):

@@ -1,0 +1,75 @@
+"""Tag lists for semver policies: one listing per repository, however many ask at once.
+
+As digest answers (digests.py): identical listings in flight share one, an answer serves
+periodic checks for the digest cache's ttl, and an explicit cycle (a trigger) is answered only
+by a listing made for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from vigil_gateway.credentials import CredentialError, CredentialStore
+from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_shared.imageref import ImageRef
+
+DEFAULT_PAGE_SIZE = 100  # tags a page; registries cap it at their own maximum anyway
+
+
+class TagListError(RuntimeError):
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class TagLister:
+    def __init__(
+        self,
+        client: RegistryClient,
+        credentials: CredentialStore,
+        *,
+        ttl: float = 30.0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.credentials = credentials
+        self.ttl = ttl
+        self.page_size = page_size
+        self._clock = clock
+        self._answers: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[tuple[str, ...]]] = {}
+        self.listings = 0  # listings made (each one or more pages)
+
+    async def tags(self, ref: ImageRef, cycle_key: str = "") -> tuple[str, ...]:
+        """The repository's tags; raises TagListError naming the registry's fault."""
+        slot = (f"{ref.registry}/{ref.repository}", cycle_key)
+        cached = self._answers.get(slot)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        task = self._inflight.get(slot)
+        if task is None:
+            task = asyncio.create_task(self._list(slot, ref))
+            self._inflight[slot] = task
+            task.add_done_callback(lambda _: self._inflight.pop(slot, None))
+        return await asyncio.shield(task)
+
+    async def _list(self, slot: tuple[str, str], ref: ImageRef) -> tuple[str, ...]:
+        try:
+            creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
+        except CredentialError as exc:
+            raise TagListError(f"credentials: {exc}") from None
+        self.listings += 1
+        try:
+            tags = tuple(await self.client.list_tags(ref, creds, self.page_size))
+        except RegistryError as exc:
+            raise TagListError(str(exc), exc.kind) from None
+        lifetime = 600.0 if slot[1] else self.ttl  # a trigger's hosts ask within minutes
+        if lifetime > 0:
+            now = self._clock()
+            if len(self._answers) > 4096:
+                self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
+            self._answers[slot] = (now + lifetime, tags)
+        return tags

@@ -1,0 +1,73 @@
+"""Each container's rollout policy: how it follows its image, how old a new image must be,
+and when it may be changed; from its labels over the host's flags (pure).
+
+Labels win over flags (`io.vigil.policy` over --policy, `io.vigil.min-age` over --min-age,
+`io.vigil.window` over --window): a container says what it needs, the host sets the default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+from vigil_scanner.windows import Window, WindowError, parse_window
+from vigil_shared.semver import DIGEST, PolicyError, UpdatePolicy, parse_policy
+
+POLICY_LABEL = "io.vigil.policy"
+MIN_AGE_LABEL = "io.vigil.min-age"
+WINDOW_LABEL = "io.vigil.window"
+
+_AGE_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+_AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_age(text: str) -> float:
+    """`24h`, `7d`, `1h30m`, `90s`, `3600` (seconds) -> seconds; `0` holds nothing."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    parts = _AGE_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"{text!r} is not an age (examples: 24h, 7d, 1h30m, 3600)")
+    return sum(float(n) * _AGE_UNITS[u] for n, u in parts)
+
+
+class PolicyDefaults(msgspec.Struct, frozen=True, kw_only=True):
+    """The host's flags, read once at start-up (their errors are exit 2 there)."""
+
+    update: UpdatePolicy = DIGEST
+    min_age_s: float = 0.0
+    window: Window | None = None
+
+
+class ContainerPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    update: UpdatePolicy = DIGEST
+    min_age_s: float = 0.0
+    window: Window | None = None
+
+
+class LabelProblem(ValueError):
+    """A policy label this container cannot be judged by; names the label and its value."""
+
+
+def policy_for(labels: Mapping[str, str], defaults: PolicyDefaults) -> ContainerPolicy:
+    """The container's policy; raises LabelProblem for a label that cannot be read."""
+    update, min_age, window = defaults.update, defaults.min_age_s, defaults.window
+    if (text := labels.get(POLICY_LABEL)) is not None:
+        try:
+            update = parse_policy(text)
+        except PolicyError as exc:
+            raise LabelProblem(f"label {POLICY_LABEL}={text!r}: {exc}") from None
+    if (text := labels.get(MIN_AGE_LABEL)) is not None:
+        try:
+            min_age = parse_age(text)
+        except ValueError as exc:
+            raise LabelProblem(f"label {MIN_AGE_LABEL}={text!r}: {exc}") from None
+    if (text := labels.get(WINDOW_LABEL)) is not None:
+        try:
+            window = parse_window(text) if text.strip() else None
+        except WindowError as exc:
+            raise LabelProblem(f"label {WINDOW_LABEL}={text!r}: {exc}") from None
+    return ContainerPolicy(update=update, min_age_s=min_age, window=window)
