@@ -62,6 +62,9 @@ def check(outcome: str, digest: str | None) -> ImageStatus:
         (result("fresh"), True, None, "stale"),
         (result("skipped", error="monitor only: a newer image is available"), False, None, "held"),
         (result("skipped"), False, check("stale", NEW), "held"),
+        # Held by a policy (minimum age, maintenance window): a newer build, not applied yet.
+        (result("held", error="held: outside the maintenance window"), False, None, "held"),
+        (result("held"), False, check("stale", NEW), "held"),
         (result("failed", error="pull refused"), False, None, "failed"),
         (result("check_failed"), False, None, "failed"),
         (result("rolled_back"), False, check("stale", NEW), "failed"),

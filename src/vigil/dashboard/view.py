@@ -5,8 +5,9 @@ last reports, the last events); the functions below turn it into the rows of the
 container's state:
 
 - failed: its last result is failed, check_failed or rolled_back;
-- held (by policy): its last result is skipped (monitor-only, --no-restart, a pre-update
-  hook's exit 75, created from an image id);
+- held (by policy): its last result is held (a minimum age, a maintenance window, a wave of a
+  rollout) or skipped (monitor-only, --no-restart, a pre-update hook's exit 75, created from
+  an image id);
 - stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
   own gateway check finds a newer build in the registry than the one it runs;
 - updated / current: its last result is updated / fresh, and no newer build is known;
@@ -152,8 +153,8 @@ def container_state(
         return "stale", "update in progress"
     if result is not None and result.status in FAILED_STATUSES:
         return "failed", result.error or result.status.replace("_", " ")
-    if result is not None and result.status == "skipped":
-        return "held", result.error or "skipped"
+    if result is not None and result.status in ("held", "skipped"):
+        return "held", result.error or result.status
     newer = newer_build(info, check, result)
     if newer:
         return "stale", f"a newer build is in the registry: {newer.removeprefix('sha256:')[:12]}"
