@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import nats.js.errors
@@ -80,7 +81,7 @@ async def test_a_node_killed_mid_cycle_loses_nothing(
     registry: RegistryServer,
     docker_client: Any,
     names: Callable[[str], str],
-    tmp_path: Any,
+    tmp_path: Path,
 ) -> None:
     first = StaleContainer(docker_client, registry.host, names("web"), names("app"))
     second_name, second_repo = names("slow"), names("slowapp")
