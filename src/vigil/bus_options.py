@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from vigil_shared.bus import BusConfig, BusError
 from vigil_shared.logs import get_logger
+from vigil_shared.nats_cluster import ServerUrlError, parse_replicas, server_urls
 
 log = get_logger("vigil")
 
@@ -24,6 +25,8 @@ _ENV = {
     "nats_tls_ca": "VIGIL_NATS_TLS_CA",
     "nats_tls_cert": "VIGIL_NATS_TLS_CERT",
     "nats_tls_key": "VIGIL_NATS_TLS_KEY",
+    "nats_url": "VIGIL_NATS_URL",
+    "nats_replicas": "VIGIL_NATS_REPLICAS",
 }
 
 
@@ -91,6 +94,7 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
     password = values.get("nats_password") or None
     if password and not user:
         raise BusSettingsError(f"{_named('nats_password')} needs {_named('nats_user')}")
+    replicas = parse_replicas(str(values.get("nats_replicas") or "auto"))
     if embedded:
         given = [_named(d) for d in (*_CREDENTIALS, "nats_tls_ca") if values.get(d)]
         if given:
@@ -98,13 +102,23 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
                 f"{', '.join(given)} not used: they are for a NATS given with --nats-url; "
                 "the NATS started on this machine has no users and no TLS"
             )
+        if replicas not in (None, 1):
+            log.warning(
+                f"{_named('nats_replicas')} {replicas} not used: the NATS started on this "
+                "machine is a single server, whose streams have one replica"
+            )
         return BusConfig(url="", prefix=prefix, audit_retention=retention)
-    url = str(values.get("nats_url") or "")
-    if user and urlsplit(url).username:
+    try:
+        urls = server_urls(str(values.get("nats_url") or ""))
+    except ServerUrlError as exc:
+        raise BusSettingsError(f"{_named('nats_url')}: {exc}") from None
+    url = ",".join(urls)
+    url_user = any(urlsplit(u).username for u in urls)
+    if user and url_user:
         raise BusSettingsError(
             f"a user is given both in --nats-url and by {_named('nats_user')}: give one"
         )
-    if creds and (user or urlsplit(url).username):
+    if creds and (user or url_user):
         raise BusSettingsError(
             f"{_named('nats_creds')} and a user and password cannot both be given: give one"
         )
@@ -118,4 +132,5 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
         tls_ca=ca,
         tls_cert=cert,
         tls_key=key,
+        replicas=replicas,
     )

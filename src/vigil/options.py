@@ -20,6 +20,7 @@ from vigil_scanner.cron import FIELD_NAMES, CronError, parse_cron
 from vigil_scanner.policy import PolicyDefaults, parse_age
 from vigil_scanner.windows import parse_window
 from vigil_scanner.zones import UnknownZone, zone_from_env
+from vigil_shared.nats_cluster import REPLICA_CHOICES
 from vigil_shared.semver import parse_policy
 
 Kind = Literal["bool", "str", "int", "float", "duration", "list", "choice"]
@@ -80,6 +81,9 @@ class Option:
     fold_case: bool = False
     aliases: tuple[tuple[str, str], ...] = ()  # other spellings of a choice: (alias, choice)
     metavar: str | None = None
+    # A text option that may be given several times: the values are joined with commas
+    # (--nats-url, one URL per server of a cluster).
+    repeatable: bool = False
     dest_: str = field(default="")
 
     @property
@@ -108,8 +112,21 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         metavar="URL",
         help="join this NATS server instead of starting an embedded one (all-in-one); "
-        "required for a single service",
+        "required for a single service. Several servers of a cluster: comma-separated, or "
+        "the flag repeated (nats://a:4222,nats://b:4222)",
         secret=True,
+        repeatable=True,
+    ),
+    _o(
+        "--nats-replicas",
+        env="VIGIL_NATS_REPLICAS",
+        kind="choice",
+        choices=REPLICA_CHOICES,
+        default="auto",
+        metavar="N",
+        help="replicas of the streams and key-value buckets Vigil creates on a NATS cluster: "
+        "auto (3 on a cluster of 3 or more servers, else its size; 1 on a single server and "
+        "the embedded one), 1, 3 or 5; an existing stream is brought to it (auto only raises)",
     ),
     _o(
         "--subject-prefix",
@@ -975,6 +992,8 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
         if value not in opt.choices:
             raise UsageError(f"{source}: {raw!r} is not one of {', '.join(opt.choices)}")
         return value
+    if isinstance(raw, list):  # a repeatable option given several times
+        return ",".join(str(r) for r in raw)
     return str(raw)
 
 
@@ -1050,7 +1069,7 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
         kw: dict[str, Any] = {"dest": opt.dest, "default": None, "help": help_text}
         if opt.kind == "bool":
             parser.add_argument(*opt.flags, action="store_const", const=True, **kw)
-        elif opt.kind == "list":
+        elif opt.kind == "list" or opt.repeatable:
             parser.add_argument(*opt.flags, action="append", metavar=opt.metavar or "VALUE", **kw)
         else:
             parser.add_argument(*opt.flags, metavar=opt.metavar or "VALUE", **kw)

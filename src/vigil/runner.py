@@ -126,7 +126,8 @@ async def run(
     setup_logging(_log_level(values), fmt, redactor)
     # The NATS password, given by option or inside the URL, is masked in every log line.
     redactor.add(values.get("nats_password"))
-    redactor.add(urlsplit(str(values.get("nats_url") or "")).password)
+    for url in str(values.get("nats_url") or "").split(","):  # each server of a cluster
+        redactor.add(urlsplit(url.strip()).password)
     redactor.add(values.get("dashboard_token"))
     for warning in warnings:
         log.warning(warning)

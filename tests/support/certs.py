@@ -81,7 +81,16 @@ class TestCA:
         """(certificate, key) files for a client that proves who it is (mutual TLS)."""
         return self._leaf(stem, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH)
 
-    def _leaf(self, stem: str, usage: x509.ObjectIdentifier) -> tuple[Path, Path]:
+    def node_cert(self, stem: str = "node") -> tuple[Path, Path]:
+        """(certificate, key) files for a node of a NATS cluster: the server of its clients
+        and of the routes others open to it, and the client of the routes it opens."""
+        return self._leaf(
+            stem,
+            x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+            x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
+        )
+
+    def _leaf(self, stem: str, *usage: x509.ObjectIdentifier) -> tuple[Path, Path]:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         cert = (
@@ -101,7 +110,7 @@ class TestCA:
                 ),
                 critical=False,
             )
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(list(usage)), critical=False)
             .sign(self.key, hashes.SHA256())
         )
         cert_path = self.workdir / f"{stem}.crt"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import re
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,7 +42,14 @@ from opentelemetry import context as otel_context
 from vigil_shared.codec import BadMessage, decode, encode
 from vigil_shared.contracts.base import ErrorReply
 from vigil_shared.contracts.subjects import Subjects
+from vigil_shared.failover import FailoverKeyValue, through_failover
 from vigil_shared.logs import get_logger
+from vigil_shared.nats_cluster import (
+    mask_url,
+    replicas_to_apply,
+    server_urls,
+    wanted_replicas,
+)
 from vigil_shared.telemetry import extract_context, inject_headers
 
 M = TypeVar("M", bound=msgspec.Struct)
@@ -50,6 +59,9 @@ ERROR_HEADER = "Vigil-Error"
 DRAIN_TIMEOUT = 2.0  # seconds a closing connection may take to deliver what it holds
 DAY = 86400.0
 STREAM_WAIT = 60.0  # seconds a role that may not create the stream waits for it to appear
+# JetStream's "no suitable peers for placement", "insufficient resources" and "replicas > 1
+# not supported in non-clustered mode": more replicas asked for than the servers can keep.
+_REPLICA_ERRORS = frozenset({10005, 10023, 10074})
 _RECENT = 512  # subjects remembered to name a refused one as it was written
 # nats-py lower-cases the server's -ERR text: 'permissions violation for publish to "x"'.
 _VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]+)"')
@@ -93,6 +105,9 @@ class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    # Replicas of the streams and key-value buckets this service creates; None: auto
+    # (min(3, the cluster's size); 1 on a single server). nats_cluster.py says how.
+    replicas: int | None = None
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"BusConfig(url={_mask_url(self.url)!r}, prefix={self.prefix!r})"
@@ -103,12 +118,19 @@ def nats_user(config: BusConfig) -> str:
     in the credentials file's user JWT; "" when anonymous."""
     if config.user:
         return config.user
-    url_user = urlsplit(config.url).username
+    url_user = next((u for u in map(_url_user, config.url.split(",")) if u), "")
     if url_user:
         return url_user
     if config.creds_file:
         return _jwt_name(config.creds_file)
     return ""
+
+
+def _url_user(url: str) -> str:
+    try:
+        return urlsplit(url.strip()).username or ""
+    except ValueError:
+        return ""
 
 
 def _jwt_name(creds_file: str) -> str:
@@ -137,14 +159,11 @@ def _same_stream(current: StreamConfig, wanted: StreamConfig) -> bool:
         and current.storage == wanted.storage
         and abs((current.max_age or 0) - (wanted.max_age or 0)) < 1
         and abs((current.duplicate_window or 0) - (wanted.duplicate_window or 0)) < 1
+        and (current.num_replicas or 1) == (wanted.num_replicas or 1)
     )
 
 
-def _mask_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+_mask_url = mask_url  # also every URL of a comma-separated list
 
 
 Handler = Callable[[M, dict[str, str]], Awaitable[None]]
@@ -218,8 +237,14 @@ class Bus:
         async def on_reconnect() -> None:
             log.info("reconnected to NATS", url=_mask_url(config.url))
 
+        try:
+            servers = list(server_urls(config.url))
+        except ValueError as exc:
+            raise BusUnavailable(f"cannot reach NATS at {_mask_url(config.url)}: {exc}") from None
         options: dict[str, Any] = {
-            "servers": [config.url],
+            # Several servers (a cluster): nats-py tries them in turn and, once connected,
+            # fails over to another one (or one the cluster told it of) when its server goes.
+            "servers": servers,
             "name": name,
             "connect_timeout": config.connect_timeout,
             "allow_reconnect": True,
@@ -364,23 +389,52 @@ class Bus:
         )
         await self._ensure_stream(config)
 
+    def replicas(self, current: int | None) -> int:
+        """The replicas a stream that has `current` (None: not there yet) should have."""
+        server_info = getattr(self.nc, "_server_info", None) or {}
+        wanted = wanted_replicas(self.config.replicas, server_info)
+        return replicas_to_apply(wanted, current, explicit=self.config.replicas is not None)
+
+    async def _replicated(self, call: Awaitable[T], name: str, replicas: int) -> T:
+        """A stream create or update; a server that cannot place `replicas` copies (a single
+        server, or fewer JetStream nodes than asked for) is named with the option to change."""
+        try:
+            return await call
+        except nats.js.errors.APIError as exc:
+            if replicas > 1 and exc.err_code in _REPLICA_ERRORS:
+                raise BusError(
+                    f"NATS cannot keep {replicas} replicas of {name}: {exc.description} "
+                    "(set --nats-replicas, VIGIL_NATS_REPLICAS, to what the cluster has)"
+                ) from None
+            raise
+
     async def _ensure_stream(self, config: StreamConfig) -> None:
         name = str(config.name)
         current = await self._stream_config(name)
+        replicas = self.replicas(current.num_replicas if current is not None else None)
+        config = dataclasses.replace(config, num_replicas=replicas)
         if current is not None and _same_stream(current, config):
             return  # the common case: nothing to change, no permission needed
+        if current is not None and (current.num_replicas or 1) != replicas:
+            log.info(
+                "changing the stream's replicas",
+                stream=name,
+                replicas=f"{current.num_replicas or 1} -> {replicas}",
+            )
         verb = "UPDATE" if current is not None else "CREATE"
         try:
             if current is None:
                 try:
                     await self._unless_denied(
-                        f"$JS.API.STREAM.CREATE.{name}", self.js.add_stream(config)
+                        f"$JS.API.STREAM.CREATE.{name}",
+                        self._replicated(self.js.add_stream(config), name, replicas),
                     )
                     return
                 except nats.js.errors.BadRequestError:
                     verb = "UPDATE"  # created meanwhile by another service
             await self._unless_denied(
-                f"$JS.API.STREAM.UPDATE.{name}", self.js.update_stream(config)
+                f"$JS.API.STREAM.UPDATE.{name}",
+                self._replicated(self.js.update_stream(config), name, replicas),
             )
         except PermissionDenied:
             if verb == "UPDATE":
@@ -433,22 +487,62 @@ class Bus:
         await self._ensure_stream(config)
 
     async def key_value(self, suffix: str) -> Any:
-        """The key-value bucket `{STREAM}_{suffix}` (created if missing), file-backed."""
+        """The key-value bucket `{STREAM}_{suffix}` (created if missing), file-backed, with
+        writes that ride out a NATS node's failover (failover.py)."""
         bucket = f"{self.subjects.stream_name}_{suffix}"
         self._note(f"$KV.{bucket}.")  # its keys' subjects, should one be refused
         try:
-            return await self.js.key_value(bucket)
+            kv = await self.js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
-            config = KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+            replicas = self.replicas(None)
+            config = KeyValueConfig(
+                bucket=bucket, history=1, storage=StorageType.FILE, replicas=replicas
+            )
             try:
-                return await self._unless_denied(
-                    f"$JS.API.STREAM.CREATE.KV_{bucket}", self.js.create_key_value(config)
+                return FailoverKeyValue(
+                    await self._unless_denied(
+                        f"$JS.API.STREAM.CREATE.KV_{bucket}",
+                        self._replicated(
+                            self.js.create_key_value(config), f"KV_{bucket}", replicas
+                        ),
+                    )
                 )
             except PermissionDenied:
                 raise BusError(
                     f"the key-value bucket {bucket} does not exist and NATS user {self.user} "
                     "may not create it"
                 ) from None
+        await self._rescale_bucket(f"KV_{bucket}")
+        return FailoverKeyValue(kv)
+
+    async def _rescale_bucket(self, stream: str) -> None:
+        """An existing bucket (the stream under it) brought to the replicas wanted, as
+        streams are; a user that may not change it uses it as it is, with a warning."""
+        current = await self._stream_config(stream)
+        if current is None:
+            return
+        replicas = self.replicas(current.num_replicas or 1)
+        if (current.num_replicas or 1) == replicas:
+            return
+        log.info(
+            "changing the bucket's replicas",
+            stream=stream,
+            replicas=f"{current.num_replicas or 1} -> {replicas}",
+        )
+        config = dataclasses.replace(current, num_replicas=replicas)
+        try:
+            await self._unless_denied(
+                f"$JS.API.STREAM.UPDATE.{stream}",
+                self._replicated(self.js.update_stream(config), stream, replicas),
+            )
+        except PermissionDenied:
+            log.warning(
+                "the bucket has other replicas than this service's setting, and its NATS user "
+                "may not change them: using it as it is",
+                stream=stream,
+                replicas=current.num_replicas or 1,
+                user=self.user,
+            )
 
     # ---- core publish / subscribe ---------------------------------------------------------
 
@@ -462,14 +556,18 @@ class Bus:
         """Publish into the JetStream stream and wait for it to be stored. False when JetStream
         already had a message of this `msg_id` (within the duplicate window) and kept that."""
         headers = inject_headers()
-        if msg_id:
-            headers["Nats-Msg-Id"] = msg_id
+        # Always an id: a publish sent again through a failover (failover.py) is stored once.
+        headers["Nats-Msg-Id"] = msg_id or uuid.uuid4().hex
+        data = encode(message)
         try:
             # A publish the server refuses is said at once, not after the 10 s wait for an ack.
-            ack = await self._unless_denied(
-                subject, self.js.publish(subject, encode(message), headers=headers, timeout=10)
+            ack = await through_failover(
+                lambda: self._unless_denied(
+                    subject, self.js.publish(subject, data, headers=headers, timeout=10)
+                ),
+                subject,
             )
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError):
             raise BusError(f"JetStream did not store the message on {subject} in time") from None
         return not ack.duplicate
 
