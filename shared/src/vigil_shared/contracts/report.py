@@ -9,8 +9,17 @@ import msgspec
 from vigil_shared.contracts.base import Message
 
 # rate_limited: the registry refused the check with 429; not a failure, the next cycle retries.
+# held: stale, but not updated now (a rollout's later wave, an approval, a halted rollout):
+# `error` says what it waits for.
 ResultStatus = Literal[
-    "updated", "fresh", "skipped", "failed", "check_failed", "rolled_back", "rate_limited"
+    "updated",
+    "fresh",
+    "skipped",
+    "failed",
+    "check_failed",
+    "rolled_back",
+    "rate_limited",
+    "held",
 ]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "check_failed", "rolled_back"})
 
