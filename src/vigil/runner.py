@@ -30,6 +30,8 @@ from vigil.health import health_path
 from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
+from vigil.rollouts.coordinator import Coordinator
+from vigil.rollouts.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
 from vigil.state_lock import StateDirBusy
@@ -142,6 +144,10 @@ async def run(
             from vigil.fleet_commands import run_fleet
 
             return await run_fleet(command, values)
+        if command in (options.ROLLOUT, options.APPROVE):
+            from vigil.rollouts.commands import run_rollout
+
+            return await run_rollout(command, values)
         return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,
@@ -232,7 +238,10 @@ async def _run(
             heartbeats.append(task)
             await task.start()
 
-        wanted = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        policy = _rollout_policy(values, command)
+        if command == options.ALL_IN_ONE and policy is None:
+            wanted = tuple(s for s in wanted if s != options.COORDINATOR)
         targets = (
             _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
         )
@@ -299,6 +308,12 @@ async def _run(
             await notifier.start()
             await heartbeat(notifier_bus, options.NOTIFIER)
             metrics.add(NotifierCollector(notifier))
+        if options.COORDINATOR in wanted:
+            coordinator_bus = await connect("vigil-rollout-coordinator")
+            coordinator = Coordinator(coordinator_bus, policy or RolloutPolicy())
+            closers.append(coordinator.close)
+            await coordinator.start()
+            await heartbeat(coordinator_bus, options.COORDINATOR)
         if options.SCANNER in wanted:
             scanners, group = await _start_scanners(
                 values, targets, engines, connect, heartbeat, telemetry
@@ -353,6 +368,22 @@ async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
         raise StartupError(str(exc)) from None
 
 
+def _rollout_policy(values: Mapping[str, Any], command: str) -> RolloutPolicy | None:
+    """The rollout-coordinator's policy; None when no rollout control is asked for (the
+    all-in-one then runs no coordinator, and every host updates at once, as without it)."""
+    spec, approve = values.get("rollout"), bool(values.get("approve"))
+    if not spec and not approve and command != options.COORDINATOR:
+        return None
+    try:
+        return parse_rollout(
+            str(spec or "on"),
+            canary_hosts=tuple(values.get("canary_host") or ()),
+            approve=approve,
+        )
+    except RolloutSpecError as exc:
+        raise StartupError(f"--rollout: {exc}") from None
+
+
 def _stop_hooks(executor: Executor) -> None:
     killed = executor.hooks.stop(executor.engine.api)
     if killed:
@@ -382,6 +413,7 @@ async def _start_scanners(
                 no_pull=bool(values.get("no_pull")),
                 label_take_precedence=bool(values.get("label_take_precedence")),
                 engine_url=describe(target.url),
+                rollout_gate=bool(values.get("rollout") or values.get("approve")),
             ),
             telemetry,
         )

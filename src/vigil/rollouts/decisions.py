@@ -94,6 +94,16 @@ def new_rollout(
     return r, events
 
 
+def step(r: Rollout, name: Step, now: float, detail: str = "") -> RolloutEvent:
+    """A step of `r` to publish (for the coordinator's own steps)."""
+    return _event(r, name, now, wave=r.wave, detail=detail)
+
+
+def supersede(r: Rollout, now: float, reason: str) -> Rollout:
+    """A newer build of the image has its own rollout: this one is over, as it is."""
+    return _with(r, now, state="done", reason=reason)
+
+
 def _waves_text(waves: tuple[tuple[str, ...], ...]) -> str:
     return "; ".join(f"wave {i + 1}: {', '.join(w)}" for i, w in enumerate(waves))
 

@@ -12,6 +12,7 @@ import msgspec
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import build_plan, checks_for
+from vigil_scanner.rollout_gate import gate_plan
 from vigil_scanner.selection import Selection, select
 from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
@@ -33,6 +34,8 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     # A gateway replica that dies holding our request costs a retry (another replica of the
     # queue group answers), not a failed cycle.
     check_attempts: int = 3
+    # --rollout / --approve: the rollout-coordinator says which updates may go now.
+    rollout_gate: bool = False
 
 
 class Scanner:
@@ -176,6 +179,8 @@ class Scanner:
             problems=problems,
             local_only=local_only,
         )
+        if self.config.rollout_gate and plan.actions:
+            plan = await gate_plan(self.bus, plan, selected.containers)
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
         log.info(
             "scan planned",
