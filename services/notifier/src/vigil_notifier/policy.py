@@ -117,6 +117,9 @@ def _result_event(host: str, r: ContainerResult) -> Event:
         level, text = "error", f"Rolled back {what}{reason}"
     elif r.status == "rate_limited":
         level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
+    elif r.status == "held":
+        # Stale, and waiting on purpose (a rollout's wave, an approval): say what it waits for.
+        level, text = "info", f"Held {what}{reason}"
     elif r.status == "skipped" and (r.remote_digest or r.new_image_id):
         # A newer build was found and left alone on purpose (--monitor-only, --no-restart, a
         # pre-update hook's skip): being told is the point of --monitor-only, as watchtower's

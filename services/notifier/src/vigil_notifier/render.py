@@ -14,9 +14,19 @@ _LABELS = {
     "check_failed": "CHECK FAILED",
     "rolled_back": "ROLLED BACK",
     "rate_limited": "RATE LIMITED",
+    "held": "held",
 }
 
-_ORDER = ["updated", "rolled_back", "failed", "check_failed", "rate_limited", "skipped", "fresh"]
+_ORDER = [
+    "updated",
+    "rolled_back",
+    "failed",
+    "check_failed",
+    "rate_limited",
+    "held",
+    "skipped",
+    "fresh",
+]
 
 
 def _short(image_id: str) -> str:

@@ -21,9 +21,7 @@ RolloutState = Literal["awaiting_approval", "running", "halted", "aborted", "don
 # pending: not yet told to go; go: told to go, no report yet; updated: on the build;
 # failed: its update failed or was rolled back; reverting / reverted / revert_failed: after
 # an abort, the plan that puts it back on the old build, and how it ended.
-HostStatus = Literal[
-    "pending", "go", "updated", "failed", "reverting", "reverted", "revert_failed"
-]
+HostStatus = Literal["pending", "go", "updated", "failed", "reverting", "reverted", "revert_failed"]
 Step = Literal[
     "created",
     "awaiting_approval",
