@@ -240,7 +240,7 @@ def test_abort_puts_the_updated_hosts_back_on_their_old_digest() -> None:
         r, report("a", result("a", "updated", OLD), plan_id="pa"), 130.0
     )
     assert r.hosts["a"].status == "reverted" and [e.step for e in events] == ["reverted"]
-    with pytest.raises(decisions.RolloutStateError, match="nothing to abort"):
+    with pytest.raises(decisions.RolloutStateError, match="aborted already"):
         decisions.abort(r, 140.0, {})
 
 

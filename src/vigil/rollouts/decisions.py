@@ -298,8 +298,8 @@ def abort(
     plan per such host that pins each container's old digest (the executor's own update
     path). A container whose old digest is unknown (its image was built on the host, never
     pulled) cannot be put back: that host is revert_failed, saying so."""
-    if r.state in TERMINAL:
-        raise RolloutStateError(f"rollout {r.rollout_id} is {r.state}: nothing to abort")
+    if r.state == "aborted":
+        raise RolloutStateError(f"rollout {r.rollout_id} is aborted already")
     r = _with(r, now, state="aborted", reason=f"aborted by {by}" if by else "aborted")
     plans: list[Plan] = []
     events = [_event(r, "aborted", now, wave=r.wave, detail=r.reason)]
