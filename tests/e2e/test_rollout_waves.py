@@ -217,10 +217,11 @@ def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHo
     # Abort: the fleet goes back to the old build, by its digest.
     result = run_vigil("rollout", "abort", rid, "--nats-url", hosts.url)
     assert result.returncode == 0, result.stderr + hosts.logs()
-    for host in (HOST_A, HOST_B):
-        hosts.wait_for(
-            f"{host} back on v1", lambda h=host: hosts.container(h)["Image"] == hosts.old_id
-        )
+
+    def back_on_v1() -> bool:
+        return all(hosts.container(h)["Image"] == hosts.old_id for h in (HOST_A, HOST_B))
+
+    hosts.wait_for("both hosts back on v1", back_on_v1)
     hosts.wait_for(
         "both reverted",
         lambda: {p["status"] for p in hosts.rollouts()[0]["hosts"].values()} == {"reverted"},
