@@ -69,3 +69,21 @@ def test_an_update_that_may_not_go_now_is_held_saying_what_it_waits_for(
     assert [r.error for r in got] == held
     for r in got:
         assert (r.name, r.container_id, r.remote_digest, r.old_image_id) == ("web", "c1", NEW, "i1")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["waiting for wave 2 of rollout r1", "rollout r1 waits for approval: vigil approve r1"],
+)
+def test_a_held_update_is_notified_saying_what_it_waits_for(reason: str) -> None:
+    from vigil_notifier.policy import Policy, messages_for, render_body
+    from vigil_shared.contracts import Report
+
+    held = apply_verdicts(plan(), [verdict("hold", reason)]).settled[-1]
+    report = Report(
+        scan_id="s", plan_id="p", host="h", started_at=0, finished_at=1, results=(held,)
+    )
+    (message,) = messages_for([report], Policy())  # at the default level, info
+    body, errors = render_body(message, [report], Policy(), None, (), 0.0)
+    assert not errors
+    assert f"Held web (r/web:1): {reason}" in body
