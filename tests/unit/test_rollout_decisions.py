@@ -7,6 +7,7 @@ import pytest
 
 from vigil.rollouts import decisions
 from vigil.rollouts.spec import RolloutPolicy
+from vigil_shared.codec import decode, encode
 from vigil_shared.contracts import ContainerResult, GateItem, Report, Rollout
 
 IMAGE = "reg:5000/app:latest"
@@ -240,6 +241,7 @@ def test_abort_puts_the_updated_hosts_back_on_their_old_digest() -> None:
         r, report("a", result("a", "updated", OLD), plan_id="pa"), 130.0
     )
     assert r.hosts["a"].status == "reverted" and [e.step for e in events] == ["reverted"]
+    assert decode(encode(r), Rollout) == r
     with pytest.raises(decisions.RolloutStateError, match="aborted already"):
         decisions.abort(r, 140.0, {})
 
@@ -262,3 +264,34 @@ def test_a_failed_revert_is_said() -> None:
     r, _ = decisions.on_report(r, report("a", result("a", "failed", OLD), plan_id="pa"), 130.0)
     assert r.hosts["a"].status == "revert_failed"
     assert "web: failed (unhealthy)" in r.hosts["a"].error
+
+
+@pytest.mark.parametrize(
+    ("asked_by_coordinator", "results", "status"),
+    [
+        (True, (), "gone"),  # the coordinator's cycle found no container of the image
+        (False, (), "pending"),  # another cycle (a name filter, say): says nothing
+        (True, (result("b", "held"),), "pending"),  # still there, held
+    ],
+)
+def test_a_host_without_the_image_any_more_does_not_hold_its_wave(
+    asked_by_coordinator: bool, results: tuple[ContainerResult, ...], status: str
+) -> None:
+    r = rollout(hosts=("a", "b"))
+    if asked_by_coordinator:
+        r = decisions.scan_asked(r, "s", 105.0)
+    r, _ = decisions.on_report(r, report("b", *results), 110.0)
+    assert r.hosts["b"].status == status
+    assert decode(encode(r), Rollout) == r  # what the bucket stores reads back
+    if status == "gone":
+        r = decisions.on_report(asked(r, "a"), report("a", result("a", "updated")), 111.0)[0]
+        for now in (200.0, 300.0, 301.0):  # wave 1 done, soaked, wave 2 (all gone) done
+            r, _, _ = decisions.advance(r, now)
+        assert r.state == "done"
+
+
+def test_only_the_latest_cycles_asked_are_kept() -> None:
+    r = rollout()
+    for i in range(40):
+        r = decisions.scan_asked(r, f"s{i}", 100.0 + i)
+    assert r.scans == tuple(f"s{i}" for i in range(8, 40))

@@ -109,16 +109,22 @@ class Coordinator:
             )
             await self.bus.publish_event(self.bus.subjects.rollout(r.rollout_id), event)
 
-    async def _scan(self, r: Rollout, hosts: tuple[str, ...]) -> None:
-        """Hosts whose turn came: a cycle now, for the rollout's image only."""
-        if hosts:
-            command = ScanCommand(
-                scan_id=uuid.uuid4().hex,
-                hosts=hosts,
-                images=(r.image,),
-                requested_by=f"rollout {r.rollout_id}",
-            )
-            await self.bus.publish(self.bus.subjects.cmd_scan, command)
+    async def _scan(self, r: Rollout, hosts: Iterable[str]) -> Rollout:
+        """Hosts whose turn came: a cycle now, for the rollout's image only (remembered, so
+        that a host whose cycle finds no such container any more does not hold its wave)."""
+        hosts = tuple(hosts)
+        if not hosts:
+            return r
+        command = ScanCommand(
+            scan_id=uuid.uuid4().hex,
+            hosts=hosts,
+            images=(r.image,),
+            requested_by=f"rollout {r.rollout_id}",
+        )
+        r = decisions.scan_asked(r, command.scan_id, time.time())
+        await self._store(r, ())
+        await self.bus.publish(self.bus.subjects.cmd_scan, command)
+        return r
 
     # ---- handlers ---------------------------------------------------------------------
 
@@ -156,6 +162,9 @@ class Coordinator:
                 done = decisions.supersede(old, now, reason)
                 await self._store(done, [decisions.step(done, "done", now, reason)])
         await self._store(r, events)
+        # The other canaries are asked for a cycle now, not at their next scheduled one.
+        if r.state == "running" and r.waves:
+            r = await self._scan(r, (h for h in r.waves[0] if h != asking))
         return r
 
     async def _hosts_running(self, image: str, digest: str) -> set[str]:

@@ -26,6 +26,8 @@ from vigil_shared.contracts import (
 from vigil_shared.contracts.rollout import Decision, Step
 
 TERMINAL = frozenset({"aborted", "done"})
+DONE = frozenset({"updated", "gone"})  # a host with nothing more to do in its wave
+_SCANS_KEPT = 32
 _FAILED = frozenset({"failed", "rolled_back"})
 _ON_BUILD = frozenset({"updated", "fresh"})
 
@@ -184,8 +186,10 @@ def on_report(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[Rol
     if progress.revert_plan_id and report.plan_id == progress.revert_plan_id:
         return _reverted(r, report, now)
     mine = [x for x in report.results if _concerns(r, x)]
-    if not mine or r.state in TERMINAL:
+    if r.state in TERMINAL:
         return r, []
+    if not mine:
+        return _gone(r, report, now), []
     events: list[RolloutEvent] = []
     failed = [x for x in mine if x.status in _FAILED]
     containers = {c.name: c for c in progress.containers}
@@ -218,6 +222,25 @@ def on_report(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[Rol
     return r, events
 
 
+def _gone(r: Rollout, report: Report, now: float) -> Rollout:
+    """A cycle asked by the coordinator that found no container of the image on a host that
+    had not updated: it has nothing to do in this rollout, and must not hold its wave."""
+    progress = r.hosts[report.host]
+    if (
+        report.scan_id not in r.scans
+        or progress.status not in ("pending", "go")
+        or report.problems
+        or any(x.image == r.image for x in report.results)
+    ):
+        return r
+    return _host(r, report.host, now, status="gone", error="no container of the image any more")
+
+
+def scan_asked(r: Rollout, scan_id: str, now: float) -> Rollout:
+    """Remember a cycle asked of the rollout's hosts, to read its reports."""
+    return _with(r, now, scans=(*r.scans, scan_id)[-_SCANS_KEPT:])
+
+
 def _concerns(r: Rollout, x: ContainerResult) -> bool:
     return x.image == r.image and x.remote_digest == r.digest and x.status in _FAILED | _ON_BUILD
 
@@ -229,7 +252,7 @@ def advance(r: Rollout, now: float) -> tuple[Rollout, list[RolloutEvent], tuple[
     if r.state != "running" or not r.waves:
         return r, [], ()
     wave = r.waves[r.wave]
-    if not all(r.hosts[h].status == "updated" for h in wave):
+    if not all(r.hosts[h].status in DONE for h in wave):
         return r, [], ()
     events: list[RolloutEvent] = []
     last = r.wave == len(r.waves) - 1
@@ -279,7 +302,7 @@ def resume(
         for h, p in r.hosts.items()
     }
     r = _with(r, now, state="running", reason="", hosts=hosts)
-    again = tuple(h for h in r.waves[r.wave] if r.hosts[h].status != "updated") if r.waves else ()
+    again = tuple(h for h in r.waves[r.wave] if r.hosts[h].status not in DONE) if r.waves else ()
     return (
         r,
         [_event(r, "resumed", now, wave=r.wave, hosts=again, detail=f"by {by}" if by else "")],

@@ -20,8 +20,11 @@ Decision = Literal["go", "wait", "hold"]
 RolloutState = Literal["awaiting_approval", "running", "halted", "aborted", "done"]
 # pending: not yet told to go; go: told to go, no report yet; updated: on the build;
 # failed: its update failed or was rolled back; reverting / reverted / revert_failed: after
-# an abort, the plan that puts it back on the old build, and how it ended.
-HostStatus = Literal["pending", "go", "updated", "failed", "reverting", "reverted", "revert_failed"]
+# an abort, the plan that puts it back on the old build, and how it ended; gone: a cycle the
+# coordinator asked for found no container of the image there any more (done, nothing to do).
+HostStatus = Literal[
+    "pending", "go", "updated", "gone", "failed", "reverting", "reverted", "revert_failed"
+]
 Step = Literal[
     "created",
     "awaiting_approval",
@@ -99,6 +102,7 @@ class Rollout(Message, frozen=True, kw_only=True):
     hosts: dict[str, HostProgress] = {}
     reason: str = ""  # why it is halted or aborted
     updated_at: float = 0.0
+    scans: tuple[str, ...] = ()  # the latest cycles the coordinator asked of its hosts
 
 
 class RolloutEvent(Message, frozen=True, kw_only=True):
