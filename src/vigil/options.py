@@ -244,12 +244,13 @@ OPTIONS: tuple[Option, ...] = (
         env="VIGIL_ROLLOUT",
         kind="str",
         metavar="SPEC",
-        where=(ALL_IN_ONE, SCANNER, COORDINATOR),
+        where=(ALL_IN_ONE, SCANNER, NOTIFIER, COORDINATOR),
         help="roll each new build out over the fleet in waves: canary=N (hosts first, default "
         "1), waves=P% (each later wave, of the other hosts; default 100%), soak=DURATION "
         "(a done wave is watched this long before the next; default 10m), e.g. "
         "canary=1,waves=25%,soak=10m; 'on' takes the defaults. On a scanner any value turns "
-        "on the gate (the coordinator's value decides the waves)",
+        "on the gate, on a notifier the notifications of rollout steps (the coordinator's "
+        "value decides the waves)",
     ),
     _o(
         "--canary-host",
@@ -263,7 +264,7 @@ OPTIONS: tuple[Option, ...] = (
     _o(
         "--approve",
         env="VIGIL_APPROVE",
-        where=(ALL_IN_ONE, SCANNER, COORDINATOR),
+        where=(ALL_IN_ONE, SCANNER, NOTIFIER, COORDINATOR),
         help="every rollout waits for 'vigil approve ID' before any host updates; the held "
         "updates are reported (and notified) saying what waits",
     ),

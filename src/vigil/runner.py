@@ -479,6 +479,7 @@ def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
         report_format=str(values.get("notification_report_format") or "watchtower"),
         porcelain=str(values.get("porcelain") or ""),
         legacy=_legacy_notifications(values),
+        rollouts=bool(values.get("rollout") or values.get("approve")),
     )
 
 

@@ -5,12 +5,15 @@ each step in the audit stream."""
 from __future__ import annotations
 
 import asyncio
+import io
 
 import pytest
 
 from vigil.embedded_nats import EmbeddedNats
 from vigil.rollouts.coordinator import Coordinator
 from vigil.rollouts.spec import RolloutPolicy
+from vigil_notifier.config import NotifierConfig
+from vigil_notifier.service import Notifier
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import decode
 from vigil_shared.contracts import (
@@ -69,6 +72,17 @@ async def test_approval_then_canary_state_survives_a_restart_and_a_failure_halts
         scans.append(cmd)
 
     await bus.subscribe(bus.subjects.cmd_scan, ScanCommand, on_scan)
+    # A real notifier, with rollouts on, writing its messages to `told`.
+    told = io.StringIO()
+    notifier_bus = await Bus.connect(BusConfig(url=nats_server.url), name="notifier")
+    notifier = Notifier(
+        notifier_bus,
+        out=told,
+        config=NotifierConfig(
+            log_stdout=True, rollouts=True, startup_message=False, print_reports=False
+        ),
+    )
+    await notifier.start()
     first_bus = await Bus.connect(BusConfig(url=nats_server.url), name="coordinator-1")
     first = Coordinator(first_bus, POLICY, tick_s=0.1)
     await first.start()
@@ -127,3 +141,16 @@ async def test_approval_then_canary_state_survives_a_restart_and_a_failure_halts
 
     raw = await bus.js.get_last_msg(bus.subjects.stream_name, bus.subjects.rollout(rid))
     assert decode(raw.data or b"", RolloutEvent).step == "halted"
+    # What waits and what halted were notified.
+    for _ in range(100):
+        if "halted" in told.getvalue():
+            break
+        await asyncio.sleep(0.05)
+    await notifier.close()
+    await notifier_bus.close()
+    assert f"Rollout {rid} of {IMAGE} @ bbbbbbbbbbbb waits for approval: vigil approve {rid}" in (
+        told.getvalue()
+    )
+    assert f"Rollout {rid} of {IMAGE} @ bbbbbbbbbbbb halted in wave 1: the update failed on h1" in (
+        told.getvalue()
+    )

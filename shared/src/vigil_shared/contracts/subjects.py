@@ -55,6 +55,10 @@ class Subjects(msgspec.Struct, frozen=True):
     def rollout(self, rollout_id: str) -> str:
         return f"{self.prefix}.rollout.{check_token('rollout id', rollout_id)}"
 
+    @property
+    def all_rollouts(self) -> str:
+        return f"{self.prefix}.rollout.*"
+
     # JetStream: scanner -> anyone (audit)
     def inventory(self, host: str) -> str:
         return f"{self.prefix}.inventory.{check_token('host id', host)}"
