@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 
+import httpx
 import pytest
 
 from vigil.embedded_nats import EmbeddedNats
@@ -14,6 +15,8 @@ from vigil.rollouts.coordinator import Coordinator
 from vigil.rollouts.spec import RolloutPolicy
 from vigil_notifier.config import NotifierConfig
 from vigil_notifier.service import Notifier
+from vigil_scanner.http_api import HttpApi
+from vigil_scanner.rollout_gate import http_approver
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import decode
 from vigil_shared.contracts import (
@@ -154,3 +157,45 @@ async def test_approval_then_canary_state_survives_a_restart_and_a_failure_halts
     assert f"Rollout {rid} of {IMAGE} @ bbbbbbbbbbbb halted in wave 1: the update failed on h1" in (
         told.getvalue()
     )
+
+
+async def test_a_rollout_is_approved_through_the_http_api(
+    nats_server: EmbeddedNats, bus: Bus
+) -> None:
+    coordinator_bus = await Bus.connect(BusConfig(url=nats_server.url), name="coordinator")
+    coordinator = Coordinator(coordinator_bus, POLICY, tick_s=0.1)
+    await coordinator.start()
+    api = HttpApi(
+        token="s3cret",
+        trigger=None,
+        metrics=None,
+        port=0,
+        address="127.0.0.1",
+        approve=http_approver(bus),
+    )
+    await api.start()
+    base = f"http://127.0.0.1:{api.port}/v1/rollouts"
+    good = {"Authorization": "Bearer s3cret"}
+    try:
+        decision, rid, _ = await ask(bus, "h1")
+        assert decision == "hold"
+        async with httpx.AsyncClient(timeout=10) as http:
+            refused = await http.post(f"{base}/{rid}/approve", headers={"Authorization": "x"})
+            assert refused.status_code == 401
+            assert (await ask(bus, "h1"))[0] == "hold"  # nothing changed
+            answer = await http.post(f"{base}/{rid}/approve", headers=good)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {
+                "rollout_id": rid,
+                "state": "running",
+                "image": IMAGE,
+                "digest": NEW,
+            }
+            again = await http.post(f"{base}/{rid}/approve", headers=good)
+            assert again.status_code == 409
+            assert "is running, not waiting for approval" in again.json()["error"]
+        assert (await ask(bus, "h1"))[0] == "go"
+    finally:
+        await api.close()
+        await coordinator.close()
+        await coordinator_bus.close()

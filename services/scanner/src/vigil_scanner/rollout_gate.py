@@ -7,11 +7,11 @@ now. What may not is taken out of the plan and reported as held, saying what it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
-from vigil_shared.bus import Bus, BusError
+from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import (
     ContainerInfo,
     ContainerResult,
@@ -20,6 +20,8 @@ from vigil_shared.contracts import (
     GateRequest,
     GateVerdict,
     Plan,
+    RolloutCommand,
+    RolloutCommandReply,
 )
 from vigil_shared.logs import get_logger
 
@@ -95,3 +97,29 @@ async def gate_plan(
             for i in items
         ]
     return apply_verdicts(plan, verdicts)
+
+
+def http_approver(
+    bus: Bus,
+) -> Callable[[str], Awaitable[tuple[int, list[tuple[str, str]], bytes]]]:
+    """`POST /v1/rollouts/{id}/approve`: `vigil approve ID` through the HTTP API. 200 with the
+    rollout's state; 409 when the coordinator refused (unknown id, not waiting); 503 when no
+    coordinator answers."""
+
+    async def approve(rollout_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        command = RolloutCommand(action="approve", rollout_id=rollout_id, by="HTTP API")
+        try:
+            reply = await bus.request(
+                bus.subjects.rollout_command, command, RolloutCommandReply, timeout=15
+            )
+        except NoResponders:
+            return 503, [], msgspec.json.encode({"error": "no rollout-coordinator answers"})
+        except BusError as exc:
+            return 503, [], msgspec.json.encode({"error": f"rollout-coordinator: {exc}"})
+        if not reply.ok:
+            return 409, [], msgspec.json.encode({"error": reply.error})
+        r = reply.rollouts[0]
+        body = {"rollout_id": r.rollout_id, "state": r.state, "image": r.image, "digest": r.digest}
+        return 200, [], msgspec.json.encode(body)
+
+    return approve
