@@ -183,6 +183,7 @@ async def _run(
     shutdown: Shutdown,
 ) -> int:
     notifier_config = _notifier_config(values)
+    policy = _rollout_policy(values, command)  # a bad --rollout: a usage error, first
     if command in (options.ALL_IN_ONE, options.NOTIFIER):
         try:
             prepare_notifier(notifier_config)  # a bad URL or template: a usage error, first
@@ -239,7 +240,6 @@ async def _run(
             await task.start()
 
         wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
-        policy = _rollout_policy(values, command)
         if command == options.ALL_IN_ONE and policy is None:
             wanted = tuple(s for s in wanted if s != options.COORDINATOR)
         targets = (
