@@ -141,6 +141,7 @@ def test_the_gate_remembers_the_container_and_its_old_digest_of_the_same_reposit
         ("fresh", NEW, "updated", "running"),
         ("failed", NEW, "failed", "halted"),
         ("rolled_back", NEW, "failed", "halted"),
+        ("skipped", NEW, "updated", "running"),  # monitor-only: left alone, nothing to wait for
         ("held", NEW, "go", "running"),  # not a result of the update
         ("check_failed", NEW, "go", "running"),
         ("rolled_back", OLD, "go", "running"),  # another build: not this rollout's

@@ -30,6 +30,7 @@ DONE = frozenset({"updated", "gone"})  # a host with nothing more to do in its w
 _SCANS_KEPT = 32
 _FAILED = frozenset({"failed", "rolled_back"})
 _ON_BUILD = frozenset({"updated", "fresh"})
+_SEEN = _FAILED | _ON_BUILD | {"skipped"}  # the results that say how an update went
 
 
 def rollout_id(image: str, digest: str) -> str:
@@ -194,7 +195,10 @@ def on_report(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[Rol
     failed = [x for x in mine if x.status in _FAILED]
     containers = {c.name: c for c in progress.containers}
     for x in mine:
-        if x.status in _ON_BUILD:
+        if x.status == "skipped":
+            # Left alone on purpose (monitor-only, --no-restart): nothing to wait for there.
+            containers.pop(x.name, None)
+        elif x.status in _ON_BUILD:
             old = containers.get(x.name, HostContainer(name=x.name))
             containers[x.name] = msgspec.structs.replace(
                 old,
@@ -242,7 +246,7 @@ def scan_asked(r: Rollout, scan_id: str, now: float) -> Rollout:
 
 
 def _concerns(r: Rollout, x: ContainerResult) -> bool:
-    return x.image == r.image and x.remote_digest == r.digest and x.status in _FAILED | _ON_BUILD
+    return x.image == r.image and x.remote_digest == r.digest and x.status in _SEEN
 
 
 def advance(r: Rollout, now: float) -> tuple[Rollout, list[RolloutEvent], tuple[str, ...]]:
