@@ -76,6 +76,7 @@ def test_an_update_that_may_not_go_now_is_held_saying_what_it_waits_for(
     ["waiting for wave 2 of rollout r1", "rollout r1 waits for approval: vigil approve r1"],
 )
 def test_a_held_update_is_notified_saying_what_it_waits_for(reason: str) -> None:
+    """In Vigil's report format (no Go template): the event's own text."""
     from vigil_notifier.policy import Policy, messages_for, render_body
     from vigil_shared.contracts import Report
 

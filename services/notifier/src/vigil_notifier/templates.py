@@ -27,7 +27,7 @@ Data given to the template
     `failed` (bool), `problems` (list of text: failures that belong to no container),
     `counts` (status -> number, every status present) and `results`, a list of:
     `name`, `container_id`, `image`, `status` (updated, fresh, skipped, failed,
-    check_failed, rolled_back, rate_limited), `old_image_id`, `new_image_id`,
+    check_failed, rolled_back, rate_limited, held), `old_image_id`, `new_image_id`,
     `new_container_id`, `remote_digest`, `error`, `duration_s`, `notes` (list of text).
 `reports`
     The reports of the message: one, or one per host in a fleet summary.
@@ -60,7 +60,16 @@ if TYPE_CHECKING:
     import jinja2
     import jinja2.sandbox
 
-STATUSES = ("updated", "fresh", "skipped", "failed", "check_failed", "rolled_back", "rate_limited")
+STATUSES = (
+    "updated",
+    "fresh",
+    "skipped",
+    "failed",
+    "check_failed",
+    "rolled_back",
+    "rate_limited",
+    "held",
+)
 
 
 class TemplateError(ValueError):

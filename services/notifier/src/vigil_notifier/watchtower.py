@@ -10,7 +10,7 @@ for watchtower, render what they rendered there:
 - a container's `Name` is Docker's name with its leading slash (`/web`), and `ImageName`
   gets `:latest` when it names no tag, as watchtower's `Container.ImageName` does;
 - Vigil's statuses map to watchtower's states: updated -> Updated, fresh -> Fresh, failed
-  and rolled_back -> Failed, check_failed and rate_limited -> Skipped (watchtower skips a
+  and rolled_back -> Failed, check_failed, rate_limited and held -> Skipped (watchtower skips a
   container it cannot check), skipped -> Stale when a newer image is known but was not
   applied (monitor-only, --no-restart), else Skipped; `Scanned` is every container but the
   skipped ones, and each list is sorted by container id, as watchtower sorts them;
