@@ -296,3 +296,18 @@ def test_only_the_latest_cycles_asked_are_kept() -> None:
     for i in range(40):
         r = decisions.scan_asked(r, f"s{i}", 100.0 + i)
     assert r.scans == tuple(f"s{i}" for i in range(8, 40))
+
+
+@pytest.mark.parametrize(
+    ("fields", "due"),
+    [
+        ({"wave_finished_at": 110.0}, 140.0),  # soaking wave 1 of 2: 30 s
+        ({}, None),  # its wave is not done: only a report moves it
+        ({"wave_finished_at": 110.0, "wave": 1}, None),  # the last wave: nothing after it
+        ({"wave_finished_at": 110.0, "state": "halted"}, None),
+    ],
+)
+def test_when_the_coordinator_must_look_again_without_a_report(
+    fields: dict[str, object], due: float | None
+) -> None:
+    assert decisions.soak_ends(_state(rollout(), **fields)) == due

@@ -10,7 +10,6 @@ its changes to a rollout are serialised in the process, not across replicas.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Iterable
@@ -54,6 +53,9 @@ class Coordinator:
         self._lock = asyncio.Lock()  # one change of the rollouts at a time
         self._kv: Any = None
         self._ticker: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        # When the next soak ends (the bucket is only read again then, or on a report).
+        self._due: float | None = None
         self.gate_requests = 0
 
     async def start(self) -> None:
@@ -67,13 +69,15 @@ class Coordinator:
         await self.bus.consume(
             subjects.all_reports, DURABLE, Report, self._on_report, max_ack_pending=64
         )
+        await self._advance()  # after a restart: a soak that ended meanwhile, the next ones
         self._ticker = asyncio.create_task(self._tick_loop())
 
     async def close(self) -> None:
+        self._stopping.set()
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            # Bounded: a NATS call that swallows the cancellation must not hold the stop.
+            await asyncio.wait({self._ticker}, timeout=2.0)
 
     # ---- state ------------------------------------------------------------------------
 
@@ -96,8 +100,14 @@ class Coordinator:
         found = [r for r in [await self.load(k) for k in keys] if r is not None]
         return sorted(found, key=lambda r: r.created_at)
 
+    def _note_due(self, r: Rollout) -> None:
+        due = decisions.soak_ends(r)
+        if due is not None and (self._due is None or due < self._due):
+            self._due = due
+
     async def _store(self, r: Rollout, events: Iterable[RolloutEvent]) -> None:
         await self._kv.put(r.rollout_id, encode(r))
+        self._note_due(r)
         for event in events:
             log.info(
                 f"rollout {event.step}",
@@ -200,11 +210,15 @@ class Coordinator:
         await self._advance()
 
     async def _tick_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await asyncio.sleep(self.tick_s)
+            if self._due is None or time.time() < self._due:
+                continue
+            self._due = None
             try:
                 await self._advance()
             except Exception:  # the next tick tries again; the service keeps running
+                self._due = time.time()
                 log.exception("rollout tick failed")
 
     async def _advance(self) -> None:
@@ -214,6 +228,8 @@ class Coordinator:
                 if changed is not r:
                     await self._store(changed, events)
                     await self._scan(changed, started)
+                else:
+                    self._note_due(r)
 
     async def _on_command(
         self, command: RolloutCommand, headers: dict[str, str]

@@ -276,6 +276,14 @@ def advance(r: Rollout, now: float) -> tuple[Rollout, list[RolloutEvent], tuple[
     return r, events, started
 
 
+def soak_ends(r: Rollout) -> float | None:
+    """When `advance` has something to do for `r` without a new report: the end of the soak
+    of a running rollout whose wave is done (None: only a report can move it)."""
+    if r.state != "running" or not r.wave_finished_at or r.wave >= len(r.waves) - 1:
+        return None
+    return r.wave_finished_at + r.soak_s
+
+
 def approve(
     r: Rollout, now: float, by: str = ""
 ) -> tuple[Rollout, list[RolloutEvent], tuple[str, ...]]:
