@@ -8,6 +8,9 @@
     vigil status [--json]
     vigil trigger [--host H]... [--timeout DURATION] [--json] [NAME...]
     vigil dashboard [--dashboard-port PORT] [--dashboard-token TOKEN] [--nats-url URL]
+    vigil rollout-coordinator --nats-url URL --rollout SPEC [--approve]
+    vigil rollout status|resume ID|abort ID [--json]
+    vigil approve ID
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -37,6 +40,10 @@ DESCRIPTIONS = {
     options.EXECUTOR: "Carries out its host's update plans: pull, stop, recreate, start, "
     "roll back on failure.",
     options.NOTIFIER: "Turns every host's reports into notifications.",
+    options.COORDINATOR: "Owns the fleet's rollouts (docs/rollouts.md): tells scanners which "
+    "hosts may update to a new build now (canaries first, then waves, each health-gated and "
+    "soaked), halts a rollout fleet-wide when an update fails, and takes vigil rollout and "
+    "vigil approve.",
     options.CHECK: "Ask the registry-gateway about images and print, for each, the digest the "
     "registry serves, where the credentials came from and what the token cache holds: the "
     "first thing to run when a private registry does not work. With --nats-url it asks the "
@@ -57,6 +64,10 @@ DESCRIPTIONS = {
     "with its image, digest and state, the last cycles and the audit stream live, and (with "
     "--dashboard-token) a button for a cycle now (from the fleet's NATS with --nats-url, else "
     "from the all-in-one running from the state directory). See docs/dashboard.md.",
+    options.ROLLOUT: "Show the fleet's rollouts (status: image, build, wave, hosts done, "
+    "pending and failed, state), resume a halted one (resume ID), or abort one (abort ID: "
+    "the hosts already updated are put back on their old build).",
+    options.APPROVE: "Let a rollout that waits for approval (--approve) start.",
 }
 SUMMARIES = {
     options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
@@ -65,6 +76,9 @@ SUMMARIES = {
     options.STATUS: "Print which hosts and services are alive, and each host's last cycle.",
     options.TRIGGER: "Run a cycle now on every live host and print the reports.",
     options.DASHBOARD: "Serve the web dashboard (hosts, containers, cycles, audit stream).",
+    options.COORDINATOR: "Owns the fleet's rollouts: waves, halts, approvals.",
+    options.ROLLOUT: "Show, resume or abort rollouts.",
+    options.APPROVE: "Let a rollout that waits for approval start.",
 }
 COMMANDS = (*options.SERVICES, *options.TOOLS)
 
@@ -144,6 +158,20 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument(
             "--json", dest="fleet_json", action="store_true", help="the reports as JSON"
         )
+    if command == options.ROLLOUT:
+        parser.add_argument(
+            "rollout_action",
+            nargs="?",
+            default="status",
+            choices=("status", "resume", "abort"),
+            help="status (default), resume ID, abort ID",
+        )
+        parser.add_argument("rollout_id", nargs="?", metavar="ID", help="the rollout's id")
+        parser.add_argument(
+            "--json", dest="rollout_json", action="store_true", help="the answer as JSON"
+        )
+    if command == options.APPROVE:
+        parser.add_argument("rollout_id", metavar="ID", help="the rollout's id")
     options.add_options(parser, command)
     return parser
 
@@ -215,7 +243,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         values["images"] = tuple(getattr(parsed, "images", ()) or ())
         for name, value in vars(parsed).items():
             # The tools' own arguments; --audit-retention is an option, resolved above.
-            if name.startswith(("audit_", "fleet_")) and name not in values:
+            if name.startswith(("audit_", "fleet_", "rollout_")) and name not in values:
                 values[name] = value
         if values.get("audit_since") is not None:
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from vigil_scanner.cron import parse_cron
 from vigil_scanner.http_api import HttpApi, MetricsText
+from vigil_scanner.rollout_gate import http_approver
 from vigil_scanner.scan_group import ScanGroup
 from vigil_scanner.service import Scanner
 from vigil_scanner.ticks import LocalCycles, Ticker, run_on_interval, run_on_schedule
@@ -66,6 +67,10 @@ async def run_cycles(
                 port=int(values.get("http_api_port") or 8080),
                 address=str(values.get("http_api_address") or "0.0.0.0"),
                 report_timeout=REPORT_TIMEOUT_S,
+                # POST /v1/rollouts/{id}/approve, beside /v1/update, under rollout control.
+                approve=http_approver(scanners[0].bus)
+                if update and (values.get("rollout") or values.get("approve"))
+                else None,
             )
             try:
                 await api.start()

@@ -31,7 +31,9 @@ SCANNER = "scanner"
 GATEWAY = "registry-gateway"
 EXECUTOR = "executor"
 NOTIFIER = "notifier"
-SERVICES = (SCANNER, GATEWAY, EXECUTOR, NOTIFIER)
+# Owns the fleet's rollouts (--rollout, --approve); in the all-in-one only when they are given.
+COORDINATOR = "rollout-coordinator"
+SERVICES = (SCANNER, GATEWAY, EXECUTOR, NOTIFIER, COORDINATOR)
 EVERYWHERE = (ALL_IN_ONE, *SERVICES)
 # `vigil check IMAGE`: asks a gateway (at --nats-url, or one started for the question).
 CHECK = "check"
@@ -43,7 +45,10 @@ STATUS = "status"
 TRIGGER = "trigger"
 # `vigil dashboard`: the web page over the fleet's NATS (also inside the all-in-one).
 DASHBOARD = "dashboard"
-TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD)
+# `vigil rollout status|resume ID|abort ID` / `vigil approve ID`: ask the rollout-coordinator.
+ROLLOUT = "rollout"
+APPROVE = "approve"
+TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD, ROLLOUT, APPROVE)
 # How to reach and log into NATS: the tools take these too.
 NATS_OPTIONS = frozenset(
     {
@@ -254,6 +259,36 @@ OPTIONS: tuple[Option, ...] = (
         metavar="DURATION",
         help="how long the audit stream keeps inventory, plans, progress and reports "
         "(default 30 days; e.g. 720h)",
+    ),
+    # --- rollouts (docs/rollouts.md) --------------------------------------------------------
+    _o(
+        "--rollout",
+        env="VIGIL_ROLLOUT",
+        kind="str",
+        metavar="SPEC",
+        where=(ALL_IN_ONE, SCANNER, NOTIFIER, COORDINATOR),
+        help="roll each new build out over the fleet in waves: canary=N (hosts first, default "
+        "1), waves=P% (each later wave, of the other hosts; default 100%), soak=DURATION "
+        "(a done wave is watched this long before the next; default 10m), e.g. "
+        "canary=1,waves=25%,soak=10m; 'on' takes the defaults. On a scanner any value turns "
+        "on the gate, on a notifier the notifications of rollout steps (the coordinator's "
+        "value decides the waves)",
+    ),
+    _o(
+        "--canary-host",
+        env="VIGIL_CANARY_HOSTS",
+        kind="list",
+        metavar="HOST",
+        where=(ALL_IN_ONE, COORDINATOR),
+        help="these hosts are the canaries of every rollout (instead of canary=N picked by a "
+        "hash); repeatable",
+    ),
+    _o(
+        "--approve",
+        env="VIGIL_APPROVE",
+        where=(ALL_IN_ONE, SCANNER, NOTIFIER, COORDINATOR),
+        help="every rollout waits for 'vigil approve ID' before any host updates; the held "
+        "updates are reported (and notified) saying what waits",
     ),
     # --- when ------------------------------------------------------------------------------
     _o(
@@ -1049,7 +1084,7 @@ def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
 def options_for(command: str) -> tuple[Option, ...]:
     if command == CHECK:
         return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
-    if command in (EVENTS, HISTORY, STATUS, TRIGGER):
+    if command in (EVENTS, HISTORY, STATUS, TRIGGER, ROLLOUT, APPROVE):
         return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
     if command == DASHBOARD:
         return tuple(
@@ -1066,7 +1101,12 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
         default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
         differs = f" [Vigil: {opt.pending}]" if opt.pending else ""
         help_text = opt.help + (default if "default" not in opt.help else "") + env + differs
-        kw: dict[str, Any] = {"dest": opt.dest, "default": None, "help": help_text}
+        # argparse formats help with %: a literal one (waves=25%) is doubled.
+        kw: dict[str, Any] = {
+            "dest": opt.dest,
+            "default": None,
+            "help": help_text.replace("%", "%%"),
+        }
         if opt.kind == "bool":
             parser.add_argument(*opt.flags, action="store_const", const=True, **kw)
         elif opt.kind == "list" or opt.repeatable:

@@ -31,6 +31,8 @@ from vigil.health import health_path
 from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
+from vigil.rollouts.coordinator import Coordinator
+from vigil.rollouts.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
 from vigil.state_lock import StateDirBusy
@@ -150,6 +152,10 @@ async def run(
             from vigil.dashboard.command import run_dashboard
 
             return await run_dashboard(values, shutdown)
+        if command in (options.ROLLOUT, options.APPROVE):
+            from vigil.rollouts.commands import run_rollout
+
+            return await run_rollout(command, values)
         return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,
@@ -185,6 +191,7 @@ async def _run(
     shutdown: Shutdown,
 ) -> int:
     notifier_config = _notifier_config(values)
+    policy = _rollout_policy(values, command)  # a bad --rollout: a usage error, first
     if command in (options.ALL_IN_ONE, options.NOTIFIER):
         try:
             prepare_notifier(notifier_config)  # a bad URL or template: a usage error, first
@@ -240,7 +247,9 @@ async def _run(
             heartbeats.append(task)
             await task.start()
 
-        wanted = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        if command == options.ALL_IN_ONE and policy is None:
+            wanted = tuple(s for s in wanted if s != options.COORDINATOR)
         targets = (
             _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
         )
@@ -307,6 +316,12 @@ async def _run(
             await notifier.start()
             await heartbeat(notifier_bus, options.NOTIFIER)
             metrics.add(NotifierCollector(notifier))
+        if options.COORDINATOR in wanted:
+            coordinator_bus = await connect("vigil-rollout-coordinator")
+            coordinator = Coordinator(coordinator_bus, policy or RolloutPolicy())
+            closers.append(coordinator.close)
+            await coordinator.start()
+            await heartbeat(coordinator_bus, options.COORDINATOR)
         if options.SCANNER in wanted:
             scanners, group = await _start_scanners(
                 values, targets, engines, connect, heartbeat, telemetry, _window_zone(env)
@@ -369,6 +384,22 @@ async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
         raise StartupError(str(exc)) from None
 
 
+def _rollout_policy(values: Mapping[str, Any], command: str) -> RolloutPolicy | None:
+    """The rollout-coordinator's policy; None when no rollout control is asked for (the
+    all-in-one then runs no coordinator, and every host updates at once, as without it)."""
+    spec, approve = values.get("rollout"), bool(values.get("approve"))
+    if not spec and not approve and command != options.COORDINATOR:
+        return None
+    try:
+        return parse_rollout(
+            str(spec or "on"),
+            canary_hosts=tuple(values.get("canary_host") or ()),
+            approve=approve,
+        )
+    except RolloutSpecError as exc:
+        raise StartupError(f"--rollout: {exc}") from None
+
+
 def _stop_hooks(executor: Executor) -> None:
     killed = executor.hooks.stop(executor.engine.api)
     if killed:
@@ -401,6 +432,7 @@ async def _start_scanners(
                 engine_url=describe(target.url),
                 policy=options.policy_defaults(values),
                 zone=zone,
+                rollout_gate=bool(values.get("rollout") or values.get("approve")),
             ),
             telemetry,
         )
@@ -466,6 +498,7 @@ def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
         report_format=str(values.get("notification_report_format") or "watchtower"),
         porcelain=str(values.get("porcelain") or ""),
         legacy=_legacy_notifications(values),
+        rollouts=bool(values.get("rollout") or values.get("approve")),
     )
 
 

@@ -149,7 +149,7 @@ def test_every_command_takes_the_nats_options_by_flag_and_env(command: str) -> N
         "VIGIL_NATS_TLS_CERT": "/cert",
         "VIGIL_NATS_TLS_KEY": "/key",
     }
-    extra = ["img"] if command == options.CHECK else []
+    extra = {options.CHECK: ["img"], options.APPROVE: ["0123abcd"]}.get(command, [])
     parsed = cli.build_parser(command).parse_args([*extra])
     values, _ = options.resolve(command, parsed, env)
     assert [values[d] for d in sorted(options.NATS_OPTIONS - {"nats_url"})] == [

@@ -133,7 +133,8 @@ def resolve(command: str, argv: list[str], env: dict[str, str]) -> dict[str, Any
 
 @pytest.mark.parametrize("command", [*options.EVERYWHERE, *options.TOOLS])
 def test_every_command_takes_several_urls(command: str) -> None:
-    extra = ["img"] if command == options.CHECK else []
+    # The positional arguments a command needs: an image to check, a rollout to approve.
+    extra = {options.CHECK: ["img"], options.APPROVE: ["r1"]}.get(command, [])
     values = resolve(command, [*extra, "--nats-url", f"{A},{B}", "--nats-url", C], {})
     assert bus_config(values).url == f"{A},{B},{C}"
     values = resolve(command, extra, {"VIGIL_NATS_URL": f"{A} {B}"})

@@ -21,13 +21,14 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode
-from vigil_shared.contracts import Inventory, Plan, ProgressEvent, Report
+from vigil_shared.contracts import Inventory, Plan, ProgressEvent, Report, RolloutEvent
 
 KINDS: dict[str, type[msgspec.Struct]] = {
     "inventory": Inventory,
     "plan": Plan,
     "progress": ProgressEvent,
     "report": Report,
+    "rollout": RolloutEvent,  # a step of a rollout: fleet-wide, its host is "fleet"
 }
 CHANGES = ("updated", "failed", "rolled_back")
 
@@ -103,6 +104,13 @@ def describe(event: AuditEvent) -> str:
         )
         counts = ", " + counts if counts else ""
         return f"{head} {len(m.results)} scanned{counts} (scan {m.scan_id[:8]})"
+    if isinstance(m, RolloutEvent):
+        hosts = f" {', '.join(m.hosts)}" if m.hosts else ""
+        detail = f": {m.detail}" if m.detail else ""
+        return (
+            f"{head} {m.rollout_id} {m.step.replace('_', ' ')} (wave {m.wave + 1}){hosts} "
+            f"{m.image} @ {_short(m.digest)}{detail}"
+        )
     return head
 
 
@@ -218,7 +226,7 @@ def _event(msg: Any, prefix: str) -> AuditEvent | None:
         seq=msg.metadata.sequence.stream,
         subject=msg.subject,
         kind=kind,
-        host=msg.subject.rsplit(".", 1)[-1],
+        host="fleet" if kind == "rollout" else msg.subject.rsplit(".", 1)[-1],
         at=at,
         message=message,
     )

@@ -166,6 +166,15 @@ def _same_stream(current: StreamConfig, wanted: StreamConfig) -> bool:
 _mask_url = mask_url  # also every URL of a comma-separated list
 
 
+def _stop_if_cancelled() -> None:
+    """nats-py turns a cancellation into one of its own errors in places (a publish waiting
+    for its ack, a fetch on a closing connection); a loop that caught that error would go on
+    after Bus.close cancelled it, and the close would wait for it forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 Handler = Callable[[M, dict[str, str]], Awaitable[None]]
 RequestHandler = Callable[[M, dict[str, str]], Awaitable[msgspec.Struct]]
 
@@ -727,6 +736,7 @@ class Bus:
 
         async def loop() -> None:
             while True:
+                _stop_if_cancelled()
                 try:
                     batch = await sub.fetch(1, timeout=5)
                 except (nats.errors.TimeoutError, TimeoutError):

@@ -51,6 +51,7 @@ class NotifierConfig(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int = 3  # per service and message, the first one included
     retry_base_s: float = 2.0  # backoff before the 2nd attempt, doubled for each next one
     retry_max_s: float = 60.0
+    rollouts: bool = False  # --rollout / --approve: notify the steps of rollouts too
 
     def __repr__(self) -> str:  # the URLs' secrets never reach a log through a repr
         urls = ", ".join(mask_url(u) for u in self.urls)

@@ -118,8 +118,8 @@ def _result_event(host: str, r: ContainerResult) -> Event:
     elif r.status == "rate_limited":
         level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
     elif r.status == "held":
-        # A newer build waits for its minimum age or maintenance window: worth knowing, as
-        # --monitor-only's finds are; the reason says until when.
+        # A newer build waits on purpose (its minimum age, a maintenance window, a rollout's
+        # wave, an approval): worth knowing, as --monitor-only's finds are; the reason says why.
         level, text = "info", f"Held {what}{reason}"
     elif r.status == "skipped" and (r.remote_digest or r.new_image_id):
         # A newer build was found and left alone on purpose (--monitor-only, --no-restart, a

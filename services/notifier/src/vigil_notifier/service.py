@@ -24,8 +24,9 @@ from vigil_notifier.delivery import Send, backoff_delays, deliver_all, send_appr
 from vigil_notifier.fleet import FleetCollector
 from vigil_notifier.policy import Message, messages_for, render_body, startup_message
 from vigil_notifier.render import render_report
+from vigil_notifier.rollouts import rollout_message
 from vigil_shared.bus import Bus
-from vigil_shared.contracts import Report
+from vigil_shared.contracts import Report, RolloutEvent
 from vigil_shared.logs import Redactor, get_logger
 from vigil_shared.telemetry import Telemetry
 
@@ -109,6 +110,14 @@ class Notifier:
             self._on_report,
             max_ack_pending=64,
         )
+        if self.config.rollouts:
+            await self.bus.consume(
+                self.bus.subjects.all_rollouts,
+                f"{self.durable}-rollouts",
+                RolloutEvent,
+                self._on_rollout,
+                max_ack_pending=64,
+            )
         if self.config.startup_message and self.notifying:
             services = [
                 t.webhook.kind if t.webhook else t.source.split("://", 1)[0]
@@ -135,6 +144,11 @@ class Notifier:
                 await asyncio.gather(*late, return_exceptions=True)
 
     # ---- reports --------------------------------------------------------------------
+
+    async def _on_rollout(self, event: RolloutEvent, headers: dict[str, str]) -> None:
+        message = rollout_message(event, self.settings.policy)
+        if message is not None and self.notifying:
+            self._spawn(self._send_message(message, ()))
 
     async def _on_report(self, report: Report, headers: dict[str, str]) -> None:
         # The span joins the cycle's trace (the report carries it in its headers).

@@ -11,8 +11,8 @@ for watchtower, render what they rendered there:
   gets `:latest` when it names no tag, as watchtower's `Container.ImageName` does;
 - Vigil's statuses map to watchtower's states: updated -> Updated, fresh -> Fresh, failed
   and rolled_back -> Failed, check_failed and rate_limited -> Skipped (watchtower skips a
-  container it cannot check), held (a minimum age or maintenance window) -> Skipped,
-  skipped -> Stale when a newer image is known but was not applied (monitor-only,
+  container it cannot check), held (a minimum age, a maintenance window, a rollout's wave)
+  -> Skipped, skipped -> Stale when a newer image is known but was not applied (monitor-only,
   --no-restart), else Skipped; `Scanned` is every container but the
   skipped ones, and each list is sorted by container id, as watchtower sorts them;
 - `json.v1` is watchtower's JSON (`json.go`): the same keys, 2-space indent, sorted keys,

@@ -3,6 +3,8 @@ it, what the query asks for, and the body of an update's answer.
 
     GET|POST /v1/update[?image=repo1,repo2]   run a cycle on this host, answer when it ended
     GET      /v1/metrics                      Prometheus text format
+    POST     /v1/rollouts/{id}/approve        `vigil approve ID` (with --http-api-update and
+                                              --rollout or --approve)
 
 Both need `Authorization: Bearer <token>`. The order of checks: an unknown or disabled path is
 404; then a missing or wrong token is 401 (nothing else is revealed to such a caller); then a
@@ -12,6 +14,7 @@ method the endpoint does not take is 405; then a bad query is 400.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,14 +29,17 @@ UPDATE_PATH = "/v1/update"
 METRICS_PATH = "/v1/metrics"
 UPDATE_METHODS = ("GET", "POST")
 METRICS_METHODS = ("GET",)
+APPROVE_METHODS = ("POST",)
+_APPROVE = re.compile(r"^/v1/rollouts/([A-Za-z0-9_-]+)/approve$")
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    endpoint: Literal["update", "metrics", "none"]
+    endpoint: Literal["update", "metrics", "approve", "none"]
     status: int = 200  # the status to answer with when endpoint is "none"
     error: str = ""
     images: tuple[str, ...] = ()  # ?image= entries, one repository each
     allow: str = ""  # for 405
+    rollout_id: str = ""  # for approve
 
 
 def authorized(header: bytes | None, token: str) -> bool:
@@ -47,7 +53,13 @@ def _refuse(status: int, error: str, allow: str = "") -> Decision:
 
 
 def decide(
-    method: str, target: str, *, is_authorized: bool, update: bool, metrics: bool
+    method: str,
+    target: str,
+    *,
+    is_authorized: bool,
+    update: bool,
+    metrics: bool,
+    approve: bool = False,
 ) -> Decision:
     if not target.startswith("/"):
         return _refuse(400, "the request target must be a path such as /v1/update")
@@ -58,6 +70,9 @@ def decide(
         return _refuse(400, f"the request target cannot be read: {exc}")
     path = parts.path.rstrip("/") or "/"
     endpoints = {UPDATE_PATH: (update, UPDATE_METHODS), METRICS_PATH: (metrics, METRICS_METHODS)}
+    approving = _APPROVE.match(path)
+    if approving:
+        endpoints[path] = (approve, APPROVE_METHODS)
     enabled, methods = endpoints.get(path, (False, ()))
     if not enabled:
         return _refuse(404, f"no endpoint at {path}")
@@ -68,6 +83,8 @@ def decide(
         return _refuse(405, f"{path} takes {allow}, not {method}", allow)
     if path == METRICS_PATH:
         return Decision(endpoint="metrics")
+    if approving:
+        return Decision(endpoint="approve", rollout_id=approving.group(1))
     images: tuple[str, ...] = ()
     if "image" in query:
         images = tuple(

@@ -26,6 +26,8 @@ log = get_logger("vigil.scanner.api")
 
 Trigger = Callable[[tuple[str, ...]], Awaitable[CycleOutcome]]
 MetricsText = Callable[[], tuple[bytes, str]]  # the exposition and its content type
+# POST /v1/rollouts/{id}/approve: the status, headers and body to answer with.
+Approve = Callable[[str], Awaitable[tuple[int, list[tuple[str, str]], bytes]]]
 
 JSON = "application/json"
 
@@ -70,12 +72,14 @@ class HttpApi:
         address: str = "0.0.0.0",
         report_timeout: float = 600.0,
         limits: Limits | None = None,
+        approve: Approve | None = None,
     ) -> None:
         if not token:
             raise ValueError("the HTTP API needs a token")
         self._token = token  # never logged, never in a repr
         self.trigger = trigger
         self.metrics = metrics
+        self.approve = approve
         self.port = port
         self.address = address
         self.report_timeout = report_timeout
@@ -189,7 +193,10 @@ class HttpApi:
             is_authorized=authorized(header, self._token),
             update=self.trigger is not None,
             metrics=self.metrics is not None,
+            approve=self.approve is not None,
         )
+        if decision.endpoint == "approve" and self.approve is not None:
+            return await self.approve(decision.rollout_id)
         if decision.endpoint == "metrics" and self.metrics is not None:
             text, content_type = self.metrics()
             return 200, [("content-type", content_type)], text

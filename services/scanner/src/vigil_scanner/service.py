@@ -15,6 +15,7 @@ from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import Policies, build_plan, checks_for
 from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
+from vigil_scanner.rollout_gate import gate_plan
 from vigil_scanner.selection import Selection, select
 from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
@@ -46,6 +47,8 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     # --policy, --min-age, --window: the host's defaults under the containers' labels.
     policy: PolicyDefaults = PolicyDefaults()
     zone: tzinfo = UTC  # TZ, where maintenance windows are read
+    # --rollout / --approve: the rollout-coordinator says which updates may go now.
+    rollout_gate: bool = False
 
 
 class Scanner:
@@ -192,6 +195,8 @@ class Scanner:
             policies=policies,
             zone=self.config.zone,
         )
+        if self.config.rollout_gate and plan.actions:
+            plan = await gate_plan(self.bus, plan, selected.containers)
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
         log.info(
             "scan planned",

@@ -17,6 +17,19 @@ from vigil_shared.contracts.registry import (
     PullAuthRequest,
 )
 from vigil_shared.contracts.report import ContainerResult, Report, ResultStatus
+from vigil_shared.contracts.rollout import (
+    ROLLOUT_BUCKET,
+    GateItem,
+    GateReply,
+    GateRequest,
+    GateVerdict,
+    HostContainer,
+    HostProgress,
+    Rollout,
+    RolloutCommand,
+    RolloutCommandReply,
+    RolloutEvent,
+)
 from vigil_shared.contracts.scan import ScanCommand, ScanWork
 from vigil_shared.contracts.status import (
     FLEET,
@@ -29,6 +42,7 @@ from vigil_shared.contracts.subjects import Subjects
 
 __all__ = [
     "FLEET",
+    "ROLLOUT_BUCKET",
     "SCHEMA_VERSION",
     "STATUS_BUCKET",
     "CheckReply",
@@ -36,7 +50,13 @@ __all__ = [
     "ContainerInfo",
     "ContainerResult",
     "ErrorReply",
+    "GateItem",
+    "GateReply",
+    "GateRequest",
+    "GateVerdict",
     "Heartbeat",
+    "HostContainer",
+    "HostProgress",
     "ImageCheck",
     "ImageStatus",
     "Inventory",
@@ -48,6 +68,10 @@ __all__ = [
     "Report",
     "ReportSummary",
     "ResultStatus",
+    "Rollout",
+    "RolloutCommand",
+    "RolloutCommandReply",
+    "RolloutEvent",
     "ScanCommand",
     "ScanWork",
     "Subjects",

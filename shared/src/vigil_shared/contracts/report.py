@@ -9,9 +9,10 @@ import msgspec
 from vigil_shared.contracts.base import Message
 
 # rate_limited: the registry refused the check with 429; not a failure, the next cycle retries.
-# held: a newer image is there but a policy keeps the container on its own for now (the image
-# is younger than the minimum age, or the maintenance window is closed); `error` says which and
-# until when (`held_until`). Not a failure, and not up to date: a later cycle updates it.
+# held: a newer image is there but is not applied now on purpose: a policy keeps the container
+# on its own for now (the image is younger than the minimum age, or the maintenance window is
+# closed; until `held_until`), or a rollout makes it wait (a later wave, an approval, a halted
+# rollout). `error` says which. Not a failure, and not up to date: a later cycle updates it.
 ResultStatus = Literal[
     "updated",
     "fresh",

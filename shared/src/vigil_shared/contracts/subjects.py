@@ -41,6 +41,24 @@ class Subjects(msgspec.Struct, frozen=True):
     def pull_auth(self) -> str:
         return f"{self.prefix}.registry.pull-auth"
 
+    # request/reply, queue group: scanner -> rollout-coordinator (may a host update now?)
+    @property
+    def update_gate(self) -> str:
+        return f"{self.prefix}.gate.update"
+
+    # request/reply, queue group: CLI, HTTP API -> rollout-coordinator
+    @property
+    def rollout_command(self) -> str:
+        return f"{self.prefix}.cmd.rollout"
+
+    # JetStream (the audit stream): rollout-coordinator -> anyone
+    def rollout(self, rollout_id: str) -> str:
+        return f"{self.prefix}.rollout.{check_token('rollout id', rollout_id)}"
+
+    @property
+    def all_rollouts(self) -> str:
+        return f"{self.prefix}.rollout.*"
+
     # JetStream: scanner -> anyone (audit)
     def inventory(self, host: str) -> str:
         return f"{self.prefix}.inventory.{check_token('host id', host)}"
@@ -77,9 +95,13 @@ class Subjects(msgspec.Struct, frozen=True):
 
     @property
     def stream_name(self) -> str:
-        """One stream holds inventory, plans, progress and reports: it is the audit log."""
+        """One stream holds inventory, plans, progress, reports and rollout steps: it is the
+        audit log."""
         return self.prefix.replace(".", "_").upper()
 
     @property
     def stream_subjects(self) -> list[str]:
-        return [f"{self.prefix}.{kind}.*" for kind in ("inventory", "plan", "progress", "report")]
+        return [
+            f"{self.prefix}.{kind}.*"
+            for kind in ("inventory", "plan", "progress", "report", "rollout")
+        ]

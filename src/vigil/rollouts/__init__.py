@@ -1,0 +1,1 @@
+"""Fleet rollouts: the rollout-coordinator service, its pure decisions and its commands."""
