@@ -12,20 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests.unit.test_http_server import exchange
 from vigil_shared.http_server import Answer, App, HttpServer, Limits, Request, Served
 
 Serve = Callable[..., Awaitable[HttpServer]]
-
-
-async def exchange(port: int, data: bytes, *, eof: bool = True) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    if eof:
-        writer.write_eof()
-    answer = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
-    return answer
 
 
 def split(answer: bytes) -> tuple[str, dict[str, str], bytes]:
