@@ -120,7 +120,7 @@ async function rolloutCommand(id, action) {
     });
     const doc = await answer.json();
     result.textContent = answer.ok
-      ? `rollout ${id}: ${action} done, now ${doc.rollouts[0].state}`
+      ? `rollout ${id} ${{ approve: "approved", resume: "resumed", abort: "aborted" }[action]}: now ${doc.rollouts[0].state}`
       : `refused (${answer.status}): ${doc.error}`;
   } catch (err) {
     result.textContent = `failed: ${err.message}`;
