@@ -6,10 +6,11 @@
     VIGIL_NATS_PASSWORD_EXECUTOR_WEB_1=... \\
         python3 deploy/nats/make-users.py --host web-1 --host web-2 --out users.conf
 
-One user per role: registry-gateway, notifier, auditor, operator (only when its password is
-set), a scanner and an executor per host (`scanner-<host>`, `executor-<host>`), and for each
-`--scanner-pool NAME=h1,h2` a user `scanner-NAME` that may what the scanners of h1 and h2 may
-(one scanner serving several engines, or the replicas of a scanner group). Each may
+One user per role: registry-gateway, notifier, auditor, operator and rollout-coordinator
+(these two only when their password is set), a scanner and an executor per host
+(`scanner-<host>`, `executor-<host>`), and for each `--scanner-pool NAME=h1,h2` a user
+`scanner-NAME` that may what the scanners of h1 and h2 may (one scanner serving several
+engines, or the replicas of a scanner group). Each may
 publish and subscribe only on its own subjects (docs/security.md says which and why), and gets
 its own reply inbox `_INBOX.<user>.>`, which Vigil uses when it connects as that user.
 
@@ -31,11 +32,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-FLEET_ROLES = ("registry-gateway", "notifier", "auditor", "operator")
+FLEET_ROLES = ("registry-gateway", "notifier", "auditor", "operator", "rollout-coordinator")
 HOST_ROLES = ("scanner", "executor")
-OPTIONAL_ROLES = ("operator",)  # written only when a password is given for it
+# Written only when a password is given: a fleet without rollouts runs no coordinator.
+OPTIONAL_ROLES = ("operator", "rollout-coordinator")
 FLEET = "fleet"  # the host part of a fleet-wide service's heartbeat key
 GATEWAY_QUEUE = "registry-gateway"
+COORDINATOR_QUEUE = "rollout-coordinator"
 BCRYPT_COST = 11  # what nats-server's own tooling uses; each connect costs one check
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -85,6 +88,7 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
     status = f"{stream}_STATUS"  # heartbeats: a key-value bucket
     journal = f"{stream}_JOURNAL"  # the executors' journal: a key-value bucket
     first_seen = f"{stream}_FIRST_SEEN"  # the gateway's first sightings of image digests
+    rollouts = f"{stream}_ROLLOUTS"  # the rollout-coordinator's state: a key-value bucket
     me = user_name(role, host)
     read_stream = f"$JS.API.STREAM.INFO.{stream}"
     heartbeat = [
@@ -125,6 +129,7 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
         f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.FC.{stream}.>",
         *read_bucket(status),
+        *read_bucket(rollouts),  # the rollouts' state, as the dashboard shows it
     ]
     work = f"{stream}_WORK"  # the scanner groups' work queue (--scanner-group)
     scan_work = [
@@ -146,6 +151,7 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
                 f"{p}.plan.{host}",
                 f"{p}.report.{host}",  # monitor-only and failed cycles report from here
                 f"{p}.registry.check",
+                f"{p}.gate.update",  # with --rollout/--approve: may this host update now?
                 read_stream,
                 *heartbeat,
                 *scan_work,
@@ -188,15 +194,48 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
         )
     if role == "notifier":
         return Permissions(
-            publish=(read_stream, *creates, *heartbeat, *durable("notifier", f"{p}.report.*")),
+            publish=(
+                read_stream,
+                *creates,
+                *heartbeat,
+                *durable("notifier", f"{p}.report.*"),
+                # With --rollout/--approve: the rollout steps a person must hear of.
+                *durable("notifier-rollouts", f"{p}.rollout.*"),
+            ),
             subscribe=(inbox(me),),
         )
     if role == "auditor":
         return Permissions(publish=tuple(audit), subscribe=(*events, inbox(me)))
-    if role == "operator":  # an auditor that may also start cycles and ask the gateway
+    if role == "operator":  # an auditor that may also start cycles, ask the gateway, and
+        # approve, resume and abort rollouts (vigil approve, vigil rollout, the dashboard)
         return Permissions(
-            publish=(*audit, f"{p}.cmd.scan", f"{p}.registry.check"),
+            publish=(*audit, f"{p}.cmd.scan", f"{p}.registry.check", f"{p}.cmd.rollout"),
             subscribe=(*events, inbox(me)),
+        )
+    if role == "rollout-coordinator":
+        return Permissions(
+            publish=(
+                read_stream,
+                *heartbeat,
+                f"{p}.rollout.*",  # each step of a rollout, into the audit stream
+                f"{p}.cmd.scan",  # a cycle now for the hosts whose wave started
+                f"{p}.plan.*",  # abort: the plan that puts a host back on its old build
+                *durable(COORDINATOR_QUEUE, f"{p}.report.*"),
+                # The hosts of a new rollout: live scanners, and their last inventory (a
+                # message read by its subject: the body names it, so any of the stream's).
+                *read_bucket(status),
+                f"$JS.API.STREAM.MSG.GET.{stream}",
+                # Its state: it is the bucket's only writer.
+                f"$JS.API.STREAM.CREATE.KV_{rollouts}",
+                f"$KV.{rollouts}.>",
+                *read_bucket(rollouts),
+            ),
+            subscribe=(
+                f"{p}.gate.update {COORDINATOR_QUEUE}",
+                f"{p}.cmd.rollout {COORDINATOR_QUEUE}",
+                inbox(me),
+            ),
+            allow_responses=True,
         )
     raise UsersError(f"unknown role {role!r}")
 

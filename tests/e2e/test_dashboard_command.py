@@ -1,6 +1,6 @@
 """`vigil dashboard --nats-url URL` against a real NATS: read-only without a token, the
-rollouts panel empty until the VIGIL_ROLLOUTS bucket exists, the event stream served, and a
-clean stop; with no NATS to read, exit status 2 and why."""
+rollouts panel empty until the VIGIL_ROLLOUTS bucket exists, then its rollouts, the event
+stream served, and a clean stop; with no NATS to read, exit status 2 and why."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import pytest
 from tests.support.registry_fixtures import free_port
 from tests.support.vigil_process import VigilProcess, run_vigil
 from vigil.embedded_nats import EmbeddedNats
+from vigil_shared.codec import encode
+from vigil_shared.contracts import HostProgress, Rollout
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +36,17 @@ async def make_rollouts_bucket(url: str) -> None:
     nc = await nats.connect(url)
     try:
         kv = await nc.jetstream().create_key_value(bucket="VIGIL_ROLLOUTS")
-        await kv.put("web.r1", b'{"state": "waiting for approval"}')
+        rollout = Rollout(
+            rollout_id="3f2a9c0d1b7e",
+            image="127.0.0.1:5000/web:latest",
+            digest="sha256:" + "2" * 64,
+            created_at=1.0,
+            state="awaiting_approval",
+            waves=(("h1",),),
+            hosts={"h1": HostProgress()},
+        )
+        await kv.put(rollout.rollout_id, encode(rollout))
+        await kv.put("not-a-rollout", b'{"state": "waiting for approval"}')
     finally:
         await nc.close()
 
@@ -61,7 +73,14 @@ def test_vigil_dashboard_serves_a_read_only_page_from_the_fleets_nats(
         asyncio.run(make_rollouts_bucket(nats_server.url))
         rollouts = json.loads(get(port, "/api/rollouts")[2])
         assert rollouts["exists"] is True
-        assert rollouts["rollouts"] == [{"key": "web.r1", "state": "waiting for approval"}]
+        shown = [(r["rollout_id"], r["state"], r["actions"]) for r in rollouts["rollouts"]]
+        assert shown == [
+            ("3f2a9c0d1b7e", "awaiting_approval", ["approve", "abort"]),
+            ("not-a-rollout", "unreadable", []),
+        ]
+        # Read-only: the rollout routes refuse too.
+        status, _, body = get(port, "/api/rollouts/3f2a9c0d1b7e/approve", method="POST")
+        assert status == 403 and b"--dashboard-token" in body
         # The event stream answers at once, chunked, and stays open.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")

@@ -367,3 +367,125 @@ async def test_the_gateway_keeps_first_sightings_in_its_bucket(
         assert again == seen
     finally:
         await client.aclose()
+
+
+async def test_the_rollout_coordinator_runs_under_its_role_and_only_the_operator_commands(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    """The coordinator as the `rollout-coordinator` user: its bucket, the gate a scanner asks,
+    its durable consumer on reports, a cycle asked of the hosts, an abort's plans, each step
+    in the stream. The operator's dashboard reads the bucket and approves and aborts; an
+    executor may not send a rollout command. No other refusal anywhere."""
+    from vigil.dashboard.server import Request
+    from vigil.dashboard.service import Dashboard, DashboardConfig
+    from vigil.heartbeat import HeartbeatTask
+    from vigil.rollouts.coordinator import Coordinator
+    from vigil.rollouts.spec import RolloutPolicy
+    from vigil_shared.contracts import (
+        ContainerInfo,
+        ContainerResult,
+        GateItem,
+        GateReply,
+        GateRequest,
+        Report,
+        RolloutCommand,
+        RolloutCommandReply,
+    )
+
+    image, old, new = "127.0.0.1:5000/app:latest", "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    connected: list[Bus] = []
+
+    async def bus(user: str) -> Bus:
+        connected.append(await Bus.connect(bus_config(secured_nats, user), name=user))
+        return connected[-1]
+
+    coordinator_bus = await bus("rollout-coordinator")
+    coordinator = Coordinator(coordinator_bus, RolloutPolicy(approve=True), tick_s=0.2)
+    beat = HeartbeatTask(coordinator_bus, "rollout-coordinator")
+    beats = [beat]
+    scanner, executor = await bus("scanner-h1"), await bus("executor-h1")
+    token = "t0ken"
+    dashboard = Dashboard(await bus("operator"), DashboardConfig(port=0, token=token))
+
+    async def page(method: str, target: str) -> tuple[int, dict[str, Any]]:
+        headers = {"host": "127.0.0.1", "authorization": f"Bearer {token}"}
+        answer = await dashboard.app(Request(method=method, target=target, headers=headers))
+        return answer.status, json.loads(answer.body)
+
+    try:
+        await gateway_bus.key_value("STATUS")  # the heartbeats' bucket, the gateway's to make
+        # No coordinator yet: the dashboard's button says so.
+        status, doc = await page("POST", "/api/rollouts/3f2a9c0d1b7e/approve")
+        assert status == 503 and doc["error"].startswith("no rollout-coordinator answers"), doc
+        await coordinator.start()
+        await beat.start()
+        # h1's scanner is alive and runs the image: the coordinator reads its inventory.
+        scanner_beat = HeartbeatTask(scanner, "scanner", "h1")
+        await scanner_beat.start()
+        beats.append(scanner_beat)
+        web = ContainerInfo(
+            id="c1", name="web", image=image, image_id="sha256:" + "a" * 64,
+            repo_digests=(f"127.0.0.1:5000/app@{old}",),
+        )  # fmt: skip
+        await scanner.publish_event(
+            "vigil.inventory.h1", Inventory(scan_id="s0", host="h1", taken_at=0, containers=(web,))
+        )
+        item = GateItem(
+            image=image,
+            digest=new,
+            container_name="web",
+            container_id="c1",
+            old_image_id="sha256:" + "a" * 64,
+            old_digests=(f"127.0.0.1:5000/app@{old}",),
+        )
+        gate = GateRequest(scan_id="s1", host="h1", items=(item,))
+        reply = await scanner.request("vigil.gate.update", gate, GateReply, timeout=10)
+        (verdict,) = reply.verdicts
+        assert verdict.decision == "hold" and "waits for approval" in verdict.reason
+        rid = verdict.rollout_id
+
+        # An executor may not approve (nor anyone but the operator send a command).
+        command = RolloutCommand(action="approve", rollout_id=rid, by="executor-h1")
+        with pytest.raises(PermissionDenied, match="executor-h1 may not publish"):
+            await executor._unless_denied(
+                "vigil.cmd.rollout",
+                executor.request("vigil.cmd.rollout", command, RolloutCommandReply, timeout=5),
+            )
+        status, doc = await page("GET", "/api/rollouts")
+        assert status == 200 and doc["rollouts"][0]["state"] == "awaiting_approval", doc
+
+        # The operator's dashboard approves: the canary (h1) is asked for a cycle.
+        status, doc = await page("POST", f"/api/rollouts/{rid}/approve")
+        assert status == 200 and doc["rollouts"][0]["state"] == "running", doc
+        # h1's report (read from the coordinator's durable consumer): the rollout is done.
+        result = ContainerResult(
+            name="web",
+            container_id="c1",
+            image=image,
+            status="updated",
+            new_image_id="sha256:" + "b" * 64,
+            new_container_id="c2",
+            remote_digest=new,
+        )
+        report = Report(
+            scan_id="s2", plan_id="p2", host="h1", started_at=1, finished_at=2, results=(result,)
+        )
+        await executor.publish_event("vigil.report.h1", report)
+        deadline = asyncio.get_running_loop().time() + 15
+        while (await page("GET", "/api/rollouts"))[1]["rollouts"][0]["state"] != "done":
+            assert asyncio.get_running_loop().time() < deadline, "the rollout is not done"
+            await asyncio.sleep(0.2)
+        # Abort from the dashboard: the coordinator publishes the plan that puts h1 back.
+        status, doc = await page("POST", f"/api/rollouts/{rid}/abort")
+        assert status == 200, doc
+        assert doc["rollouts"][0]["state"] == "aborted"
+        assert doc["rollouts"][0]["hosts"] == {"h1": "reverting"}
+    finally:
+        for each_beat in beats:
+            await each_beat.stop()
+        await coordinator.close()
+        for each in reversed(connected):
+            await each.close()
+    refusals = [line for line in secured_nats.server_log.splitlines() if "Violation" in line]
+    assert len(refusals) == 1, refusals
+    assert '"$G/user:executor-h1" - Publish Violation - Subject "vigil.cmd.rollout"' in refusals[0]

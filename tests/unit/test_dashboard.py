@@ -12,15 +12,26 @@ from vigil import options
 from vigil.cli import build_parser
 from vigil.dashboard.command import dashboard_config
 from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
-from vigil.dashboard.view import FleetView, container_rows, container_state, rollout_rows
+from vigil.dashboard.view import (
+    FleetView,
+    container_rows,
+    container_state,
+    rollout_actions,
+    rollout_row,
+    rollout_rows,
+    waits_for,
+)
 from vigil_shared.audit import AuditEvent
+from vigil_shared.codec import encode
 from vigil_shared.contracts import (
     ContainerInfo,
     ContainerResult,
+    HostProgress,
     ImageStatus,
     Inventory,
     Plan,
     Report,
+    Rollout,
     UpdateAction,
 )
 
@@ -181,8 +192,25 @@ def test_the_token_check(header: str | None, token: str, ok: bool) -> None:
         ("POST", "/api/trigger", "tok", "Bearer nope", "none", 401),
         ("GET", "/api/trigger", "tok", "Bearer tok", "none", 405),
         ("POST", "/api/trigger", "tok", "Bearer tok", "trigger", 200),
+        # The rollouts' buttons: the trigger's rule, and a rollout id and an action.
+        ("GET", "/api/rollouts", "", None, "rollouts", 200),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/approve", "", None, "none", 403),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/approve", "tok", None, "none", 401),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/abort", "tok", "Bearer tok2", "none", 401),
+        ("GET", "/api/rollouts/3f2a9c0d1b7e/approve", "tok", "Bearer tok", "none", 405),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/approve", "tok", "Bearer tok", "rollout_command",
+         200),
+        ("POST", "/api/rollouts/3f2a/resume", "tok", "Bearer tok", "rollout_command", 200),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/abort", "tok", "Bearer tok", "rollout_command",
+         200),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e/delete", "tok", "Bearer tok", "none", 404),
+        ("POST", "/api/rollouts/a.b/approve", "tok", "Bearer tok", "none", 400),
+        ("POST", "/api/rollouts/%3Cb%3E/approve", "tok", "Bearer tok", "none", 400),
+        ("POST", "/api/rollouts//approve", "tok", "Bearer tok", "none", 400),
+        ("POST", "/api/rollouts/x/approve/more", "tok", "Bearer tok", "none", 404),
+        ("GET", "/api/rollouts/x", "", None, "none", 404),
     ],
-)
+)  # fmt: skip
 def test_the_routes(
     method: str, target: str, token: str, auth: str | None, endpoint: str, status: int
 ) -> None:
@@ -190,6 +218,13 @@ def test_the_routes(
     assert (decision.endpoint, decision.status) == (endpoint, status)
     if status != 200:
         assert decision.error
+
+
+def test_a_rollout_route_names_the_rollout_and_the_action() -> None:
+    decision = route(
+        "POST", "/api/rollouts/3f2a9c0d1b7e/resume", token="t", authorization="Bearer t"
+    )
+    assert (decision.rollout_id, decision.action) == ("3f2a9c0d1b7e", "resume")
 
 
 def test_the_page_shell_escapes_its_title() -> None:
@@ -209,13 +244,76 @@ def test_the_script_never_renders_markup() -> None:
         assert api not in script, api
 
 
-def test_rollouts_are_listed_as_they_are() -> None:
-    rows = rollout_rows({"b": b'{"state": "waiting"}', "a": b"not json", "c": b"[1]"})
-    assert rows == [
-        {"key": "a", "state": ""},
-        {"key": "b", "state": "waiting"},
-        {"key": "c", "state": ""},
-    ]
+def rollout(state: str, **kw: Any) -> Rollout:
+    fields: dict[str, Any] = {
+        "rollout_id": "3f2a9c0d1b7e",
+        "image": IMAGE,
+        "digest": NEW,
+        "created_at": 100.0,
+        "state": state,
+        "waves": (("h1",), ("h2", "h3")),
+        "soak_s": 60.0,
+        "hosts": {
+            "h1": HostProgress(status="pending", wave=0),
+            "h2": HostProgress(status="pending", wave=1),
+            "h3": HostProgress(status="pending", wave=1),
+        },
+    }
+    return Rollout(**{**fields, **kw})
+
+
+def hosts(*statuses: str) -> dict[str, HostProgress]:
+    waves = (0, 1, 1)
+    return {
+        f"h{i + 1}": HostProgress(status=s, wave=w)  # type: ignore[arg-type]
+        for i, (s, w) in enumerate(zip(statuses, waves, strict=True))
+    }
+
+
+@pytest.mark.parametrize(
+    ("r", "actions", "waits", "counts", "soak_ends_at"),
+    [
+        (rollout("awaiting_approval"), ("approve", "abort"),
+         "approval (vigil approve 3f2a9c0d1b7e)", (0, 3, 0), 0.0),
+        (rollout("running", hosts=hosts("go", "pending", "pending")), ("abort",),
+         "wave 1 to update: h1 (go)", (0, 3, 0), 0.0),
+        # The canary is on the build: the soak runs, then wave 2.
+        (rollout("running", hosts=hosts("updated", "pending", "pending"), wave_finished_at=200.0),
+         ("abort",), "the soak of wave 1, then wave 2", (1, 2, 0), 260.0),
+        (rollout("running", wave=1, hosts=hosts("updated", "updated", "go")), ("abort",),
+         "wave 2 to update: h3 (go)", (2, 1, 0), 0.0),
+        (rollout("halted", reason="the update failed on h1: web: rolled_back (unhealthy)",
+                 hosts=hosts("failed", "pending", "pending")), ("resume", "abort"),
+         "resume or abort: the update failed on h1: web: rolled_back (unhealthy)", (0, 2, 1),
+         0.0),
+        (rollout("aborted", hosts=hosts("reverting", "reverted", "pending")), (),
+         "hosts going back to the old build: h1", (0, 3, 0), 0.0),
+        (rollout("done", wave=1, hosts=hosts("updated", "updated", "gone")), (), "",
+         (2, 1, 0), 0.0),
+    ],
+)  # fmt: skip
+def test_a_rollout_as_the_page_shows_it(
+    r: Rollout,
+    actions: tuple[str, ...],
+    waits: str,
+    counts: tuple[int, int, int],
+    soak_ends_at: float,
+) -> None:
+    row = rollout_row(r)
+    assert row.actions == actions == rollout_actions(r.state)
+    assert row.waits_for == waits == waits_for(r)
+    assert (row.done, row.pending, row.failed) == counts
+    assert row.soak_ends_at == soak_ends_at
+    assert (row.wave, row.waves, row.build) == (r.wave + 1, 2, "2" * 12)
+    assert row.hosts == {h: p.status for h, p in r.hosts.items()}
+
+
+def test_rollouts_newest_first_and_an_unreadable_entry_named() -> None:
+    old, new = rollout("done"), rollout("awaiting_approval", rollout_id="b" * 12, created_at=200)
+    rows = rollout_rows({"a": encode(old), "z": b"not json", "b" * 12: encode(new)})
+    assert [row.rollout_id for row in rows] == ["b" * 12, "3f2a9c0d1b7e", "z"]
+    assert rows[2].state == "unreadable" and "not valid JSON" in rows[2].waits_for
+    assert rows[2].actions == ()
 
 
 def _values(command: str, *argv: str, env: dict[str, str] | None = None) -> dict[str, Any]:

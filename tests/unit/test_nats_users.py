@@ -120,6 +120,56 @@ def permitted(perms: object, action: str, subject: str, queue: str = "") -> bool
         # The operator may also start cycles.
         ("operator", "", "pub", "vigil.cmd.scan", "", True),
         ("operator", "", "pub", "vigil.plan.h1", "", False),
+        # Only the rollout-coordinator answers the gate and the rollout commands, in its
+        # queue group; scanners ask the gate, and only the operator sends commands.
+        ("rollout-coordinator", "", "sub", "vigil.gate.update", "rollout-coordinator", True),
+        ("rollout-coordinator", "", "sub", "vigil.cmd.rollout", "rollout-coordinator", True),
+        ("rollout-coordinator", "", "sub", "vigil.gate.update", "", False),
+        ("rollout-coordinator", "", "sub", "vigil.cmd.rollout", "", False),
+        ("scanner", "h1", "sub", "vigil.gate.update", "rollout-coordinator", False),
+        ("operator", "", "sub", "vigil.cmd.rollout", "rollout-coordinator", False),
+        ("scanner", "h1", "pub", "vigil.gate.update", "", True),
+        ("executor", "h1", "pub", "vigil.gate.update", "", False),
+        ("operator", "", "pub", "vigil.cmd.rollout", "", True),
+        ("executor", "h1", "pub", "vigil.cmd.rollout", "", False),
+        ("scanner", "h1", "pub", "vigil.cmd.rollout", "", False),
+        ("auditor", "", "pub", "vigil.cmd.rollout", "", False),
+        ("notifier", "", "pub", "vigil.cmd.rollout", "", False),
+        ("registry-gateway", "", "pub", "vigil.cmd.rollout", "", False),
+        # The coordinator: its steps, cycles of a wave's hosts, an abort's plans; no event of
+        # a host's own, no stream to create.
+        ("rollout-coordinator", "", "pub", "vigil.rollout.3f2a9c0d1b7e", "", True),
+        ("scanner", "h1", "pub", "vigil.rollout.3f2a9c0d1b7e", "", False),
+        ("rollout-coordinator", "", "pub", "vigil.cmd.scan", "", True),
+        ("rollout-coordinator", "", "pub", "vigil.plan.h1", "", True),
+        ("rollout-coordinator", "", "pub", "vigil.report.h1", "", False),
+        ("rollout-coordinator", "", "pub", "vigil.inventory.h1", "", False),
+        ("rollout-coordinator", "", "pub", "vigil.cmd.rollout", "", False),
+        ("rollout-coordinator", "", "pub", "$JS.API.STREAM.CREATE.VIGIL", "", False),
+        ("rollout-coordinator", "", "pub",
+         "$JS.API.CONSUMER.CREATE.VIGIL.rollout-coordinator.vigil.report.*", "", True),
+        ("rollout-coordinator", "", "pub",
+         "$JS.API.CONSUMER.CREATE.VIGIL.rollout-coordinator.vigil.plan.h1", "", False),
+        ("rollout-coordinator", "", "pub", "$JS.API.CONSUMER.CREATE.VIGIL", "", False),
+        ("rollout-coordinator", "", "pub", "$JS.API.CONSUMER.MSG.NEXT.VIGIL.notifier", "", False),
+        ("rollout-coordinator", "", "pub", "$JS.API.STREAM.MSG.GET.VIGIL", "", True),
+        ("rollout-coordinator", "", "pub", "$KV.VIGIL_STATUS.rollout-coordinator.fleet", "", True),
+        ("rollout-coordinator", "", "pub", "$KV.VIGIL_STATUS.scanner.h1", "", False),
+        ("rollout-coordinator", "", "pub", "$KV.VIGIL_JOURNAL.h1.web", "", False),
+        # VIGIL_ROLLOUTS: the coordinator writes it (and makes it); operator and auditor read.
+        ("rollout-coordinator", "", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", True),
+        ("rollout-coordinator", "", "pub", "$JS.API.STREAM.CREATE.KV_VIGIL_ROLLOUTS", "", True),
+        ("operator", "", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),
+        ("operator", "", "pub", "$JS.API.STREAM.CREATE.KV_VIGIL_ROLLOUTS", "", False),
+        ("operator", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
+        ("operator", "", "pub", "$JS.API.CONSUMER.CREATE.KV_VIGIL_ROLLOUTS", "", True),
+        ("auditor", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
+        ("executor", "h1", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", False),
+        ("scanner", "h1", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),
+        # The notifier's rollout steps (with --rollout/--approve).
+        ("notifier", "", "pub",
+         "$JS.API.CONSUMER.CREATE.VIGIL.notifier-rollouts.vigil.rollout.*", "", True),
+        ("notifier", "", "pub", "$JS.API.CONSUMER.MSG.NEXT.VIGIL.notifier-rollouts", "", True),
     ],
 )  # fmt: skip
 def test_role_permissions(
@@ -128,9 +178,10 @@ def test_role_permissions(
     assert allowed(role, host, action, subject, queue) is expected
 
 
-def test_no_role_but_the_gateway_may_answer_requests() -> None:
+def test_no_role_but_the_gateway_and_the_coordinator_may_answer_requests() -> None:
     for user in users.fleet_users(["h1"]):
-        assert user.permissions.allow_responses is (user.role == "registry-gateway")
+        answers = user.role in ("registry-gateway", "rollout-coordinator")
+        assert user.permissions.allow_responses is answers
         assert all(rule.split(" ")[0] != ">" for rule in user.permissions.publish)
 
 
@@ -163,10 +214,13 @@ def test_passwords_per_host_and_the_missing_ones_named() -> None:
     assert "VIGIL_NATS_PASSWORD_AUDITOR" in str(raised.value)
     assert "VIGIL_NATS_PASSWORD_EXECUTOR_WEB_2" in str(raised.value)
     assert "OPERATOR" not in str(raised.value)  # optional
+    assert "ROLLOUT_COORDINATOR" not in str(raised.value)  # optional: no rollouts
     env |= {"VIGIL_NATS_PASSWORD_AUDITOR": "a", "VIGIL_NATS_PASSWORD_EXECUTOR_WEB_2": "e2"}
     found, warnings = users.passwords(fleet, env)
     assert found["scanner-web-1"] == "s1" and found["scanner-web-2"] == "shared"
-    assert "operator" not in found
+    assert "operator" not in found and "rollout-coordinator" not in found
+    env["VIGIL_NATS_PASSWORD_ROLLOUT_COORDINATOR"] = "rc"
+    assert users.passwords(fleet, env)[0]["rollout-coordinator"] == "rc"
     assert warnings == [
         "scanner-web-2: VIGIL_NATS_PASSWORD_SCANNER is shared by every host's scanner; set "
         "VIGIL_NATS_PASSWORD_SCANNER_WEB_2 so that one host cannot log in as another"

@@ -6,12 +6,14 @@ allowed, and the page's HTML shell (everything in it escaped).
     GET  /api/hosts        the heartbeats: each host's scanner and executor, the fleet services
     GET  /api/containers   every container of the latest inventories, with its state
     GET  /api/cycles       the last cycles (reports), newest first
-    GET  /api/rollouts     the VIGIL_ROLLOUTS bucket, when it exists (issue 14's work)
+    GET  /api/rollouts     every rollout of the VIGIL_ROLLOUTS bucket, with its buttons
     GET  /api/events       the audit stream, live (Server-Sent Events)
     POST /api/trigger      a cycle now on every live host, as `vigil trigger`
+    POST /api/rollouts/{id}/approve|resume|abort
+                           `vigil approve ID`, `vigil rollout resume|abort ID`
 
-POST /api/trigger needs `Authorization: Bearer <--dashboard-token>`. Without a token the
-dashboard is read-only: the page has no buttons and the route answers 403.
+The POST routes need `Authorization: Bearer <--dashboard-token>`. Without a token the
+dashboard is read-only: the page has no buttons and the routes answer 403.
 """
 
 from __future__ import annotations
@@ -19,13 +21,29 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+import re
 from typing import Literal
 
 import msgspec
 
 Endpoint = Literal[
-    "page", "static", "hosts", "containers", "cycles", "rollouts", "events", "trigger", "none"
+    "page",
+    "static",
+    "hosts",
+    "containers",
+    "cycles",
+    "rollouts",
+    "events",
+    "trigger",
+    "rollout_command",
+    "none",
 ]
+RolloutAction = Literal["approve", "resume", "abort"]
+ROLLOUT_ACTIONS: dict[str, RolloutAction] = {
+    "approve": "approve",
+    "resume": "resume",
+    "abort": "abort",
+}
 
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
@@ -41,6 +59,9 @@ GET_ROUTES: dict[str, Endpoint] = {
     "/api/events": "events",
 }
 TRIGGER_PATH = "/api/trigger"
+ROLLOUTS_PATH = "/api/rollouts/"
+# A rollout id, or a start of one (the coordinator takes any unambiguous start).
+_ROLLOUT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Route(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +70,8 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
     name: str = ""  # the static file
     allow: str = ""  # for 405
+    rollout_id: str = ""  # for rollout_command
+    action: RolloutAction | None = None
 
 
 def _refuse(status: int, error: str, allow: str = "") -> Route:
@@ -64,18 +87,42 @@ def token_matches(header: str | None, token: str) -> bool:
     return hmac.compare_digest((header or "").encode(), expected)
 
 
+def _guarded(
+    method: str, path: str, token: str, authorization: str | None, allowed: Route
+) -> Route:
+    """A route that changes the fleet: POST, with the dashboard's token."""
+    if method != "POST":
+        return _refuse(405, f"{path} takes POST, not {method}", "POST")
+    if not token:
+        return _refuse(403, "the dashboard is read-only: it was started without --dashboard-token")
+    if not token_matches(authorization, token):
+        return _refuse(401, "a valid 'Authorization: Bearer <token>' header is required")
+    return allowed
+
+
+def _rollout_route(method: str, path: str, token: str, authorization: str | None) -> Route | None:
+    """POST /api/rollouts/{id}/{approve|resume|abort}; None for any other path."""
+    parts = path.removeprefix(ROLLOUTS_PATH).split("/")
+    if len(parts) != 2:
+        return None
+    rollout_id, name = parts
+    action = ROLLOUT_ACTIONS.get(name)
+    if action is None:
+        return _refuse(404, f"no page at {path} (a rollout takes approve, resume or abort)")
+    if not _ROLLOUT_ID.match(rollout_id):
+        return _refuse(400, f"{rollout_id[:80]!r} is not a rollout id (letters, digits, - and _)")
+    allowed = Route(endpoint="rollout_command", rollout_id=rollout_id, action=action)
+    return _guarded(method, path, token, authorization, allowed)
+
+
 def route(method: str, target: str, *, token: str, authorization: str | None) -> Route:
     path = target.split("?", 1)[0]
     if path == TRIGGER_PATH:
-        if method != "POST":
-            return _refuse(405, f"{path} takes POST, not {method}", "POST")
-        if not token:
-            return _refuse(
-                403, "the dashboard is read-only: it was started without --dashboard-token"
-            )
-        if not token_matches(authorization, token):
-            return _refuse(401, "a valid 'Authorization: Bearer <token>' header is required")
-        return Route(endpoint="trigger")
+        return _guarded(method, path, token, authorization, Route(endpoint="trigger"))
+    if path.startswith(ROLLOUTS_PATH):
+        decision = _rollout_route(method, path, token, authorization)
+        if decision is not None:
+            return decision
     if path.startswith("/static/"):
         name = path.removeprefix("/static/")
         if name not in STATIC_FILES:

@@ -21,17 +21,24 @@ import nats.js.errors
 
 from vigil.dashboard import routes
 from vigil.dashboard.server import Answer, HttpServer, Request
-from vigil.dashboard.view import FleetView, container_rows, cycle_rows, rollout_rows
+from vigil.dashboard.view import FleetView, container_rows, cycle_rows, rollout_row, rollout_rows
 from vigil.fleet_commands import read_heartbeats, status_document, targets
+from vigil.rollouts.commands import NO_COORDINATOR, ask_coordinator
 from vigil_scanner.planning import checks_for
 from vigil_shared.audit import read_events
-from vigil_shared.bus import Bus, BusError
-from vigil_shared.contracts import CheckReply, CheckRequest, ImageStatus, ScanCommand
+from vigil_shared.bus import Bus, BusError, NoResponders
+from vigil_shared.contracts import (
+    ROLLOUT_BUCKET,
+    CheckReply,
+    CheckRequest,
+    ImageStatus,
+    RolloutCommand,
+    ScanCommand,
+)
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.dashboard")
 
-ROLLOUTS_BUCKET = "ROLLOUTS"  # `{STREAM}_ROLLOUTS`: issue 14's; only read here
 KEEPALIVE_S = 15.0
 CLIENT_QUEUE = 256
 CHECK_TIMEOUT_S = 30.0
@@ -195,7 +202,10 @@ class Dashboard:
         if decision.endpoint == "events":
             headers.append(("content-type", "text/event-stream"))
             return Answer(status=200, headers=headers, stream=self._events)
-        status, doc = await self._json(decision.endpoint)
+        if decision.endpoint == "rollout_command" and decision.action is not None:
+            status, doc = await self._rollout_command(decision.action, decision.rollout_id)
+        else:
+            status, doc = await self._json(decision.endpoint)
         return Answer(status=status, headers=[*headers, *JSON], body=msgspec.json.encode(doc))
 
     def _title(self) -> str:
@@ -215,7 +225,7 @@ class Dashboard:
         return await self._trigger()
 
     async def _rollouts(self) -> dict[str, object]:
-        bucket = f"{self.bus.subjects.stream_name}_{ROLLOUTS_BUCKET}"
+        bucket = f"{self.bus.subjects.stream_name}_{ROLLOUT_BUCKET}"
         try:
             kv = await self.bus.js.key_value(bucket)
         except nats.js.errors.BucketNotFoundError:
@@ -240,3 +250,22 @@ class Dashboard:
         await self.bus.publish(self.bus.subjects.cmd_scan, command)
         log.info("cycle asked from the dashboard", scan_id=scan_id, hosts=",".join(hosts))
         return 202, {"scan_id": scan_id, "hosts": list(hosts)}
+
+    async def _rollout_command(
+        self, action: routes.RolloutAction, rollout_id: str
+    ) -> tuple[int, object]:
+        """As `vigil approve ID` / `vigil rollout resume|abort ID`: the coordinator's answer.
+        200 with the rollout as the page shows it; 409 when the coordinator refuses (unknown
+        id, a state that does not fit); 503 when no coordinator answers."""
+        command = RolloutCommand(action=action, rollout_id=rollout_id, by="vigil dashboard")
+        try:
+            reply = await ask_coordinator(self.bus, command)
+        except NoResponders:
+            return 503, {"error": NO_COORDINATOR}
+        except BusError as exc:
+            return 503, {"error": f"the rollout-coordinator did not answer: {exc}"}
+        rows = [rollout_row(r) for r in reply.rollouts]
+        if not reply.ok:
+            return 409, {"error": reply.error, "rollouts": rows}
+        log.info("rollout command from the dashboard", action=action, rollout=rollout_id)
+        return 200, {"rollouts": rows}

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import msgspec
 
+from vigil.rollouts.commands import tally
+from vigil.rollouts.decisions import DONE, soak_ends
 from vigil_shared.audit import AuditEvent, describe
+from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import (
     ContainerInfo,
     ContainerResult,
@@ -30,6 +32,7 @@ from vigil_shared.contracts import (
     Inventory,
     Plan,
     Report,
+    Rollout,
 )
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
@@ -246,15 +249,89 @@ def cycle_rows(reports: Iterable[Report], limit: int = 20) -> list[CycleRow]:
     return rows
 
 
-def rollout_rows(entries: Mapping[str, bytes]) -> list[dict[str, Any]]:
-    """The VIGIL_ROLLOUTS bucket's entries as the page lists them, read as plain JSON: the
-    rollouts themselves belong to issue 14's work; this shows what is there, untouched."""
-    rows: list[dict[str, Any]] = []
-    for key, value in sorted(entries.items()):
+class RolloutRow(msgspec.Struct, frozen=True, kw_only=True):
+    rollout_id: str
+    image: str = ""
+    digest: str = ""
+    build: str = ""  # the digest, short
+    state: str  # a RolloutState, or "unreadable"
+    wave: int = 0  # the current wave, from 1 (0: the rollout has no waves)
+    waves: int = 0
+    done: int = 0  # hosts on the build
+    pending: int = 0
+    failed: int = 0
+    waits_for: str = ""  # what it waits for, in a few words
+    soak_ends_at: float = 0.0  # when the current wave's soak ends (0: no soak running)
+    hosts: dict[str, str] = {}  # each host's status
+    actions: tuple[str, ...] = ()  # the buttons that fit its state: approve, resume, abort
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+def rollout_actions(state: str) -> tuple[str, ...]:
+    """The commands that fit a rollout's state (the coordinator refuses the others): approve
+    while it awaits approval, resume while halted, abort until it is finished (a done rollout
+    is aborted with `vigil rollout abort`, on purpose: the whole fleet goes back)."""
+    actions: list[str] = []
+    if state == "awaiting_approval":
+        actions.append("approve")
+    if state == "halted":
+        actions.append("resume")
+    if state in ("awaiting_approval", "running", "halted"):
+        actions.append("abort")
+    return tuple(actions)
+
+
+def waits_for(r: Rollout) -> str:
+    """What a rollout waits for now, in a few words."""
+    rid = r.rollout_id
+    if r.state == "awaiting_approval":
+        return f"approval (vigil approve {rid})"
+    if r.state == "halted":
+        return f"resume or abort: {r.reason}" if r.reason else "resume or abort"
+    if r.state == "aborted":
+        back = sorted(h for h, p in r.hosts.items() if p.status == "reverting")
+        return f"hosts going back to the old build: {', '.join(back)}" if back else ""
+    if r.state != "running" or not r.waves:
+        return ""
+    wave = r.waves[r.wave]
+    busy = [f"{h} ({r.hosts[h].status})" for h in wave if r.hosts[h].status not in DONE]
+    if busy:
+        return f"wave {r.wave + 1} to update: {', '.join(busy)}"
+    if soak_ends(r) is not None:
+        return f"the soak of wave {r.wave + 1}, then wave {r.wave + 2}"
+    return ""
+
+
+def rollout_row(r: Rollout) -> RolloutRow:
+    done, pending, failed = tally(r)
+    return RolloutRow(
+        rollout_id=r.rollout_id,
+        image=r.image,
+        digest=r.digest,
+        build=_short(r.digest),
+        state=r.state,
+        wave=min(r.wave + 1, len(r.waves)),
+        waves=len(r.waves),
+        done=done,
+        pending=pending,
+        failed=failed,
+        waits_for=waits_for(r),
+        soak_ends_at=soak_ends(r) or 0.0,
+        hosts={h: p.status for h, p in sorted(r.hosts.items())},
+        actions=rollout_actions(r.state),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def rollout_rows(entries: Mapping[str, bytes]) -> list[RolloutRow]:
+    """The VIGIL_ROLLOUTS bucket's entries (key: the rollout id), newest first; an entry that
+    is not a Rollout shows as unreadable, saying why, and takes no button."""
+    rows: list[RolloutRow] = []
+    for key, value in entries.items():
         try:
-            doc = msgspec.json.decode(value)
-        except msgspec.DecodeError:
-            doc = None
-        state = doc.get("state", "") if isinstance(doc, dict) else ""
-        rows.append({"key": key, "state": str(state)})
-    return rows
+            rows.append(rollout_row(decode(value, Rollout)))
+        except BadMessage as exc:
+            rows.append(RolloutRow(rollout_id=key, state="unreadable", waits_for=str(exc)))
+    return sorted(rows, key=lambda row: (-row.created_at, row.rollout_id))

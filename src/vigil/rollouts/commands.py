@@ -16,12 +16,33 @@ import msgspec
 from vigil import options
 from vigil.rollouts.decisions import counts
 from vigil.tool_bus import NoNats, tool_bus
-from vigil_shared.bus import BusError, NoResponders
+from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import Rollout, RolloutCommand, RolloutCommandReply
 from vigil_shared.contracts.rollout import CommandAction
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTIONS = ("status", "resume", "abort")
+COMMAND_TIMEOUT_S = 15.0
+NO_COORDINATOR = (
+    "no rollout-coordinator answers: start `vigil rollout-coordinator` (or the all-in-one "
+    "with --rollout or --approve)"
+)
+
+
+async def ask_coordinator(bus: Bus, request: RolloutCommand) -> RolloutCommandReply:
+    """The one way a command reaches the rollout-coordinator (`vigil rollout`, `vigil
+    approve`, the dashboard's buttons). Raises NoResponders when none runs, BusError else."""
+    return await bus.request(
+        bus.subjects.rollout_command, request, RolloutCommandReply, timeout=COMMAND_TIMEOUT_S
+    )
+
+
+def tally(r: Rollout) -> tuple[int, int, int]:
+    """Hosts done (on the build), pending (anything else still to do) and failed."""
+    c = counts(r)
+    done = c.get("updated", 0)
+    failed = sum(c.get(s, 0) for s in ("failed", "revert_failed"))
+    return done, len(r.hosts) - done - failed, failed
 
 
 def _short(digest: str) -> str:
@@ -32,10 +53,7 @@ def render_status(rollouts: Iterable[Rollout], now: float) -> str:
     """One block per rollout: id, state, image and build, wave, hosts by status."""
     lines: list[str] = []
     for r in rollouts:
-        c = counts(r)
-        done = c.get("updated", 0)
-        failed = sum(c.get(s, 0) for s in ("failed", "revert_failed"))
-        pending = len(r.hosts) - done - failed
+        done, pending, failed = tally(r)
         age = int(now - r.created_at)
         lines.append(
             f"{r.rollout_id}  {r.state:<17} {r.image} @ {_short(r.digest)}  "
@@ -80,15 +98,9 @@ async def run_rollout(command: str, values: Mapping[str, Any], out: TextIO | Non
         return EXIT_USAGE
     try:
         async with tool_bus(values, f"vigil-{command}", open_store="never") as bus:
-            reply = await bus.request(
-                bus.subjects.rollout_command, request, RolloutCommandReply, timeout=15
-            )
+            reply = await ask_coordinator(bus, request)
     except NoResponders:
-        print(
-            f"{name}: no rollout-coordinator answers: start `vigil rollout-coordinator` (or "
-            "the all-in-one with --rollout or --approve)",
-            file=sys.stderr,
-        )
+        print(f"{name}: {NO_COORDINATOR}", file=sys.stderr)
         return EXIT_FAILED
     except (NoNats, BusError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)

@@ -101,16 +101,93 @@ async function refreshCycles() {
   }), "no cycle yet", 5);
 }
 
-async function refreshRollouts() {
-  const doc = await load("/api/rollouts");
-  const panel = document.getElementById("rollouts");
-  if (!doc.exists || !doc.rollouts.length) {
-    panel.textContent = "no rollouts";
-    return;
+const canAct = () => document.body.dataset.canTrigger === "true";
+let confirming = null;  // the rollout whose Abort was clicked once: it asks again
+let lastRollouts = { exists: false, rollouts: [] };
+
+function tokenValue() {
+  const token = document.getElementById("token").value;
+  sessionStorage.setItem("vigil-dashboard-token", token);
+  return token;
+}
+
+async function rolloutCommand(id, action) {
+  const result = document.getElementById("rollout-result");
+  result.textContent = `asking the rollout-coordinator to ${action} ${id}...`;
+  try {
+    const answer = await fetch(`/api/rollouts/${encodeURIComponent(id)}/${action}`, {
+      method: "POST", headers: { Authorization: `Bearer ${tokenValue()}` },
+    });
+    const doc = await answer.json();
+    result.textContent = answer.ok
+      ? `rollout ${id} ${{ approve: "approved", resume: "resumed", abort: "aborted" }[action]}: now ${doc.rollouts[0].state}`
+      : `refused (${answer.status}): ${doc.error}`;
+  } catch (err) {
+    result.textContent = `failed: ${err.message}`;
   }
-  const list = el("ul");
-  for (const r of doc.rollouts) list.appendChild(el("li", r.state ? `${r.key}: ${r.state}` : r.key));
-  panel.replaceChildren(list);
+  soon();
+}
+
+function button(label, action, id, cls) {
+  const b = el("button", label, cls);
+  b.type = "button";
+  b.dataset.action = action;
+  b.dataset.rollout = id;
+  return b;
+}
+
+function actionsCell(r) {
+  const cell = el("td", null, "actions");
+  if (confirming === r.rollout_id && r.actions.includes("abort")) {
+    cell.appendChild(el("span", "put every host back? ", "muted"));
+    cell.appendChild(button("Yes, abort", "confirm-abort", r.rollout_id, "danger"));
+    cell.appendChild(button("Cancel", "cancel", r.rollout_id, "plain"));
+    return cell;
+  }
+  const labels = { approve: "Approve", resume: "Resume", abort: "Abort" };
+  for (const action of r.actions) {
+    cell.appendChild(button(labels[action], action, r.rollout_id, action === "abort" ? "danger" : ""));
+  }
+  return cell;
+}
+
+function renderRollouts() {
+  const doc = lastRollouts;
+  const acting = canAct();
+  document.querySelector("#rollouts .actions-col").hidden = !acting;
+  const empty = doc.error ? `no rollouts readable (${doc.error})` : "no rollouts";
+  fill("rollouts", (doc.exists ? doc.rollouts : []).map((r) => {
+    const hosts = `${r.done} done, ${r.pending} pending, ${r.failed} failed`;
+    const row = [
+      td(r.rollout_id, "mono"), td(r.image, "mono"), td(r.build, "mono"), badge(r.state),
+      td(r.waves ? `${r.wave}/${r.waves}` : "-"), td(hosts), td(r.waits_for),
+      td(r.soak_ends_at ? when(r.soak_ends_at) : "-"),
+    ];
+    row[0].dataset.rollout = r.rollout_id;
+    row[5].title = Object.entries(r.hosts).map(([h, s]) => `${h}: ${s}`).join("\n");
+    if (acting) row.push(actionsCell(r));
+    return row;
+  }), empty, acting ? 9 : 8);
+}
+
+async function refreshRollouts() {
+  lastRollouts = await load("/api/rollouts");
+  renderRollouts();
+}
+
+function rolloutButtons() {
+  document.querySelector("#rollouts tbody").addEventListener("click", (click) => {
+    const b = click.target.closest("button[data-action]");
+    if (!b || !canAct()) return;
+    const { action, rollout } = b.dataset;
+    if (action === "abort") confirming = rollout;  // asks again in the row
+    else if (action === "cancel") confirming = null;
+    else {
+      confirming = null;
+      rolloutCommand(rollout, action === "confirm-abort" ? "abort" : action);
+    }
+    renderRollouts();
+  });
 }
 
 async function refreshAll() {
@@ -170,6 +247,7 @@ function triggerButton() {
 
 document.addEventListener("DOMContentLoaded", () => {
   triggerButton();
+  rolloutButtons();
   follow();
   refreshAll();
   setInterval(refreshAll, 5000);  // liveness ages even when nothing happens
