@@ -18,7 +18,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from tests.support.secured_nats import SPY, SecuredNats
 from vigil_shared.audit import read_events
 from vigil_shared.bus import Bus, BusConfig, BusError, BusUnavailable, PermissionDenied
-from vigil_shared.contracts import Inventory, Plan
+from vigil_shared.contracts import STATUS_BUCKET, Inventory, Plan
 
 pytestmark = pytest.mark.integration
 
@@ -163,6 +163,22 @@ async def test_executor_reads_its_own_hosts_plans(
             )
     finally:
         await executor.close()
+        await scanner.close()
+
+
+async def test_a_refused_key_value_write_is_refused_not_sent_again(
+    secured_nats: SecuredNats, gateway_bus: Bus
+) -> None:
+    """A refusal is no failover: the write is not sent again until the failover wait ends
+    (which made a misconfigured host's heartbeat hang for 30 s each time)."""
+    await gateway_bus.key_value(STATUS_BUCKET)  # the hub's user makes the bucket
+    scanner = await Bus.connect(bus_config(secured_nats, "scanner-h1"), name="scanner-h1")
+    try:
+        status = await scanner.key_value(STATUS_BUCKET)
+        await status.put("scanner.h1", b"{}")  # its own heartbeat key
+        with pytest.raises(PermissionDenied, match=r"scanner-h1 may not publish"):
+            await status.put("scanner.h2", b"{}")
+    finally:
         await scanner.close()
 
 

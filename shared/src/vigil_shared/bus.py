@@ -514,7 +514,9 @@ class Bus:
                         self._replicated(
                             self.js.create_key_value(config), f"KV_{bucket}", replicas
                         ),
-                    )
+                    ),
+                    bucket,
+                    self._unless_denied,
                 )
             except PermissionDenied:
                 raise BusError(
@@ -522,7 +524,7 @@ class Bus:
                     "may not create it"
                 ) from None
         await self._rescale_bucket(f"KV_{bucket}")
-        return FailoverKeyValue(kv)
+        return FailoverKeyValue(kv, bucket, self._unless_denied)
 
     async def _rescale_bucket(self, stream: str) -> None:
         """An existing bucket (the stream under it) brought to the replicas wanted, as

@@ -61,19 +61,35 @@ async def through_failover(
         await asyncio.sleep(RETRY_PAUSE)
 
 
+# Runs a write to a subject, raising at once when the server refuses the subject (Bus does).
+Guard = Callable[[str, Awaitable[Any]], Awaitable[Any]]
+
+
 class FailoverKeyValue:
     """A nats-py key-value bucket whose writes and reads ride out a failover; anything else
-    is the bucket's own."""
+    is the bucket's own. With `guard`, a write the server refuses fails at once instead of
+    being sent again until the failover wait is out (a refusal is no failover)."""
 
-    def __init__(self, kv: Any) -> None:
+    def __init__(self, kv: Any, bucket: str = "", guard: Guard | None = None) -> None:
         self._kv = kv
+        self._bucket = bucket
+        self._guard = guard
+
+    def _write(self, key: str, call: Awaitable[Any]) -> Awaitable[Any]:
+        if self._guard is None:
+            return call
+        return self._guard(f"$KV.{self._bucket}.{key}", call)
 
     async def put(self, key: str, value: bytes) -> int:
-        revision: int = await through_failover(lambda: self._kv.put(key, value), f"put {key}")
+        revision: int = await through_failover(
+            lambda: self._write(key, self._kv.put(key, value)), f"put {key}"
+        )
         return revision
 
     async def delete(self, key: str) -> bool:
-        done: bool = await through_failover(lambda: self._kv.delete(key), f"delete {key}")
+        done: bool = await through_failover(
+            lambda: self._write(key, self._kv.delete(key)), f"delete {key}"
+        )
         return done
 
     async def get(self, key: str) -> Any:
