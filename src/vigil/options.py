@@ -471,6 +471,16 @@ OPTIONS: tuple[Option, ...] = (
         "before it is rolled back (default 60s)",
     ),
     _o(
+        "--gateway-timeout",
+        env="VIGIL_GATEWAY_TIMEOUT",
+        kind="duration",
+        default=30.0,
+        metavar="DURATION",
+        where=SCANNING,
+        help="how long a scanner waits for the registry gateway's answer before it asks again "
+        "(another replica may answer; 3 attempts in all; default 30s)",
+    ),
+    _o(
         "--plan-ack-wait",
         env="VIGIL_PLAN_ACK_WAIT",
         kind="duration",
@@ -1258,6 +1268,7 @@ NUMBER_RULES: Mapping[str, NumberRule] = {
     "stop_timeout": NumberRule(0, "0 kills at once, as with watchtower"),
     "health_timeout": NumberRule(0, "e.g. 60s", low_inclusive=False),
     "plan_ack_wait": NumberRule(0, "e.g. 30s", low_inclusive=False),
+    "gateway_timeout": NumberRule(0, "e.g. 30s", low_inclusive=False),
     "digest_cache_ttl": NumberRule(0, "0 reuses no answer"),
     "audit_retention": NumberRule(0, "e.g. 720h", low_inclusive=False),
     "metrics_port": NumberRule(1, "a TCP port", high=65535),

@@ -430,6 +430,7 @@ async def _start_scanners(
                 no_pull=bool(values.get("no_pull")),
                 label_take_precedence=bool(values.get("label_take_precedence")),
                 engine_url=describe(target.url),
+                check_timeout=float(values.get("gateway_timeout") or 30),
                 policy=options.policy_defaults(values),
                 zone=zone,
                 rollout_gate=bool(values.get("rollout") or values.get("approve")),

@@ -33,7 +33,10 @@ def test_gateway_killed_during_checks_the_other_replica_answers(
 ) -> None:
     stale = StaleContainer(docker_client, proxy.host, names("web"), names("app"))
     gateways = [fleet.start("registry-gateway", label=f"gateway-{i}") for i in (1, 2)]
-    scanner = fleet.start("scanner", stale.name, label="scanner", host=HOST)
+    # The scanner asks again after --gateway-timeout; 8 s outlasts the other replica's held HEAD.
+    scanner = fleet.start(
+        "scanner", stale.name, "--gateway-timeout", "8s", label="scanner", host=HOST
+    )
     executor = fleet.start("executor", label="executor", host=HOST)
     fleet.wait_ready()
     proxy.fault(r"/manifests/", method="HEAD", delay=HEAD_DELAY_S)
