@@ -7,6 +7,8 @@ executor-updates: 20 containers in dependency chains updated by the executor, be
 same steps done directly through the Docker API (bench/executor_updates.py).
 fleet-cycle: 100 hosts x 20 containers (engines simulated) over one NATS and one gateway:
 a full fleet cycle's time and registry requests (bench/fleet_cycle.py).
+run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
+one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from bench.core_cycle import run_core_cycle
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
 from bench.gateway_fanout import run_gateway_fanout
+from bench.run_once_wall import run_run_once_wall
 
-BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates", "fleet-cycle")
+BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates", "fleet-cycle", "run-once")
 
 
 def main() -> None:
@@ -53,6 +56,8 @@ def main() -> None:
     )
     fleet = parser.add_argument_group("fleet-cycle")
     fleet.add_argument("--fleet-rounds", type=int, default=3, help="fleet cycles (default 3)")
+    once = parser.add_argument_group("run-once")
+    once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -63,6 +68,8 @@ def main() -> None:
         run_executor_updates(rounds=args.executor_rounds)
     if "fleet-cycle" in selected:
         run_fleet_cycle(rounds=args.fleet_rounds)
+    if "run-once" in selected:
+        run_run_once_wall(rounds=args.run_once_rounds)
 
 
 if __name__ == "__main__":
