@@ -12,7 +12,8 @@ the gateway's for Vigil), and for Vigil its start-up: from the process's start t
 
 ouroboros-cli 1.4.2 is installed by the benchmark into a venv of its own under
 ~/.cache/vigil-bench (or $VIGIL_BENCH_CACHE), never into the project's: it pulls its own
-docker-py, apprise and influxdb. Targets (issue 15): Vigil's wall time no more than
+docker-py, apprise and influxdb. It runs on Python 3.11 with today's docker-py (7.x: its
+requirement has no upper bound), but not with apprise >= 1.0 (below), so apprise is pinned. Targets (issue 15): Vigil's wall time no more than
 ouroboros's; start-up to the first scan under 0.5 s.
 """
 
@@ -38,7 +39,9 @@ from vigil_shared.docker_engine import connect_engine
 
 PREFIX = "vigil-bench-ro-"
 CONTAINERS, IMAGES = 20, 10
-OUROBOROS = "ouroboros-cli==1.4.2"
+# apprise 1.0 dropped `Apprise.servers`, which ouroboros 1.4.2 reads after every update (an
+# AttributeError in its update job): it gets the apprise of its day.
+OUROBOROS = ("ouroboros-cli==1.4.2", "apprise<1")
 LABELS = {"com.centurylinklabs.watchtower.enable": "true", "com.ouroboros.enable": "true"}
 
 
@@ -60,7 +63,7 @@ def ouroboros_binary() -> Path | None:
         )
         installed = made.returncode == 0 and (
             subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "-q", OUROBOROS],
+                [str(venv / "bin" / "pip"), "install", "-q", *OUROBOROS],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -92,23 +95,33 @@ def _setup(client: Any, registry_host: str, run: str) -> list[str]:
 
 
 def _make_stale(client: Any, tag: str, marker: str) -> str:
-    """A new build of `tag` in the registry (and on the host, as a CI runner would leave
-    it): the containers on the old build are stale. Returns the new image id."""
+    """A new build of `tag` in the registry while the host's tag stays on the build its
+    containers run (as after a CI push elsewhere): they are stale. The new build's layers
+    stay on the host, so neither side's pull measures blob transfer. Returns the new image
+    id. (ouroboros ignores a container whose image has lost its tag: the host's tag must
+    stay on the old build for it to see the update at all.)"""
+    old_id = client.api.inspect_image(tag)["Id"]
     image_id = build_test_image(client, tag, marker=marker)
     push_image(client, tag)
+    repo, _, label = tag.rpartition(":")
+    client.api.tag(old_id, repo, label, force=True)
     return image_id
 
 
-def _check_updated(client: Any, run: str, tag: str, image_id: str, side: str) -> None:
+def _check_updated(client: Any, run: str, stale_index: int, image_id: str, side: str) -> None:
     """Both sides must really update: a side that skipped the work must not look fast."""
-    ours = [c for c in client.api.containers(all=True) if c["Names"][0].startswith(f"/{PREFIX}")]
-    on_tag = [c for c in ours if c["Image"] in (tag, image_id)]
-    stale = [c["Names"][0] for c in on_tag if c["ImageID"] != image_id]
-    running = [c for c in ours if c["State"] == "running"]
+    ours = {
+        c["Names"][0].lstrip("/"): c
+        for c in client.api.containers(all=True)
+        if c["Names"][0].startswith(f"/{PREFIX}{run}-")
+    }
+    names = [f"{PREFIX}{run}-c{n}" for n in range(CONTAINERS) if n % IMAGES == stale_index]
+    stale = [name for name in names if name not in ours or ours[name]["ImageID"] != image_id]
+    running = [c for c in ours.values() if c["State"] == "running"]
     if stale or len(ours) != CONTAINERS or len(running) != CONTAINERS:
         raise SystemExit(
-            f"{side} did not update as it should: stale {stale}, {len(ours)} containers, "
-            f"{len(running)} running"
+            f"{side} did not update as it should: not updated {stale}, {len(ours)} "
+            f"containers, {len(running)} running"
         )
 
 
@@ -176,8 +189,8 @@ def run_run_once_wall(*, rounds: int) -> None:
             )
             for n in range(rounds):
                 for side in sides if n % 2 == 0 else list(reversed(sides)):
-                    stale_tag = tags[(n * 3 + len(rows[side])) % IMAGES]
-                    image_id = _make_stale(client, stale_tag, f"{run}-{side}-{n}")
+                    stale_index = (n * 3 + len(rows[side])) % IMAGES
+                    image_id = _make_stale(client, tags[stale_index], f"{run}-{side}-{n}")
                     before = len(proxy.requests())
                     if side == "vigil":
                         wall, startup = _vigil(engine, Path(tmp) / "state")
@@ -187,7 +200,7 @@ def run_run_once_wall(*, rounds: int) -> None:
                         assert binary is not None
                         wall, extra = _ouroboros(binary, engine), ""
                     requests = len(proxy.requests()) - before
-                    _check_updated(client, run, stale_tag, image_id, side)
+                    _check_updated(client, run, stale_index, image_id, side)
                     rows[side].append((wall, requests))
                     print(
                         f"  round {n + 1} {side:<9}: {wall:5.2f} s, {requests:3d} registry "
