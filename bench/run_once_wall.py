@@ -13,8 +13,9 @@ the gateway's for Vigil), and for Vigil its start-up: from the process's start t
 ouroboros-cli 1.4.2 is installed by the benchmark into a venv of its own under
 ~/.cache/vigil-bench (or $VIGIL_BENCH_CACHE), never into the project's: it pulls its own
 docker-py, apprise and influxdb. It runs on Python 3.11 with today's docker-py (7.x: its
-requirement has no upper bound), but not with apprise >= 1.0 (below), so apprise is pinned. Targets (issue 15): Vigil's wall time no more than
-ouroboros's; start-up to the first scan under 0.5 s.
+requirement has no upper bound), but not with apprise >= 1.0 (below), so apprise is pinned.
+Targets (issue 15): Vigil's wall time no more than ouroboros's; start-up to the first scan
+under 0.5 s.
 """
 
 from __future__ import annotations
