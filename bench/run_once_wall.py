@@ -222,26 +222,26 @@ def run_run_once_wall(*, rounds: int) -> None:
                     else:
                         assert binary is not None
                         wall, extra = _ouroboros(binary, engine), ""
-                    requests = len(proxy.requests()) - before
+                    count = len(proxy.requests()) - before
                     _check_updated(client, run, stale_index, image_id, side)
-                    rows[side].append((wall, requests))
+                    rows[side].append((wall, count))
                     print(
-                        f"  round {n + 1} {side:<9}: {wall:5.2f} s, {requests:3d} registry "
+                        f"  round {n + 1} {side:<9}: {wall:5.2f} s, {count:3d} registry "
                         f"requests{extra}"
                     )
             medians = {s: statistics.median(w for w, _ in rows[s]) for s in sides}
-            requests = {s: statistics.median(r for _, r in rows[s]) for s in sides}
+            made = {s: statistics.median(r for _, r in rows[s]) for s in sides}
             print(
                 f"median over {rounds} rounds: vigil {medians['vigil']:.2f} s, "
-                f"{requests['vigil']:g} registry requests; start-up to first scan "
+                f"{made['vigil']:g} registry requests; start-up to first scan "
                 f"{statistics.median(startups) * 1000:.0f} ms (target < 500 ms)"
             )
             if binary:
                 print(
                     f"median over {rounds} rounds: ouroboros {medians['ouroboros']:.2f} s, "
-                    f"{requests['ouroboros']:g} registry requests; vigil / ouroboros: "
+                    f"{made['ouroboros']:g} registry requests; vigil / ouroboros: "
                     f"{medians['vigil'] / medians['ouroboros']:.2f}x the wall time (target "
-                    f"<= 1), {requests['ouroboros'] / max(requests['vigil'], 1):.1f}x fewer "
+                    f"<= 1), {made['ouroboros'] / max(made['vigil'], 1):.1f}x fewer "
                     "registry requests"
                 )
     finally:
