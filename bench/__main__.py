@@ -7,7 +7,7 @@ executor-updates: 20 containers in dependency chains updated by the executor, be
 same steps done directly through the Docker API (bench/executor_updates.py).
 fleet-cycle: 100 hosts x 20 containers (engines simulated) over one NATS and one gateway:
 a full fleet cycle's time and registry requests (bench/fleet_cycle.py).
-fleet-large: the same, 1000 hosts x 50 containers, one round (about 90 s on 2 cores with
+fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores with
 its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
 run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
 one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).

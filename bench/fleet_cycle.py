@@ -192,12 +192,14 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                 if n + 1 < rounds:  # past the gateways' answer cache: each round asks anew
                     await asyncio.sleep(31)
             medians = {}
+            # Issue 6's target is for its 100 x 20 fleet; a larger one prints its time only.
+            time_target = " (target < 5 s)" if hosts_n * per_host <= HOSTS * PER_HOST else ""
             for side, figures in rows.items():
                 medians[side] = statistics.median(w for w, _ in figures)
                 median_manifests = statistics.median(m for _, m in figures)
                 print(
                     f"median over {rounds} rounds, {side}: a full fleet cycle in "
-                    f"{medians[side]:.2f} s (target < 5 s), {median_manifests:g} manifest "
+                    f"{medians[side]:.2f} s{time_target}, {median_manifests:g} manifest "
                     f"requests for {images_n} unique images (target <= {images_n}; "
                     f"{hosts_n * per_host} containers)"
                 )
