@@ -56,7 +56,7 @@ def _cache_dir() -> Path:
 def ouroboros_binary() -> Path | None:
     """The `ouroboros` of a venv of its own, made on first use; None (and why, printed) when
     it cannot be installed or run here."""
-    venv = _cache_dir() / "ouroboros-1.4.2"
+    venv = _cache_dir() / "ouroboros-1.4.2-apprise0"  # named by what it holds
     binary = venv / "bin" / "ouroboros"
     if not binary.exists():
         shutil.rmtree(venv, ignore_errors=True)
