@@ -15,7 +15,10 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv
 
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock shared/pyproject.toml services/*/pyproject.toml
-	$(UV) sync --frozen --all-groups --python $(PYTHON)
+	$(UV) sync --frozen --all-groups --compile-bytecode --python $(PYTHON)
+	@# Bytecode for the workspace's own (editable) sources too: with PYTHONDONTWRITEBYTECODE
+	@# set, a process would otherwise compile each of them at every start.
+	$(VENV)/bin/python -m compileall -q src shared/src services/*/src > /dev/null
 	@touch $@
 
 install: $(VENV)/.installed  ## create .venv with everything; gives .venv/bin/vigil

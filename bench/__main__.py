@@ -7,6 +7,10 @@ executor-updates: 20 containers in dependency chains updated by the executor, be
 same steps done directly through the Docker API (bench/executor_updates.py).
 fleet-cycle: 100 hosts x 20 containers (engines simulated) over one NATS and one gateway:
 a full fleet cycle's time and registry requests (bench/fleet_cycle.py).
+fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores with
+its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
+run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
+one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
 """
 
 from __future__ import annotations
@@ -17,8 +21,16 @@ from bench.core_cycle import run_core_cycle
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
 from bench.gateway_fanout import run_gateway_fanout
+from bench.run_once_wall import run_run_once_wall
 
-BENCHMARKS = ("core-cycle", "gateway-fanout", "executor-updates", "fleet-cycle")
+BENCHMARKS = (
+    "core-cycle",
+    "gateway-fanout",
+    "executor-updates",
+    "fleet-cycle",
+    "fleet-large",
+    "run-once",
+)
 
 
 def main() -> None:
@@ -53,6 +65,13 @@ def main() -> None:
     )
     fleet = parser.add_argument_group("fleet-cycle")
     fleet.add_argument("--fleet-rounds", type=int, default=3, help="fleet cycles (default 3)")
+    fleet.add_argument("--fleet-hosts", type=int, default=100, help="simulated hosts (default 100)")
+    fleet.add_argument(
+        "--fleet-containers", type=int, default=20, help="containers per host (default 20)"
+    )
+    fleet.add_argument("--fleet-images", type=int, default=50, help="distinct images (default 50)")
+    once = parser.add_argument_group("run-once")
+    once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -62,7 +81,16 @@ def main() -> None:
     if "executor-updates" in selected:
         run_executor_updates(rounds=args.executor_rounds)
     if "fleet-cycle" in selected:
-        run_fleet_cycle(rounds=args.fleet_rounds)
+        run_fleet_cycle(
+            rounds=args.fleet_rounds,
+            hosts=args.fleet_hosts,
+            per_host=args.fleet_containers,
+            images=args.fleet_images,
+        )
+    if "fleet-large" in selected:
+        run_fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
+    if "run-once" in selected:
+        run_run_once_wall(rounds=args.run_once_rounds)
 
 
 if __name__ == "__main__":

@@ -220,11 +220,33 @@ async def _run(
     stop = asyncio.Event()
     engines: dict[str, Any] = {}
     try:
+        wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+        if command == options.ALL_IN_ONE and policy is None:
+            wanted = tuple(s for s in wanted if s != options.COORDINATOR)
+        targets = (
+            _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
+        )
+        host = targets[0].host_id if targets else ""
+
+        async def connect_engines() -> None:
+            for target in targets:
+                engines[target.host_id] = await asyncio.to_thread(
+                    _connect_engine, target, values, env
+                )
+
         if not url:
             embedded = EmbeddedNats(state_dir / "nats")
-            await start_embedded(embedded)
+            # Together: the server's start and the engines' first round trips both wait.
+            started = await asyncio.gather(
+                start_embedded(embedded), connect_engines(), return_exceptions=True
+            )
+            for outcome in started:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
             log.info("embedded NATS started", url=embedded.url, state_dir=str(state_dir))
+        else:
+            await connect_engines()
         if values.get("metrics_port"):
             _start_metrics(metrics)
 
@@ -247,15 +269,6 @@ async def _run(
             heartbeats.append(task)
             await task.start()
 
-        wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
-        if command == options.ALL_IN_ONE and policy is None:
-            wanted = tuple(s for s in wanted if s != options.COORDINATOR)
-        targets = (
-            _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
-        )
-        host = targets[0].host_id if targets else ""
-        for target in targets:
-            engines[target.host_id] = await asyncio.to_thread(_connect_engine, target, values, env)
         engine = engines.get(host)
         if command == options.ALL_IN_ONE and not values.get("run_once"):
             await _stop_older_instances(engine, values)

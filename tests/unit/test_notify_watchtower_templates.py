@@ -434,3 +434,18 @@ def test_jinja2_templates_stay_jinja2() -> None:
     settings = prepare(NotifierConfig(template="{{ counts.updated }} updated"))
     assert settings.template is not None
     assert len(settings.go_templates) == 1  # watchtower's default, if the template fails
+
+
+@pytest.mark.parametrize(
+    ("config", "defaults"),
+    [
+        (NotifierConfig(), 0),  # nothing is sent or printed: not compiled, Jinja2 not loaded
+        (NotifierConfig(log_stdout=True), 1),
+        (NotifierConfig(urls=("smtp://mail.example.com/?from=a@b.cd&to=c@d.ef",)), 1),
+        (NotifierConfig(report_format="vigil", log_stdout=True), 0),  # Vigil's own lines
+    ],
+)
+def test_watchtower_default_is_compiled_only_when_something_is_sent(
+    config: NotifierConfig, defaults: int
+) -> None:
+    assert len(prepare(config).go_templates) == defaults

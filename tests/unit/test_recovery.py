@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.recovery import decide, owned_elsewhere
-from vigil_shared.contracts.journal import REPLACES_LABEL, JournalEntry
+from vigil_executor.recovery import decide, has_cases, owned_elsewhere
+from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
 
 OLD, NEW = "o" * 64, "n" * 64
 
@@ -122,3 +122,21 @@ def test_owned_elsewhere(
     owner: str,
 ) -> None:
     assert owned_elsewhere(journalled, aside_data, current, others) == owner
+
+
+@pytest.mark.parametrize(
+    ("journalled", "names", "expected"),
+    [
+        (False, [], False),
+        (False, ["/web", "/db", "/web-old"], False),  # nothing to recover: nothing inspected
+        (False, ["/web", f"/web{ASIDE_MARKER}0123456789ab"], True),  # renamed aside, no journal
+        (False, [f"/app/web{ASIDE_MARKER}0123456789ab"], True),  # a link's name: looked at too
+        (True, ["/web"], True),  # journalled, whatever the engine shows
+        (True, [], True),
+    ],
+)
+def test_recovery_inspects_only_when_something_may_need_it(
+    journalled: bool, names: list[str], expected: bool
+) -> None:
+    entries = {"web": entry("stopped")} if journalled else {}
+    assert has_cases(entries, names) is expected

@@ -145,6 +145,13 @@ def owned_elsewhere(
     return next((others[s] for s in shorts if s in others), "")
 
 
+def has_cases(entries: Mapping[str, JournalEntry], names: Iterable[str]) -> bool:
+    """Pure: whether recovery has anything to look at: a journalled update, or a container
+    renamed aside (engine names, "/"-prefixed). Without either, no container is inspected:
+    every start of an executor would otherwise inspect each container of its engine."""
+    return bool(entries) or any(_ASIDE.match(str(name).lstrip("/")) for name in names)
+
+
 def recover(
     client: Any,
     entries: Mapping[str, JournalEntry],
@@ -155,8 +162,11 @@ def recover(
     thread), except those another host's executor journals (`others`, see owned_elsewhere):
     that one is alive, or will recover them itself. Returns what was done, one line each."""
     api = client.api
+    listed = api.containers(all=True)
+    if not has_cases(entries, (n for c in listed for n in c.get("Names") or ())):
+        return []
     by_name: dict[str, dict[str, Any]] = {}
-    for c in api.containers(all=True):
+    for c in listed:
         try:
             data: dict[str, Any] = api.inspect_container(c["Id"])
         except Exception:

@@ -105,7 +105,10 @@ def prepare(config: NotifierConfig) -> Settings:
     source = config.template.strip()
     if config.porcelain and not source:
         source = f"porcelain.{config.porcelain}.summary-no-log"
-    template, go_templates = _templates(source, style)
+    # Watchtower's default template renders only what is sent or printed: without a target
+    # it is not compiled (nor Jinja2 loaded), which is most of the notifier's start-up.
+    notifying = bool(targets) or config.log_stdout
+    template, go_templates = _templates(source, style, default=notifying or bool(source))
     warnings = list(legacy.warnings)
     if targets and style == "watchtower" and not (config.report or source):
         warnings.append(
@@ -157,11 +160,14 @@ def _go_fault(exc: Exception) -> str:
     return text.replace("has no attribute", "has no field")
 
 
-def _templates(source: str, style: Style) -> tuple[jinja2.Template | None, tuple[GoTemplate, ...]]:
+def _templates(
+    source: str, style: Style, *, default: bool = True
+) -> tuple[jinja2.Template | None, tuple[GoTemplate, ...]]:
     """The user's template compiled (Jinja2, or Go translated into Jinja2), and the Go
-    templates to render in order; a Go template is tried on sample data at once, so that a
-    field it names that watchtower's data does not have stops Vigil at start-up."""
-    defaults = (compile_watchtower("default"),) if style == "watchtower" else ()
+    templates to render in order (watchtower's default last, when `default`); a Go template
+    is tried on sample data at once, so that a field it names that watchtower's data does not
+    have stops Vigil at start-up."""
+    defaults = (compile_watchtower("default"),) if style == "watchtower" and default else ()
     if not source:
         return None, defaults
     if source in COMMON_TEMPLATES or looks_like_go(source):

@@ -12,8 +12,6 @@ import ipaddress
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-
 
 class TrustError(ValueError):
     """A CA bundle that cannot be used; the message names the file and the fault."""
@@ -89,6 +87,9 @@ def validate_ca_bundle(path: str, now: datetime.datetime | None = None) -> list[
         return [f"{prefix}: is empty"]
     if b"-----BEGIN CERTIFICATE-----" not in data:
         return [f"{prefix}: holds no PEM certificate"]
+    # Here only (--registry-ca-validate): cryptography's x509 costs ~30 ms of every start.
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
