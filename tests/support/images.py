@@ -13,8 +13,10 @@ from typing import Any
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
-# A process that stays up, answers SIGTERM at once and can be health-checked.
-DEFAULT_CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+# A process that stays up, answers SIGTERM at once and can be health-checked. The shell waits
+# on a background sleep: `wait` returns at a trapped signal, where a foreground `sleep 1`
+# loop ran the trap only once its sleep ended (0-1 s more for every stop in the suite).
+DEFAULT_CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 2147483647 & wait"]
 
 
 def busybox_path() -> Path:
