@@ -419,6 +419,41 @@ def _wait_removed(api: Any, container_id: str, timeout: float) -> bool:
         time.sleep(0.1)
 
 
+def _remove_failed_new(api: Any, new_id: str, error: str, more: str = "") -> ReplaceOutcome | None:
+    """Remove a replacement that failed before the old container is created again; the
+    outcome to report when the engine keeps it (a container already gone is fine)."""
+    try:
+        api.remove_container(new_id, v=False, force=True)
+    except Exception as exc:
+        if not _not_found(exc):
+            return ReplaceOutcome(
+                status="failed",
+                error=f"{error}; rollback incomplete: the new container {new_id[:12]} could not "
+                f"be removed: {_api_error(exc)}{more}",
+            )
+    return None
+
+
+def _create_again(
+    api: Any, spec: CreateSpec, name: str, image: str, old_image: str, *, start: bool
+) -> str:
+    """The old container created again from its settings on its old image (and started):
+    its id. What was created of it is removed again when that fails, and the error raised."""
+    created: list[str] = []
+    try:
+        _create_on_image(api, spec, name, image, old_image, created)
+        if start:
+            api.start(created[0])
+    except Exception:
+        for restored in created:
+            try:
+                api.remove_container(restored, v=False, force=True)
+            except Exception:
+                log.error("could not remove a failed restore", container=restored)
+        raise
+    return created[0]
+
+
 def _restore_removed(
     api: Any,
     old: dict[str, Any],
@@ -431,28 +466,15 @@ def _restore_removed(
     again from its inspect data, on its old image, and start it."""
     name = container_name(old)
     on_step("rolling-back", f"{name}: {error}; creating the old container again")
-    try:
-        api.remove_container(new_id, v=False, force=True)
-    except Exception as exc:
-        if not _not_found(exc):
-            return ReplaceOutcome(
-                status="failed",
-                error=f"{error}; rollback incomplete: the new container {new_id[:12]} could not "
-                f"be removed: {_api_error(exc)}; the old container was removed by --rm",
-            )
+    refused = _remove_failed_new(api, new_id, error, "; the old container was removed by --rm")
+    if refused is not None:
+        return refused
     _wait_removed(api, new_id, timeout=10.0)
     old_image = str(old.get("Image") or "")
     spec = build_create_spec(old, None, image)  # None: every setting kept as it was
-    created: list[str] = []
     try:
-        _create_on_image(api, spec, name, image, old_image, created)
-        api.start(created[0])
+        restored = _create_again(api, spec, name, image, old_image, start=True)
     except Exception as exc:
-        for restored in created:
-            try:
-                api.remove_container(restored, v=False, force=True)
-            except Exception:
-                log.error("could not remove a failed restore", container=restored)
         return ReplaceOutcome(
             status="failed",
             error=f"{error}; rollback incomplete: the old container, removed by --rm when it "
@@ -464,7 +486,7 @@ def _restore_removed(
         notes=(
             f"{name} was run with --rm, so the engine removed it when it stopped; it was "
             f"created again with its old settings on its old image {old_image[:19]}, "
-            f"as {created[0][:12]}",
+            f"as {restored[:12]}",
         ),
     )
 
@@ -525,29 +547,15 @@ def restore_tied(
     old_id = str(old["Id"])
     on_step("rolling-back", f"{name}: {error}; creating the old container again")
     if new_id:
-        try:
-            api.remove_container(new_id, v=False, force=True)
-        except Exception as exc:
-            if not _not_found(exc):
-                return ReplaceOutcome(
-                    status="failed",
-                    error=f"{error}; rollback incomplete: the new container {new_id[:12]} could "
-                    f"not be removed: {_api_error(exc)}",
-                )
+        refused = _remove_failed_new(api, new_id, error)
+        if refused is not None:
+            return refused
     spec = build_create_spec(old, None, image)  # None: every setting kept as it was
     spec.body["Labels"] = {**(spec.body.get("Labels") or {}), REPLACES_LABEL: old_id}
     old_image = str(old.get("Image") or "")
-    created: list[str] = []
     try:
-        _create_on_image(api, spec, name, image, old_image, created)
-        if start:
-            api.start(created[0])
+        restored = _create_again(api, spec, name, image, old_image, start=start)
     except Exception as exc:
-        for restored in created:
-            try:
-                api.remove_container(restored, v=False, force=True)
-            except Exception:
-                log.error("could not remove a failed restore", container=restored)
         try:
             api.rename(old_id, name)
         except Exception as rename_exc:
@@ -567,7 +575,7 @@ def restore_tied(
         error=f"{error} (the old container {runs})",
         notes=(
             f"the old container was created again with its own settings on its old image "
-            f"{old_image[:19]}, as {created[0][:12]}, to join {', '.join(ties)}",
+            f"{old_image[:19]}, as {restored[:12]}, to join {', '.join(ties)}",
         ),
     )
 
