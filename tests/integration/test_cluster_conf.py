@@ -81,6 +81,30 @@ class DeployedCluster:
         for process in self.processes:
             stop_nats_server(process)
 
+    async def wait_formed(self, timeout: float = 30) -> None:
+        """Until every node's INFO lists all three members, as an operator's cluster has long
+        been when Vigil starts: a node that has just started may know only some of its routes,
+        and `--nats-replicas auto` reads the cluster's size from the INFO it gets."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            sizes = []
+            for port in self.ports:
+                config = self.config(SPY)
+                config = BusConfig(
+                    url=f"tls://127.0.0.1:{port}",
+                    user=config.user,
+                    password=config.password,
+                    tls_ca=config.tls_ca,
+                )
+                bus = await Bus.connect(config, name="formed?")
+                sizes.append(len(set(bus.nc._server_info.get("connect_urls") or ())))
+                await bus.close()
+            if all(size == NODES for size in sizes):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the cluster did not form: {sizes}\n{self.logs()}")
+            await asyncio.sleep(0.2)
+
     def logs(self) -> str:
         return "\n".join((d / "nats-server.log").read_text(errors="replace")[-1500:]
                          for d in self.dirs)  # fmt: skip
@@ -98,6 +122,7 @@ def deployed(tmp_path: Path) -> Iterator[DeployedCluster]:
 
 @pytest.fixture
 async def gateway_bus(deployed: DeployedCluster) -> AsyncIterator[Bus]:
+    await deployed.wait_formed()
     # The registry-gateway's user may create and change Vigil's streams (docs/security.md).
     bus = await Bus.connect(deployed.config("registry-gateway"), name="gateway")
     yield bus
