@@ -75,9 +75,6 @@ class Option:
     default: Any = None
     where: tuple[str, ...] = EVERYWHERE
     choices: tuple[str, ...] = ()
-    # What Vigil does instead of watchtower's meaning, in the user's terms; said in --help,
-    # in docs/options.md and at start-up when the option is given. No option needs it now.
-    pending: str = ""
     secret: bool = False
     # watchtower's GetSecretsFromFiles: a value (flag or env var) that names an existing file
     # is replaced by the file's content (secret_from_file below).
@@ -1109,8 +1106,7 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
     for opt in options_for(command):
         env = f" [env: {', '.join(opt.env)}]" if opt.env else ""
         default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
-        differs = f" [Vigil: {opt.pending}]" if opt.pending else ""
-        help_text = opt.help + (default if "default" not in opt.help else "") + env + differs
+        help_text = opt.help + (default if "default" not in opt.help else "") + env
         # argparse formats help with %: a literal one (waves=25%) is doubled.
         kw: dict[str, Any] = {
             "dest": opt.dest,
@@ -1152,8 +1148,6 @@ def resolve(
             raw = secret_from_file(opt, raw, source)
         values[opt.dest] = _convert(opt, raw, source)
         sources[opt.dest] = source
-        if opt.pending and values[opt.dest] not in (False, (), None):
-            warnings.append(f"{source}: {opt.pending}")
     if values.get("api_version"):
         warnings.append(
             "--api-version is not needed: Vigil negotiates the API version with the engine"

@@ -39,8 +39,6 @@ def render() -> str:
         meaning = o.help.replace("|", "\\|")
         if o.choices:
             meaning += f" ({', '.join(o.choices)})"
-        if o.pending:
-            meaning += f". *In Vigil: {o.pending}.*"
         lines.append(f"| {flags} | {env} | {default} | {where} | {meaning} |")
     lines.append("")
     lines.append(OUTRO)

@@ -162,12 +162,6 @@ def test_periodic_polls_keep_the_schedule_quiet() -> None:
     assert warnings == []
 
 
-def test_none_of_these_options_is_pending_any_more() -> None:
-    for opt in options.OPTIONS:
-        if opt.dest == "schedule" or opt.dest.startswith("http_api"):
-            assert not opt.pending, opt.flags
-
-
 def test_cli_exits_2_naming_both(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--schedule", "@daily", "--interval", "60"], env={}) == 2
     err = capsys.readouterr().err
