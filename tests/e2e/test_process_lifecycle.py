@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.images import build_test_image, push_image
+from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import VigilProcess, clean_env, run_vigil
 
@@ -227,13 +227,7 @@ def test_events_follow_ends_promptly_on_a_signal_and_stops_its_nats(
 def test_status_after_a_run_once_says_it_is_over_with_its_last_cycle(
     tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
 ) -> None:
-    app = f"{registry.host}/{names('app')}:latest"
-    build_test_image(docker_client, app, marker="v1")
-    push_image(docker_client, app)
-    web = names("web")
-    docker_client.containers.run(app, name=web, detach=True)
-    build_test_image(docker_client, app, marker="v2")
-    push_image(docker_client, app)
+    web = StaleContainer(docker_client, registry.host, names("web"), names("app")).name
     state = str(tmp_path / "state")
 
     once = run_vigil("--state-dir", state, "--host-id", HOST, "--run-once", web, timeout=120)
