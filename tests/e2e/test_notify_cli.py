@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.images import build_test_image, push_image
+from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.notify_receivers import Mailbox, smtp_server
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
@@ -58,14 +58,7 @@ def test_a_webhook_gets_the_report_of_the_cycle(
     names: Callable[[str], str],
 ) -> None:
     address, received = webhook
-    tag = f"{registry.host}/{names('app')}:latest"
-    build_test_image(docker_client, tag, marker="v1")
-    push_image(docker_client, tag)
-    web = names("web")
-    docker_client.containers.run(tag, name=web, detach=True)
-    build_test_image(docker_client, tag, marker="v2")
-    push_image(docker_client, tag)
-    docker_client.api.remove_image(tag)
+    web, _ = stale_container(registry, docker_client, names)
 
     result = run(
         tmp_path,
@@ -139,15 +132,8 @@ def stale_container(
     registry: RegistryServer, docker_client: Any, names: Callable[[str], str]
 ) -> tuple[str, str]:
     """A running container whose tag has a newer image in the registry: (name, tag)."""
-    tag = f"{registry.host}/{names('app')}:latest"
-    build_test_image(docker_client, tag, marker="v1")
-    push_image(docker_client, tag)
-    name = names("web")
-    docker_client.containers.run(tag, name=name, detach=True)
-    build_test_image(docker_client, tag, marker="v2")
-    push_image(docker_client, tag)
-    docker_client.api.remove_image(tag)
-    return name, tag
+    stale = StaleContainer(docker_client, registry.host, names("web"), names("app"))
+    return stale.name, stale.tag
 
 
 def test_porcelain_v1_prints_watchtowers_lines_on_stdout_and_nothing_else(
