@@ -48,7 +48,9 @@ DASHBOARD = "dashboard"
 # `vigil rollout status|resume ID|abort ID` / `vigil approve ID`: ask the rollout-coordinator.
 ROLLOUT = "rollout"
 APPROVE = "approve"
-TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD, ROLLOUT, APPROVE)
+# `vigil skip HOST/NAME` / `vigil skip --stop HOST/NAME`: skipped builds (the SKIPS bucket).
+SKIP = "skip"
+TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD, ROLLOUT, APPROVE, SKIP)
 # How to reach and log into NATS: the tools take these too.
 NATS_OPTIONS = frozenset(
     {
@@ -1091,7 +1093,7 @@ def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
 def options_for(command: str) -> tuple[Option, ...]:
     if command == CHECK:
         return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
-    if command in (EVENTS, HISTORY, STATUS, TRIGGER, ROLLOUT, APPROVE):
+    if command in (EVENTS, HISTORY, STATUS, TRIGGER, ROLLOUT, APPROVE, SKIP):
         return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
     if command == DASHBOARD:
         return tuple(

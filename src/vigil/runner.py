@@ -156,6 +156,10 @@ async def run(
             from vigil.rollouts.commands import run_rollout
 
             return await run_rollout(command, values)
+        if command == options.SKIP:
+            from vigil.skip_command import run_skip
+
+            return await run_skip(values)
         return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,

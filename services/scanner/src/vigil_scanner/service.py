@@ -11,12 +11,14 @@ from typing import Any
 
 import msgspec
 
+from vigil_scanner.container_commands import read_skips
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import Policies, build_plan, checks_for
 from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
 from vigil_scanner.rollout_gate import gate_plan
 from vigil_scanner.selection import Selection, select
+from vigil_scanner.skips import apply_skips, skips_by_name
 from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
 from vigil_shared.contracts import (
@@ -195,6 +197,8 @@ class Scanner:
             policies=policies,
             zone=self.config.zone,
         )
+        if plan.actions:
+            plan = apply_skips(plan, await self._skips(), time.time())
         if self.config.rollout_gate and plan.actions:
             plan = await gate_plan(self.bus, plan, selected.containers)
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
@@ -211,6 +215,16 @@ class Scanner:
         for problem in problems:
             log.error("selection problem", host=host, error=problem)
         return plan
+
+    async def _skips(self) -> dict[str, Any]:
+        """This host's skipped builds (`vigil skip`); none when the bucket cannot be read,
+        said as an error (the operator asked for a hold the cycle cannot see)."""
+        host = self.config.host_id
+        try:
+            return skips_by_name(await read_skips(self.bus, host), host)
+        except Exception as exc:
+            log.error("cannot read the skipped builds; none applied", host=host, error=str(exc))
+            return {}
 
     def _policies(self, containers: Iterable[ContainerInfo]) -> Policies:
         """Each container's policy; a label that cannot be read fails that container only."""
