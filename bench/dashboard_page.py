@@ -25,10 +25,16 @@ from tests.support.browser import Browser
 from vigil.dashboard import routes
 from vigil.dashboard.view import FleetView, container_rows
 from vigil_shared.audit import AuditEvent
-from vigil_shared.contracts import ContainerInfo, ContainerResult, Inventory, Report
+from vigil_shared.contracts import (
+    ContainerInfo,
+    ContainerResult,
+    Inventory,
+    Report,
+    ResultStatus,
+)
 
 HOSTS, PER_HOST = 100, 20
-STATUSES = ("fresh",) * 16 + ("held", "failed", "updated", "fresh")
+STATUSES: tuple[ResultStatus, ...] = ("fresh",) * 16 + ("held", "failed", "updated", "fresh")
 
 
 def _fleet() -> bytes:
@@ -52,7 +58,7 @@ def _fleet() -> bytes:
         results = tuple(
             ContainerResult(
                 name=c.name, container_id=c.id, image=c.image, status=STATUSES[i], error=""
-            )  # type: ignore[arg-type]
+            )
             for i, c in enumerate(infos)
         )
         seq += 1
