@@ -35,6 +35,7 @@ from vigil_shared.contracts import (
     RolloutCommand,
     ScanCommand,
 )
+from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.dashboard")
@@ -227,16 +228,11 @@ class Dashboard:
     async def _rollouts(self) -> dict[str, object]:
         bucket = f"{self.bus.subjects.stream_name}_{ROLLOUT_BUCKET}"
         try:
-            kv = await self.bus.js.key_value(bucket)
+            entries = await kv_entries(self.bus.js, bucket)
         except nats.js.errors.BucketNotFoundError:
             return {"bucket": bucket, "exists": False, "rollouts": []}
         except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
             return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
-        entries: dict[str, bytes] = {}
-        with contextlib.suppress(nats.js.errors.NoKeysError):
-            for key in await kv.keys():
-                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-                    entries[key] = (await kv.get(key)).value or b""
         return {"bucket": bucket, "exists": True, "rollouts": rollout_rows(entries)}
 
     async def _trigger(self) -> tuple[int, object]:
