@@ -1,7 +1,8 @@
 """Listing a key-value bucket over a real nats-server, with the consumer's deliveries late.
 
 The proxy (tests/support/nats_proxy.py) holds a consumer's deliveries back until the
-JetStream API has answered "nothing pending": what a busy machine does now and then (`vigil rollout status` said "no rollouts" right after listing one, 1 in 8 runs of
+JetStream API has answered "nothing pending": what a busy machine does now and then
+(`vigil rollout status` said "no rollouts" right after listing one, 1 in 8 runs of
 tests/e2e/test_rollout_waves.py). A listing must still be whole: the bucket's keys, the
 rollouts, the executor's journal, the heartbeats.
 """
