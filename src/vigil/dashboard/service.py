@@ -3,7 +3,7 @@ page's event stream; heartbeats are read per request; checks go to the registry-
 
 Its own gateway checks are what lets the page show a container as stale between cycles: at
 most one check per --dashboard-check-interval, and only while a page asks for the containers
-(the gateway answers from its cache, --digest-cache-ttl, and coalesces identical checks).
+(the gateway asks the registry for each, sharing only identical checks in flight).
 """
 
 from __future__ import annotations
