@@ -29,6 +29,7 @@ from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ReportSumma
 from vigil_shared.failover import through_failover
 from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
+from vigil_shared.summary import summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LIVE_S = 30.0  # a heartbeat younger than this: the service is alive (it writes one every 10 s)
@@ -97,16 +98,15 @@ def _cycle(beat: Heartbeat | None) -> str:
     last = beat.last_report
     if last is None:
         return "no cycle yet"
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items())) or "nothing"
     problems = f", {last.problems} problem(s)" if last.problems else ""
     outcome = "FAILED" if last.failed else "ok"
-    return f"{_when(last.finished_at)} {outcome}: {counts}{problems} (scan {last.scan_id[:8]})"
+    return (
+        f"{_when(last.finished_at)} {outcome}: {_counts(last)}{problems} (scan {last.scan_id[:8]})"
+    )
 
 
 def _counts(last: ReportSummary) -> str:
-    scanned = sum(last.counts.values())
-    rest = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items()))
-    return f"{scanned} scanned" + (f", {rest}" if rest else "")
+    return summary(last.counts)
 
 
 def run_once_lines(beats: Iterable[Heartbeat]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from vigil_shared.contracts import ContainerResult, Report
+from vigil_shared.summary import report_summary, status_word
 
 _LABELS = {
     "updated": "updated",
@@ -49,10 +50,13 @@ def render_result(r: ContainerResult) -> str:
     return line
 
 
+def _word(status: str) -> str:
+    return _LABELS.get(status, status_word(status)).lower()
+
+
 def summary_line(report: Report) -> str:
-    counts = [f"{report.count(s)} {_LABELS[s].lower()}" for s in _ORDER if report.count(s)]
-    scanned = len(report.results)
-    return f"{scanned} scanned" + (", " + ", ".join(counts) if counts else "")
+    """Every status counted (vigil_shared.summary), in the words of the report's lines."""
+    return report_summary(report, word=_word)
 
 
 def render_report(report: Report) -> str:
@@ -62,7 +66,10 @@ def render_report(report: Report) -> str:
         f"Vigil report for host {report.host} at {when} ({took:.1f}s, scan {report.scan_id[:8]})",
         f"  {summary_line(report)}",
     ]
-    ordered = sorted(report.results, key=lambda r: (_ORDER.index(r.status), r.name))
+    ordered = sorted(
+        report.results,
+        key=lambda r: (_ORDER.index(r.status) if r.status in _ORDER else len(_ORDER), r.name),
+    )
     lines.extend(render_result(r) for r in ordered)
     lines.extend(f"  PROBLEM       {p}" for p in report.problems)
     return "\n".join(lines)
