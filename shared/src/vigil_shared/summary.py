@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 from vigil_shared.contracts import Report
+from vigil_shared.contracts.rollout import revert_of
 
 # What changed or went wrong first, what waits next, what is as it was last.
 ORDER = (
@@ -47,4 +48,10 @@ def status_counts(statuses: Iterable[str]) -> dict[str, int]:
 
 
 def report_summary(report: Report, *, word: Callable[[str], str] = status_word) -> str:
+    """A revert's report (`vigil rollout abort`) says `reverted` for what it put back."""
+    if revert_of(report.scan_id):
+        return summary(
+            status_counts(r.status for r in report.results),
+            word=lambda s: "reverted" if s == "updated" else word(s),
+        )
     return summary(status_counts(r.status for r in report.results), word=word)
