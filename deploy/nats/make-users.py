@@ -112,14 +112,11 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
         ]
 
     def read_bucket(bucket: str) -> list[str]:
-        """Read a key-value bucket: its keys through an ephemeral ordered consumer (which
-        nats-py asks about once, and which may ask for flow control replies), its values by
-        stream get (Vigil's buckets do not allow direct get)."""
+        """Read a key-value bucket: its keys from the stream's info (with a subjects filter;
+        no consumer, see vigil_shared/kv_listing.py), its values by stream get (Vigil's
+        buckets do not allow direct get)."""
         return [
             f"$JS.API.STREAM.INFO.KV_{bucket}",
-            f"$JS.API.CONSUMER.CREATE.KV_{bucket}",
-            f"$JS.API.CONSUMER.INFO.KV_{bucket}.*",
-            f"$JS.FC.KV_{bucket}.>",
             f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
         ]
 

@@ -542,10 +542,12 @@ OPTIONS: tuple[Option, ...] = (
         "--digest-cache-ttl",
         env="VIGIL_DIGEST_CACHE_TTL",
         kind="duration",
-        default=30.0,
+        default=600.0,
         metavar="DURATION",
         where=GATEWAYS,
-        help="how long a registry answer is reused for identical checks (default 30s)",
+        help="how long the registry answers fetched for one cycle (a trigger, a schedule "
+        "tick) serve that cycle's other hosts; never another cycle; 0: only checks in "
+        "flight together share a request (default 10m)",
     ),
     # --- HTTP API --------------------------------------------------------------------------
     _o(

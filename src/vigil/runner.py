@@ -590,7 +590,7 @@ def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> Gatewa
         registry_ca=values.get("registry_ca") or None,
         insecure_registries=tuple(values.get("insecure_registry") or ()),
         # 0 is a real choice (no reuse), not a missing value.
-        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 30.0)),
+        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 600.0)),
         repo_user=env.get("REPO_USER") or None,
         repo_pass=env.get("REPO_PASS") or None,
         docker_config_env=env.get("DOCKER_CONFIG") or None,

@@ -162,7 +162,9 @@ def permitted(perms: object, action: str, subject: str, queue: str = "") -> bool
         ("operator", "", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),
         ("operator", "", "pub", "$JS.API.STREAM.CREATE.KV_VIGIL_ROLLOUTS", "", False),
         ("operator", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
-        ("operator", "", "pub", "$JS.API.CONSUMER.CREATE.KV_VIGIL_ROLLOUTS", "", True),
+        ("operator", "", "pub", "$JS.API.STREAM.INFO.KV_VIGIL_ROLLOUTS", "", True),
+        # Buckets are listed from the stream's info, never through a consumer.
+        ("operator", "", "pub", "$JS.API.CONSUMER.CREATE.KV_VIGIL_ROLLOUTS", "", False),
         ("auditor", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
         ("executor", "h1", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", False),
         ("scanner", "h1", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),

@@ -517,6 +517,7 @@ class Bus:
                     ),
                     bucket,
                     self._unless_denied,
+                    self.js,
                 )
             except PermissionDenied:
                 raise BusError(
@@ -524,7 +525,7 @@ class Bus:
                     "may not create it"
                 ) from None
         await self._rescale_bucket(f"KV_{bucket}")
-        return FailoverKeyValue(kv, bucket, self._unless_denied)
+        return FailoverKeyValue(kv, bucket, self._unless_denied, self.js)
 
     async def _rescale_bucket(self, stream: str) -> None:
         """An existing bucket (the stream under it) brought to the replicas wanted, as

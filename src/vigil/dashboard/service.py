@@ -3,7 +3,7 @@ page's event stream; heartbeats are read per request; checks go to the registry-
 
 Its own gateway checks are what lets the page show a container as stale between cycles: at
 most one check per --dashboard-check-interval, and only while a page asks for the containers
-(the gateway answers from its cache, --digest-cache-ttl, and coalesces identical checks).
+(the gateway asks the registry for each, sharing only identical checks in flight).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from vigil_shared.contracts import (
     ScanCommand,
     Skip,
 )
+from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.dashboard")
@@ -252,16 +253,11 @@ class Dashboard:
     async def _rollouts(self) -> dict[str, object]:
         bucket = f"{self.bus.subjects.stream_name}_{ROLLOUT_BUCKET}"
         try:
-            kv = await self.bus.js.key_value(bucket)
+            entries = await kv_entries(self.bus.js, bucket)
         except nats.js.errors.BucketNotFoundError:
             return {"bucket": bucket, "exists": False, "rollouts": []}
         except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
             return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
-        entries: dict[str, bytes] = {}
-        with contextlib.suppress(nats.js.errors.NoKeysError):
-            for key in await kv.keys():
-                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-                    entries[key] = (await kv.get(key)).value or b""
         return {"bucket": bucket, "exists": True, "rollouts": rollout_rows(entries)}
 
     async def _trigger(self) -> tuple[int, object]:

@@ -23,7 +23,7 @@ from vigil_shared.contracts import (
     RolloutEvent,
     UpdateAction,
 )
-from vigil_shared.contracts.rollout import Decision, Step
+from vigil_shared.contracts.rollout import REVERT_SCAN_PREFIX, Decision, Step
 
 TERMINAL = frozenset({"aborted", "done"})
 DONE = frozenset({"updated", "gone"})  # a host with nothing more to do in its wave
@@ -357,7 +357,7 @@ def abort(
             continue
         plan = Plan(
             plan_id=plan_ids[host],
-            scan_id=f"rollback-{r.rollout_id}",
+            scan_id=f"{REVERT_SCAN_PREFIX}{r.rollout_id}",
             host=host,
             created_at=now,
             actions=tuple(

@@ -380,6 +380,21 @@ def has_healthcheck(inspect: dict[str, Any]) -> bool:
     return bool(test) and test[0] != "NONE"
 
 
+def unhealthy_reason(inspect: dict[str, Any]) -> str:
+    """Pure: why an unhealthy container is unhealthy, from its health check's last run: its
+    output, or (none given) the command and its exit code. The reason a rollback reports."""
+    health = (inspect.get("State") or {}).get("Health") or {}
+    last = (health.get("Log") or [{}])[-1] or {}
+    output = " ".join(str(last.get("Output") or "").split())[:200]
+    if output:
+        return f"the new container is unhealthy: {output}"
+    test = ((inspect.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    command = " ".join(str(t) for t in test[1:]) or "?"
+    code = last.get("ExitCode")
+    ran = f"exited {code}" if code is not None else "failed"
+    return f"the new container is unhealthy: its health check `{command}` {ran} with no output"
+
+
 def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallback) -> str:
     """Wait until a container with a healthcheck is healthy; why not, or "" when it is (or
     has no healthcheck)."""
@@ -395,8 +410,7 @@ def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallb
             on_step("healthy", "the new container is healthy")
             return ""
         if status == "unhealthy":
-            log_tail = ((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output", "")
-            return f"the new container is unhealthy: {str(log_tail).strip()[:200]}"
+            return unhealthy_reason(data)
         if not state.get("Running"):
             return f"the new container stopped (exit code {state.get('ExitCode')})"
         if time.monotonic() >= deadline:

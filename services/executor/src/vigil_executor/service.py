@@ -99,23 +99,15 @@ class Executor:
     async def recover(self) -> list[str]:
         """Finish or roll back what an earlier executor of this host left unfinished."""
         prefix = f"{self.config.host_id}."
-        try:
-            every = await self.journal.keys()
-        except nats.js.errors.NoKeysError:
-            every = []
+        journal = await self.journal.entries()
+        every = list(journal)
         keys = [k for k in every if k.startswith(prefix)]
         # Other hosts' updates in progress, by old container: an executor sharing this engine
         # (watchtower scopes) may be replacing one right now; it is not ours to roll back.
         others = {
             k.rsplit(".", 1)[1]: k.rsplit(".", 1)[0] for k in every if not k.startswith(prefix)
         }
-        raw = []
-        for key in keys:
-            try:
-                raw.append((key, (await self.journal.get(key)).value or b""))
-            except nats.js.errors.KeyNotFoundError:
-                continue
-        entries = parse_entries(raw)
+        entries = parse_entries([(key, journal[key]) for key in keys])
         done = await asyncio.to_thread(
             recover, self.engine, entries, self.config.remove_volumes, others
         )

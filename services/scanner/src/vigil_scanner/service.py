@@ -96,9 +96,10 @@ class Scanner:
         for a reference Docker would refuse). With `wait`, a cycle that finds the previous one
         running waits for it instead of being skipped (the HTTP API does this).
 
-        `cycle_key` makes it an explicit cycle (a trigger): the gateway answers it with what
-        the registry says now, never with an answer cached by an earlier cycle; the hosts of
-        one trigger pass the same key and share one registry request per reference."""
+        `cycle_key` names the fleet cycle (a trigger's scan id, a tick's key): the gateway
+        answers it with what the registry says now, never with an answer of an earlier
+        cycle; the hosts of one cycle pass the same key and share one registry request per
+        reference."""
         filters = parse_image_filter(images)
         if self._busy.locked() and not wait:
             self.scans_skipped += 1
