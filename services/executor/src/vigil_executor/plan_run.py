@@ -70,6 +70,10 @@ def _running(data: Mapping[str, Any] | None) -> bool:
     return bool(((data or {}).get("State") or {}).get("Running"))
 
 
+def _api_error(exc: Exception) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
 def _auto_removed(data: Mapping[str, Any] | None) -> bool:
     """`--rm`: the engine removes the container as soon as it stops."""
     return bool(((data or {}).get("HostConfig") or {}).get("AutoRemove"))
@@ -358,8 +362,13 @@ class PlanRun:
 
     async def _stop(self, name: str, stale: dict[str, UpdateAction]) -> None:
         data = self.inspected.get(name)
-        self.was_running[name] = _running(data)
-        if not self.was_running[name] or data is None:
+        running = _running(data)
+        # Stopped by an earlier run of this plan that was cut short (its journal said it
+        # ran): it is started again after, like any container this run stops.
+        self.was_running[name] = running or name in self.executor.ran_before.get(
+            self.plan.plan_id, ()
+        )
+        if not running or data is None:
             return
         if name in stale and is_self(_labels(data)):
             return  # self-update: this process must run until its successor takes over
@@ -430,6 +439,15 @@ class PlanRun:
                 notes=outcome.notes,
             )
             return
+        problem = await asyncio.to_thread(
+            self._not_updated, name, outcome.new_container_id, new_id, start and not hand_over
+        )
+        if problem:
+            await self.progress(name, "failed", problem)
+            self.results[name] = self.result(
+                action, "failed", error=problem, new_image_id=new_id, notes=outcome.notes
+            )
+            return
         notes = list(outcome.notes)
         if start:
             hook = await self._hook(name, "post-update")
@@ -445,6 +463,23 @@ class PlanRun:
             new_container_id=outcome.new_container_id,
             notes=tuple(notes),
         )
+
+    def _not_updated(self, name: str, new_container_id: str, image_id: str, runs: bool) -> str:
+        """Why the engine does not show `name` updated (blocking), "" when it does: the
+        container under that name is the new one, on the new build, and runs if it should.
+        A report says `updated` only of what the engine shows."""
+        try:
+            now = self.engine.api.inspect_container(name)
+        except Exception as exc:
+            return f"no container {name} after its update: {_api_error(exc)}"
+        state = now.get("State") or {}
+        if str(now.get("Id")) != new_container_id:
+            return f"{name} is not the container the update created ({new_container_id[:12]})"
+        if now.get("Image") != image_id:
+            return f"{name} is not on the new build {image_id[:19]}"
+        if runs and not state.get("Running"):
+            return f"{name} is on the new build but does not run (state: {state.get('Status')})"
+        return ""
 
     async def _clean_up(self, name: str, image_id: str, released: str = "") -> None:
         """--cleanup: the old image goes, unless a tag or a container still names it

@@ -82,6 +82,10 @@ class Executor:
         self.hooks = RunningHooks()  # killed when Vigil is asked to stop
         # A plan was cut short by the engine going away: recover once it answers again.
         self.engine_lost = False
+        # By plan id, the containers that ran before an interrupted run of that plan (its
+        # journal says so): the plan delivered again starts what it creates for them, even
+        # when it finds them stopped (by that run's own stop).
+        self.ran_before: dict[str, set[str]] = {}
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -116,8 +120,16 @@ class Executor:
             except nats.js.errors.KeyNotFoundError:
                 continue
         entries = parse_entries(raw)
+        for entry in entries.values():
+            if entry.was_running:
+                self.ran_before.setdefault(entry.plan_id, set()).add(entry.name)
         done = await asyncio.to_thread(
-            recover, self.engine, entries, self.config.remove_volumes, others
+            recover,
+            self.engine,
+            entries,
+            self.config.remove_volumes,
+            others,
+            self.config.stop_timeout,
         )
         for line in done:
             log.warning("recovered an interrupted update", host=self.config.host_id, what=line)
@@ -142,6 +154,7 @@ class Executor:
         await self.bus.publish_event(
             self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
         )
+        self.ran_before.pop(plan.plan_id, None)
 
     async def execute(self, plan: Plan) -> Report:
         started = time.time()
