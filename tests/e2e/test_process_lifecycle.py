@@ -246,3 +246,76 @@ def test_status_after_a_run_once_says_it_is_over_with_its_last_cycle(
     assert host["executor"]["last_report"]["counts"] == {"updated": 1}
     assert {f["state"] for f in doc["fleet"]} == {"finished"}
     assert not nats_servers(Path(state))  # status opened the store and closed it again
+
+
+# Ignores SIGTERM (only the engine's kill at the stop timeout ends it) and turns healthy 2 s
+# after it starts.
+DEAF_AND_SLOW = (
+    'HEALTHCHECK --interval=1s --timeout=1s --retries=5 CMD ["test", "-f", "/ready"]\n'
+    'ENTRYPOINT ["/bin/sh", "-c", "trap \'\' TERM; (sleep 2; touch /ready) & '
+    'while true; do sleep 1; done"]\n'
+)
+
+
+def engine_signalled(client: Any, container_id: str, since: float) -> bool:
+    """Whether the engine has signalled the container (its `kill` event) since `since`."""
+    found = client.api.events(
+        since=since, until=time.time(), filters={"container": container_id, "event": "kill"},
+        decode=True,
+    )  # fmt: skip
+    return any(True for _ in found)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("phase", ["stopping", "health-check"])
+@pytest.mark.parametrize("mode", ["run-once", "daemon"])
+def test_sigterm_mid_update_lets_the_container_in_flight_finish_before_exit(
+    tmp_path: Path,
+    docker_client: Any,
+    registry: RegistryServer,
+    names: Callable[[str], str],
+    mode: str,
+    phase: str,
+) -> None:
+    """`docker stop` of Vigil while it stops a container with a 10 s stop timeout, or waits
+    for the new one's health: before it exits, Vigil puts the stopped one back on its old
+    build, or finishes the update under way, and the container runs afterwards without Vigil
+    being started again (it was left Exited (137)); the report says what was left."""
+    web = names("web")
+    stale = StaleContainer(docker_client, registry.host, web, names("app"), extra=DEAF_AND_SLOW)
+    once = ["--run-once"] if mode == "run-once" else []
+    vigil = VigilProcess(tmp_path, "--host-id", HOST, *once, "--stop-timeout", "10", web)
+    trigger: subprocess.Popen[bytes] | None = None
+    try:
+        if mode == "daemon":
+            vigil.wait_for("vigil is running", timeout=60)
+            trigger = subprocess.Popen(
+                [sys.executable, "-m", "vigil.cli", "trigger", "--state-dir", str(vigil.state)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=clean_env(),
+            )
+        began = time.time() - 1
+        vigil.wait_for(f"{web}: {phase}", timeout=120)
+        if phase == "stopping":  # the engine is at it: its stop goes on, whatever Vigil does
+            wait_until(lambda: engine_signalled(docker_client, stale.old_id, began), 30, "the stop")
+        vigil.process.send_signal(signal.SIGTERM)
+        status = vigil.process.wait(timeout=90)
+    finally:
+        vigil.stop()
+        if trigger is not None:
+            trigger.kill()
+            trigger.wait()
+    state = docker_client.api.inspect_container(web)
+    assert state["State"]["Running"], state["State"]
+    if phase == "stopping":
+        # Stopped, not replaced yet: put back on its old build, left for the next cycle.
+        assert state["Image"] == stale.old_image
+        assert "interrupted: 0 updated, 1 left for the next cycle" in vigil.output
+        assert status == (1 if mode == "run-once" else 0), vigil.output
+    else:  # the replacement was under way: finished
+        assert f"{web}: done" in vigil.output, vigil.output
+        assert stale.updated()
+        assert status == 0, vigil.output
+    left = [c.name for c in docker_client.containers.list(all=True) if web in c.name]
+    assert left == [web]

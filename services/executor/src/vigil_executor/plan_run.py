@@ -95,6 +95,10 @@ class PlanRun:
         self.inspected: dict[str, dict[str, Any]] = {}
         # Containers replaced by a new one so far: what is tied to them follows the new one.
         self.moved: list[Moved] = []
+        # The containers this run stopped, and the stale ones it left alone because Vigil is
+        # stopping (executor.draining): those were not started on, the next cycle takes them.
+        self.stopped: set[str] = set()
+        self.left: list[str] = []
 
     # ---- progress and results -----------------------------------------------------------
 
@@ -140,6 +144,18 @@ class PlanRun:
             previous_image=action.previous_image,
             **fields,
         )
+
+    @property
+    def draining(self) -> bool:
+        return bool(self.executor.draining)
+
+    def leave(self, action: UpdateAction, done: str = "") -> None:
+        """Vigil is stopping: `action` is not started on (or was put back on its old build,
+        `done` says so); the report says it is left for the next cycle."""
+        name = action.container_name
+        error = f"left for the next cycle: {self.executor.draining}"
+        self.results[name] = self.result(action, "skipped", error=f"{error}{done}")
+        self.left.append(name)
 
     def note(self, name: str, text: str) -> None:
         if name in self.results:
@@ -208,11 +224,13 @@ class PlanRun:
                     self.results[name] = self.result(stale.pop(name), "failed", error=error)
         if self.config.rolling_restart:
             for name in order.start:
-                await self._stop(name, stale)
+                if not self.draining:  # else nothing of it was touched: it stays as it is
+                    await self._stop(name, stale)
                 await self._bring_up(name, stale, order.start)
         else:
             for name in order.stop:
-                await self._stop(name, stale)
+                if not self.draining:
+                    await self._stop(name, stale)
             for name in order.start:
                 await self._bring_up(name, stale, order.start)
         # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
@@ -293,6 +311,9 @@ class PlanRun:
         pulled: dict[str, str] = {}
         for name, action in self.actions.items():
             self.started[name] = time.monotonic()
+            if self.draining:
+                self.leave(action)
+                continue
             mode = action_mode(_labels(self.inspected.get(name)), self.config)
             if mode == "monitor":
                 digest = f" ({action.remote_digest})" if action.remote_digest else ""
@@ -349,6 +370,9 @@ class PlanRun:
     async def _pre_update(self, stale: dict[str, UpdateAction]) -> None:
         for name in list(stale):
             hook = await self._hook(name, "pre-update")
+            if self.draining:  # a hook killed as Vigil stops aborts nothing: it is left
+                self.leave(stale.pop(name))
+                continue
             if hook is None or hook.ok:
                 continue
             if hook.asks_to_skip:
@@ -368,6 +392,8 @@ class PlanRun:
         self.was_running[name] = running or name in self.executor.ran_before.get(
             self.plan.plan_id, ()
         )
+        if not running and self.was_running[name]:
+            self.stopped.add(name)  # down for this plan's update: in flight
         if not running or data is None:
             return
         if name in stale and is_self(_labels(data)):
@@ -380,6 +406,7 @@ class PlanRun:
         await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
         try:
             await self.record(name, "stopping")
+            self.stopped.add(name)
             await asyncio.to_thread(
                 stop_container,
                 self.engine.api,
@@ -402,12 +429,27 @@ class PlanRun:
         if data is None:
             return
         if name not in stale:
+            if self.draining and name not in self.stopped:
+                return  # never stopped: it stays as it is
             if self.was_running.get(name):  # else it was not running: it stays as it is
-                moved = [n for n in order if n in stale or n in self.new_ids]
-                await self._follow(name, data, ", ".join(moved))
+                moved = [n for n in order if n in self.new_ids and n not in self.left]
+                after = f"after {', '.join(moved)} was updated" if moved else "as vigil stops"
+                await self._follow(name, data, after)
                 await self.forget(name)
             return
         action = stale[name]
+        if self.draining:
+            # Vigil is stopping. Never stopped: left as it is. Stopped for its update, which
+            # has not begun: put back, running on its old build (a start, quicker than the
+            # replacement), for the next cycle to update.
+            stale.pop(name)
+            if name not in self.stopped:
+                self.leave(action)
+                return
+            self.leave(action, "; it runs again on its old build")
+            await self._follow(name, data, "as vigil stops")
+            await self.forget(name)
+            return
         start = self.was_running.get(name, False) or self.config.revive_stopped
         hand_over = is_self(_labels(data)) and _running(data)
         outcome = await asyncio.to_thread(
@@ -523,11 +565,11 @@ class PlanRun:
             data = await asyncio.to_thread(self.engine.api.inspect_container, container_id)
         except Exception as exc:
             reason = getattr(exc, "explanation", None) or exc
-            self.fail(name, f"gone after {after} was updated: {reason}")
+            self.fail(name, f"gone {after}: {reason}")
             return
         _, ties = retarget(data, self.moved)
         if not ties:
-            await self.progress(name, "restarting", "after its dependencies were updated")
+            await self.progress(name, "restarting", after)
             try:
                 if _auto_removed(data):  # one call, which keeps it; a stop would remove it
                     await asyncio.to_thread(
@@ -535,10 +577,10 @@ class PlanRun:
                     )
                 else:
                     await asyncio.to_thread(self.engine.api.start, container_id)
-                self.note(name, f"restarted after {after} was updated")
+                self.note(name, f"restarted {after}")
             except Exception as exc:
                 reason = getattr(exc, "explanation", None) or exc
-                self.fail(name, f"could not be restarted after {after} was updated: {reason}")
+                self.fail(name, f"could not be restarted {after}: {reason}")
             return
         await self._recreate_tied(name, data, ties, start=True)
 
@@ -597,6 +639,8 @@ class PlanRun:
 
     async def _hooks(self, phase: str, names: list[str]) -> None:
         for name in names:
+            if self.draining:  # Vigil is stopping: no hook starts
+                return
             hook = await self._hook(name, phase)
             if hook is not None and not hook.ok:
                 log.warning("lifecycle hook failed", container=name, error=hook.describe())

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from vigil_executor.recovery import parse_entries, recover
 from vigil_executor.replace import pull_image
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import (
+    ContainerResult,
     Plan,
     PullAuthReply,
     PullAuthRequest,
@@ -58,6 +60,15 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
 
 
+def interrupted_summary(
+    reason: str, results: Iterable[ContainerResult], left: Iterable[str]
+) -> str:
+    """Pure: what a report cut short by a stop of Vigil says, e.g. `interrupted: 1 updated,
+    2 left for the next cycle (vigil stopped by SIGTERM)`."""
+    updated = sum(1 for r in results if r.status == "updated")
+    return f"interrupted: {updated} updated, {len(set(left))} left for the next cycle ({reason})"
+
+
 def split_tag(image: str) -> tuple[str, str]:
     """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
     name, _, tag = image.rpartition(":")
@@ -86,6 +97,11 @@ class Executor:
         # journal says so): the plan delivered again starts what it creates for them, even
         # when it finds them stopped (by that run's own stop).
         self.ran_before: dict[str, set[str]] = {}
+        # Vigil is stopping: the container in flight is finished, no other one is started on,
+        # and the report says what was left (`drain`).
+        self.draining = ""  # why, once draining: e.g. "vigil was stopped (SIGTERM)"
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -144,17 +160,31 @@ class Executor:
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):
             await self.journal.delete(key)
 
+    async def drain(self, reason: str) -> None:
+        """Vigil is stopping: let the plan in flight finish the container it is at (or put it
+        back on its old build), leave the others for the next cycle, and publish its report;
+        returns once no plan runs. A plan that comes meanwhile leaves every container."""
+        if not self.draining:
+            self.draining = reason
+            if not self._idle.is_set():
+                log.info("stopping: finishing the update in flight", host=self.config.host_id)
+        await self._idle.wait()
+
     async def _on_plan(self, plan: Plan, headers: dict[str, str]) -> None:
         if plan.host != self.config.host_id:
             log.warning("ignored a plan for another host", plan_host=plan.host)
             return
-        report = await self.execute(plan)
-        self.results.update(r.status for r in report.results)
-        self.last_report = report
-        await self.bus.publish_event(
-            self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
-        )
-        self.ran_before.pop(plan.plan_id, None)
+        self._idle.clear()
+        try:
+            report = await self.execute(plan)
+            self.results.update(r.status for r in report.results)
+            self.last_report = report
+            await self.bus.publish_event(
+                self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
+            )
+            self.ran_before.pop(plan.plan_id, None)
+        finally:
+            self._idle.set()
 
     async def execute(self, plan: Plan) -> Report:
         started = time.time()
@@ -190,6 +220,8 @@ class Executor:
                     if problem is not None:
                         problems = (*problems, problem)
                         self.engine_lost = True
+                if run.left:
+                    problems = (*problems, interrupted_summary(self.draining, results, run.left))
         return Report(
             scan_id=plan.scan_id,
             plan_id=plan.plan_id,
