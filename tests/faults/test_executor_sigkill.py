@@ -337,3 +337,85 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
         assert after["Id"] == result.new_container_id
     finally:
         await bus.close()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("phase", ["removing-old", "done"])
+async def test_a_recovered_update_is_reported_updated_once(
+    phase: str,
+    nats_server: EmbeddedNats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Two plans for one transition (the next cycle planned it again before the first plan's
+    report was out), the executor SIGKILLed near the end of the first: the first plan,
+    delivered again, and the second together say `updated` exactly once; the other says up
+    to date (it was reported twice, the second time `in 0.0s`)."""
+    bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="once")
+    try:
+        await bus.ensure_streams()
+        run_nats = Nats(bus, ["--nats-url", nats_server.url])
+        tag = f"{registry.host}/{names('app')}:latest"
+        build_test_image(docker_client, tag, marker="v1", extra=SLOW)
+        push_image(docker_client, tag)
+        name = names("web")
+        docker_client.containers.run(tag, name=name, detach=True)
+        new_image = build_test_image(docker_client, tag, marker="v2", extra=SLOW)
+        push_image(docker_client, tag)
+        docker_client.api.remove_image(tag)
+
+        seen: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        reports: dict[str, Report] = {}
+
+        async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+            await seen.put(event)
+
+        async def on_report(report: Report, headers: dict[str, str]) -> None:
+            reports[report.plan_id] = report
+
+        await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
+        await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
+        data = docker_client.api.inspect_container(name)
+        action = UpdateAction(
+            container_id=data["Id"], container_name=name, image=tag, old_image_id=data["Image"]
+        )
+        plans = [
+            Plan(plan_id=uuid.uuid4().hex, scan_id=uuid.uuid4().hex, host=HOST,
+                 created_at=time.time(), actions=(action,))
+            for _ in range(2)
+        ]  # fmt: skip
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log")
+        executors.append(first)
+        await first.start()
+        await consumer_ready(bus)
+        for plan in plans:
+            await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+        while True:
+            event = await asyncio.wait_for(seen.get(), 60)
+            if event.container == name and event.phase == phase:
+                first.kill()
+                break
+        await first.proc.wait() if first.proc else None
+        assert not reports, "killed too late: the first report was out"
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log")
+        executors.append(second)
+        await second.start()
+        for plan in plans:
+            await report_of(reports, plan.plan_id, tmp_path / "executor-2.log")
+        await second.stop()
+
+        statuses = [reports[p.plan_id].results[0].status for p in plans]
+        assert statuses == ["updated", "fresh"], [reports[p.plan_id].results for p in plans]
+        after = docker_client.api.inspect_container(name)
+        assert after["Image"] == new_image and after["State"]["Running"]
+        journal = await bus.key_value("JOURNAL")
+        try:
+            keys = [k for k in await journal.keys() if k.startswith(f"{HOST}.")]
+        except nats.js.errors.NoKeysError:
+            keys = []
+        assert keys == [], f"the journal still holds {keys}"
+    finally:
+        await bus.close()

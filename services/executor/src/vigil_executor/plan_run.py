@@ -99,6 +99,9 @@ class PlanRun:
         # stopping (executor.draining): those were not started on, the next cycle takes them.
         self.stopped: set[str] = set()
         self.left: list[str] = []
+        # Journal keys of the replacements that finished (`done`), forgotten once the report
+        # is published.
+        self.done_keys: list[str] = []
 
     # ---- progress and results -----------------------------------------------------------
 
@@ -196,6 +199,17 @@ class PlanRun:
             future.result(timeout=15)
 
         return write
+
+    async def mark_done(self, name: str, new_id: str) -> None:
+        """The replacement of `name` finished: journalled `done` until the report is out
+        (Executor forgets `done_keys` then)."""
+        key, entry = self._entry(name, "done", new_id)
+        try:
+            await self.executor.journal_put(key, entry)
+        except Exception as exc:  # the update is done; only a redelivery would not know it
+            log.warning("journal entry not written", container=name, error=str(exc))
+            return
+        self.done_keys.append(key)
 
     async def forget(self, name: str) -> None:
         data = self.inspected.get(name)
@@ -347,15 +361,7 @@ class PlanRun:
                 continue
             current = self.inspected.get(name) or {}
             if current.get("Image") == new_id and current.get("Id") != action.container_id:
-                # A plan delivered again after its executor died: the update had finished.
-                note = "finished after the executor was restarted"
-                self.results[name] = self.result(
-                    action,
-                    "updated",
-                    new_image_id=new_id,
-                    new_container_id=str(current.get("Id")),
-                    notes=(note,),
-                )
+                self.results[name] = await self._already_replaced(action, new_id, current)
                 continue
             if mode == "no_restart":
                 error = "--no-restart: the new image is pulled, the container is not recreated"
@@ -366,6 +372,31 @@ class PlanRun:
             stale[name] = action
             self.new_ids[name] = new_id
         return stale
+
+    async def _already_replaced(
+        self, action: UpdateAction, new_id: str, current: dict[str, Any]
+    ) -> ContainerResult:
+        """The container is on the new build already. `updated` only when this very plan
+        did it and has not reported it (a plan delivered again after its executor died: the
+        journal says `done` for it); else an earlier plan did, and reported it: up to date,
+        so that one transition is never reported twice."""
+        key = journal_key(self.plan.host, action.container_id)
+        entry = await self.executor.journal_get(key)
+        if entry is not None and entry.plan_id == self.plan.plan_id and entry.step == "done":
+            self.done_keys.append(key)
+            return self.result(
+                action,
+                "updated",
+                new_image_id=new_id,
+                new_container_id=str(current.get("Id")),
+                notes=("finished after the executor was restarted",),
+            )
+        return self.result(
+            action,
+            "fresh",
+            new_image_id=new_id,
+            notes=("already on the new build: updated by an earlier cycle",),
+        )
 
     async def _pre_update(self, stale: dict[str, UpdateAction]) -> None:
         for name in list(stale):
@@ -468,8 +499,10 @@ class PlanRun:
             moved=tuple(self.moved),
         )
         await self._note_moved(name, str(data["Id"]))
-        if not (hand_over and outcome.status == "updated"):
-            await self.forget(name)  # a hand-over is finished by the new instance
+        if outcome.status == "updated" and not hand_over:
+            await self.mark_done(name, outcome.new_container_id)
+        elif not hand_over:  # a hand-over is finished by the new instance
+            await self.forget(name)
         new_id = self.new_ids[name]
         if outcome.status != "updated":
             await self.progress(name, outcome.status, outcome.error)

@@ -26,6 +26,8 @@ log = get_logger("vigil.executor")
 
 _ASIDE = re.compile(rf"^(?P<name>.+){re.escape(ASIDE_MARKER)}(?P<short>[0-9a-f]{{12}})$")
 
+FINISHED = "the update had finished"
+
 Action = Literal["finish", "roll_back", "start_old", "start_new", "leave", "nothing"]
 
 
@@ -61,6 +63,16 @@ def decide(
     `name`; `old_under_name`: whether `current` is the old container itself (never renamed).
     """
     was_running = entry.was_running if entry is not None else True
+    if entry is not None and entry.step == "done":
+        # Finished, only not reported: at most the old container is left to remove.
+        if aside is not None and current is not None and not old_under_name:
+            labels = (current.get("Config") or {}).get("Labels") or {}
+            if labels.get(REPLACES_LABEL) == str(aside.get("Id")):
+                return Recovery(
+                    action="finish", name=name, old_id=str(aside.get("Id")),
+                    new_id=str(current.get("Id")), reason="the old container is removed",
+                )  # fmt: skip
+        return Recovery(action="nothing", name=name, reason=FINISHED)
     ours = (
         current is not None
         and not old_under_name
@@ -110,7 +122,7 @@ def decide(
                 action="start_new", name=name, new_id=str(current.get("Id")),
                 reason="the old container is gone: the new one is started",
             )  # fmt: skip
-        return Recovery(action="nothing", name=name, reason="the update had finished")
+        return Recovery(action="nothing", name=name, reason=FINISHED)
     return Recovery(action="nothing", name=name, reason="nothing left to recover")
 
 
@@ -208,11 +220,14 @@ def recover(
     remove_volumes: bool,
     others: Mapping[str, str] | None = None,
     stop_timeout: float = 10.0,
+    finished: dict[str, str] | None = None,
 ) -> list[str]:
     """Finish or roll back every interrupted replacement on this engine (blocking: run in a
     thread), except those another host's executor journals (`others`, see owned_elsewhere):
     that one is alive, or will recover them itself. A stop the engine still carries out is
-    waited for first (`stop_timeout`: the executor's). Returns what was done, one line each."""
+    waited for first (`stop_timeout`: the executor's). Returns what was done, one line each;
+    `finished` gets the journal key and new container id of each update found finished (its
+    report is still to be published by the plan delivered again)."""
     api = client.api
     await_stops(api, entries, stop_timeout)
     listed = api.containers(all=True)
@@ -234,6 +249,7 @@ def recover(
         if match:
             cases[match["name"]] = (cases.get(match["name"], (None, None))[0], data)
     done: list[str] = []
+    key_of = {e.name: k for k, e in entries.items()}
     for name, (entry, aside) in sorted(cases.items()):
         current = by_name.get(name)
         old_under_name = (
@@ -244,6 +260,9 @@ def recover(
             done.append(f"{name}: left alone: the executor of host {owner} is replacing it")
             continue
         decision = decide(name, entry, aside, current, old_under_name)
+        ended = decision.action == "finish" or decision.reason == FINISHED
+        if ended and entry is not None and finished is not None and current is not None:
+            finished[key_of[name]] = str(current.get("Id"))
         if decision.action == "nothing":
             continue
         try:

@@ -60,6 +60,11 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
 
 
+# How long a finished replacement whose report never went out waits for its plan to be
+# delivered again; a plan that never comes back (removed from the stream) is not waited for.
+DONE_KEPT_S = 3600.0
+
+
 def interrupted_summary(
     reason: str, results: Iterable[ContainerResult], left: Iterable[str]
 ) -> str:
@@ -102,6 +107,8 @@ class Executor:
         self.draining = ""  # why, once draining: e.g. "vigil was stopped (SIGTERM)"
         self._idle = asyncio.Event()
         self._idle.set()
+        # By plan id: journal keys of finished replacements whose report is not out yet.
+        self._done_keys: dict[str, list[str]] = {}
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -136,6 +143,7 @@ class Executor:
             except nats.js.errors.KeyNotFoundError:
                 continue
         entries = parse_entries(raw)
+        finished: dict[str, str] = {}
         for entry in entries.values():
             if entry.was_running:
                 self.ran_before.setdefault(entry.plan_id, set()).add(entry.name)
@@ -146,15 +154,34 @@ class Executor:
             self.config.remove_volumes,
             others,
             self.config.stop_timeout,
+            finished,
         )
         for line in done:
             log.warning("recovered an interrupted update", host=self.config.host_id, what=line)
+        now = time.time()
         for key in keys:
+            found = entries.get(key)
+            if found is not None and key in finished:
+                # Finished, never reported: the plan, delivered again, reports it (once).
+                done_entry = msgspec.structs.replace(found, step="done", new_id=finished[key])
+                if found.step != "done":
+                    done_entry = msgspec.structs.replace(done_entry, at=now)
+                if now - done_entry.at < DONE_KEPT_S:
+                    await self.journal_put(key, done_entry)
+                    continue
             await self.journal_forget(key)
         return done
 
     async def journal_put(self, key: str, entry: JournalEntry) -> None:
         await self.journal.put(key, msgspec.json.encode(entry))
+
+    async def journal_get(self, key: str) -> JournalEntry | None:
+        try:
+            raw = (await self.journal.get(key)).value or b""
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        entries = parse_entries([(key, raw)])
+        return entries.get(key)
 
     async def journal_forget(self, key: str) -> None:
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):
@@ -183,6 +210,9 @@ class Executor:
                 self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
             )
             self.ran_before.pop(plan.plan_id, None)
+            # Reported: nothing to say of them again if this plan is delivered once more.
+            for key in self._done_keys.pop(plan.plan_id, ()):
+                await self.journal_forget(key)
         finally:
             self._idle.set()
 
@@ -199,6 +229,7 @@ class Executor:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
             run = PlanRun(self, plan)
+            self._done_keys[plan.plan_id] = run.done_keys
             try:
                 results = await run.run()
             except Exception:
