@@ -107,7 +107,8 @@ class PlanRun:
 
     async def progress(self, name: str, phase: str, message: str = "") -> None:
         index, total = self.index.get(name, 0), len(self.actions)
-        log.info(f"[{index}/{total}] {name}: {phase}", message=message, host=self.plan.host)
+        counter = f"[{index}/{total}] " if index else ""  # a dependent restarted: no action
+        log.info(f"{counter}{name}: {phase}", message=message, host=self.plan.host)
         event = ProgressEvent(
             plan_id=self.plan.plan_id,
             scan_id=self.plan.scan_id,
@@ -225,6 +226,7 @@ class PlanRun:
             # Replacements whose dependents may not have followed yet (a plan delivered
             # again after its executor died between the two).
             self.moved = replaced(self.inspected.values())
+            self._number_in_update_order(names)
         dependency_notes = await self._check_depends_on(names)
         await self._hooks("pre-check", names)
         stale = await self._pull_all()
@@ -256,6 +258,16 @@ class PlanRun:
         for name, text in dependency_notes.items():
             self.note(name, text)
         return [self.results[n] for n in names if n in self.results]
+
+    def _number_in_update_order(self, names: list[str]) -> None:
+        """Number the actions (`[i/N]`) and take them (pulls first) in the order they are
+        updated: what is depended on first, then by name; not in the order of the plan."""
+        nodes = [node_from_inspect(d) for d in self.inspected.values()]
+        order = plan_order(nodes, self.actions, allowed=names)
+        ranked = [n for n in order.start if n in self.actions]
+        ranked += [n for n in self.actions if n not in ranked]  # a cycle, or not on the host
+        self.actions = {n: self.actions[n] for n in ranked}
+        self.index = {n: i for i, n in enumerate(ranked, 1)}
 
     def cut_short(self, error: str) -> list[ContainerResult]:
         """The results when the run stopped half-way (the engine went away): what finished
