@@ -139,3 +139,73 @@ async def test_sigterm_at_a_step_finishes_or_puts_back_and_reports_before_exit(
         assert keys == [], f"SIGTERM at {phase}: journal still holds {keys}"
     finally:
         await bus.close()
+
+
+@pytest.mark.timeout(150)
+async def test_a_second_sigterm_exits_now_and_the_journal_recovers(
+    nats_server: EmbeddedNats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """A second SIGTERM while the first lets the update in flight finish means "exit now":
+    the executor does not wait for the update; the next executor finishes or rolls it back
+    from the journal, and the container runs under its name."""
+    bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="twice")
+    try:
+        await bus.ensure_streams()
+        run_nats = Nats(bus, ["--nats-url", nats_server.url])
+        tag = f"{registry.host}/{names('app')}:latest"
+        old_image = build_test_image(docker_client, tag, marker="v1", extra=SLOW)
+        push_image(docker_client, tag)
+        name = names("web")
+        docker_client.containers.run(tag, name=name, detach=True)
+        data = docker_client.api.inspect_container(name)
+        new_image = build_test_image(docker_client, tag, marker="v2", extra=SLOW)
+        push_image(docker_client, tag)
+        docker_client.api.remove_image(tag)
+        seen: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        reports: dict[str, Report] = {}
+
+        async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+            await seen.put(event)
+
+        async def on_report(report: Report, headers: dict[str, str]) -> None:
+            reports[report.plan_id] = report
+
+        await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
+        await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
+        plan = Plan(
+            plan_id=uuid.uuid4().hex, scan_id=uuid.uuid4().hex, host=HOST,
+            created_at=time.time(),
+            actions=(UpdateAction(container_id=data["Id"], container_name=name, image=tag,
+                                  old_image_id=data["Image"]),),
+        )  # fmt: skip
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log")
+        executors.append(first)
+        await first.start()
+        await consumer_ready(bus)
+        await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+        while True:
+            event = await asyncio.wait_for(seen.get(), 60)
+            if event.container == name and event.phase == "health-check":
+                break
+        assert first.proc is not None
+        first.proc.send_signal(signal.SIGTERM)
+        first.proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(first.proc.wait(), 60)
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log")
+        executors.append(second)
+        await second.start()
+        report = await report_of(reports, plan.plan_id, tmp_path / "executor-2.log")
+        await second.stop()
+        after = docker_client.api.inspect_container(name)
+        assert after["State"]["Running"], report.results
+        assert after["Image"] in (old_image, new_image)
+        assert report.results[0].status in ("updated", "rolled_back"), report.results
+        aside = [c.name for c in docker_client.containers.list(all=True) if ASIDE_MARKER in c.name]
+        assert not [n for n in aside if name in n], aside
+    finally:
+        await bus.close()
