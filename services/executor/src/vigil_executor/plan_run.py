@@ -396,6 +396,10 @@ class PlanRun:
         entry = await self.executor.journal_get(key)
         if entry is not None and entry.plan_id == self.plan.plan_id and entry.step == "done":
             self.done_keys.append(key)
+            if entry.was_running and not _running(current):
+                state = (current.get("State") or {}).get("Status")
+                error = f"on the new build but does not run (state: {state})"
+                return self.result(action, "failed", error=error, new_image_id=new_id)
             return self.result(
                 action,
                 "updated",
@@ -511,11 +515,16 @@ class PlanRun:
             moved=tuple(self.moved),
         )
         await self._note_moved(name, str(data["Id"]))
-        if outcome.status == "updated" and not hand_over:
-            await self.mark_done(name, outcome.new_container_id)
-        elif not hand_over:  # a hand-over is finished by the new instance
-            await self.forget(name)
         new_id = self.new_ids[name]
+        problem = ""
+        if outcome.status == "updated":
+            problem = await asyncio.to_thread(
+                self._not_updated, name, outcome.new_container_id, new_id, start and not hand_over
+            )
+        if outcome.status == "updated" and not hand_over and not problem:
+            await self.mark_done(name, outcome.new_container_id)
+        elif not (hand_over and outcome.status == "updated"):  # a hand-over: the new one's
+            await self.forget(name)
         if outcome.status != "updated":
             await self.progress(name, outcome.status, outcome.error)
             self.results[name] = self.result(
@@ -526,9 +535,6 @@ class PlanRun:
                 notes=outcome.notes,
             )
             return
-        problem = await asyncio.to_thread(
-            self._not_updated, name, outcome.new_container_id, new_id, start and not hand_over
-        )
         if problem:
             await self.progress(name, "failed", problem)
             self.results[name] = self.result(
