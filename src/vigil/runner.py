@@ -282,7 +282,15 @@ async def _run(
         if options.GATEWAY in wanted:
             gateway_bus = await connect("vigil-registry-gateway")
             gateway = Gateway(gateway_bus, _gateway_config(values, env), redactor, telemetry)
-            closers.append(gateway.close)
+
+            async def close_gateway(bus: Bus = gateway_bus, service: Gateway = gateway) -> None:
+                # Its bus first: a check in flight ends (answered, or cut at the drain timeout)
+                # before its HTTP client closes, rather than failing with "client has been
+                # closed" (an ERROR) or blaming the registry ("unreachable") at a normal stop.
+                await bus.close()
+                await service.close()
+
+            closers.append(close_gateway)
             await gateway.start()
             await heartbeat(gateway_bus, options.GATEWAY)
             metrics.add(GatewayCollector(gateway))

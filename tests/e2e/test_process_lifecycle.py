@@ -407,7 +407,8 @@ def test_a_sigterm_while_the_registry_is_slow_logs_no_error(
     tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
 ) -> None:
     """SIGTERM while the gateway waits for a slow registry: the check in flight is dropped
-    quietly (no ERROR line, no traceback) and Vigil exits 0."""
+    quietly (no ERROR line, no traceback, no "image check failed" blaming the registry: it
+    was the gateway's own HTTP client, closed under the check) and Vigil exits 0."""
     with RegistryProxy(registry.url) as proxy:
         web = names("web")
         StaleContainer(docker_client, proxy.host, web, names("app"))
@@ -428,7 +429,10 @@ def test_a_sigterm_while_the_registry_is_slow_logs_no_error(
     bad = [
         line
         for line in vigil.output.splitlines()
-        if " ERROR " in line or "Traceback" in line or "never retrieved" in line
+        if " ERROR " in line
+        or "Traceback" in line
+        or "never retrieved" in line
+        or "image check failed" in line
     ]
     assert status == 0, vigil.output
     assert bad == [], vigil.output
