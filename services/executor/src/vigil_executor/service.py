@@ -32,6 +32,7 @@ from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
+from vigil_shared.engine_port import Engine
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
@@ -72,7 +73,9 @@ def pinned(image: str, digest: str) -> str:
 
 
 class Executor:
-    def __init__(self, bus: Bus, engine: Any, config: ExecutorConfig, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bus: Bus, engine: Engine, config: ExecutorConfig, telemetry: Telemetry
+    ) -> None:
         self.bus = bus
         self.engine = engine
         self.config = config
