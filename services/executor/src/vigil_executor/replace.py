@@ -29,6 +29,7 @@ from vigil_executor.stopping import stop_container
 from vigil_executor.ties import Moved, retarget
 from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
 from vigil_shared.engine_port import Engine, EngineApi
+from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -73,14 +74,6 @@ def pull_image(client: Engine, reference: str, auth: dict[str, str] | None) -> s
 
 def _not_found(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 404 or "No such container" in str(exc)
-
-
-def _split_tag(image: str) -> tuple[str, str]:
-    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return image, "latest"
-    return name, tag
 
 
 def _connect(api: EngineApi, container_id: str, attachment: NetworkAttachment) -> None:
@@ -506,7 +499,7 @@ def _create_on_image(
     if "@" in image or not image_id:
         _create(api, by_id if image_id else spec, name, created)
         return
-    repo, tag = _split_tag(image)
+    repo, tag = split_tag(image)
     try:
         current = str(api.inspect_image(image)["Id"])
     except Exception:

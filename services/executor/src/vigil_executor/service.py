@@ -33,6 +33,7 @@ from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
 from vigil_shared.engine_port import Engine
+from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
@@ -57,14 +58,6 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     # keeps its plan with in-progress acks meanwhile).
     plan_ack_wait: float = 30.0
     engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
-
-
-def split_tag(image: str) -> tuple[str, str]:
-    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return image, "latest"
-    return name, tag
 
 
 def pinned(image: str, digest: str) -> str:
