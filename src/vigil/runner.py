@@ -302,7 +302,7 @@ async def _run(
             executor_bus = await connect(f"vigil-executor-{host}")
             executor = Executor(
                 executor_bus,
-                engine,
+                engines[host],
                 ExecutorConfig(
                     host_id=host,
                     cleanup=bool(values.get("cleanup")),

@@ -233,14 +233,6 @@ def range_for(policy: UpdatePolicy, current: Version) -> Range:
     return parse_range(policy.range)
 
 
-def split_tag(image: str) -> tuple[str, str]:
-    """`host:5000/app:1.2.3` -> (`host:5000/app`, `1.2.3`); no tag -> `latest`."""
-    name, sep, tag = image.rpartition(":")
-    if not sep or "/" in tag:
-        return image, "latest"
-    return name, tag
-
-
 class TagChoice(msgspec.Struct, frozen=True, kw_only=True):
     tag: str = ""  # the tag to move to; empty: none newer in range
     error: str = ""  # why no choice can be made (the container's tag is no version)

@@ -20,6 +20,7 @@ from vigil_executor.replace import has_healthcheck, restore_tied
 from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry, aside_name
+from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -215,7 +216,7 @@ def await_stops(api: Any, entries: Mapping[str, JournalEntry], stop_timeout: flo
 
 
 def recover(
-    client: Any,
+    client: Engine,
     entries: Mapping[str, JournalEntry],
     remove_volumes: bool,
     others: Mapping[str, str] | None = None,
@@ -274,7 +275,9 @@ def recover(
     return done
 
 
-def _carry_out(api: Any, decision: Recovery, remove_volumes: bool, moved: list[Moved]) -> None:
+def _carry_out(
+    api: EngineApi, decision: Recovery, remove_volumes: bool, moved: list[Moved]
+) -> None:
     if decision.action == "finish":
         api.remove_container(decision.old_id, v=remove_volumes, force=True)
     elif decision.action == "roll_back":
@@ -291,7 +294,7 @@ def _carry_out(api: Any, decision: Recovery, remove_volumes: bool, moved: list[M
         api.start(decision.new_id)
 
 
-def _restored_tied(api: Any, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
+def _restored_tied(api: EngineApi, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
     """An old container that names a container replaced meanwhile (its shared namespace's
     or its link's, now gone) cannot start again as it is: it is created again from its own
     settings, tied to the replacement, on its old image (replace.restore_tied). Whether it

@@ -34,6 +34,8 @@ from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
+from vigil_shared.engine_port import Engine
+from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
@@ -74,21 +76,15 @@ def interrupted_summary(
     return f"interrupted: {updated} updated, {len(set(left))} left for the next cycle ({reason})"
 
 
-def split_tag(image: str) -> tuple[str, str]:
-    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return image, "latest"
-    return name, tag
-
-
 def pinned(image: str, digest: str) -> str:
     """The reference of exactly the build the gateway resolved: `name@sha256:...`."""
     return f"{split_tag(image)[0]}@{digest}"
 
 
 class Executor:
-    def __init__(self, bus: Bus, engine: Any, config: ExecutorConfig, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bus: Bus, engine: Engine, config: ExecutorConfig, telemetry: Telemetry
+    ) -> None:
         self.bus = bus
         self.engine = engine
         self.config = config

@@ -23,8 +23,14 @@ from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryErr
 from vigil_gateway.tags import TagLister, TagListError
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
-from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
-from vigil_shared.semver import PolicyError, parse_policy, pick_tag, split_tag
+from vigil_shared.imageref import (
+    ImageRef,
+    InvalidImageRef,
+    local_digests_for,
+    parse_image_ref,
+    split_tag,
+)
+from vigil_shared.semver import PolicyError, parse_policy, pick_tag
 
 K = TypeVar("K")
 

@@ -29,6 +29,7 @@ from vigil_shared.contracts import (
     Plan,
     ScanCommand,
 )
+from vigil_shared.engine_port import Engine
 from vigil_shared.imageref import InvalidImageRef
 from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import Telemetry
@@ -54,7 +55,9 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Scanner:
-    def __init__(self, bus: Bus, engine: Any, config: ScannerConfig, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bus: Bus, engine: Engine, config: ScannerConfig, telemetry: Telemetry
+    ) -> None:
         self.bus = bus
         self.engine = engine
         self.config = config
