@@ -132,6 +132,17 @@ OPTIONS: tuple[Option, ...] = (
         "the embedded one), 1, 3 or 5; an existing stream is brought to it (auto only raises)",
     ),
     _o(
+        "--nats-ready-timeout",
+        env="VIGIL_NATS_READY_TIMEOUT",
+        kind="duration",
+        default=60.0,
+        metavar="DURATION",
+        help="how long a service waits at start for NATS JetStream to answer while it sets up "
+        "its streams, buckets and consumers (a cluster started at the same moment is still "
+        "electing its leader), retrying with a backoff and saying what it waits for; then it "
+        "exits 2 (default 60s)",
+    ),
+    _o(
         "--subject-prefix",
         env="VIGIL_SUBJECT_PREFIX",
         kind="str",
@@ -1287,6 +1298,7 @@ NUMBER_RULES: Mapping[str, NumberRule] = {
     "dashboard_port": NumberRule(0, "a TCP port; 0 takes a free one", high=65535),
     "dashboard_check_interval": NumberRule(0, "e.g. 5m; 0 asks the gateway nothing"),
     "notifications_delay": NumberRule(0, "seconds, 0 sends at once"),
+    "nats_ready_timeout": NumberRule(0, "e.g. 60s", low_inclusive=False),
 }
 
 
