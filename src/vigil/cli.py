@@ -28,6 +28,7 @@ from pathlib import Path
 
 from vigil import options
 from vigil.options import UsageError
+from vigil.usage_words import reword
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +92,12 @@ COMMANDS = (*options.SERVICES, *options.TOOLS)
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        metavars = {
+            a.option_strings[0]: str(a.metavar or "VALUE")
+            for a in self._actions
+            if a.option_strings
+        }
+        raise UsageError(reword(message, self.prog, metavars))
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:

@@ -360,12 +360,12 @@ async def _run(
                 scanners[0], first, host, notifier, shutdown, stop, _drainer(executor, shutdown)
             )
         if values.get("dashboard_port") is not None:
-            from vigil.dashboard.command import start_dashboard
+            from vigil.dashboard.command import dashboard_config, serve_problem, start_dashboard
 
             try:
                 dashboard = await start_dashboard(await connect("vigil-dashboard"), values)
             except OSError as exc:  # the port is taken, the address is not this machine's
-                raise StartupError(f"--dashboard-port: cannot serve the dashboard: {exc}") from None
+                raise StartupError(serve_problem(exc, dashboard_config(values))) from None
             closers.append(dashboard.close)
 
         shutdown.graceful(stop)

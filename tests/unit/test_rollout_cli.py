@@ -30,8 +30,8 @@ NEW = "sha256:" + "b" * 64
          "--rollout: soak='soon' is not a duration"),
         (["rollout", "abort"], "vigil rollout abort needs the rollout's ID"),
         (["rollout", "resume"], "vigil rollout resume needs the rollout's ID"),
-        (["rollout", "restart", "x"], "invalid choice: 'restart'"),
-        (["approve"], "the following arguments are required: ID"),
+        (["rollout", "restart", "x"], "'restart': no such action of vigil rollout"),
+        (["approve"], "vigil approve needs ID"),
     ],
 )  # fmt: skip
 def test_bad_usage_is_refused_naming_what_is_wrong(
