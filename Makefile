@@ -32,11 +32,16 @@ run: install
 prepare-test-env:
 	@bash scripts/prepare-test-env.sh
 
-test: install prepare-test-env  ## set up and run the whole suite
+# The linters first: `make test` is CI's one command (.ci/run), so ruff and mypy stay clean.
+test: install lint prepare-test-env  ## set up, lint and run the whole suite
 	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest --durations=15 $(ARGS)
 
 test-unit: install
 	$(VENV)/bin/pytest tests/unit $(ARGS)
+
+# The suites on real parts only (engine, registry, NATS): integration, e2e, faults, deploy.
+test-integration: install prepare-test-env
+	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest tests/integration tests/e2e tests/faults tests/deploy $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
