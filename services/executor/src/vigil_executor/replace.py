@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from vigil_executor.podman_api import PodmanHealthRuns, image_inspect
 from vigil_executor.recreate import (
     CreateSpec,
     NetworkAttachment,
@@ -28,6 +29,7 @@ from vigil_executor.recreate import (
 from vigil_executor.stopping import stop_container
 from vigil_executor.ties import Moved, retarget
 from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
+from vigil_shared.engine_kind import engine_of
 from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
@@ -120,6 +122,8 @@ def _not_carried_over(old: dict[str, Any]) -> list[str]:
 
 def _inspect_image(client: Engine, image_id: str) -> dict[str, Any] | None:
     try:
+        if engine_of(client.api) == "podman":
+            return image_inspect(client.api, image_id)
         data: dict[str, Any] = client.api.inspect_image(image_id)
     except Exception:
         return None
@@ -179,6 +183,7 @@ def replace_container(
         _inspect_image(client, str(old.get("Image") or "")),
         image,
         anonymous_volumes="fresh" if remove_volumes else "take_over",
+        engine=engine_of(api),
     )
     spec.body.setdefault("Labels", {})
     spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
@@ -397,6 +402,7 @@ def _health_gate(api: EngineApi, container_id: str, timeout: float, on_step: Ste
         return ""
     on_step("health-check", f"waiting up to {timeout:g}s for the new container to be healthy")
     deadline = time.monotonic() + timeout
+    podman_runs = PodmanHealthRuns(api, container_id, data) if engine_of(api) == "podman" else None
     while True:
         state = data.get("State") or {}
         status = (state.get("Health") or {}).get("Status")
@@ -410,6 +416,8 @@ def _health_gate(api: EngineApi, container_id: str, timeout: float, on_step: Ste
         if time.monotonic() >= deadline:
             return f"the new container was not healthy within {timeout:g}s (health: {status})"
         time.sleep(0.5)
+        if podman_runs is not None:
+            podman_runs.tick()
         data = api.inspect_container(container_id)
 
 
@@ -481,7 +489,8 @@ def _restore_removed(
         return refused
     _wait_removed(api, new_id, timeout=10.0)
     old_image = str(old.get("Image") or "")
-    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    # None: every setting kept as it was
+    spec = build_create_spec(old, None, image, engine=engine_of(api))
     try:
         restored = _create_again(api, spec, name, image, old_image, start=True)
     except Exception as exc:
@@ -560,7 +569,8 @@ def restore_tied(
         refused = _remove_failed_new(api, new_id, error)
         if refused is not None:
             return refused
-    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    # None: every setting kept as it was
+    spec = build_create_spec(old, None, image, engine=engine_of(api))
     spec.body["Labels"] = {**(spec.body.get("Labels") or {}), REPLACES_LABEL: old_id}
     old_image = str(old.get("Image") or "")
     try:
