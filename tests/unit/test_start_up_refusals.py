@@ -115,8 +115,7 @@ def test_what_is_meant_together_starts(argv: list[str], command: str) -> None:
 def test_a_dashboard_token_without_a_dashboard_is_warned_about_once() -> None:
     _, warnings = resolve(["--dashboard-token", "t"])
     assert warnings == [
-        "--dashboard-token is not used: the all-in-one serves no dashboard without "
-        "--dashboard-port"
+        "--dashboard-token is not used: the all-in-one serves no dashboard without --dashboard-port"
     ]
     _, warnings = resolve([], {"VIGIL_DASHBOARD_TOKEN": "t"})
     assert [w for w in warnings if "VIGIL_DASHBOARD_TOKEN (--dashboard-token)" in w] == warnings
