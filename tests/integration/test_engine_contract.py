@@ -107,6 +107,15 @@ def _explanation(exc: BaseException) -> str:
     return str(getattr(exc, "explanation", None) or exc)
 
 
+def test_the_version_answer_names_the_engine(side: Side) -> None:
+    from vigil_shared.engine_kind import identify_engine
+
+    answer = side.api.version()
+    assert answer["ApiVersion"]
+    # The suite's engines (DOCKER_HOST, the fake) are Docker; Podman has its own cases.
+    assert identify_engine(answer).kind == "docker"
+
+
 def test_a_created_container_is_inspected_by_name_and_id(side: Side) -> None:
     tag = f"{side.repo()}:latest"
     image_id = side.image(tag, "v1")

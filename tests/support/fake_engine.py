@@ -452,6 +452,18 @@ class FakeApi:
             "ContainerID": run.container,
         }
 
+    # ---- the engine itself ---------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        """A Docker engine's `/version` answer (what vigil_shared.engine_kind reads)."""
+        self._enter("version")
+        return {
+            "Version": "20.10.24+dfsg1",
+            "ApiVersion": "1.41",
+            "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
+            "Platform": {"Name": ""},
+        }
+
     # ---- networks ------------------------------------------------------------------------
 
     def connect_container_to_network(

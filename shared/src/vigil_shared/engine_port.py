@@ -80,6 +80,9 @@ class EngineApi(Protocol):
 
     def exec_inspect(self, exec_id: ExecRef) -> dict[str, Any]: ...
 
+    # ---- the engine itself -------------------------------------------------------------
+    def version(self) -> dict[str, Any]: ...
+
     # ---- networks ----------------------------------------------------------------------
     def connect_container_to_network(
         self,
