@@ -7,7 +7,7 @@ VENV := .venv
 ARGS ?=
 IMAGE ?= vigil:latest
 
-.PHONY: install run test test-unit test-integration lint bench prepare-test-env image clean
+.PHONY: install run test test-unit test-integration lint bench prepare-test-env image clean chaos
 
 # uv is installed into a private tool venv so that nothing on the machine needs changing.
 $(UV):
@@ -50,6 +50,13 @@ lint: install
 
 bench: install prepare-test-env
 	$(VENV)/bin/python -m bench $(ARGS)
+
+# The chaos soak (tests/faults/test_chaos.py), longer than CI's: make chaos ROUNDS=200 SEED=7.
+ROUNDS ?= 60
+SEED ?= $(shell date +%s)
+chaos: install prepare-test-env
+	CHAOS_ROUNDS=$(ROUNDS) CHAOS_SEED=$(SEED) TESTCONTAINERS_RYUK_DISABLED=true \
+		$(VENV)/bin/pytest -p no:cacheprovider tests/faults/test_chaos.py $(ARGS)
 
 # The container image of deploy/Dockerfile; the build itself needs no network (docs/deploy.md).
 image: install  ## build the container image as $(IMAGE)
