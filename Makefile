@@ -56,7 +56,7 @@ ROUNDS ?= 60
 SEED ?= $(shell date +%s)
 chaos: install prepare-test-env
 	CHAOS_ROUNDS=$(ROUNDS) CHAOS_SEED=$(SEED) TESTCONTAINERS_RYUK_DISABLED=true \
-		$(VENV)/bin/pytest -p no:cacheprovider tests/faults/test_chaos.py $(ARGS)
+		$(VENV)/bin/pytest -p no:cacheprovider -m chaos tests/faults/test_chaos.py $(ARGS)
 
 # The container image of deploy/Dockerfile; the build itself needs no network (docs/deploy.md).
 image: install  ## build the container image as $(IMAGE)
