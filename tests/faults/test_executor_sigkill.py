@@ -38,6 +38,8 @@ HOST = "fault"
 # Slow enough to be killed in the middle of: stopping takes ~2 s (TERM is answered late),
 # and the new container needs a few seconds to report healthy.
 # (An ENTRYPOINT: the test image's own CMD comes after these lines and would win.)
+HOOK_LABEL = "com.centurylinklabs.watchtower.lifecycle"
+HOOKS = ("--plan-ack-wait", "2", "--stop-timeout", "5", "--enable-lifecycle-hooks")
 SLOW = (
     'HEALTHCHECK --interval=1s --timeout=1s --retries=5 CMD ["test", "-f", "/ready"]\n'
     'ENTRYPOINT ["/bin/sh", "-c", "trap \'sleep 2; exit 0\' TERM; '
@@ -340,7 +342,7 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("phase", ["removing-old", "done"])
+@pytest.mark.parametrize("phase", ["removing-old", "hook:post-update"])
 async def test_a_recovered_update_is_reported_updated_once(
     phase: str,
     nats_server: EmbeddedNats,
@@ -353,7 +355,12 @@ async def test_a_recovered_update_is_reported_updated_once(
     """Two plans for one transition (the next cycle planned it again before the first plan's
     report was out), the executor SIGKILLed near the end of the first: the first plan,
     delivered again, and the second together say `updated` exactly once; the other says up
-    to date (it was reported twice, the second time `in 0.0s`)."""
+    to date (it was reported twice, the second time `in 0.0s`).
+
+    The kill must land before the first report is out. Killing on the `done` line raced the
+    report (a few milliseconds behind it; CI lost that race once), so a post-update hook that
+    sleeps its first time holds the executor after the journal says `done` and before it
+    reports: `hook:post-update` is that window, deterministically."""
     bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="once")
     try:
         await bus.ensure_streams()
@@ -362,7 +369,11 @@ async def test_a_recovered_update_is_reported_updated_once(
         build_test_image(docker_client, tag, marker="v1", extra=SLOW)
         push_image(docker_client, tag)
         name = names("web")
-        docker_client.containers.run(tag, name=name, detach=True)
+        # Sleeps only its first time: the recovered run's hook (same container) is instant.
+        hold = "test -e /tmp/held || { touch /tmp/held; sleep 60; }"
+        docker_client.containers.run(
+            tag, name=name, detach=True, labels={f"{HOOK_LABEL}.post-update": hold}
+        )
         new_image = build_test_image(docker_client, tag, marker="v2", extra=SLOW)
         push_image(docker_client, tag)
         docker_client.api.remove_image(tag)
@@ -387,7 +398,7 @@ async def test_a_recovered_update_is_reported_updated_once(
                  created_at=time.time(), actions=(action,))
             for _ in range(2)
         ]  # fmt: skip
-        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log")
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log", HOOKS)
         executors.append(first)
         await first.start()
         await consumer_ready(bus)
@@ -400,7 +411,7 @@ async def test_a_recovered_update_is_reported_updated_once(
                 break
         await first.proc.wait() if first.proc else None
         assert not reports, "killed too late: the first report was out"
-        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log")
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log", HOOKS)
         executors.append(second)
         await second.start()
         for plan in plans:
