@@ -350,3 +350,29 @@ async def test_a_teams_url_posts_a_message_card(receivers: list[Receiver]) -> No
         "text": "Updated web",
         "themeColor": "FF0000",
     }
+
+
+@pytest.mark.parametrize("case", ["https-to-plain-http", "connection-refused"])
+async def test_a_failed_generic_post_says_why(
+    case: str, receivers: list[Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    """generic:// means https (shoutrrr's rule): sent to a plain-http receiver it fails the
+    TLS handshake, and the log says so and how to fix it; a closed port says refused. Apprise
+    alone said only 'the service did not take the notification'."""
+    caplog.set_level(logging.INFO)
+    if case == "https-to-plain-http":
+        port = receiver(receivers).port
+        expected = ["TLS handshake with 127.0.0.1", "?disabletls=yes"]
+    else:
+        port = free_port()
+        expected = [f"cannot connect to 127.0.0.1:{port} (https)", "refused"]
+    target = translate(f"generic://127.0.0.1:{port}/hook")
+    sent = await deliver(target, Message(title="t", body="b", kind="info", scan_id="s",
+                                         hosts=("h1",)), RetryPolicy(attempts=1))  # fmt: skip
+    assert not sent
+    [given_up] = [r for r in caplog.records if r.getMessage() == "notification not sent; giving up"]
+    error = given_up.fields["error"]  # type: ignore[attr-defined]
+    for part in expected:
+        assert part in error, error
+    if case == "https-to-plain-http":
+        assert receivers[0].requests == []  # the probe posts nothing

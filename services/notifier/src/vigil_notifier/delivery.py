@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import smtplib
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 
+import httpx
 import msgspec
 
 from vigil_notifier.policy import Message
+from vigil_notifier.reachability import explain, probe
 from vigil_notifier.urls import SmtpProbe, Target
 from vigil_notifier.webhooks import Webhook, payload_for
 from vigil_shared.logs import get_logger
@@ -79,24 +77,22 @@ def choose_smtp_url(probe: SmtpProbe, starttls_url: str) -> str:
 def post_webhook(hook: Webhook, title: str, body: str) -> None:
     """Post the JSON watchtower's legacy service posts (blocking); DeliveryError when the
     service does not take it. The URL carries secrets: errors never show it."""
-    data = json.dumps(payload_for(hook, title, body)).encode()
-    request = urllib.request.Request(
-        hook.url, data=data, method="POST", headers={"Content-Type": "application/json"}
-    )
-    context = ssl.create_default_context()
-    if not hook.verify_tls:  # --notification-gotify-tls-skip-verify, explicitly
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S, context=context) as res:
-            status = res.status
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"the {hook.kind} webhook answered {exc.code} {exc.reason}") from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        # verify=False only for --notification-gotify-tls-skip-verify, explicitly.
+        answer = httpx.post(
+            hook.url,
+            json=payload_for(hook, title, body),
+            timeout=WEBHOOK_TIMEOUT_S,
+            verify=hook.verify_tls,
+        )
+    except httpx.HTTPError as exc:
+        # httpx's messages name the host at most, never the path (the secret).
+        reason = str(exc) or type(exc).__name__
         raise DeliveryError(f"cannot reach the {hook.kind} webhook: {reason}") from None
-    if not 200 <= status < 300:
-        raise DeliveryError(f"the {hook.kind} webhook answered {status}")
+    if not answer.is_success:
+        raise DeliveryError(
+            f"the {hook.kind} webhook answered {answer.status_code} {answer.reason_phrase}"
+        )
 
 
 def _send_blocking(target: Target, message: Message) -> None:
@@ -118,6 +114,9 @@ def _send_blocking(target: Target, message: Message) -> None:
         body_format=apprise.NotifyFormat.TEXT,
     )
     if not sent:
+        if target.endpoint is not None:  # say why: apprise only logs it at debug level
+            reason = explain(target.endpoint, probe(target.endpoint))
+            raise DeliveryError(f"the service did not take the notification: {reason}")
         raise DeliveryError("the service did not take the notification (apprise logs why)")
 
 

@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import msgspec
 
+from vigil_notifier.reachability import WebEndpoint
+
 
 class SmtpProbe(msgspec.Struct, frozen=True, kw_only=True):
     """Shoutrrr's default for e-mail: STARTTLS when the server offers it, plain otherwise.
@@ -96,6 +98,7 @@ class Translation(msgspec.Struct, kw_only=True):
     title: str = ""
     notes: tuple[str, ...] = ()
     smtp_probe: SmtpProbe | None = None
+    endpoint: WebEndpoint | None = None  # probed after a failed post, to say why
 
 
 def _ignored(u: ShoutrrrUrl, used: set[str]) -> tuple[str, ...]:
@@ -176,7 +179,14 @@ def _generic(u: ShoutrrrUrl, *, shortcut: str = "") -> Translation:
         secrets=tuple(secrets),
         title=reserved.get("title", ""),
         notes=tuple(notes),
+        endpoint=_endpoint(u, secure),
     )
+
+
+def _endpoint(u: ShoutrrrUrl, secure: bool) -> WebEndpoint | None:
+    port = int(u.port) if u.port.isdigit() else (443 if secure else 80)
+    host = u.host.strip("[]")
+    return WebEndpoint(host=host, port=port, tls=secure, scheme=u.scheme) if host else None
 
 
 def _header_name(key: str) -> str:

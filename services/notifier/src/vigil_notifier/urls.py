@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 from vigil_notifier.masking import mask_url, url_secrets
+from vigil_notifier.reachability import WebEndpoint
 from vigil_notifier.shoutrrr import SCHEMES, TRANSLATORS, SmtpProbe, parse
 from vigil_notifier.webhooks import Webhook
 
@@ -51,6 +52,7 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     notes: tuple[str, ...] = ()  # what the translation could not carry over
     smtp_probe: SmtpProbe | None = None
     webhook: Webhook | None = None  # posted by Vigil itself (legacy Slack, Teams, Gotify)
+    endpoint: WebEndpoint | None = None  # probed after a failed post, to say why
 
 
 def webhook_target(hook: Webhook) -> Target:
@@ -115,6 +117,7 @@ def translate(url: str) -> Target:
         title=out.title,
         notes=out.notes,
         smtp_probe=out.smtp_probe,
+        endpoint=out.endpoint,
     )
 
 
