@@ -5,8 +5,8 @@ from __future__ import annotations
 import apprise
 import pytest
 
-from vigil_notifier.masking import mask_url, url_secrets
 from vigil_notifier.urls import UrlError, translate
+from vigil_shared.url_masking import mask_url, url_secrets
 
 SLACK = "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 TG_TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

@@ -19,10 +19,10 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
-from vigil_notifier.masking import mask_url, url_secrets
 from vigil_notifier.reachability import WebEndpoint
 from vigil_notifier.shoutrrr import SCHEMES, TRANSLATORS, SmtpProbe, parse
 from vigil_notifier.webhooks import Webhook
+from vigil_shared.url_masking import mask_url, url_secrets
 
 __all__ = [
     "SmtpProbe",
