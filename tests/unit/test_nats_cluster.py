@@ -70,6 +70,11 @@ def test_bad_server_urls_are_named(given: str, error: str) -> None:
         ("nats://u:p@a:4222,nats://u:p@b:4222", "nats://***@a:4222,nats://***@b:4222"),
         (f"{A},{B}", f"{A},{B}"),
         ("nats://u:p@ss@a:4222", "nats://***@a:4222"),
+        # hosts are shown (an operator reads them); tokens elsewhere are not
+        ("nats://tok3n@nats-1:4222", "nats://***@nats-1:4222"),
+        ("ws://u:p@nats-1:8080/x9Kq2mZ7Lw?token=abc", "ws://***@nats-1:8080/***?token=***"),
+        ("u:p@nats-1:4222", "***@nats-1:4222"),
+        ("nats-1:4222", "nats-1:4222"),
     ],
 )
 def test_every_password_of_a_url_list_is_masked(url: str, masked: str) -> None:

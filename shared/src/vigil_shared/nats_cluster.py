@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from vigil_shared.url_masking import mask_url_list
+
 SCHEMES = ("nats", "tls", "ws", "wss")
 AUTO_MAX = 3  # auto: a stream survives the loss of one node, at the cost of three copies
 REPLICA_CHOICES = ("auto", "1", "3", "5")
@@ -52,15 +54,8 @@ def server_urls(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def mask_url(url: str) -> str:
-    """A URL (or comma-separated URLs) with any user and password replaced by ***."""
-    return ",".join(_mask_one(u) for u in url.split(","))
-
-
-def _mask_one(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
+    """A URL (or comma-separated URLs) of NATS servers with any secret replaced by ***."""
+    return mask_url_list(url)
 
 
 def parse_replicas(text: str) -> int | None:

@@ -1,10 +1,15 @@
-"""Notification URLs with their secrets masked, for logs and error messages (pure).
+"""URLs with their secrets masked, for logs and error messages (pure): Vigil's one masker.
 
 A notification URL carries its credentials in many places: the userinfo (`user:password@`,
 `token@`), path segments (Slack, Gotify, Teams and webhook tokens), the host (Pushover user
 keys, Slack token parts), query values (`token=`, `@Authorization=`) and the fragment. What
 masking keeps is only what identifies the service to a person: scheme, a host name or address,
 a port, path words (`api`, `webhook`) and the names of the query options.
+
+Infrastructure URLs (NATS servers, registries) name hosts that are not secrets and that an
+operator needs to read in a log (`nats-1:4222`): `mask_url(url, hosts_secret=False)` keeps
+the host as it is and masks the rest the same way; `mask_url_list` does so for each URL of a
+comma-separated list (the NATS servers of a cluster).
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ def _masked_segment(segment: str) -> str:
     return segment if not segment or _PLAIN_WORD.match(unquote(segment)) else MASK
 
 
-def mask_url(url: str) -> str:
+def mask_url(url: str, *, hosts_secret: bool = True) -> str:
     """The URL with everything that may be a secret replaced by `***`.
 
     >>> mask_url("smtp://me:pw@mail.example.com:587/?from=a@b.c&to=d@e.f&password=x")
@@ -76,15 +81,18 @@ def mask_url(url: str) -> str:
     """
     text = url.strip()
     if "://" not in text:
+        if not hosts_secret:  # `host:port` written without a scheme: show it, not who
+            return MASK + "@" + text.rsplit("@", 1)[1] if "@" in text else text
         return MASK  # not a URL at all: it may be a bare token
     try:
         parts = urlsplit(text)
     except ValueError:
         return text.split("://", 1)[0] + "://" + MASK
     userinfo, host, port = _split_netloc(parts.netloc)
-    netloc = (MASK + "@" if userinfo else "") + (host if _plain_host(host) else MASK)
-    if port == "?":
-        netloc = (MASK + "@" if userinfo else "") + MASK
+    shown = host if not hosts_secret or _plain_host(host) else MASK
+    netloc = (MASK + "@" if userinfo else "") + shown
+    if port == "?":  # `id:secret` where a port would be; as written when hosts are not secret
+        netloc = (MASK + "@" if userinfo else "") + (MASK if hosts_secret else host)
     elif port:
         netloc += ":" + port
     path = "/".join(_masked_segment(s) for s in parts.path.split("/"))
@@ -102,6 +110,11 @@ def mask_url(url: str) -> str:
     if parts.fragment:
         masked += "#" + MASK
     return masked
+
+
+def mask_url_list(urls: str) -> str:
+    """Each URL of a comma-separated list masked, hosts shown (infrastructure URLs)."""
+    return ",".join(mask_url(u, hosts_secret=False) for u in urls.split(","))
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
