@@ -96,3 +96,42 @@ def test_semver_move_minimum_age_and_window(
     # --cleanup: the tag the container moved away from does not keep the old build.
     with pytest.raises(Exception, match="No such image"):
         docker_client.api.inspect_image(v123)
+
+
+def test_a_host_wide_semver_policy_leaves_latest_on_its_digest(
+    docker_client: Any, registry: Any, names: Callable[[str], str], tmp_path: Path
+) -> None:
+    """`--policy semver:^1` for the host: a container on a version tag moves to the highest
+    tag in range; one on `latest` follows its digest, is updated when rebuilt, and is never
+    FAILED for its tag not being a version (said once in the log, not at every cycle)."""
+    repo = f"{registry.host}/{names('app')}"
+    build_test_image(docker_client, f"{repo}:1.0.0", marker="v1.0.0")
+    push_image(docker_client, f"{repo}:1.0.0")
+    plain = f"{registry.host}/{names('plain')}:latest"
+    build_test_image(docker_client, plain, marker="plain-v1")
+    push_image(docker_client, plain)
+    versioned, floating = names("versioned"), names("floating")
+    docker_client.containers.run(f"{repo}:1.0.0", name=versioned, detach=True)
+    docker_client.containers.run(plain, name=floating, detach=True)
+    v110 = build_test_image(docker_client, f"{repo}:1.1.0", marker="v1.1.0")
+    push_image(docker_client, f"{repo}:1.1.0")
+    rebuilt = build_test_image(docker_client, plain, marker="plain-v2")
+    push_image(docker_client, plain)
+    docker_client.api.remove_image(plain)
+
+    args = ["--state-dir", str(tmp_path / "state"), "--host-id", "e2e", "--run-once",
+            "--policy", "semver:^1", versioned, floating]  # fmt: skip
+    first = run_vigil(*args)
+    out = first.stdout + first.stderr
+    assert first.returncode == 0, out
+    assert f"updated       {versioned} ({repo}:1.0.0 -> {repo}:1.1.0)" in first.stdout
+    assert f"updated       {floating} ({plain})" in first.stdout
+    assert "FAILED" not in first.stdout and "not a semantic version" not in out
+    assert out.count("the host's policy does not apply to this tag") == 1, out
+    assert docker_client.api.inspect_container(versioned)["Image"] == v110
+    assert docker_client.api.inspect_container(floating)["Image"] == rebuilt
+
+    second = run_vigil(*args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"up to date    {floating} ({plain})" in second.stdout
+    assert "not a semantic version" not in second.stdout + second.stderr

@@ -397,3 +397,28 @@ def test_good_flags_make_the_scanners_defaults() -> None:
     assert defaults.update == UpdatePolicy(kind="semver", range=">=1.2,<2")
     assert defaults.min_age_s == 86400.0
     assert defaults.window is not None and defaults.window.text == "Mon-Fri 02:00-04:00"
+
+
+HOST_SEMVER = PolicyDefaults(update=parse_policy("semver:^1"))
+
+
+@pytest.mark.parametrize(
+    ("labels", "image", "update"),
+    [
+        # a host-wide tag policy applies to containers on a version tag ...
+        ({}, "registry:5000/app:1.2.3", "semver:^1"),
+        ({}, "registry:5000/app:v1.2.3", "semver:^1"),
+        # ... and leaves the others on their tag's digest
+        ({}, "registry:5000/app:latest", "digest"),
+        ({}, "registry:5000/app", "digest"),
+        ({}, "app:stable", "digest"),
+        ({}, "app:1.4", "digest"),  # a moving alias, not a version
+        # a label asks for it on purpose: kept, and the tag's check says what is wrong
+        ({"io.vigil.policy": "semver:^1"}, "app:latest", "semver:^1"),
+        ({"io.vigil.policy": "digest"}, "app:1.2.3", "digest"),
+    ],
+)
+def test_a_host_wide_tag_policy_applies_to_version_tags_only(
+    labels: dict[str, str], image: str, update: str
+) -> None:
+    assert policy_for(labels, HOST_SEMVER, image).update.text == update

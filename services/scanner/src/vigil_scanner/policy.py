@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import msgspec
 
 from vigil_scanner.windows import Window, WindowError, parse_window
-from vigil_shared.semver import DIGEST, PolicyError, UpdatePolicy, parse_policy
+from vigil_shared.imageref import split_tag
+from vigil_shared.semver import DIGEST, PolicyError, UpdatePolicy, parse_policy, parse_version
 
 POLICY_LABEL = "io.vigil.policy"
 MIN_AGE_LABEL = "io.vigil.min-age"
@@ -52,9 +53,22 @@ class LabelProblem(ValueError):
     """A policy label this container cannot be judged by; names the label and its value."""
 
 
-def policy_for(labels: Mapping[str, str], defaults: PolicyDefaults) -> ContainerPolicy:
-    """The container's policy; raises LabelProblem for a label that cannot be read."""
+def host_policy_passes_over(update: UpdatePolicy, image: str) -> bool:
+    """Whether the host's tag policy (--policy semver:..., minor, patch) does not fit a
+    container created from `image`: its tag (`latest`, `stable`, `1.4`) is no version to
+    compare, so it keeps following its tag's digest. A label asks for the policy on purpose,
+    so a label's semver policy on such a tag still fails that container, with the reason."""
+    return update.kind != "digest" and parse_version(split_tag(image)[1]) is None
+
+
+def policy_for(
+    labels: Mapping[str, str], defaults: PolicyDefaults, image: str = ""
+) -> ContainerPolicy:
+    """The container's policy; raises LabelProblem for a label that cannot be read. With the
+    container's `image`, a host-wide tag policy its tag cannot follow is digest for it."""
     update, min_age, window = defaults.update, defaults.min_age_s, defaults.window
+    if image and host_policy_passes_over(update, image):
+        update = DIGEST
     if (text := labels.get(POLICY_LABEL)) is not None:
         try:
             update = parse_policy(text)

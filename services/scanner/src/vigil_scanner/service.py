@@ -15,7 +15,13 @@ from vigil_scanner.container_commands import read_skips
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import Policies, build_plan, checks_for
-from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
+from vigil_scanner.policy import (
+    POLICY_LABEL,
+    LabelProblem,
+    PolicyDefaults,
+    host_policy_passes_over,
+    policy_for,
+)
 from vigil_scanner.rollout_gate import gate_plan
 from vigil_scanner.selection import Selection, select
 from vigil_scanner.skips import apply_skips, skips_by_name
@@ -62,6 +68,8 @@ class Scanner:
         self.engine = engine
         self.config = config
         self.tracer = telemetry.tracer("vigil.scanner")
+        # (container, image) told once that the host's tag policy does not fit its tag
+        self._passed_over: set[tuple[str, str]] = set()
         self._busy = asyncio.Lock()
         self.scans_total = 0
         self.scans_skipped = 0
@@ -235,11 +243,28 @@ class Scanner:
         found: dict[str, Any] = {}
         for c in containers:
             try:
-                found[c.id] = policy_for(c.labels, self.config.policy)
+                found[c.id] = policy_for(c.labels, self.config.policy, c.image)
+                self._say_policy_passed_over(c)
             except LabelProblem as exc:
                 log.error("policy label refused", container=c.name, error=str(exc))
                 found[c.id] = str(exc)
         return found
+
+    def _say_policy_passed_over(self, c: ContainerInfo) -> None:
+        """Once per container and image (not at every cycle): the host's tag policy does not
+        apply to its tag, so it follows the tag's digest."""
+        update = self.config.policy.update
+        if POLICY_LABEL in c.labels or not host_policy_passes_over(update, c.image):
+            return
+        if (c.name, c.image) in self._passed_over:
+            return
+        self._passed_over.add((c.name, c.image))
+        log.info(
+            "the host's policy does not apply to this tag; following its digest",
+            container=c.name,
+            image=c.image,
+            policy=update.text,
+        )
 
     async def _ask_gateway(self, request: CheckRequest) -> CheckReply:
         attempts = max(1, self.config.check_attempts)
