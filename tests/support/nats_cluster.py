@@ -84,10 +84,15 @@ class NatsCluster:
         return found
 
     def start(self, timeout: float = 30) -> None:
-        routes = [n.route for n in self.nodes]
-        for node in self.nodes:
-            node.start(routes)
+        self.start_nodes(*(n.name for n in self.nodes))
         self.wait_for_meta_leader(timeout)
+
+    def start_nodes(self, *names: str) -> None:
+        """Start these nodes, routed to all (started or not), without waiting: a cluster
+        still forming, as services see it when started together with it."""
+        routes = [n.route for n in self.nodes]
+        for name in names:
+            self.node(name).start(routes)
 
     def wait_for_meta_leader(self, timeout: float = 30) -> str:
         """JetStream answers once its meta group has a leader that every live node knows."""
