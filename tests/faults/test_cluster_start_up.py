@@ -61,9 +61,7 @@ def test_services_started_before_the_cluster_forms_wait_and_then_run(
 
 
 @pytest.mark.timeout(90)
-def test_a_cluster_that_never_forms_is_a_clear_exit_2(
-    forming: NatsCluster, tmp_path: Path
-) -> None:
+def test_a_cluster_that_never_forms_is_a_clear_exit_2(forming: NatsCluster, tmp_path: Path) -> None:
     forming.start_nodes("n1")
     notifier = VigilProcess(
         tmp_path, "--nats-url", forming.url, "--nats-ready-timeout", "4",
