@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
+from vigil_scanner.holds import Hold, hold_updates
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import (
     ContainerInfo,
-    ContainerResult,
     GateItem,
     GateReply,
     GateRequest,
@@ -22,6 +22,7 @@ from vigil_shared.contracts import (
     Plan,
     RolloutCommand,
     RolloutCommandReply,
+    UpdateAction,
 )
 from vigil_shared.logs import get_logger
 
@@ -49,26 +50,12 @@ def gate_items(plan: Plan, containers: Iterable[ContainerInfo]) -> tuple[GateIte
 def apply_verdicts(plan: Plan, verdicts: Iterable[GateVerdict]) -> Plan:
     """The plan with every update that may not go now moved to its settled results as held."""
     stopped = {(v.container_name, v.digest): v for v in verdicts if v.decision != "go"}
-    actions, held = [], []
-    for a in plan.actions:
+
+    def hold_for(a: UpdateAction) -> Hold | None:
         verdict = stopped.get((a.container_name, a.remote_digest or ""))
-        if verdict is None:
-            actions.append(a)
-            continue
-        held.append(
-            ContainerResult(
-                name=a.container_name,
-                container_id=a.container_id,
-                image=a.image,
-                status="held",
-                old_image_id=a.old_image_id,
-                remote_digest=a.remote_digest or "",
-                error=verdict.reason,
-            )
-        )
-    if not held:
-        return plan
-    return msgspec.structs.replace(plan, actions=tuple(actions), settled=(*plan.settled, *held))
+        return None if verdict is None else Hold(reason=verdict.reason)
+
+    return hold_updates(plan, hold_for)
 
 
 async def gate_plan(

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-import msgspec
-
-from vigil_shared.contracts import ContainerResult, Plan, Skip
+from vigil_scanner.holds import Hold, hold_updates
+from vigil_shared.contracts import Plan, Skip, UpdateAction
 
 
 def _short(digest: str) -> str:
@@ -40,27 +39,14 @@ def skip_reason(skip: Skip) -> str:
 def apply_skips(plan: Plan, skips: Mapping[str, Skip], now: float) -> Plan:
     """The plan with every update a skip holds moved to its settled results as held.
     `skips`: by container name (the host's own)."""
-    actions, held = [], []
-    for a in plan.actions:
+
+    def hold_for(a: UpdateAction) -> Hold | None:
         skip = skips.get(a.container_name)
         if skip is None or not skip_applies(skip, a.remote_digest or "", now):
-            actions.append(a)
-            continue
-        held.append(
-            ContainerResult(
-                name=a.container_name,
-                container_id=a.container_id,
-                image=a.image,
-                status="held",
-                old_image_id=a.old_image_id,
-                remote_digest=a.remote_digest or "",
-                error=skip_reason(skip),
-                held_until=skip.until,
-            )
-        )
-    if not held:
-        return plan
-    return msgspec.structs.replace(plan, actions=tuple(actions), settled=(*plan.settled, *held))
+            return None
+        return Hold(reason=skip_reason(skip), until=skip.until)
+
+    return hold_updates(plan, hold_for)
 
 
 def skips_by_name(entries: Iterable[Skip], host: str) -> dict[str, Skip]:
