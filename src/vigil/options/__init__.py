@@ -152,6 +152,9 @@ from vigil.options.parsing import (
     add_options as add_options,
 )
 from vigil.options.parsing import (
+    heading as heading,
+)
+from vigil.options.parsing import (
     options_for as options_for,
 )
 from vigil.options.parsing import (
@@ -165,4 +168,16 @@ from vigil.options.parsing import (
 )
 from vigil.options.table import (
     OPTIONS as OPTIONS,
+)
+from vigil.options.table import (
+    SECTIONS as SECTIONS,
+)
+from vigil.options.table import (
+    TOPICS as TOPICS,
+)
+from vigil.options.table import (
+    Section as Section,
+)
+from vigil.options.table import (
+    section_of as section_of,
 )

@@ -7,7 +7,7 @@ import argparse
 import errno
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from vigil.options.checks import check_given_together, check_numbers, check_policies, check_when
@@ -26,7 +26,7 @@ from vigil.options.model import (
     Option,
     UsageError,
 )
-from vigil.options.table import OPTIONS
+from vigil.options.table import OPTIONS, SECTIONS, Section
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
@@ -167,8 +167,27 @@ def options_for(command: str) -> tuple[Option, ...]:
     return tuple(o for o in OPTIONS if command in o.where)
 
 
-def add_options(parser: argparse.ArgumentParser, command: str) -> None:
-    for opt in options_for(command):
+def heading(section: Section) -> str:
+    """A section's heading in --help: its topic word first, so `vigil help TOPIC` is seen."""
+    return f"{section.topic} ({section.title})"
+
+
+def add_options(
+    parser: argparse.ArgumentParser, command: str, topics: Collection[str] | None = None
+) -> None:
+    """`command`'s options on `parser`, one argument group per section of the table (only
+    the sections in `topics`, when given: `vigil help TOPIC`)."""
+    chosen = options_for(command)
+    for section in SECTIONS:
+        if topics is not None and section.topic not in topics:
+            continue
+        opts = [o for o in chosen if any(o is s for s in section.options)]
+        if opts:
+            _add_group(parser.add_argument_group(heading(section)), opts)
+
+
+def _add_group(group: argparse._ArgumentGroup, opts: Sequence[Option]) -> None:
+    for opt in opts:
         env = f" [env: {', '.join(opt.env)}]" if opt.env else ""
         default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
         help_text = opt.help + (default if "default" not in opt.help else "") + env
@@ -179,11 +198,11 @@ def add_options(parser: argparse.ArgumentParser, command: str) -> None:
             "help": help_text.replace("%", "%%"),
         }
         if opt.kind == "bool":
-            parser.add_argument(*opt.flags, action="store_const", const=True, **kw)
+            group.add_argument(*opt.flags, action="store_const", const=True, **kw)
         elif opt.kind == "list" or opt.repeatable:
-            parser.add_argument(*opt.flags, action="append", metavar=opt.metavar or "VALUE", **kw)
+            group.add_argument(*opt.flags, action="append", metavar=opt.metavar or "VALUE", **kw)
         else:
-            parser.add_argument(*opt.flags, metavar=opt.metavar or "VALUE", **kw)
+            group.add_argument(*opt.flags, metavar=opt.metavar or "VALUE", **kw)
 
 
 def resolve(

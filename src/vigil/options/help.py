@@ -1,0 +1,41 @@
+"""`vigil help [TOPIC]`: the topics (one per section of the option table) and the options of one
+topic, formatted as `vigil --help` formats them."""
+
+from __future__ import annotations
+
+import argparse
+
+from vigil.options.model import ALL_IN_ONE, UsageError
+from vigil.options.parsing import add_options
+from vigil.options.table import SECTIONS, TOPICS
+
+
+def topics_help() -> str:
+    """`vigil help`: every topic with its heading, and how to read one."""
+    width = max(len(t) for t in TOPICS)
+    lines = ["topics of vigil's options:"]
+    lines += [f"  {s.topic:<{width}}  {s.title}" for s in SECTIONS]
+    lines.append("\nRun 'vigil help TOPIC' for one topic's options, 'vigil --help' for them all.")
+    return "\n".join(lines)
+
+
+def topic_help(topic: str) -> str:
+    """`vigil help TOPIC`: that topic's options of the all-in-one; a UsageError naming the
+    known topics for a word that is none."""
+    if topic not in TOPICS:
+        raise UsageError(f"no help topic {topic!r}; the topics are: {', '.join(TOPICS)}")
+    parser = argparse.ArgumentParser(prog="vigil", usage=argparse.SUPPRESS, add_help=False)
+    add_options(parser, ALL_IN_ONE, topics={topic})
+    return parser.format_help().strip("\n")
+
+
+def help_command(words: list[str]) -> str:
+    """The text `vigil help WORDS` prints."""
+    if not words:
+        return topics_help()
+    if len(words) > 1:
+        raise UsageError(
+            f"vigil help takes one topic (given {' '.join(words)}); the topics are: "
+            f"{', '.join(TOPICS)}"
+        )
+    return topic_help(words[0])
