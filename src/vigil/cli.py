@@ -265,6 +265,13 @@ def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
+    if argv[:1] == ["help"]:  # before the command: a topic may be a command's name (dashboard)
+        try:
+            print(help_command(argv[1:]))
+        except UsageError as exc:
+            print(f"vigil: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
     try:
         command, argv = split_command(argv)
     except UsageError as exc:
@@ -272,13 +279,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_USAGE
     if command == options.ALL_IN_ONE and argv[:1] in (["-h"], ["--help"]):
         print(_top_help())
-        return EXIT_OK
-    if command == options.ALL_IN_ONE and argv[:1] == ["help"]:
-        try:
-            print(help_command(argv[1:]))
-        except UsageError as exc:
-            print(f"vigil: {exc}", file=sys.stderr)
-            return EXIT_USAGE
         return EXIT_OK
     try:
         parsed = build_parser(command).parse_args(argv)

@@ -149,6 +149,9 @@ from vigil.options.parsing import (
     _split_list as _split_list,
 )
 from vigil.options.parsing import (
+    add_group as add_group,
+)
+from vigil.options.parsing import (
     add_options as add_options,
 )
 from vigil.options.parsing import (

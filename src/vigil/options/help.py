@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from vigil.options.model import ALL_IN_ONE, UsageError
-from vigil.options.parsing import add_options
+from vigil.options.model import UsageError
+from vigil.options.parsing import add_group, heading
 from vigil.options.table import SECTIONS, TOPICS
 
 
@@ -20,12 +20,13 @@ def topics_help() -> str:
 
 
 def topic_help(topic: str) -> str:
-    """`vigil help TOPIC`: that topic's options of the all-in-one; a UsageError naming the
-    known topics for a word that is none."""
-    if topic not in TOPICS:
+    """`vigil help TOPIC`: every option of that topic (also those only a single service
+    takes); a UsageError naming the known topics for a word that is none."""
+    section = next((s for s in SECTIONS if s.topic == topic), None)
+    if section is None:
         raise UsageError(f"no help topic {topic!r}; the topics are: {', '.join(TOPICS)}")
     parser = argparse.ArgumentParser(prog="vigil", usage=argparse.SUPPRESS, add_help=False)
-    add_options(parser, ALL_IN_ONE, topics={topic})
+    add_group(parser.add_argument_group(heading(section)), section.options)
     return parser.format_help().strip("\n")
 
 

@@ -183,10 +183,11 @@ def add_options(
             continue
         opts = [o for o in chosen if any(o is s for s in section.options)]
         if opts:
-            _add_group(parser.add_argument_group(heading(section)), opts)
+            add_group(parser.add_argument_group(heading(section)), opts)
 
 
-def _add_group(group: argparse._ArgumentGroup, opts: Sequence[Option]) -> None:
+def add_group(group: argparse._ArgumentGroup, opts: Sequence[Option]) -> None:
+    """These options on an argument group of a parser (or on the parser itself)."""
     for opt in opts:
         env = f" [env: {', '.join(opt.env)}]" if opt.env else ""
         default = f" (default: {opt.default})" if opt.default not in (None, False) else ""
