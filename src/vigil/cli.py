@@ -23,11 +23,13 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vigil import options
 from vigil.options import UsageError
+from vigil.options.help import help_command
 from vigil.usage_words import reword
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -202,12 +204,22 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 
 def _top_help() -> str:
-    lines = [build_parser(options.ALL_IN_ONE).format_help(), "commands:"]
+    """`vigil --help` as a map: usage and the commands first, then the options under one
+    heading per topic (the sections of the option table)."""
+    lines = [textwrap.fill(DESCRIPTIONS[options.ALL_IN_ONE], 78), "", "commands:"]
     for name in COMMANDS:
         summary = SUMMARIES.get(name, DESCRIPTIONS[name])
         lines.append(f"  vigil {name:<17} {summary}")
-    lines.append("\nRun 'vigil COMMAND --help' for a command's options.")
-    return "\n".join(lines)
+    lines.append(f"  vigil {'help [TOPIC]':<17} The options of one topic (the headings below).")
+    parser = build_parser(options.ALL_IN_ONE)
+    parser.usage = "vigil [OPTIONS] [NAME ...]\n       vigil COMMAND [OPTIONS] ..."
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = "\n".join(lines)
+    parser.epilog = (
+        "Run 'vigil COMMAND --help' for a command's options, 'vigil help TOPIC' for one\n"
+        "topic's. Flags win over environment variables. See docs/options.md."
+    )
+    return parser.format_help()
 
 
 # The tools' own options that take a value (the rest are in options.OPTIONS).
@@ -253,6 +265,13 @@ def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
+    if argv[:1] == ["help"]:  # before the command: a topic may be a command's name (dashboard)
+        try:
+            print(help_command(argv[1:]))
+        except UsageError as exc:
+            print(f"vigil: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
     try:
         command, argv = split_command(argv)
     except UsageError as exc:

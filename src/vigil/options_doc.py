@@ -10,39 +10,46 @@ from vigil import options
 INTRO = """\
 # Options
 
-Generated from `src/vigil/options.py` by `python -m vigil.options_doc`; a unit test keeps it
-current. Every option of watchtower is accepted with its short form and environment variable
-and means the same. A flag on the command line wins over its environment variable. Boolean
-variables take `true`/`false` (also `1`/`0`, `yes`/`no`); durations take `30`, `30s`, `1m30s`,
-`2h`; lists take commas or spaces.
+Generated from the option table in `src/vigil/options/` (one module per topic) by
+`python -m vigil.options_doc`; a unit test keeps it current. Every option of watchtower is
+accepted with its short form and environment variable and means the same. A flag on the
+command line wins over its environment variable. Boolean variables take `true`/`false` (also
+`1`/`0`, `yes`/`no`); durations take `30`, `30s`, `1m30s`, `2h`; lists take commas or spaces.
 
 Where Vigil does something other than watchtower with an option, its meaning below says what,
 and `vigil` prints a warning at start-up when it is set. None is ignored silently.
 
-`where` says which commands take the option: `vigil` (the all-in-one) takes them all.
+`where` says which commands take the option: `vigil` (the all-in-one) takes them all. One
+table per topic, in the order of `vigil --help`; `vigil help TOPIC` prints one topic's options.
 """
 
 
 def render() -> str:
-    lines = [
-        INTRO,
-        "| option | env | default | where | meaning |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for o in options.OPTIONS:
-        flags = ", ".join(f"`{f}`" for f in o.flags)
-        env = ", ".join(f"`{e}`" for e in o.env) or "-"
-        default = "-" if o.default in (None, False) else f"`{o.default}`"
-        where = ", ".join(w for w in o.where if w != options.ALL_IN_ONE) or "vigil only"
-        if set(options.SERVICES) <= set(o.where):
-            where = "all"
-        meaning = o.help.replace("|", "\\|")
-        if o.choices:
-            meaning += f" ({', '.join(o.choices)})"
-        lines.append(f"| {flags} | {env} | {default} | {where} | {meaning} |")
-    lines.append("")
+    lines = [INTRO]
+    for section in options.SECTIONS:
+        title = section.title[0].upper() + section.title[1:]
+        lines.append(f"## {title} (`vigil help {section.topic}`)")
+        lines.append("")
+        lines.append("| option | env | default | where | meaning |")
+        lines.append("| --- | --- | --- | --- | --- |")
+        lines.extend(_row(o) for o in section.options)
+        lines.append("")
     lines.append(OUTRO)
     return "\n".join(lines) + "\n"
+
+
+def _row(o: options.Option) -> str:
+    """One option as a row of its topic's table."""
+    flags = ", ".join(f"`{f}`" for f in o.flags)
+    env = ", ".join(f"`{e}`" for e in o.env) or "-"
+    default = "-" if o.default in (None, False) else f"`{o.default}`"
+    where = ", ".join(w for w in o.where if w != options.ALL_IN_ONE) or "vigil only"
+    if set(options.SERVICES) <= set(o.where):
+        where = "all"
+    meaning = o.help.replace("|", "\\|")
+    if o.choices:
+        meaning += f" ({', '.join(o.choices)})"
+    return f"| {flags} | {env} | {default} | {where} | {meaning} |"
 
 
 OUTRO = """\

@@ -1,0 +1,170 @@
+"""Options of `vigil`: legacy notifications (--notifications TYPE), converted as watchtower
+converts them."""
+
+from __future__ import annotations
+
+from vigil.options.model import NOTIFYING, Option, _o
+
+OPTIONS: tuple[Option, ...] = (
+    # --- legacy notifications (--notifications TYPE), converted as watchtower converts them
+    _o(
+        "--notification-email-from",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_FROM",
+        kind="str",
+        metavar="ADDRESS",
+        where=NOTIFYING,
+        help="email: address the mail comes from (sender name Watchtower)",
+    ),
+    _o(
+        "--notification-email-to",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_TO",
+        kind="str",
+        metavar="ADDRESS",
+        where=NOTIFYING,
+        help="email: address(es) the mail goes to (comma separated)",
+    ),
+    _o(
+        "--notification-email-server",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER",
+        kind="str",
+        metavar="HOST",
+        where=NOTIFYING,
+        help="email: SMTP server (STARTTLS when it offers it)",
+    ),
+    _o(
+        "--notification-email-server-port",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PORT",
+        kind="int",
+        default=25,
+        metavar="PORT",
+        where=NOTIFYING,
+        help="email: SMTP server port (465: TLS from the start)",
+    ),
+    _o(
+        "--notification-email-server-user",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_USER",
+        kind="str",
+        metavar="USER",
+        where=NOTIFYING,
+        help="email: SMTP user (PLAIN authentication)",
+    ),
+    _o(
+        "--notification-email-server-password",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PASSWORD",
+        kind="str",
+        metavar="PASSWORD",
+        where=NOTIFYING,
+        secret=True,
+        secret_file=True,
+        help="email: SMTP password",
+    ),
+    _o(
+        "--notification-email-server-tls-skip-verify",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SERVER_TLS_SKIP_VERIFY",
+        where=NOTIFYING,
+        help="email: send without TLS, as watchtower does with this flag (Vigil warns)",
+    ),
+    _o(
+        "--notification-email-delay",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_DELAY",
+        kind="int",
+        metavar="SECONDS",
+        where=NOTIFYING,
+        help="email: seconds to wait before sending; wins over --notifications-delay",
+    ),
+    _o(
+        "--notification-email-subjecttag",
+        env="WATCHTOWER_NOTIFICATION_EMAIL_SUBJECTTAG",
+        kind="str",
+        metavar="TAG",
+        where=NOTIFYING,
+        help="the title tag ('[TAG] Watchtower updates on HOST') when "
+        "--notification-title-tag is not given",
+    ),
+    _o(
+        "--notification-slack-hook-url",
+        env="WATCHTOWER_NOTIFICATION_SLACK_HOOK_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        secret=True,
+        secret_file=True,
+        help="slack: the webhook URL the message is posted to (Slack's JSON); a discord.com "
+        "Slack-compatible hook goes to Discord's webhook, as in watchtower",
+    ),
+    _o(
+        "--notification-slack-identifier",
+        env="WATCHTOWER_NOTIFICATION_SLACK_IDENTIFIER",
+        kind="str",
+        default="watchtower",
+        metavar="NAME",
+        where=NOTIFYING,
+        help="slack: the name the messages come from",
+    ),
+    _o(
+        "--notification-slack-channel",
+        env="WATCHTOWER_NOTIFICATION_SLACK_CHANNEL",
+        kind="str",
+        metavar="CHANNEL",
+        where=NOTIFYING,
+        help="slack: not sent: messages go to the webhook's own channel, as watchtower's "
+        "did (Vigil warns)",
+    ),
+    _o(
+        "--notification-slack-icon-emoji",
+        env="WATCHTOWER_NOTIFICATION_SLACK_ICON_EMOJI",
+        kind="str",
+        metavar="EMOJI",
+        where=NOTIFYING,
+        help="slack: an emoji code as the icon",
+    ),
+    _o(
+        "--notification-slack-icon-url",
+        env="WATCHTOWER_NOTIFICATION_SLACK_ICON_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        help="slack: an image URL as the icon (wins over --notification-slack-icon-emoji)",
+    ),
+    _o(
+        "--notification-msteams-hook",
+        env="WATCHTOWER_NOTIFICATION_MSTEAMS_HOOK_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        secret=True,
+        secret_file=True,
+        help="msteams: the incoming webhook URL the MessageCard is posted to",
+    ),
+    _o(
+        "--notification-msteams-data",
+        env="WATCHTOWER_NOTIFICATION_MSTEAMS_USE_LOG_DATA",
+        where=NOTIFYING,
+        help="msteams: adds no facts, as in watchtower since it sends through shoutrrr "
+        "(Vigil warns)",
+    ),
+    _o(
+        "--notification-gotify-url",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_URL",
+        kind="str",
+        metavar="URL",
+        where=NOTIFYING,
+        help="gotify: the server's http(s):// URL; messages go to URL/message",
+    ),
+    _o(
+        "--notification-gotify-token",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_TOKEN",
+        kind="str",
+        metavar="TOKEN",
+        where=NOTIFYING,
+        secret=True,
+        secret_file=True,
+        help="gotify: the application token",
+    ),
+    _o(
+        "--notification-gotify-tls-skip-verify",
+        env="WATCHTOWER_NOTIFICATION_GOTIFY_TLS_SKIP_VERIFY",
+        where=NOTIFYING,
+        help="gotify: do not verify the server's TLS certificate",
+    ),
+)
