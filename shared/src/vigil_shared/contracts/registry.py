@@ -12,8 +12,12 @@ from vigil_shared.contracts.base import Message
 # stale: a newer build is in the registry; current; pinned: referenced by digest; error: the
 # check failed (see `error`); rate_limited: the registry refused with 429, try later;
 # unverified: the registry gave no digest (no HEAD support, 5xx, timeout), so the executor
-# pulls the tag and compares image ids, as watchtower does.
-CheckOutcome = Literal["stale", "current", "pinned", "error", "rate_limited", "unverified"]
+# pulls the tag and compares image ids, as watchtower does; untrusted: the registry's build
+# does not carry the signature the verification policy asks for (`error` says why,
+# `signatures` what each one found proved): never pulled (docs/trust.md).
+CheckOutcome = Literal[
+    "stale", "current", "pinned", "error", "rate_limited", "unverified", "untrusted"
+]
 
 
 class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +62,10 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     # config has none), and when the gateway first saw this digest (kept across restarts).
     created: float = 0.0
     first_seen: float = 0.0
+    # With signature verification on (docs/trust.md): what each signature found for
+    # `remote_digest` proved, one line each ("cosign tag sha256-….sig: key fleet: verified").
+    # (Added with a default: an older peer ignores it.)
+    signatures: tuple[str, ...] = ()
 
 
 class CheckReply(Message, frozen=True, kw_only=True):
