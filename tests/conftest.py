@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.support.gateway_fixtures",
     "tests.support.secured_nats",
     "tests.support.second_engine",
+    "tests.support.podman_engine",
 ]

@@ -89,6 +89,7 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
     journal = f"{stream}_JOURNAL"  # the executors' journal: a key-value bucket
     first_seen = f"{stream}_FIRST_SEEN"  # the gateway's first sightings of image digests
     rollouts = f"{stream}_ROLLOUTS"  # the rollout-coordinator's state: a key-value bucket
+    skips = f"{stream}_SKIPS"  # builds an operator said to skip (vigil skip, the dashboard)
     me = user_name(role, host)
     read_stream = f"$JS.API.STREAM.INFO.{stream}"
     heartbeat = [
@@ -112,14 +113,11 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
         ]
 
     def read_bucket(bucket: str) -> list[str]:
-        """Read a key-value bucket: its keys through an ephemeral ordered consumer (which
-        nats-py asks about once, and which may ask for flow control replies), its values by
-        stream get (Vigil's buckets do not allow direct get)."""
+        """Read a key-value bucket: its keys from the stream's info (with a subjects filter;
+        no consumer, see vigil_shared/kv_listing.py), its values by stream get (Vigil's
+        buckets do not allow direct get)."""
         return [
             f"$JS.API.STREAM.INFO.KV_{bucket}",
-            f"$JS.API.CONSUMER.CREATE.KV_{bucket}",
-            f"$JS.API.CONSUMER.INFO.KV_{bucket}.*",
-            f"$JS.FC.KV_{bucket}.>",
             f"$JS.API.STREAM.MSG.GET.KV_{bucket}",
         ]
 
@@ -155,6 +153,10 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
                 read_stream,
                 *heartbeat,
                 *scan_work,
+                # Skipped builds: every cycle reads them; its HTTP API skips its own host's.
+                f"$JS.API.STREAM.CREATE.KV_{skips}",
+                f"$KV.{skips}.{host}.>",
+                *read_bucket(skips),
             ),
             subscribe=(f"{p}.cmd.scan", f"{p}.report.{host}", inbox(me)),
         )
@@ -209,7 +211,16 @@ def permissions(role: str, host: str = "", prefix: str = "vigil") -> Permissions
     if role == "operator":  # an auditor that may also start cycles, ask the gateway, and
         # approve, resume and abort rollouts (vigil approve, vigil rollout, the dashboard)
         return Permissions(
-            publish=(*audit, f"{p}.cmd.scan", f"{p}.registry.check", f"{p}.cmd.rollout"),
+            publish=(
+                *audit,
+                f"{p}.cmd.scan",
+                f"{p}.registry.check",
+                f"{p}.cmd.rollout",
+                # vigil skip and the dashboard's Skip / Stop skipping, on any host
+                f"$JS.API.STREAM.CREATE.KV_{skips}",
+                f"$KV.{skips}.>",
+                *read_bucket(skips),
+            ),
             subscribe=(*events, inbox(me)),
         )
     if role == "rollout-coordinator":

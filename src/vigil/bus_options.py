@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vigil_shared.bus import BusConfig, BusError
+from vigil_shared.jetstream_ready import READY_TIMEOUT
 from vigil_shared.logs import get_logger
 from vigil_shared.nats_cluster import ServerUrlError, parse_replicas, server_urls
 
@@ -95,6 +96,8 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
     if password and not user:
         raise BusSettingsError(f"{_named('nats_password')} needs {_named('nats_user')}")
     replicas = parse_replicas(str(values.get("nats_replicas") or "auto"))
+    ready = values.get("nats_ready_timeout")
+    ready_timeout = READY_TIMEOUT if ready is None else float(ready)
     if embedded:
         given = [_named(d) for d in (*_CREDENTIALS, "nats_tls_ca") if values.get(d)]
         if given:
@@ -107,7 +110,9 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
                 f"{_named('nats_replicas')} {replicas} not used: the NATS started on this "
                 "machine is a single server, whose streams have one replica"
             )
-        return BusConfig(url="", prefix=prefix, audit_retention=retention)
+        return BusConfig(
+            url="", prefix=prefix, audit_retention=retention, ready_timeout=ready_timeout
+        )
     try:
         urls = server_urls(str(values.get("nats_url") or ""))
     except ServerUrlError as exc:
@@ -133,4 +138,5 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
         tls_cert=cert,
         tls_key=key,
         replicas=replicas,
+        ready_timeout=ready_timeout,
     )

@@ -11,6 +11,7 @@
     vigil rollout-coordinator --nats-url URL --rollout SPEC [--approve]
     vigil rollout status|resume ID|abort ID [--json]
     vigil approve ID
+    vigil skip HOST/NAME [--for DURATION] [--reason TEXT] | --stop HOST/NAME | (a list)
 
 Exit status: 0 when nothing failed, 1 when an update failed (with --run-once), 2 for bad usage
 or a start-up error.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from vigil import options
 from vigil.options import UsageError
+from vigil.usage_words import reword
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -68,6 +70,10 @@ DESCRIPTIONS = {
     "pending and failed, state), resume a halted one (resume ID), or abort one (abort ID: "
     "the hosts already updated are put back on their old build).",
     options.APPROVE: "Let a rollout that waits for approval (--approve) start.",
+    options.SKIP: "Skip a container's new build: it stays on the build it runs until a newer "
+    "one than the registry's build of now appears (or, with --for, every build for that "
+    "long); the scanners of the fleet hold it, shown as held. --stop HOST/NAME stops "
+    "skipping; with no container, list the skips in force. See docs/dashboard.md.",
 }
 SUMMARIES = {
     options.CHECK: "Ask the gateway about images: remote digest, credentials, token cache.",
@@ -79,13 +85,19 @@ SUMMARIES = {
     options.COORDINATOR: "Owns the fleet's rollouts: waves, halts, approvals.",
     options.ROLLOUT: "Show, resume or abort rollouts.",
     options.APPROVE: "Let a rollout that waits for approval start.",
+    options.SKIP: "Skip a container's new build (or stop skipping); list skips.",
 }
 COMMANDS = (*options.SERVICES, *options.TOOLS)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        metavars = {
+            a.option_strings[0]: str(a.metavar or "VALUE")
+            for a in self._actions
+            if a.option_strings
+        }
+        raise UsageError(reword(message, self.prog, metavars))
 
 
 def build_parser(command: str) -> argparse.ArgumentParser:
@@ -172,6 +184,19 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         )
     if command == options.APPROVE:
         parser.add_argument("rollout_id", metavar="ID", help="the rollout's id")
+    if command == options.SKIP:
+        parser.add_argument("skip_container", nargs="?", metavar="HOST/NAME", help="the container")
+        parser.add_argument(
+            "--for",
+            dest="skip_for",
+            metavar="DURATION",
+            help="hold every build for this long (e.g. 12h, 7d) instead of skipping one build",
+        )
+        parser.add_argument("--reason", dest="skip_reason", default="", help="why, for the page")
+        parser.add_argument(
+            "--stop", dest="skip_stop", action="store_true", help="stop skipping HOST/NAME"
+        )
+        parser.add_argument("--json", dest="skip_json", action="store_true", help="as JSON")
     options.add_options(parser, command)
     return parser
 
@@ -243,7 +268,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         values["images"] = tuple(getattr(parsed, "images", ()) or ())
         for name, value in vars(parsed).items():
             # The tools' own arguments; --audit-retention is an option, resolved above.
-            if name.startswith(("audit_", "fleet_", "rollout_")) and name not in values:
+            if name.startswith(("audit_", "fleet_", "rollout_", "skip_")) and name not in values:
                 values[name] = value
         if values.get("audit_since") is not None:
             values["audit_since"] = options.parse_duration(values["audit_since"], "--since")

@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from vigil import options
+from vigil_scanner.container_api import http_container_commands
 from vigil_scanner.cron import parse_cron
 from vigil_scanner.http_api import HttpApi, MetricsText
 from vigil_scanner.rollout_gate import http_approver
@@ -71,6 +73,12 @@ async def run_cycles(
                 approve=http_approver(scanners[0].bus)
                 if update and (values.get("rollout") or values.get("approve"))
                 else None,
+                # POST /v1/containers/{name}/update|check|skip|unskip, beside /v1/update.
+                container=http_container_commands(
+                    scanners[0].bus, scanners[0].config.host_id, _duration
+                )
+                if update
+                else None,
             )
             try:
                 await api.start()
@@ -97,3 +105,9 @@ async def run_cycles(
             await api.close()
         if trigger is not None:
             await trigger.close()
+
+
+def _duration(text: str) -> float:
+    """?for= of /v1/containers/{name}/skip: a duration as the flags take it (a UsageError is
+    a ValueError)."""
+    return options.parse_duration(text, "for")

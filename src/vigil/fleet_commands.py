@@ -27,13 +27,12 @@ from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ReportSummary, ScanCommand
 from vigil_shared.failover import through_failover
+from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
+from vigil_shared.summary import summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LIVE_S = 30.0  # a heartbeat younger than this: the service is alive (it writes one every 10 s)
-# Reads of a bucket that says "no keys" while it holds messages (see _read_heartbeats).
-UNSETTLED_TRIES = 5
-UNSETTLED_PAUSE_S = 0.5
 HOST_ROLES = (options.SCANNER, options.EXECUTOR)
 FLEET_ROLES = (options.GATEWAY, options.NOTIFIER)
 
@@ -99,16 +98,15 @@ def _cycle(beat: Heartbeat | None) -> str:
     last = beat.last_report
     if last is None:
         return "no cycle yet"
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items())) or "nothing"
     problems = f", {last.problems} problem(s)" if last.problems else ""
     outcome = "FAILED" if last.failed else "ok"
-    return f"{_when(last.finished_at)} {outcome}: {counts}{problems} (scan {last.scan_id[:8]})"
+    return (
+        f"{_when(last.finished_at)} {outcome}: {_counts(last)}{problems} (scan {last.scan_id[:8]})"
+    )
 
 
 def _counts(last: ReportSummary) -> str:
-    scanned = sum(last.counts.values())
-    rest = ", ".join(f"{n} {status}" for status, n in sorted(last.counts.items()))
-    return f"{scanned} scanned" + (f", {rest}" if rest else "")
+    return summary(last.counts)
 
 
 def run_once_lines(beats: Iterable[Heartbeat]) -> list[str]:
@@ -209,41 +207,18 @@ def status_document(beats: Iterable[Heartbeat], now: float) -> dict[str, Any]:
 async def read_heartbeats(bus: Bus) -> list[Heartbeat]:
     """Every heartbeat in the STATUS bucket; none when the bucket does not exist (a reader
     does not create it). Read again while a NATS node's failover holds it up."""
-    for _ in range(UNSETTLED_TRIES - 1):
-        beats, settled = await through_failover(
-            lambda: _read_heartbeats(bus), "read the heartbeats"
-        )
-        if settled:
-            return beats
-        await asyncio.sleep(UNSETTLED_PAUSE_S)
-    beats, _ = await through_failover(lambda: _read_heartbeats(bus), "read the heartbeats")
-    return beats
-
-
-async def _read_heartbeats(bus: Bus) -> tuple[list[Heartbeat], bool]:
-    """The heartbeats, and whether the read can be trusted: on a cluster, a bucket just
-    written or just failed over can answer "no keys" while it holds some (the reading
-    consumer sits on a replica that has not caught up). Keys all deleted (services stopped
-    cleanly) look the same, so such a read is only tried a few times."""
     bucket = f"{bus.subjects.stream_name}_{STATUS_BUCKET}"
     try:
-        kv = await bus.js.key_value(bucket)
-        keys = await kv.keys()
+        entries = await through_failover(lambda: kv_entries(bus.js, bucket), "read the heartbeats")
     except nats.js.errors.BucketNotFoundError:
-        return [], True
-    except nats.js.errors.NoKeysError:
-        held = (await bus.js.stream_info(f"KV_{bucket}")).state.messages
-        return [], not held
+        return []
     beats = []
-    for key in keys:
+    for key, value in entries.items():
         try:
-            entry = await kv.get(key)
-            beats.append(decode(entry.value or b"", Heartbeat))
-        except nats.js.errors.KeyNotFoundError:
-            continue
+            beats.append(decode(value, Heartbeat))
         except BadMessage as exc:
             log.warning("unreadable heartbeat ignored", key=key, error=str(exc))
-    return beats, True
+    return beats
 
 
 async def run_fleet(command: str, values: Mapping[str, Any], out: TextIO | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,9 @@ DASHBOARD = "dashboard"
 # `vigil rollout status|resume ID|abort ID` / `vigil approve ID`: ask the rollout-coordinator.
 ROLLOUT = "rollout"
 APPROVE = "approve"
-TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD, ROLLOUT, APPROVE)
+# `vigil skip HOST/NAME` / `vigil skip --stop HOST/NAME`: skipped builds (the SKIPS bucket).
+SKIP = "skip"
+TOOLS = (CHECK, EVENTS, HISTORY, STATUS, TRIGGER, DASHBOARD, ROLLOUT, APPROVE, SKIP)
 # How to reach and log into NATS: the tools take these too.
 NATS_OPTIONS = frozenset(
     {
@@ -129,6 +132,17 @@ OPTIONS: tuple[Option, ...] = (
         help="replicas of the streams and key-value buckets Vigil creates on a NATS cluster: "
         "auto (3 on a cluster of 3 or more servers, else its size; 1 on a single server and "
         "the embedded one), 1, 3 or 5; an existing stream is brought to it (auto only raises)",
+    ),
+    _o(
+        "--nats-ready-timeout",
+        env="VIGIL_NATS_READY_TIMEOUT",
+        kind="duration",
+        default=60.0,
+        metavar="DURATION",
+        help="how long a service waits at start for NATS JetStream to answer while it sets up "
+        "its streams, buckets and consumers (a cluster started at the same moment is still "
+        "electing its leader), retrying with a backoff and saying what it waits for; then it "
+        "exits 2 (default 60s)",
     ),
     _o(
         "--subject-prefix",
@@ -278,7 +292,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="HOST",
         where=(ALL_IN_ONE, COORDINATOR),
         help="these hosts are the canaries of every rollout (instead of canary=N picked by a "
-        "hash); repeatable",
+        "hash); repeatable; the all-in-one refuses it without --rollout or --approve",
     ),
     _o(
         "--approve",
@@ -540,10 +554,12 @@ OPTIONS: tuple[Option, ...] = (
         "--digest-cache-ttl",
         env="VIGIL_DIGEST_CACHE_TTL",
         kind="duration",
-        default=30.0,
+        default=600.0,
         metavar="DURATION",
         where=GATEWAYS,
-        help="how long a registry answer is reused for identical checks (default 30s)",
+        help="how long the registry answers fetched for one cycle (a trigger, a schedule "
+        "tick) serve that cycle's other hosts; never another cycle; 0: only checks in "
+        "flight together share a request (default 10m)",
     ),
     # --- HTTP API --------------------------------------------------------------------------
     _o(
@@ -642,7 +658,8 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
         secret_file=True,
         help="token the dashboard's buttons need (sent as 'Authorization: Bearer TOKEN'); "
-        "may name a file that holds it; without it the dashboard is read-only",
+        "may name a file that holds it; without it the dashboard is read-only (the "
+        "all-in-one warns when it is given without --dashboard-port)",
     ),
     _o(
         "--dashboard-check-interval",
@@ -1068,14 +1085,28 @@ def _read_secret_file(path: str, source: str) -> str:
     return content
 
 
+def _refuse_missing_secret_file(value: str, source: str) -> None:
+    """An absolute path is a file meant to hold the secret, never the secret itself: taken as
+    the token, `Bearer /run/secrets/missing` (a path anyone reads in `ps` or a compose file)
+    would open the HTTP API. watchtower's rule (a value is a file only when one exists) stays
+    for every value that is not an absolute path."""
+    if value.startswith("/") and not _names_a_file(value):
+        raise UsageError(
+            f"{source}: no file at {value}: a value that is an absolute path must name the "
+            "file that holds the secret (is the secret mounted?)"
+        )
+
+
 def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
     """An option's value after watchtower's GetSecretsFromFiles: a value naming a file becomes
     the file's content with surrounding white space trimmed; for a list, each value naming a
-    file becomes the file's non-empty lines (so a file can hold several notification URLs)."""
+    file becomes the file's non-empty lines (so a file can hold several notification URLs).
+    An absolute path where no file is is a UsageError."""
     if opt.kind == "list":
         values = raw if isinstance(raw, list) else str(raw).split()
         out: list[str] = []
         for value in values:
+            _refuse_missing_secret_file(value, source)
             if value and _names_a_file(value):
                 text = _read_secret_file(value, source)
                 out.extend(line for line in text.splitlines() if line.strip())
@@ -1083,6 +1114,7 @@ def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
                 out.append(value)
         return out
     value = str(raw)
+    _refuse_missing_secret_file(value, source)
     if value and _names_a_file(value):
         return _read_secret_file(value, source).strip()
     return raw
@@ -1091,7 +1123,7 @@ def secret_from_file(opt: Option, raw: Any, source: str) -> Any:
 def options_for(command: str) -> tuple[Option, ...]:
     if command == CHECK:
         return tuple(o for o in OPTIONS if o.where == GATEWAYS or o.dest in _TOOL_OPTIONS)
-    if command in (EVENTS, HISTORY, STATUS, TRIGGER, ROLLOUT, APPROVE):
+    if command in (EVENTS, HISTORY, STATUS, TRIGGER, ROLLOUT, APPROVE, SKIP):
         return tuple(o for o in OPTIONS if o.dest in _TOOL_OPTIONS or o.dest == "state_dir")
     if command == DASHBOARD:
         return tuple(
@@ -1153,6 +1185,7 @@ def resolve(
             "--api-version is not needed: Vigil negotiates the API version with the engine"
         )
     warnings.extend(check_when(values, sources, env))
+    warnings.extend(check_given_together(command, values, sources))
     check_numbers(values, sources)
     check_policies(values, sources, env)
     return values, warnings
@@ -1269,6 +1302,7 @@ NUMBER_RULES: Mapping[str, NumberRule] = {
     "dashboard_port": NumberRule(0, "a TCP port; 0 takes a free one", high=65535),
     "dashboard_check_interval": NumberRule(0, "e.g. 5m; 0 asks the gateway nothing"),
     "notifications_delay": NumberRule(0, "seconds, 0 sends at once"),
+    "nats_ready_timeout": NumberRule(0, "e.g. 60s", low_inclusive=False),
 }
 
 
@@ -1296,3 +1330,54 @@ def check_numbers(values: Mapping[str, Any], sources: Mapping[str, str]) -> None
         if problem:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
             raise UsageError(f"{_named(dest, sources)}: {shown} is not allowed; it {problem}")
+
+
+def _address_problem(text: str) -> str | None:
+    """Pure: why `text` cannot be an address to bind (an IP address or a host name), or None.
+    `127.0.0.1:8090` and `http://host` are the usual slips: the port has an option of its own."""
+    value = text.strip()
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    if value and len(value) <= 253 and re.fullmatch(rf"{label}(\.{label})*\.?", value):
+        return None
+    if ":" in value or "/" in value:
+        return (
+            "is not an address: give the IP address or host name alone "
+            "(the port is --dashboard-port)"
+        )
+    return "is not an address (an IP address such as 127.0.0.1 or 0.0.0.0, or a host name)"
+
+
+def check_given_together(
+    command: str, values: Mapping[str, Any], sources: Mapping[str, str]
+) -> list[str]:
+    """Options that mean nothing, or something else than meant, without another: raises
+    UsageError where going on would do what the user did not ask (--canary-host without a
+    rollout updates every host at once), returns a warning where it is only unused."""
+    warnings: list[str] = []
+    if (
+        command == ALL_IN_ONE
+        and values.get("canary_host")
+        and not values.get("rollout")
+        and not values.get("approve")
+    ):
+        raise UsageError(
+            f"{_named('canary_host', sources)} needs --rollout (or VIGIL_ROLLOUT): without a "
+            "rollout there are no canaries and every host updates at once"
+        )
+    if command == ALL_IN_ONE and "dashboard_token" in sources and "dashboard_port" not in sources:
+        warnings.append(
+            f"{_named('dashboard_token', sources)} is not used: the all-in-one serves no "
+            "dashboard without --dashboard-port"
+        )
+    if "dashboard_address" in sources:
+        problem = _address_problem(str(values["dashboard_address"]))
+        if problem:
+            raise UsageError(
+                f"{_named('dashboard_address', sources)}: {values['dashboard_address']!r} {problem}"
+            )
+    return warnings

@@ -60,8 +60,8 @@ problem of the cycle (exit status 1 with `--run-once`). `--disable-containers` n
 
 ## Secrets in files
 
-The values of `--notification-url`, `--http-api-token` and, where Vigil has them,
-`--notification-email-server-password`, `--notification-slack-hook-url`,
+The values of `--notification-url`, `--http-api-token`, `--dashboard-token` and, where Vigil
+has them, `--notification-email-server-password`, `--notification-slack-hook-url`,
 `--notification-msteams-hook` and `--notification-gotify-token` may name a file (a docker
 secret), from the flag or the environment variable alike, as watchtower's
 `GetSecretsFromFiles`: a value with no colon (or one only as its second character) that names
@@ -69,6 +69,12 @@ something that exists is replaced by the file's content, white space trimmed; fo
 `--notification-url` every non-empty line of the file is one URL. A URL is never taken for a
 file. A file that cannot be read, or is empty, is a usage error (exit 2) naming the option and
 the path, never the content. `REPO_PASS` is read as it is, as watchtower does (no file).
+
+Unlike watchtower, a value that is an absolute path (it starts with `/`) must name a file:
+where none exists, `vigil` exits 2 naming the option and the path (is the secret mounted?),
+rather than taking the path itself as the token, which anyone can read in `ps` or a compose
+file. A value that is not an absolute path keeps watchtower's rule: it is read from a file only
+when one exists there, and is otherwise the secret itself.
 
 ## Labels
 

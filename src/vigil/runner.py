@@ -156,6 +156,10 @@ async def run(
             from vigil.rollouts.commands import run_rollout
 
             return await run_rollout(command, values)
+        if command == options.SKIP:
+            from vigil.skip_command import run_skip
+
+            return await run_skip(values)
         return await _run(command, values, env, redactor, shutdown)
     except (
         StartupError,
@@ -219,6 +223,7 @@ async def _run(
     )
     stop = asyncio.Event()
     engines: dict[str, Any] = {}
+    executor: Executor | None = None
     try:
         wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
         if command == options.ALL_IN_ONE and policy is None:
@@ -281,7 +286,15 @@ async def _run(
         if options.GATEWAY in wanted:
             gateway_bus = await connect("vigil-registry-gateway")
             gateway = Gateway(gateway_bus, _gateway_config(values, env), redactor, telemetry)
-            closers.append(gateway.close)
+
+            async def close_gateway(bus: Bus = gateway_bus, service: Gateway = gateway) -> None:
+                # Its bus first: a check in flight ends (answered, or cut at the drain timeout)
+                # before its HTTP client closes, rather than failing with "client has been
+                # closed" (an ERROR) or blaming the registry ("unreachable") at a normal stop.
+                await bus.close()
+                await service.close()
+
+            closers.append(close_gateway)
             await gateway.start()
             await heartbeat(gateway_bus, options.GATEWAY)
             metrics.add(GatewayCollector(gateway))
@@ -289,7 +302,7 @@ async def _run(
             executor_bus = await connect(f"vigil-executor-{host}")
             executor = Executor(
                 executor_bus,
-                engine,
+                engines[host],
                 ExecutorConfig(
                     host_id=host,
                     cleanup=bool(values.get("cleanup")),
@@ -342,14 +355,17 @@ async def _run(
             metrics.add(ScannerCollector(*scanners))
 
         if values.get("run_once") and scanners:
-            return await _run_once(scanners[0], first, host, notifier)
+            shutdown.graceful(stop)  # a signal now lets the update in flight finish
+            return await _run_once(
+                scanners[0], first, host, notifier, shutdown, stop, _drainer(executor, shutdown)
+            )
         if values.get("dashboard_port") is not None:
-            from vigil.dashboard.command import start_dashboard
+            from vigil.dashboard.command import dashboard_config, serve_problem, start_dashboard
 
             try:
                 dashboard = await start_dashboard(await connect("vigil-dashboard"), values)
             except OSError as exc:  # the port is taken, the address is not this machine's
-                raise StartupError(f"--dashboard-port: cannot serve the dashboard: {exc}") from None
+                raise StartupError(serve_problem(exc, dashboard_config(values))) from None
             closers.append(dashboard.close)
 
         shutdown.graceful(stop)
@@ -359,6 +375,7 @@ async def _run(
         else:
             log.info("vigil is running", services=",".join(wanted))
             await stop.wait()
+        await _drainer(executor, shutdown)()
         log.info("stopping: draining the bus")
         return EXIT_OK
     finally:
@@ -413,6 +430,17 @@ def _rollout_policy(values: Mapping[str, Any], command: str) -> RolloutPolicy | 
         raise StartupError(f"--rollout: {exc}") from None
 
 
+def _drainer(executor: Executor | None, shutdown: Shutdown) -> Callable[[], Awaitable[None]]:
+    """What a graceful stop waits for before the services close: the executor's update in
+    flight finished (or put back) and its report published (Executor.drain)."""
+
+    async def drain() -> None:
+        if executor is not None:
+            await executor.drain(f"vigil stopped by {shutdown.name or 'a signal'}")
+
+    return drain
+
+
 def _stop_hooks(executor: Executor) -> None:
     killed = executor.hooks.stop(executor.engine.api)
     if killed:
@@ -461,8 +489,18 @@ async def _start_scanners(
     return scanners, group
 
 
-async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | None) -> int:
-    """One cycle: wait for this host's report for our scan, then exit by its outcome."""
+async def _run_once(
+    scanner: Scanner,
+    bus: Bus,
+    host: str,
+    notifier: Notifier | None,
+    shutdown: Shutdown,
+    stop: asyncio.Event,
+    drain: Callable[[], Awaitable[None]],
+) -> int:
+    """One cycle: wait for this host's report for our scan, then exit by its outcome. A
+    signal (`stop`) meanwhile: a scan is cancelled (it changed nothing); an update lets the
+    container in flight finish, and the report says what was left for the next cycle."""
     scan_id = uuid.uuid4().hex
     done: asyncio.Future[Report] = asyncio.get_running_loop().create_future()
 
@@ -471,16 +509,44 @@ async def _run_once(scanner: Scanner, bus: Bus, host: str, notifier: Notifier | 
             done.set_result(report)
 
     await bus.subscribe(bus.subjects.report(host), Report, on_report)
-    plan = await scanner.scan(scan_id=scan_id, cycle_key=scan_id)  # explicit: see a fresh push
-    if plan is None:
-        return EXIT_FAILED
-    report = await done
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        # explicit cycle key: see a fresh push
+        scan = asyncio.ensure_future(scanner.scan(scan_id=scan_id, cycle_key=scan_id))
+        await asyncio.wait((scan, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if not scan.done():
+            scan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scan
+            await drain()  # the plan, if it was published, leaves every container
+            return _stopped_before_the_end(shutdown)
+        if scan.result() is None:
+            return EXIT_FAILED
+        await asyncio.wait((done, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            await drain()
+            # Published before the drain ended, when our plan was the one in flight.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(done), 2)
+    finally:
+        stopped.cancel()
+    if not done.done():
+        return _stopped_before_the_end(shutdown)
+    report = done.result()
     if notifier is not None and not await notifier.delivered(
         scan_id, timeout=notifier.delivery_timeout_s
     ):
         log.warning("the notifier did not deliver the report in time", scan_id=scan_id)
     log.info("cycle finished", host=host, scan_id=scan_id, failed=report.failed, rss_mb=_rss_mb())
+    if stop.is_set() and report.failed:  # the report says what the stop left
+        return _stopped_before_the_end(shutdown)
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _stopped_before_the_end(shutdown: Shutdown) -> int:
+    """A --run-once stopped by a signal before its cycle finished: exit status 1."""
+    print(f"vigil: stopped by {shutdown.name} before the cycle finished", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _rss_mb() -> float:
@@ -586,7 +652,7 @@ def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> Gatewa
         registry_ca=values.get("registry_ca") or None,
         insecure_registries=tuple(values.get("insecure_registry") or ()),
         # 0 is a real choice (no reuse), not a missing value.
-        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 30.0)),
+        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 600.0)),
         repo_user=env.get("REPO_USER") or None,
         repo_pass=env.get("REPO_PASS") or None,
         docker_config_env=env.get("DOCKER_CONFIG") or None,

@@ -15,7 +15,7 @@ import pytest
 from tests.support.images import build_test_image, push_image
 from tests.support.vigil_process import run_vigil
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 
 def free_port() -> int:

@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.fleet import Fleet, fleet
 from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
+from tests.support.registry_proxy import RegistryProxy
 from tests.support.vigil_process import VigilProcess, clean_env, run_vigil
 
 pytestmark = pytest.mark.integration
+__all__ = ["fleet"]
 
 HOST = "e2e-life"
 
@@ -246,3 +249,190 @@ def test_status_after_a_run_once_says_it_is_over_with_its_last_cycle(
     assert host["executor"]["last_report"]["counts"] == {"updated": 1}
     assert {f["state"] for f in doc["fleet"]} == {"finished"}
     assert not nats_servers(Path(state))  # status opened the store and closed it again
+
+
+# Ignores SIGTERM (only the engine's kill at the stop timeout ends it) and turns healthy 2 s
+# after it starts.
+DEAF_AND_SLOW = (
+    'HEALTHCHECK --interval=1s --timeout=1s --retries=5 CMD ["test", "-f", "/ready"]\n'
+    'ENTRYPOINT ["/bin/sh", "-c", "trap \'\' TERM; (sleep 2; touch /ready) & '
+    'while true; do sleep 1; done"]\n'
+)
+
+
+def engine_signalled(client: Any, container_id: str, since: float) -> bool:
+    """Whether the engine has signalled the container (its `kill` event) since `since`."""
+    found = client.api.events(
+        since=since, until=time.time(), filters={"container": container_id, "event": "kill"},
+        decode=True,
+    )  # fmt: skip
+    return any(True for _ in found)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("phase", ["stopping", "health-check"])
+@pytest.mark.parametrize("mode", ["run-once", "daemon"])
+def test_sigterm_mid_update_lets_the_container_in_flight_finish_before_exit(
+    tmp_path: Path,
+    docker_client: Any,
+    registry: RegistryServer,
+    names: Callable[[str], str],
+    mode: str,
+    phase: str,
+) -> None:
+    """`docker stop` of Vigil while it stops a container with a 10 s stop timeout, or waits
+    for the new one's health: before it exits, Vigil puts the stopped one back on its old
+    build, or finishes the update under way, and the container runs afterwards without Vigil
+    being started again (it was left Exited (137)); the report says what was left."""
+    web = names("web")
+    stale = StaleContainer(docker_client, registry.host, web, names("app"), extra=DEAF_AND_SLOW)
+    once = ["--run-once"] if mode == "run-once" else []
+    vigil = VigilProcess(tmp_path, "--host-id", HOST, *once, "--stop-timeout", "10", web)
+    trigger: subprocess.Popen[bytes] | None = None
+    try:
+        if mode == "daemon":
+            vigil.wait_for("vigil is running", timeout=60)
+            trigger = subprocess.Popen(
+                [sys.executable, "-m", "vigil.cli", "trigger", "--state-dir", str(vigil.state)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=clean_env(),
+            )
+        began = time.time() - 1
+        vigil.wait_for(f"{web}: {phase}", timeout=120)
+        if phase == "stopping":  # the engine is at it: its stop goes on, whatever Vigil does
+            wait_until(lambda: engine_signalled(docker_client, stale.old_id, began), 30, "the stop")
+        vigil.process.send_signal(signal.SIGTERM)
+        status = vigil.process.wait(timeout=90)
+    finally:
+        vigil.stop()
+        if trigger is not None:
+            trigger.kill()
+            trigger.wait()
+    state = docker_client.api.inspect_container(web)
+    assert state["State"]["Running"], state["State"]
+    if phase == "stopping":
+        # Stopped, not replaced yet: put back on its old build, left for the next cycle.
+        assert state["Image"] == stale.old_image
+        assert "interrupted: 0 updated, 1 left for the next cycle" in vigil.output
+        assert status == (1 if mode == "run-once" else 0), vigil.output
+    else:  # the replacement was under way: finished
+        assert f"{web}: done" in vigil.output, vigil.output
+        assert stale.updated()
+        assert status == 0, vigil.output
+    left = [c.name for c in docker_client.containers.list(all=True) if web in c.name]
+    assert left == [web]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    ("mode", "moment"),
+    [
+        *(("daemon", m) for m in ("idle", "scan started", "checked images", "pulling")),
+        *(("run-once", m) for m in ("scan started", "checked images", "pulling")),
+    ],
+)
+def test_a_normal_sigterm_logs_no_error(
+    tmp_path: Path,
+    docker_client: Any,
+    registry: RegistryServer,
+    names: Callable[[str], str],
+    moment: str,
+    mode: str,
+) -> None:
+    """`docker stop` of the all-in-one, whatever it is doing (idle between cycles, scanning,
+    checking the registry, updating), is a normal stop: not one ERROR line or traceback in
+    its output (`_GatheringFuture exception was never retrieved` was one)."""
+    web = names("web")
+    StaleContainer(docker_client, registry.host, web, names("app"))
+    args = ["--run-once"] if mode == "run-once" else ["--interval", "2"]
+    vigil = VigilProcess(tmp_path, "--host-id", HOST, *args, web)
+    try:
+        if mode == "daemon":
+            vigil.wait_for("vigil is running", timeout=60)
+        if moment == "idle":
+            vigil.wait_for("report delivered", timeout=120)
+        else:
+            vigil.wait_for(moment if moment != "pulling" else f"{web}: pulling", timeout=120)
+        vigil.process.send_signal(signal.SIGTERM)
+        status = vigil.process.wait(timeout=90)
+    finally:
+        vigil.stop()
+    bad = [
+        line
+        for line in vigil.output.splitlines()
+        if " ERROR " in line or "Traceback" in line or "never retrieved" in line
+    ]
+    assert status in ((0,) if mode == "daemon" else (0, 1)), vigil.output
+    assert bad == [], vigil.output
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("moment", ["after the cycle", "while updating"])
+def test_services_stopped_normally_log_no_error(
+    fleet: Fleet,
+    docker_client: Any,
+    registry: RegistryServer,
+    names: Callable[[str], str],
+    moment: str,
+) -> None:
+    """Each service as a process of its own (a fleet), all stopped with SIGTERM after a
+    cycle or while the executor updates: each exits 0 with no ERROR line or traceback."""
+    web = names("web")
+    StaleContainer(docker_client, registry.host, web, names("app"))
+    fleet.start("registry-gateway", label="gateway")
+    fleet.start("notifier", label="notifier")
+    fleet.start("scanner", web, label="scanner", host=HOST)
+    executor = fleet.start("executor", label="executor", host=HOST)
+    fleet.wait_ready()
+    trigger = fleet.trigger()
+    if moment == "after the cycle":
+        out, err = trigger.communicate(timeout=120)
+        assert trigger.returncode == 0, out + err + fleet.logs()
+    else:
+        executor.wait_for(f"{web}: pulling", timeout=120)
+    status = fleet.stop_all()
+    assert set(status.values()) == {0}, (status, fleet.logs())
+    for label, process in fleet.processes.items():
+        bad = [
+            line
+            for line in process.output.splitlines()
+            if " ERROR " in line or "Traceback" in line or "never retrieved" in line
+        ]
+        assert bad == [], f"{label}:\n{process.output}"
+
+
+@pytest.mark.timeout(180)
+def test_a_sigterm_while_the_registry_is_slow_logs_no_error(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    """SIGTERM while the gateway waits for a slow registry: the check in flight is dropped
+    quietly (no ERROR line, no traceback, no "image check failed" blaming the registry: it
+    was the gateway's own HTTP client, closed under the check) and Vigil exits 0."""
+    with RegistryProxy(registry.url) as proxy:
+        web = names("web")
+        StaleContainer(docker_client, proxy.host, web, names("app"))
+        proxy.delay = 5.0
+        before = len(proxy.arrivals())
+        vigil = VigilProcess(tmp_path, "--host-id", HOST, "--interval", "2", web)
+        try:
+            vigil.wait_for("scan started", timeout=120)
+            wait_until(
+                lambda: [a for a in proxy.arrivals()[before:] if "/manifests/" in a.path],
+                60,
+                "the gateway asking the registry",
+            )
+            vigil.process.send_signal(signal.SIGTERM)
+            status = vigil.process.wait(timeout=90)
+        finally:
+            vigil.stop()
+    bad = [
+        line
+        for line in vigil.output.splitlines()
+        if " ERROR " in line
+        or "Traceback" in line
+        or "never retrieved" in line
+        or "image check failed" in line
+    ]
+    assert status == 0, vigil.output
+    assert bad == [], vigil.output

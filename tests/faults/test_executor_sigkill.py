@@ -38,6 +38,8 @@ HOST = "fault"
 # Slow enough to be killed in the middle of: stopping takes ~2 s (TERM is answered late),
 # and the new container needs a few seconds to report healthy.
 # (An ENTRYPOINT: the test image's own CMD comes after these lines and would win.)
+HOOK_LABEL = "com.centurylinklabs.watchtower.lifecycle"
+HOOKS = ("--plan-ack-wait", "2", "--stop-timeout", "5", "--enable-lifecycle-hooks")
 SLOW = (
     'HEALTHCHECK --interval=1s --timeout=1s --retries=5 CMD ["test", "-f", "/ready"]\n'
     'ENTRYPOINT ["/bin/sh", "-c", "trap \'sleep 2; exit 0\' TERM; '
@@ -88,9 +90,11 @@ async def run_nats(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 class ExecutorProcess:
-    def __init__(self, run_nats: Nats, log: Path) -> None:
+    def __init__(self, run_nats: Nats, log: Path, timing: tuple[str, ...] = ()) -> None:
         self.nats = run_nats
         self.log = log
+        # --plan-ack-wait and --stop-timeout, when a test needs others than these.
+        self.timing = timing or ("--plan-ack-wait", "2", "--stop-timeout", "5")
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -98,8 +102,7 @@ class ExecutorProcess:
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "vigil.cli", "executor", *self.nats.args,
-                "--host-id", HOST, "--plan-ack-wait", "2", "--stop-timeout", "5",
-                "--health-timeout", "30", "--log-format", "json",
+                "--host-id", HOST, *self.timing, "--health-timeout", "30", "--log-format", "json",
                 stdout=out, stderr=out, env={**env, **self.nats.env},
             )  # fmt: skip
 
@@ -230,3 +233,200 @@ async def test_killed_at_a_step_nothing_is_lost(
     except nats.js.errors.NoKeysError:
         keys = []
     assert keys == [], f"killed at {phase}: journal still holds {keys}"
+
+
+# Ignores SIGTERM altogether: only the engine's SIGKILL at the end of the stop timeout ends it.
+DEAF = 'ENTRYPOINT ["/bin/sh", "-c", "trap \'\' TERM; while true; do sleep 1; done"]\n'
+
+
+def engine_sent_signal(client: Any, container_id: str, since: float) -> bool:
+    """Whether the engine has signalled the container (its `kill` event) since `since`."""
+    found = client.api.events(
+        since=int(since), until=int(time.time()) + 1, filters={"container": container_id,
+        "event": "kill"}, decode=True,
+    )  # fmt: skip
+    return any(True for _ in found)
+
+
+async def report_of(reports: dict[str, Report], plan_id: str, log: Path) -> Report:
+    deadline = time.monotonic() + 90
+    while plan_id not in reports:
+        assert time.monotonic() < deadline, "no report: " + log.read_text()[-3000:]
+        await asyncio.sleep(0.2)
+    return reports[plan_id]
+
+
+@pytest.mark.timeout(180)
+async def test_killed_while_the_engine_stops_it_the_container_runs_again(
+    nats_server: EmbeddedNats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """The executor SIGKILLed while the engine is stopping a container that ignores SIGTERM
+    (the engine's stop goes on without it, and kills the container at the stop timeout), and
+    started again at once: its recovery must wait for that stop and start the container
+    again, and the redelivered plan must update it and start what it creates. The report
+    says `updated` only of a container that runs on the new build."""
+    bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="mid-stop")
+    try:
+        await bus.ensure_streams()
+        run_nats = Nats(bus, ["--nats-url", nats_server.url])
+        tag = f"{registry.host}/{names('deaf')}:latest"
+        build_test_image(docker_client, tag, marker="v1", extra=DEAF)
+        push_image(docker_client, tag)
+        name = names("deaf")
+        docker_client.containers.run(tag, name=name, detach=True)
+        new_image = build_test_image(docker_client, tag, marker="v2", extra=DEAF)
+        push_image(docker_client, tag)
+        docker_client.api.remove_image(tag)
+
+        seen: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        reports: dict[str, Report] = {}
+
+        async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+            await seen.put(event)
+
+        async def on_report(report: Report, headers: dict[str, str]) -> None:
+            reports[report.plan_id] = report
+
+        await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
+        await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
+        data = docker_client.api.inspect_container(name)
+        plan = Plan(
+            plan_id=uuid.uuid4().hex, scan_id=uuid.uuid4().hex, host=HOST,
+            created_at=time.time(),
+            actions=(UpdateAction(container_id=data["Id"], container_name=name, image=tag,
+                                  old_image_id=data["Image"]),),
+        )  # fmt: skip
+        # The stop takes 8 s (SIGTERM is ignored); the plan comes again only after 15 s, so
+        # the new executor's recovery runs while the engine still stops the container.
+        timing = ("--plan-ack-wait", "15", "--stop-timeout", "8")
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log", timing)
+        executors.append(first)
+        await first.start()
+        await consumer_ready(bus)
+        asked = time.time() - 1
+        await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+        while True:
+            event = await asyncio.wait_for(seen.get(), 60)
+            if event.container == name and event.phase == "stopping":
+                break
+        deadline = time.monotonic() + 30
+        while not await asyncio.to_thread(engine_sent_signal, docker_client, data["Id"], asked):
+            assert time.monotonic() < deadline, "the engine never began to stop the container"
+            await asyncio.sleep(0.1)
+        first.kill()
+        await first.proc.wait() if first.proc else None
+        assert docker_client.api.inspect_container(name)["State"]["Running"], (
+            "the stop ended before the executor was started again: the test proves nothing"
+        )
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log", timing)
+        executors.append(second)
+        await second.start()
+        report = await report_of(reports, plan.plan_id, tmp_path / "executor-2.log")
+        await second.stop()
+
+        result = report.results[0]
+        after = docker_client.api.inspect_container(name)
+        assert after["State"]["Running"], (
+            f"left {after['State']['Status']} after a kill mid-stop; the report said {result}"
+        )
+        assert result.status == "updated", result
+        assert after["Image"] == new_image, "reported updated, yet not on the new build"
+        assert after["Id"] == result.new_container_id
+    finally:
+        await bus.close()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("phase", ["removing-old", "hook:post-update"])
+async def test_a_recovered_update_is_reported_updated_once(
+    phase: str,
+    nats_server: EmbeddedNats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Two plans for one transition (the next cycle planned it again before the first plan's
+    report was out), the executor SIGKILLed near the end of the first: the first plan,
+    delivered again, and the second together say `updated` exactly once; the other says up
+    to date (it was reported twice, the second time `in 0.0s`).
+
+    The kill must land before the first report is out. Killing on the `done` line raced the
+    report (a few milliseconds behind it; CI lost that race once), so a post-update hook that
+    sleeps its first time holds the executor after the journal says `done` and before it
+    reports: `hook:post-update` is that window, deterministically."""
+    bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="once")
+    try:
+        await bus.ensure_streams()
+        run_nats = Nats(bus, ["--nats-url", nats_server.url])
+        tag = f"{registry.host}/{names('app')}:latest"
+        build_test_image(docker_client, tag, marker="v1", extra=SLOW)
+        push_image(docker_client, tag)
+        name = names("web")
+        # Sleeps only its first time: the recovered run's hook (same container) is instant.
+        hold = "test -e /tmp/held || { touch /tmp/held; sleep 60; }"
+        docker_client.containers.run(
+            tag, name=name, detach=True, labels={f"{HOOK_LABEL}.post-update": hold}
+        )
+        new_image = build_test_image(docker_client, tag, marker="v2", extra=SLOW)
+        push_image(docker_client, tag)
+        docker_client.api.remove_image(tag)
+
+        seen: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        reports: dict[str, Report] = {}
+
+        async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+            await seen.put(event)
+
+        async def on_report(report: Report, headers: dict[str, str]) -> None:
+            reports[report.plan_id] = report
+
+        await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
+        await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
+        data = docker_client.api.inspect_container(name)
+        action = UpdateAction(
+            container_id=data["Id"], container_name=name, image=tag, old_image_id=data["Image"]
+        )
+        plans = [
+            Plan(plan_id=uuid.uuid4().hex, scan_id=uuid.uuid4().hex, host=HOST,
+                 created_at=time.time(), actions=(action,))
+            for _ in range(2)
+        ]  # fmt: skip
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log", HOOKS)
+        executors.append(first)
+        await first.start()
+        await consumer_ready(bus)
+        for plan in plans:
+            await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+        while True:
+            event = await asyncio.wait_for(seen.get(), 60)
+            if event.container == name and event.phase == phase:
+                first.kill()
+                break
+        await first.proc.wait() if first.proc else None
+        assert not reports, "killed too late: the first report was out"
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log", HOOKS)
+        executors.append(second)
+        await second.start()
+        for plan in plans:
+            await report_of(reports, plan.plan_id, tmp_path / "executor-2.log")
+        await second.stop()
+
+        statuses = [reports[p.plan_id].results[0].status for p in plans]
+        assert statuses == ["updated", "fresh"], [reports[p.plan_id].results for p in plans]
+        after = docker_client.api.inspect_container(name)
+        assert after["Image"] == new_image and after["State"]["Running"]
+        journal = await bus.key_value("JOURNAL")
+        try:
+            keys = [k for k in await journal.keys() if k.startswith(f"{HOST}.")]
+        except nats.js.errors.NoKeysError:
+            keys = []
+        assert keys == [], f"the journal still holds {keys}"
+    finally:
+        await bus.close()

@@ -14,6 +14,7 @@ import pytest
 from tests.support.gateway_fixtures import check
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
+from vigil_scanner.ticks import interval_key, tick_cycle_key
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
 
@@ -178,7 +179,7 @@ async def test_repo_user_takes_priority_over_config_json(
 
 
 async def explicit(bus: Bus, cycle_key: str, *images: ImageCheck) -> dict[str, ImageStatus]:
-    """Ask as the scanner of an explicit cycle (a trigger) does."""
+    """Ask as a scanner's cycle does (a tick's or a trigger's key)."""
     reply = await bus.request(
         bus.subjects.registry_check,
         CheckRequest(scan_id=cycle_key, host="h1", images=images, cycle_key=cycle_key),
@@ -188,12 +189,13 @@ async def explicit(bus: Bus, cycle_key: str, *images: ImageCheck) -> dict[str, I
     return {r.image: r for r in reply.results}
 
 
-async def test_an_explicit_cycle_is_never_answered_from_an_earlier_cycle(
+async def test_no_cycle_is_answered_from_an_earlier_cycle(
     bus: Bus, gateway_factory: Any, registry: RegistryServer, docker_client: Any, names: Any
 ) -> None:
-    """Periodic checks share answers for --digest-cache-ttl; an explicit cycle's checks share
-    only what was asked for that cycle, so a push just before a trigger is seen, and one
-    trigger across the fleet still costs one manifest request per reference."""
+    """Every cycle (a schedule tick, a trigger) is answered by registry requests made for its
+    own cycle key, shared by all its hosts (one request per reference however many ask, at
+    once or later); a push just before a cycle is seen by it, with a long
+    --digest-cache-ttl too. A check without a key never gets an answer fetched before it."""
     gateway = await gateway_factory(digest_cache_ttl=300)
     tag, first = published(docker_client, registry, names("app"))
     ask = ImageCheck(image=tag)
@@ -203,22 +205,25 @@ async def test_an_explicit_cycle_is_never_answered_from_an_earlier_cycle(
         return count
 
     before = requests()
-    assert (await check(bus, ask))[tag].remote_digest == first
-    assert (await check(bus, ask))[tag].remote_digest == first  # periodic: cached
+    # One tick: ten hosts ask at once and later; one request, made for this tick.
+    tick = tick_cycle_key(interval_key(1_000.0, 30.0)[0])
+    replies = await asyncio.gather(*(explicit(bus, tick, ask) for _ in range(10)))
+    assert {r[tag].remote_digest for r in replies} == {first}
+    assert (await explicit(bus, tick, ask))[tag].remote_digest == first
     assert requests() - before == 1
 
-    # One trigger: ten hosts ask at once and later; one request, made for this trigger.
-    replies = await asyncio.gather(*(explicit(bus, "trigger-1", ask) for _ in range(10)))
-    assert {r[tag].remote_digest for r in replies} == {first}
-    assert (await explicit(bus, "trigger-1", ask))[tag].remote_digest == first
-    assert requests() - before == 2
-
-    # A push, then at once another trigger: it asks the registry and sees the new build.
+    # A push; the next tick asks the registry and sees the new build, once for its hosts.
     build_test_image(docker_client, tag, marker="v2")
     second = push_image(docker_client, tag)
     assert second != first
-    assert (await explicit(bus, "trigger-2", ask))[tag].remote_digest == second
+    next_tick = tick_cycle_key(interval_key(1_030.0, 30.0)[0])
+    replies = await asyncio.gather(*(explicit(bus, next_tick, ask) for _ in range(10)))
+    assert {r[tag].remote_digest for r in replies} == {second}
+    assert requests() - before == 2
+    # The same for a trigger, and for checks without a key: each one asks.
+    assert (await explicit(bus, "trigger-1", ask))[tag].remote_digest == second
+    assert (await explicit(bus, "trigger-1", ask))[tag].remote_digest == second
     assert requests() - before == 3
-    # Its answer is the newest: the periodic checks that follow get it, at no cost.
     assert (await check(bus, ask))[tag].remote_digest == second
-    assert requests() - before == 3
+    assert (await check(bus, ask))[tag].remote_digest == second
+    assert requests() - before == 5

@@ -3,6 +3,7 @@ dependents restarted, cycles left alone, lifecycle hooks at their moments."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from tests.support.registry_fixtures import RegistryServer
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_shared import labels
 from vigil_shared.bus import Bus
-from vigil_shared.contracts import ContainerResult, Plan, Report, UpdateAction
+from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
 from vigil_shared.telemetry import Telemetry
 
 pytestmark = pytest.mark.integration
@@ -346,3 +347,33 @@ async def test_anonymous_volumes_follow_or_go_with_remove_volumes(
     # name after the update (docs/updates.md#anonymous-volumes), and `rm -v` keeps it.
     if new_volume in {v.name for v in docker_client.volumes.list()}:
         docker_client.api.remove_volume(new_volume)
+
+
+async def test_progress_counters_follow_the_update_order(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    """`[i/N]` counts the containers in the order they are updated (what is depended on
+    first), whatever the order of the plan's actions: the log reads 1/3, 2/3, 3/3."""
+    db = host.run("db", stale=True)
+    api = host.run("api", stale=True, depends="db")
+    web = host.run("web", stale=True, depends="api")
+    host.publish_new_build()
+    plan = host.plan(["web", "api", "db"], [])  # the plan lists them the other way round
+    events: list[ProgressEvent] = []
+
+    async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+        events.append(event)
+
+    await bus.subscribe(bus.subjects.progress("h1"), ProgressEvent, on_progress)
+    report = await execute(bus, docker_client, plan)
+    assert all(r.status == "updated" for r in report.results), report.results
+    deadline = time.monotonic() + 10
+    while sum(e.phase == "done" for e in events) < 3:
+        assert time.monotonic() < deadline, [(e.container, e.phase) for e in events]
+        await asyncio.sleep(0.05)
+    # One image: pulled once, for the first container updated.
+    assert [(e.index, e.container) for e in events if e.phase == "pulling"] == [(1, db)]
+    for phase in ("creating", "done"):
+        seen = [(e.index, e.container) for e in events if e.phase == phase]
+        assert seen == [(1, db), (2, api), (3, web)], (phase, seen)
+    assert {e.total for e in events} == {3}

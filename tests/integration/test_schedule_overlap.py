@@ -26,7 +26,11 @@ class SlowListing:
     """The real engine, with a slow container listing (latency injected, nothing faked)."""
 
     def __init__(self, client: Any, delay: float) -> None:
-        self.api = _SlowApi(client.api, delay)
+        self._client = client
+        self.api: Any = _SlowApi(client.api, delay)
+
+    def ping(self) -> bool:
+        return bool(self._client.ping())
 
 
 class _SlowApi:

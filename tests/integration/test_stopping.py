@@ -12,7 +12,7 @@ from tests.support.images import build_test_image
 from vigil_executor.stopping import stop_container, stop_signal
 from vigil_shared import labels
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 # Writes the signal it got to /got, then exits: which signal arrived is readable after.
 TRAPS = (

@@ -2,6 +2,11 @@
 
 Under `CI=true` an engine that does not answer fails the test; elsewhere the test is skipped
 with what is missing (scripts/prepare-test-env.sh sets one up on Debian as root).
+
+A module or test marked `both_engines` runs twice: on the Docker engine (`[docker]`) and on a
+real Podman engine (`[podman]`, tests/support/podman_engine.py). For the Podman run,
+`docker_client` is Podman's and DOCKER_HOST points at its socket for the whole test, so the
+`vigil` processes a test starts (and main_engine_url()) follow it.
 """
 
 from __future__ import annotations
@@ -21,14 +26,53 @@ from vigil_shared.docker_engine import EngineUnavailable, connect_engine
 TEST_PREFIX = "vigil-test-"
 
 
+ENGINES = ("docker", "podman")
+
+
 def _engine_missing(reason: str) -> None:
     part_missing(f"no Docker engine: {reason} (run scripts/prepare-test-env.sh)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_engines: run on the Docker engine and on a real Podman engine"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_engines") is None:
+        return
+    if "engine_kind" in metafunc.fixturenames:
+        # Session scope: pytest runs each engine's tests together, one Podman for them all.
+        metafunc.parametrize("engine_kind", ENGINES, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    """ "docker", or "podman" for the Podman run of a `both_engines` test."""
+    return str(getattr(request, "param", "docker"))
+
+
+@pytest.fixture(scope="session")
+def engine_url(engine_kind: str, request: pytest.FixtureRequest) -> str | None:
+    """The engine of this test: DOCKER_HOST (None: docker-py's default), or Podman's socket."""
+    if engine_kind == "podman":
+        return str(request.getfixturevalue("podman_service").url)
+    return os.environ.get("DOCKER_HOST")
+
+
+@pytest.fixture(autouse=True)
+def _engine_in_environment(
+    engine_kind: str, engine_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine_kind != "docker" and engine_url:
+        monkeypatch.setenv("DOCKER_HOST", engine_url)
+
+
+@pytest.fixture(scope="session")
+def docker_client(engine_url: str | None) -> Iterator[Any]:
     try:
-        client = connect_engine(os.environ.get("DOCKER_HOST"))
+        client = connect_engine(engine_url)
     except EngineUnavailable as exc:
         _engine_missing(str(exc))
     yield client

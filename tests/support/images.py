@@ -6,10 +6,14 @@ Each build gets a marker file and label, so two builds of one tag are different 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from vigil_shared.engine_kind import identify_client
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
@@ -68,18 +72,43 @@ def build_test_image(client: Any, tag: str, *, marker: str = "v1", extra: str = 
     `extra` adds Dockerfile lines (HEALTHCHECK, EXPOSE, VOLUME, ...) before CMD.
     """
     context = build_context(marker, extra)
-    for chunk in client.api.build(
-        fileobj=io.BytesIO(context),
-        custom_context=True,
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-    ):
+    if identify_client(client).kind == "podman":
+        chunks = _podman_build(client.api, context, tag)
+    else:
+        chunks = client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+    for chunk in chunks:
         if "error" in chunk:
             raise RuntimeError(f"build of {tag} failed: {chunk['error']}")
     image_id: str = client.api.inspect_image(tag)["Id"]
     return image_id
+
+
+def _podman_build(api: Any, context: bytes, tag: str) -> Iterator[dict[str, Any]]:
+    """Podman's build, in Docker's image format: in its default (OCI) format Podman drops
+    HEALTHCHECK (and STOPSIGNAL's kin), and the tests' images carry healthchecks."""
+    response = api._post(
+        api._url("/build"),
+        params={
+            "t": tag,
+            "rm": 1,
+            "forcerm": 1,
+            "outputformat": "application/vnd.docker.distribution.manifest.v2+json",
+        },
+        data=context,
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+    )
+    api._raise_for_status(response)
+    for line in response.iter_lines():
+        if line.strip():
+            yield json.loads(line)
 
 
 def push_image(client: Any, tag: str, auth: dict[str, str] | None = None) -> str:

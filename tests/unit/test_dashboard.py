@@ -287,9 +287,9 @@ def hosts(*statuses: str) -> dict[str, HostProgress]:
          "resume or abort: the update failed on h1: web: rolled_back (unhealthy)", (0, 2, 1),
          0.0),
         (rollout("aborted", hosts=hosts("reverting", "reverted", "pending")), (),
-         "hosts going back to the old build: h1", (0, 3, 0), 0.0),
+         "hosts going back to the old build: h1", (0, 1, 0), 0.0),
         (rollout("done", wave=1, hosts=hosts("updated", "updated", "gone")), (), "",
-         (2, 1, 0), 0.0),
+         (3, 0, 0), 0.0),
     ],
 )  # fmt: skip
 def test_a_rollout_as_the_page_shows_it(

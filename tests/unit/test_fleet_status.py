@@ -147,10 +147,11 @@ def test_the_table_shows_hosts_then_fleet_services() -> None:
     assert " alive " in a_scanner and "1.2.3" in a_scanner and "(1s ago)" in a_scanner
     assert "3 scans, 1 skipped" in a_scanner and "scan feedbeef" in a_scanner
     assert (
-        "ok: 1 fresh" not in a_executor and "ok: 2 fresh, 1 updated (scan 01234567)" in a_executor
+        "ok: 1 scanned, 1 fresh" not in a_executor
+        and "ok: 3 scanned, 1 updated, 2 fresh (scan 01234567)" in a_executor
     )
     assert "silent for 95s" in b_scanner
-    assert "FAILED: 1 failed" in b_executor
+    assert "FAILED: 1 scanned, 1 failed" in b_executor
     # columns line up: every row's SERVICE starts where the header's does
     col = lines[0].index("SERVICE")
     assert all(line[col - 2 : col] == "  " and line[col] != " " for line in lines)
@@ -217,7 +218,7 @@ def test_run_once_lines_say_when_it_ended_and_its_last_cycle() -> None:
         beat("executor", "d", stopped_at=NOW - 10),  # a daemon stopped: no line
     ]
     assert run_once_lines(beats) == [
-        f"a: run-once finished at {at}; last cycle: ok: 3 scanned, 2 fresh, 1 updated "
+        f"a: run-once finished at {at}; last cycle: ok: 3 scanned, 1 updated, 2 fresh "
         "(scan 01234567)",
         f"b: run-once finished at {at}; last cycle: no cycle finished",
     ]

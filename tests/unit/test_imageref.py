@@ -81,3 +81,18 @@ def test_only_this_repositorys_digests_count() -> None:
     assert local_digests_for(ref, repo_digests) == {D1}
     hub = parse_image_ref("nginx:1.25")
     assert local_digests_for(hub, [f"nginx@{D2}", f"docker.io/library/nginx@{D1}"]) == {D1, D2}
+
+
+@pytest.mark.parametrize(
+    ("image", "split"),
+    [
+        ("127.0.0.1:5000/app:1.2", ("127.0.0.1:5000/app", "1.2")),
+        ("127.0.0.1:5000/app", ("127.0.0.1:5000/app", "latest")),
+        ("nginx", ("nginx", "latest")),
+        ("team/app:v1", ("team/app", "v1")),
+    ],
+)
+def test_split_tag_is_the_one_name_and_tag_split(image: str, split: tuple[str, str]) -> None:
+    from vigil_shared.imageref import split_tag
+
+    assert split_tag(image) == split

@@ -14,7 +14,7 @@ class CountingScanner:
         self.config = ScannerConfig(host_id="h1")
         self.scans = 0
 
-    async def scan(self) -> None:
+    async def scan(self, **_: Any) -> None:
         self.scans += 1
 
 

@@ -162,10 +162,22 @@ def permitted(perms: object, action: str, subject: str, queue: str = "") -> bool
         ("operator", "", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),
         ("operator", "", "pub", "$JS.API.STREAM.CREATE.KV_VIGIL_ROLLOUTS", "", False),
         ("operator", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
-        ("operator", "", "pub", "$JS.API.CONSUMER.CREATE.KV_VIGIL_ROLLOUTS", "", True),
+        ("operator", "", "pub", "$JS.API.STREAM.INFO.KV_VIGIL_ROLLOUTS", "", True),
+        # Buckets are listed from the stream's info, never through a consumer.
+        ("operator", "", "pub", "$JS.API.CONSUMER.CREATE.KV_VIGIL_ROLLOUTS", "", False),
         ("auditor", "", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", True),
         ("executor", "h1", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_ROLLOUTS", "", False),
         ("scanner", "h1", "pub", "$KV.VIGIL_ROLLOUTS.3f2a9c0d1b7e", "", False),
+        # VIGIL_SKIPS: a scanner reads them all and writes its own host's (its HTTP API); the
+        # operator (vigil skip, the dashboard) writes any; the auditor does not.
+        ("scanner", "h1", "pub", "$JS.API.STREAM.INFO.KV_VIGIL_SKIPS", "", True),
+        ("scanner", "h1", "pub", "$JS.API.STREAM.MSG.GET.KV_VIGIL_SKIPS", "", True),
+        ("scanner", "h1", "pub", "$KV.VIGIL_SKIPS.h1.web", "", True),
+        ("scanner", "h1", "pub", "$KV.VIGIL_SKIPS.h2.web", "", False),
+        ("operator", "", "pub", "$KV.VIGIL_SKIPS.h2.web", "", True),
+        ("operator", "", "pub", "$JS.API.STREAM.CREATE.KV_VIGIL_SKIPS", "", True),
+        ("auditor", "", "pub", "$KV.VIGIL_SKIPS.h2.web", "", False),
+        ("executor", "h1", "pub", "$KV.VIGIL_SKIPS.h1.web", "", False),
         # The notifier's rollout steps (with --rollout/--approve).
         ("notifier", "", "pub",
          "$JS.API.CONSUMER.CREATE.VIGIL.notifier-rollouts.vigil.rollout.*", "", True),

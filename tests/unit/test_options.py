@@ -169,7 +169,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--no-such-flag"], env={}) == 2
-    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+    assert "vigil has no option --no-such-flag" in capsys.readouterr().err
     assert cli.main(["scanner"], env={}) == 2  # no --nats-url for a single service
     assert "needs --nats-url" in capsys.readouterr().err
 

@@ -65,6 +65,12 @@ ASIDE = container(OLD, running=False)
          "start_new", True),
         (entry("removing-old"), None, container(NEW, running=True, replaces=OLD), False,
          "nothing", True),
+        # Finished, its report not out yet: only an old container left aside is removed;
+        # a new one that stopped since is not started again (whoever stopped it meant it).
+        (entry("done"), ASIDE, container(NEW, running=True, replaces=OLD), False, "finish",
+         True),
+        (entry("done"), None, container(NEW, running=False, replaces=OLD), False, "nothing",
+         True),
     ],
 )  # fmt: skip
 def test_decide(

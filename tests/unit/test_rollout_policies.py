@@ -86,6 +86,10 @@ def test_labels_over_flags(
         ),
         ({"io.vigil.min-age": "a day"}, "label io.vigil.min-age='a day': 'a day' is not an age"),
         ({"io.vigil.window": "nights"}, "label io.vigil.window='nights': window 'nights'"),
+        (
+            {"io.vigil.policy": "semver:>=2,<1"},
+            "label io.vigil.policy='semver:>=2,<1': range '>=2,<1' can never match",
+        ),
     ],
 )
 def test_bad_labels_name_label_and_value(labels: dict[str, str], error: str) -> None:
@@ -177,6 +181,13 @@ def test_a_semver_target_becomes_the_actions_image() -> None:
     assert action.image == "reg:5000/app:1.4.0"  # type: ignore[attr-defined]
     assert action.previous_image == "reg:5000/app:1.2.3"  # type: ignore[attr-defined]
     assert action.remote_digest == NEW  # type: ignore[attr-defined]
+
+
+def test_a_range_that_can_never_match_fails_that_container_with_its_reason() -> None:
+    containers = [container("never", **{"io.vigil.policy": "semver:>=2,<1"}), container("ok")]
+    out, detail = plan(containers, [stale()])
+    assert out == {"never": "failed", "ok": "update"}
+    assert "can never match" in detail["never"].error  # type: ignore[attr-defined]
 
 
 def test_a_bad_label_fails_that_container_and_the_others_go_on() -> None:

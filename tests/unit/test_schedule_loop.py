@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from vigil_scanner.cron import parse_cron
 from vigil_scanner.service import ScannerConfig
@@ -16,7 +17,7 @@ class RecordingScanner:
         self.config = ScannerConfig(host_id="h1")
         self.started: list[float] = []
 
-    async def scan(self) -> None:
+    async def scan(self, **_: Any) -> None:
         self.started.append(time.time())
 
 

@@ -98,11 +98,23 @@ def test_ranges(text: str, allowed: list[str], refused: list[str]) -> None:
         ("banana", "'banana' is not a version"),
         (">=1.2,<two", "'two' is not a version"),
         ("~>1.2", "is not a version"),
+        # Ranges no version can be inside: refused, not a container held for ever.
+        (">=2,<1", "range '>=2,<1' can never match"),
+        (">=2 <2", "can never match"),
+        (">1.2.3,<=1.2.3", "can never match"),
+        ("=1.2.3,>1.2.3", "can never match"),
+        ("1.2.3,1.2.4", "can never match"),
+        ("^2,<2", "can never match"),
     ],
 )
 def test_bad_ranges_say_what_is_wrong(text: str, error: str) -> None:
     with pytest.raises(PolicyError, match=error):
         parse_range(text)
+
+
+@pytest.mark.parametrize("text", [">=1.2.3,<=1.2.3", ">=1,<1.0.1", "=1.2.3,>=1.2.3", ">=2", "<1"])
+def test_narrow_ranges_that_can_match_are_taken(text: str) -> None:
+    assert parse_range(text).text == text
 
 
 @pytest.mark.parametrize(
@@ -129,6 +141,7 @@ def test_policies(text: str, policy: UpdatePolicy) -> None:
         ("semver", "'semver' is not an update policy"),
         ("semver:", "the range is empty"),
         ("semver:^x", "'x' is not a version"),
+        ("semver:>=2,<1", "range '>=2,<1' can never match"),
     ],
 )
 def test_bad_policies(text: str, error: str) -> None:

@@ -7,17 +7,18 @@ import asyncio
 import pytest
 
 from vigil_scanner.scan_group import ack_wait_for, tick_scan_id
-from vigil_scanner.ticks import interval_key, run_on_interval
+from vigil_scanner.ticks import interval_key, local_key, run_on_interval, tick_cycle_key
 
 
 @pytest.mark.parametrize(
     ("now", "interval", "key", "due"),
     [
-        (0.0, 10.0, "1", 10.0),
-        (9.999, 10.0, "1", 10.0),
-        (10.0, 10.0, "2", 20.0),
-        (1_764_619_205.5, 300.0, "5882065", 1_764_619_500.0),
-        (61.0, 60.0, "2", 120.0),
+        (0.0, 10.0, "1@10s", 10.0),
+        (9.999, 10.0, "1@10s", 10.0),
+        (10.0, 10.0, "2@10s", 20.0),
+        (1_764_619_205.5, 300.0, "5882065@300s", 1_764_619_500.0),
+        (61.0, 60.0, "2@60s", 120.0),
+        (0.75, 0.5, "2@0.5s", 1.0),
     ],
 )
 def test_interval_key_names_the_next_tick_and_when_it_starts(
@@ -29,6 +30,27 @@ def test_interval_key_names_the_next_tick_and_when_it_starts(
 def test_replicas_started_at_different_times_name_the_same_tick() -> None:
     # Two replicas, one started 0.1 s into the tick and one 8 s into it.
     assert interval_key(100.1, 10.0) == interval_key(108.0, 10.0)
+
+
+def test_two_intervals_never_name_one_tick_alike() -> None:
+    # Index 2 of a 10 s interval and of a 60 s one: other moments, other cycles.
+    assert interval_key(15.0, 10.0)[0] != interval_key(65.0, 60.0)[0]
+
+
+def test_ticks_counted_from_the_start_never_share_a_key() -> None:
+    keys = {local_key(30.0) for _ in range(1000)}
+    assert len(keys) == 1000 and all(k.endswith("@30s") for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("key", "cycle_key"),
+    [
+        ("5882065@300s", "tick:5882065@300s"),
+        ("2026-12-07T04:00:00+00:00", "tick:2026-12-07T04:00:00+00:00"),
+    ],
+)
+def test_a_ticks_cycle_key_is_never_a_scan_id(key: str, cycle_key: str) -> None:
+    assert tick_cycle_key(key) == cycle_key
 
 
 def test_a_tick_scan_id_is_the_same_everywhere_and_differs_by_host_and_tick() -> None:
@@ -70,10 +92,10 @@ async def test_aligned_ticks_fall_on_multiples_of_the_interval() -> None:
     await asyncio.sleep(0.02)
     assert recorder.keys == []
     await asyncio.sleep(0.1)  # past the boundary 0.05 s after start
-    assert recorder.keys == [str(int(1_000_000.0 / interval))]
+    assert recorder.keys == [f"{int(1_000_000.0 / interval)}@0.2s"]
     while len(recorder.keys) < 3:
         await asyncio.sleep(0.02)
     stop.set()
     await asyncio.wait_for(task, 1)
-    first = int(recorder.keys[0])
-    assert recorder.keys[:3] == [str(first), str(first + 1), str(first + 2)]  # none twice
+    first = int(recorder.keys[0].split("@")[0])
+    assert recorder.keys[:3] == [f"{first + n}@0.2s" for n in range(3)]  # none twice

@@ -22,6 +22,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import Inventory, Plan, ProgressEvent, Report, RolloutEvent
+from vigil_shared.contracts.rollout import revert_of
+from vigil_shared.summary import report_summary
 
 KINDS: dict[str, type[msgspec.Struct]] = {
     "inventory": Inventory,
@@ -99,11 +101,9 @@ def describe(event: AuditEvent) -> str:
     if isinstance(m, ProgressEvent):
         return f"{head} [{m.index}/{m.total}] {m.container}: {m.phase} {m.message}".rstrip()
     if isinstance(m, Report):
-        counts = ", ".join(
-            f"{m.count(s)} {s.replace('_', ' ')}" for s in (*CHANGES, "fresh") if m.count(s)
-        )
-        counts = ", " + counts if counts else ""
-        return f"{head} {len(m.results)} scanned{counts} (scan {m.scan_id[:8]})"
+        rid = revert_of(m.scan_id)
+        cycle = f"revert of rollout {rid}" if rid else f"scan {m.scan_id[:8]}"
+        return f"{head} {report_summary(m)} ({cycle})"
     if isinstance(m, RolloutEvent):
         hosts = f" {', '.join(m.hosts)}" if m.hosts else ""
         detail = f": {m.detail}" if m.detail else ""

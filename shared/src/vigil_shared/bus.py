@@ -43,8 +43,10 @@ from vigil_shared.codec import BadMessage, decode, encode
 from vigil_shared.contracts.base import ErrorReply
 from vigil_shared.contracts.subjects import Subjects
 from vigil_shared.failover import FailoverKeyValue, through_failover
+from vigil_shared.jetstream_ready import READY_TIMEOUT, NotReady, ReplicasShort, until_ready
 from vigil_shared.logs import get_logger
 from vigil_shared.nats_cluster import (
+    cluster_size,
     mask_url,
     replicas_to_apply,
     server_urls,
@@ -108,6 +110,9 @@ class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
     # Replicas of the streams and key-value buckets this service creates; None: auto
     # (min(3, the cluster's size); 1 on a single server). nats_cluster.py says how.
     replicas: int | None = None
+    # How long, at most, a stream, bucket or consumer set-up waits for JetStream to answer
+    # (a cluster still electing its leader) before the service gives up (jetstream_ready.py).
+    ready_timeout: float = READY_TIMEOUT
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"BusConfig(url={_mask_url(self.url)!r}, prefix={self.prefix!r})"
@@ -396,7 +401,7 @@ class Bus:
             max_age=self.config.audit_retention,
             duplicate_window=120.0,
         )
-        await self._ensure_stream(config)
+        await self._when_ready(f"the stream {config.name}", lambda: self._ensure_stream(config))
 
     def replicas(self, current: int | None) -> int:
         """The replicas a stream that has `current` (None: not there yet) should have."""
@@ -411,11 +416,26 @@ class Bus:
             return await call
         except nats.js.errors.APIError as exc:
             if replicas > 1 and exc.err_code in _REPLICA_ERRORS:
-                raise BusError(
+                raise ReplicasShort(
                     f"NATS cannot keep {replicas} replicas of {name}: {exc.description} "
-                    "(set --nats-replicas, VIGIL_NATS_REPLICAS, to what the cluster has)"
+                    "(set --nats-replicas, VIGIL_NATS_REPLICAS, to what the cluster has)",
+                    replicas,
                 ) from None
             raise
+
+    async def _when_ready(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A set-up call retried while JetStream is not ready yet (bounded by
+        `ready_timeout`); what waiting does not mend is a BusError, named (exit status 2)."""
+
+        def size() -> int:
+            return cluster_size(getattr(self.nc, "_server_info", None) or {})
+
+        try:
+            return await until_ready(
+                what, call, timeout=self.config.ready_timeout, cluster_size=size
+            )
+        except (NotReady, ReplicasShort) as exc:
+            raise BusError(str(exc)) from None
 
     async def _ensure_stream(self, config: StreamConfig) -> None:
         name = str(config.name)
@@ -493,12 +513,17 @@ class Bus:
             max_age=DAY,
             duplicate_window=duplicate_window,
         )
-        await self._ensure_stream(config)
+        await self._when_ready(f"the stream {config.name}", lambda: self._ensure_stream(config))
 
     async def key_value(self, suffix: str) -> Any:
         """The key-value bucket `{STREAM}_{suffix}` (created if missing), file-backed, with
         writes that ride out a NATS node's failover (failover.py)."""
         bucket = f"{self.subjects.stream_name}_{suffix}"
+        return await self._when_ready(
+            f"the key-value bucket {bucket}", lambda: self._key_value(bucket)
+        )
+
+    async def _key_value(self, bucket: str) -> Any:
         self._note(f"$KV.{bucket}.")  # its keys' subjects, should one be refused
         try:
             kv = await self.js.key_value(bucket)
@@ -517,6 +542,7 @@ class Bus:
                     ),
                     bucket,
                     self._unless_denied,
+                    self.js,
                 )
             except PermissionDenied:
                 raise BusError(
@@ -524,7 +550,7 @@ class Bus:
                     "may not create it"
                 ) from None
         await self._rescale_bucket(f"KV_{bucket}")
-        return FailoverKeyValue(kv, bucket, self._unless_denied)
+        return FailoverKeyValue(kv, bucket, self._unless_denied, self.js)
 
     async def _rescale_bucket(self, stream: str) -> None:
         """An existing bucket (the stream under it) brought to the replicas wanted, as
@@ -700,10 +726,14 @@ class Bus:
         )
         stream_name = stream or self.subjects.stream_name
         self._note(f"$JS.API.CONSUMER.CREATE.{stream_name}.{durable}.{subject}")
-        await self._check_existing_consumer(stream_name, durable, subject)
-        sub = await self.js.pull_subscribe(
-            subject, durable=durable, stream=stream_name, config=config
-        )
+
+        async def subscribe() -> Any:
+            await self._check_existing_consumer(stream_name, durable, subject)
+            return await self.js.pull_subscribe(
+                subject, durable=durable, stream=stream_name, config=config
+            )
+
+        sub = await self._when_ready(f"the consumer {durable} of {stream_name}", subscribe)
         self._pulls.append(sub)
 
         async def keep_alive(msg: Msg) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import nats.errors
 import nats.js.errors
 
+from vigil_shared.kv_listing import kv_entries, kv_keys
 from vigil_shared.logs import get_logger
 
 T = TypeVar("T")
@@ -68,12 +69,17 @@ Guard = Callable[[str, Awaitable[Any]], Awaitable[Any]]
 class FailoverKeyValue:
     """A nats-py key-value bucket whose writes and reads ride out a failover; anything else
     is the bucket's own. With `guard`, a write the server refuses fails at once instead of
-    being sent again until the failover wait is out (a refusal is no failover)."""
+    being sent again until the failover wait is out (a refusal is no failover). With `js`
+    (the bucket's JetStream context), `keys()` and `entries()` list the bucket as
+    kv_listing.py does, never short."""
 
-    def __init__(self, kv: Any, bucket: str = "", guard: Guard | None = None) -> None:
+    def __init__(
+        self, kv: Any, bucket: str = "", guard: Guard | None = None, js: Any = None
+    ) -> None:
         self._kv = kv
         self._bucket = bucket
         self._guard = guard
+        self._js = js
 
     def _write(self, key: str, call: Awaitable[Any]) -> Awaitable[Any]:
         if self._guard is None:
@@ -96,8 +102,17 @@ class FailoverKeyValue:
         return await through_failover(lambda: self._kv.get(key), f"get {key}")
 
     async def keys(self) -> list[str]:
-        found: list[str] = await through_failover(lambda: self._kv.keys(), "list keys")
-        return found
+        """The keys that hold a value ([] for none; nats-py's own raises NoKeysError)."""
+        if self._js is None:
+            found: list[str] = await through_failover(lambda: self._kv.keys(), "list keys")
+            return found
+        return await through_failover(lambda: kv_keys(self._js, self._bucket), "list keys")
+
+    async def entries(self) -> dict[str, bytes]:
+        """Every key that holds a value, with its value."""
+        if self._js is None:
+            raise TypeError("FailoverKeyValue.entries() needs the bucket's JetStream context")
+        return await through_failover(lambda: kv_entries(self._js, self._bucket), "list keys")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kv, name)

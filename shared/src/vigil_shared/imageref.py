@@ -127,6 +127,17 @@ def parse_image_ref(text: str) -> ImageRef:
     return ImageRef(registry=domain, repository=path, tag=tag, digest=digest if at else None)
 
 
+def split_tag(image: str) -> tuple[str, str]:
+    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`.
+
+    A plain split of the text, without validation (what a pull or a tag call needs): the one
+    place that splits a reference into name and tag."""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return image, "latest"
+    return name, tag
+
+
 def same_repository(a: ImageRef, b: ImageRef) -> bool:
     return a.registry == b.registry and a.repository == b.repository
 

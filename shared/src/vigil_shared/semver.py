@@ -179,7 +179,28 @@ def parse_range(text: str) -> Range:
     terms = [t for part in joined.split(",") for t in part.split()]
     if not terms:
         raise PolicyError(f"range {whole!r} holds no comparator")
-    return Range(whole, tuple(c for t in terms for c in _term(t, whole)))
+    comparators = tuple(c for t in terms for c in _term(t, whole))
+    if _never_matches(comparators):
+        raise PolicyError(
+            f"range {whole!r} can never match: no version is inside all of its bounds "
+            "(examples: ^1.2, >=1.2,<2)"
+        )
+    return Range(whole, comparators)
+
+
+def _never_matches(comparators: tuple[Comparator, ...]) -> bool:
+    """Whether the AND of `comparators` leaves no version between its highest lower bound
+    and its lowest upper bound (`>=2,<1`, `=1.2.3,>1.2.3`): such a range would hold every
+    container where it is, silently, for ever."""
+    lows = [c for c in comparators if c.op in (">=", ">", "=")]
+    highs = [c for c in comparators if c.op in ("<", "<=", "=")]
+    if not lows or not highs:
+        return False
+    # The tightest bound of each side; among equal versions the exclusive one.
+    low = max(lows, key=lambda c: (c.version.key(), c.op == ">"))
+    high = min(highs, key=lambda c: (c.version.key(), c.op != "<"))
+    a, b = low.version.key(), high.version.key()
+    return a > b or (a == b and (low.op == ">" or high.op == "<"))
 
 
 PolicyKind = Literal["digest", "semver"]
@@ -231,14 +252,6 @@ def range_for(policy: UpdatePolicy, current: Version) -> Range:
     if policy.relative == "patch":  # same major.minor
         return Range("patch", (Comparator("<", Version(current.major, current.minor + 1, 0)),))
     return parse_range(policy.range)
-
-
-def split_tag(image: str) -> tuple[str, str]:
-    """`host:5000/app:1.2.3` -> (`host:5000/app`, `1.2.3`); no tag -> `latest`."""
-    name, sep, tag = image.rpartition(":")
-    if not sep or "/" in tag:
-        return image, "latest"
-    return name, tag
 
 
 class TagChoice(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +34,21 @@ def dashboard_config(
     )
 
 
+def serve_problem(exc: OSError, config: DashboardConfig) -> str:
+    """Pure: why the dashboard cannot be served, blaming the option that is wrong: an address
+    that is not this machine's, or no address at all, is --dashboard-address; a port taken or
+    privileged is --dashboard-port."""
+    where = f"{config.address} port {config.port}"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        reason = "no such host" if isinstance(exc, socket.gaierror) else "not this machine's"
+        return f"--dashboard-address: cannot serve the dashboard on {config.address!r}: {reason}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"--dashboard-port: cannot serve the dashboard: {where} is taken"
+    if exc.errno == errno.EACCES:
+        return f"--dashboard-port: cannot serve the dashboard: {where} needs privileges"
+    return f"--dashboard-address/--dashboard-port: cannot serve the dashboard on {where}: {exc}"
+
+
 async def start_dashboard(bus: Bus, values: Mapping[str, Any]) -> Dashboard:
     dashboard = Dashboard(bus, dashboard_config(values))
     await dashboard.start()
@@ -55,6 +72,6 @@ async def run_dashboard(values: Mapping[str, Any], shutdown: Shutdown) -> int:
         print(f"vigil dashboard: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # the port is taken, the address is not this machine's
-        print(f"vigil dashboard: cannot serve: {exc}", file=sys.stderr)
+        print(f"vigil dashboard: {serve_problem(exc, dashboard_config(values))}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

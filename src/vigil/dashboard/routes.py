@@ -11,6 +11,9 @@ allowed, and the page's HTML shell (everything in it escaped).
     POST /api/trigger      a cycle now on every live host, as `vigil trigger`
     POST /api/rollouts/{id}/approve|resume|abort
                            `vigil approve ID`, `vigil rollout resume|abort ID`
+    POST /api/containers/{host}/{name}/update|check|skip|unskip[?for=DURATION&reason=TEXT]
+                           one container now: `vigil trigger --host H NAME`, a check,
+                           `vigil skip H/NAME [--for D]`, `vigil skip --stop H/NAME`
 
 The POST routes need `Authorization: Bearer <--dashboard-token>`. Without a token the
 dashboard is read-only: the page has no buttons and the routes answer 403.
@@ -22,6 +25,7 @@ import hmac
 import html
 import ipaddress
 import re
+import urllib.parse
 from typing import Literal
 
 import msgspec
@@ -36,8 +40,17 @@ Endpoint = Literal[
     "events",
     "trigger",
     "rollout_command",
+    "container_command",
     "none",
 ]
+ContainerAction = Literal["update", "check", "skip", "unskip"]
+CONTAINER_ACTIONS: dict[str, ContainerAction] = {
+    "update": "update",
+    "check": "check",
+    "skip": "skip",
+    "unskip": "unskip",
+}
+CONTAINERS_PATH = "/api/containers/"
 RolloutAction = Literal["approve", "resume", "abort"]
 ROLLOUT_ACTIONS: dict[str, RolloutAction] = {
     "approve": "approve",
@@ -62,6 +75,8 @@ TRIGGER_PATH = "/api/trigger"
 ROLLOUTS_PATH = "/api/rollouts/"
 # A rollout id, or a start of one (the coordinator takes any unambiguous start).
 _ROLLOUT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A host id or a container name (Docker's: [a-zA-Z0-9][a-zA-Z0-9_.-]*).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
 
 
 class Route(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +87,12 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     allow: str = ""  # for 405
     rollout_id: str = ""  # for rollout_command
     action: RolloutAction | None = None
+    # container_command: which container, what to do; skip: for how long (0: this build), why
+    host: str = ""
+    container: str = ""
+    container_action: ContainerAction | None = None
+    skip_for: str = ""
+    reason: str = ""
 
 
 def _refuse(status: int, error: str, allow: str = "") -> Route:
@@ -115,8 +136,38 @@ def _rollout_route(method: str, path: str, token: str, authorization: str | None
     return _guarded(method, path, token, authorization, allowed)
 
 
+def _container_route(
+    method: str, target: str, token: str, authorization: str | None
+) -> Route | None:
+    """POST /api/containers/{host}/{name}/{update|check|skip|unskip}; None for another path."""
+    path, _, query = target.partition("?")
+    parts = path.removeprefix(CONTAINERS_PATH).split("/")
+    if len(parts) != 3:
+        return None
+    host, name, verb = (urllib.parse.unquote(p) for p in parts)
+    action = CONTAINER_ACTIONS.get(verb)
+    if action is None:
+        return _refuse(404, f"no page at {path} (a container takes update, check, skip or unskip)")
+    if not _NAME.match(host) or not _NAME.match(name):
+        return _refuse(400, f"{host[:80]!r}/{name[:80]!r} is not a host id and container name")
+    args = urllib.parse.parse_qs(query)
+    allowed = Route(
+        endpoint="container_command",
+        host=host,
+        container=name,
+        container_action=action,
+        skip_for=(args.get("for") or [""])[0][:32],
+        reason=(args.get("reason") or [""])[0][:200],
+    )
+    return _guarded(method, path, token, authorization, allowed)
+
+
 def route(method: str, target: str, *, token: str, authorization: str | None) -> Route:
     path = target.split("?", 1)[0]
+    if path.startswith(CONTAINERS_PATH):
+        found = _container_route(method, target, token, authorization)
+        if found is not None:
+            return found
     if path == TRIGGER_PATH:
         return _guarded(method, path, token, authorization, Route(endpoint="trigger"))
     if path.startswith(ROLLOUTS_PATH):

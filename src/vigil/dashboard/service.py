@@ -3,7 +3,7 @@ page's event stream; heartbeats are read per request; checks go to the registry-
 
 Its own gateway checks are what lets the page show a container as stale between cycles: at
 most one check per --dashboard-check-interval, and only while a page asks for the containers
-(the gateway answers from its cache, --digest-cache-ttl, and coalesces identical checks).
+(the gateway asks the registry for each, sharing only identical checks in flight).
 """
 
 from __future__ import annotations
@@ -21,10 +21,29 @@ import nats.js.errors
 
 from vigil.dashboard import routes
 from vigil.dashboard.server import Answer, HttpServer, Request
-from vigil.dashboard.view import FleetView, container_rows, cycle_rows, rollout_row, rollout_rows
+from vigil.dashboard.view import (
+    Asked,
+    FleetView,
+    action_note,
+    container_rows,
+    cycle_rows,
+    rollout_row,
+    rollout_rows,
+)
 from vigil.fleet_commands import read_heartbeats, status_document, targets
+from vigil.options import UsageError, parse_duration
 from vigil.rollouts.commands import NO_COORDINATOR, ask_coordinator
+from vigil_scanner.container_commands import (
+    ContainerCheck,
+    Refused,
+    check_container,
+    read_skips,
+    skip_container,
+    unskip_container,
+    update_container,
+)
 from vigil_scanner.planning import checks_for
+from vigil_scanner.skips import skip_reason
 from vigil_shared.audit import read_events
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import (
@@ -34,7 +53,9 @@ from vigil_shared.contracts import (
     ImageStatus,
     RolloutCommand,
     ScanCommand,
+    Skip,
 )
+from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.dashboard")
@@ -43,6 +64,7 @@ KEEPALIVE_S = 15.0
 CLIENT_QUEUE = 256
 CHECK_TIMEOUT_S = 30.0
 JSON = [("content-type", "application/json")]
+BY = "vigil dashboard"
 
 
 class DashboardConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,7 +224,9 @@ class Dashboard:
         if decision.endpoint == "events":
             headers.append(("content-type", "text/event-stream"))
             return Answer(status=200, headers=headers, stream=self._events)
-        if decision.endpoint == "rollout_command" and decision.action is not None:
+        if decision.endpoint == "container_command" and decision.container_action is not None:
+            status, doc = await self._container_command(decision)
+        elif decision.endpoint == "rollout_command" and decision.action is not None:
             status, doc = await self._rollout_command(decision.action, decision.rollout_id)
         else:
             status, doc = await self._json(decision.endpoint)
@@ -217,7 +241,9 @@ class Dashboard:
             return 200, status_document(await read_heartbeats(self.bus), time.time())
         if endpoint == "containers":
             self._maybe_check()
-            return 200, {"containers": container_rows(self.view, self.checks)}
+            skips = await self._skips()
+            rows = container_rows(self.view, self.checks, skips, time.time())
+            return 200, {"containers": rows}
         if endpoint == "cycles":
             return 200, {"cycles": cycle_rows(self.view.reports)}
         if endpoint == "rollouts":
@@ -227,16 +253,11 @@ class Dashboard:
     async def _rollouts(self) -> dict[str, object]:
         bucket = f"{self.bus.subjects.stream_name}_{ROLLOUT_BUCKET}"
         try:
-            kv = await self.bus.js.key_value(bucket)
+            entries = await kv_entries(self.bus.js, bucket)
         except nats.js.errors.BucketNotFoundError:
             return {"bucket": bucket, "exists": False, "rollouts": []}
         except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
             return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
-        entries: dict[str, bytes] = {}
-        with contextlib.suppress(nats.js.errors.NoKeysError):
-            for key in await kv.keys():
-                with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-                    entries[key] = (await kv.get(key)).value or b""
         return {"bucket": bucket, "exists": True, "rollouts": rollout_rows(entries)}
 
     async def _trigger(self) -> tuple[int, object]:
@@ -269,3 +290,72 @@ class Dashboard:
             return 409, {"error": reply.error, "rollouts": rows}
         log.info("rollout command from the dashboard", action=action, rollout=rollout_id)
         return 200, {"rollouts": rows}
+
+    async def _skips(self) -> dict[tuple[str, str], Skip]:
+        try:
+            return {(s.host, s.name): s for s in await read_skips(self.bus)}
+        except (nats.errors.Error, TimeoutError, BusError) as exc:  # e.g. a user that may not
+            log.warning("dashboard cannot read the skipped builds", error=str(exc))
+            return {}
+
+    async def _container_command(self, decision: routes.Route) -> tuple[int, object]:
+        """One container now, through vigil_scanner.container_commands (as `vigil trigger
+        --host H NAME`, `vigil skip`): 202 for an update (its progress follows on the row),
+        200 with what a check, skip or unskip came to; 409 when refused (an unknown container,
+        nothing to skip); 400 for a bad duration."""
+        host, name, action = decision.host, decision.container, decision.container_action
+        key = (host, name)
+        now = time.time()
+        try:
+            if action == "update":
+                beats = await read_heartbeats(self.bus)
+                live, _ = targets(beats, (host,), now)
+                if host not in live:
+                    return 409, {"error": f"no live scanner on host {host}"}
+                scan_id = await update_container(self.bus, host, name, BY)
+                self.view.asked[key] = Asked(kind="update", at=now, scan_id=scan_id)
+                return 202, {"scan_id": scan_id, "action": action_note(self.view, host, name)}
+            if action == "check":
+                check = await check_container(self.bus, host, name)
+                note = check_note(check)
+                if check.outcome in ("stale", "current"):  # the row's state follows at once
+                    status = ImageStatus(
+                        image=check.image,
+                        outcome="stale" if check.newer else "current",
+                        remote_digest=check.remote_digest or None,
+                        target=check.target,
+                    )
+                    self.checks.setdefault(host, {})[check.image] = status
+            elif action == "skip":
+                duration = parse_duration(decision.skip_for, "for") if decision.skip_for else 0.0
+                skip = await skip_container(
+                    self.bus, host, name, duration=duration, reason=decision.reason, by=BY
+                )
+                note = skip_reason(skip)
+            else:
+                had = await unskip_container(self.bus, host, name)
+                note = (
+                    "no longer skipped: the next cycle may update it" if had else "was not skipped"
+                )
+        except UsageError as exc:
+            return 400, {"error": str(exc)}
+        except Refused as exc:
+            self.view.asked[key] = Asked(kind=str(action), at=now, note=f"{action}: {exc}")
+            return 409, {"error": str(exc), "action": f"{action}: {exc}"}
+        except BusError as exc:
+            return 503, {"error": str(exc)}
+        self.view.asked[key] = Asked(kind=str(action), at=now, note=note)
+        log.info("container command from the dashboard", action=action, host=host, container=name)
+        self._broadcast(b"checked", b"{}")
+        return 200, {"action": note}
+
+
+def check_note(check: ContainerCheck) -> str:
+    """A check's answer, as the row says it."""
+    if check.outcome not in ("stale", "current"):
+        return f"checked: {check.outcome}" + (f": {check.error}" if check.error else "")
+    if not check.newer:
+        return "checked: up to date"
+    build = check.remote_digest.removeprefix("sha256:")[:12]
+    to = f" ({check.target})" if check.target else ""
+    return f"checked: a newer build is in the registry: {build}{to}"

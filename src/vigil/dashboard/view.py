@@ -23,6 +23,7 @@ import msgspec
 
 from vigil.rollouts.commands import tally
 from vigil.rollouts.decisions import DONE, soak_ends
+from vigil_scanner.skips import skip_applies, skip_reason
 from vigil_shared.audit import AuditEvent, describe
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import (
@@ -31,8 +32,10 @@ from vigil_shared.contracts import (
     ImageStatus,
     Inventory,
     Plan,
+    ProgressEvent,
     Report,
     Rollout,
+    Skip,
 )
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
@@ -54,6 +57,18 @@ class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
     labels: dict[str, str] = {}
     changed_at: float = 0.0  # when the last result about it was reported
+    skipped: bool = False  # a skip (vigil skip) holds it: the row offers to stop skipping
+    held_until: float = 0.0  # when its hold ends (0: not held, or until a newer build)
+    action: str = ""  # the progress and result of the last action asked from its row
+
+
+class Asked(msgspec.Struct, frozen=True, kw_only=True):
+    """An action asked from a container's row, shown on the row until the next one."""
+
+    kind: str  # update, check, skip, unskip
+    at: float
+    scan_id: str = ""  # update: the cycle it asked for
+    note: str = ""  # check, skip, unskip: what came of it
 
 
 class CycleRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +100,9 @@ class FleetView:
         self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
         self.events: deque[EventRow] = deque(maxlen=events_kept)
         self.last_seq = 0
+        # The latest step of each container's update (host, name), and the row actions asked.
+        self.progress: dict[tuple[str, str], ProgressEvent] = {}
+        self.asked: dict[tuple[str, str], Asked] = {}
 
     def apply(self, event: AuditEvent) -> EventRow:
         m = event.message
@@ -92,6 +110,8 @@ class FleetView:
             self.inventories[m.host] = m
         elif isinstance(m, Plan):
             self.plans[m.host] = m
+        elif isinstance(m, ProgressEvent):
+            self.progress[(m.host, m.container)] = m
         elif isinstance(m, Report):
             self.reports.append(m)
             for result in m.results:
@@ -186,12 +206,53 @@ def shown_labels(labels: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in sorted(labels.items()) if k.startswith(SHOWN_LABEL_PREFIXES)}
 
 
+def skip_holds(
+    skip: Skip | None, info: ContainerInfo, check: ImageStatus | None, now: float
+) -> bool:
+    """Whether a skip (vigil skip) holds the container now: a duration still running, or a
+    skipped build that is still the newest the dashboard knows of (a newer one ends it)."""
+    if skip is None:
+        return False
+    if skip.until:
+        return now < skip.until
+    newer = (check.remote_digest or "") if check is not None else ""
+    return skip_applies(skip, newer or skip.digest, now)
+
+
+def action_note(view: FleetView, host: str, name: str) -> str:
+    """What the row says of the last action asked from it: an update as it goes (asked, its
+    steps, its result), or what a check, skip or unskip came to."""
+    asked = view.asked.get((host, name))
+    if asked is None:
+        return ""
+    if asked.kind != "update":
+        return asked.note
+    for report in reversed(view.reports):
+        if report.host == host and report.scan_id == asked.scan_id:
+            result = next((r for r in report.results if r.name == name), None)
+            if result is None:
+                return "update: the cycle did not judge it" + (
+                    f" ({'; '.join(report.problems)})" if report.problems else ""
+                )
+            words = result.status.replace("_", " ")
+            return f"update: {words}" + (f": {result.error}" if result.error else "")
+    step = view.progress.get((host, name))
+    if step is not None and step.scan_id == asked.scan_id:
+        return f"update: {step.phase}" + (f" ({step.message})" if step.message else "")
+    return f"update asked (cycle {asked.scan_id[:8]})"
+
+
 def container_rows(
-    view: FleetView, checks: Mapping[str, Mapping[str, ImageStatus]] | None = None
+    view: FleetView,
+    checks: Mapping[str, Mapping[str, ImageStatus]] | None = None,
+    skips: Mapping[tuple[str, str], Skip] | None = None,
+    now: float = 0.0,
 ) -> list[ContainerRow]:
     """Every container of every host's latest inventory, with its state. `checks`: the
-    dashboard's own gateway answers, by host then image."""
+    dashboard's own gateway answers, by host then image; `skips`: the skips in force, by
+    (host, name)."""
     checks = checks or {}
+    skips = skips or {}
     rows: list[ContainerRow] = []
     for host, inventory in sorted(view.inventories.items()):
         for info in sorted(inventory.containers, key=lambda c: c.name):
@@ -209,6 +270,15 @@ def container_rows(
                 pending=_pending(view, host, info.name),
                 check=checks.get(host, {}).get(info.image),
             )
+            skip = skips.get((host, info.name))
+            skipped = skip is not None and skip_holds(
+                skip, info, checks.get(host, {}).get(info.image), now
+            )
+            if skip is not None and skipped and detail != "update in progress":
+                state, detail = "held", skip_reason(skip)
+            held_until = skip.until if skip is not None and skipped else 0.0
+            if not held_until and state == "held" and result is not None:
+                held_until = result.held_until
             updated = result is not None and result.status == "updated"
             rows.append(
                 ContainerRow(
@@ -222,6 +292,9 @@ def container_rows(
                     detail=detail,
                     labels=shown_labels(info.labels),
                     changed_at=last[1].finished_at if last is not None and judged else 0.0,
+                    skipped=skipped,
+                    held_until=held_until,
+                    action=action_note(view, host, info.name),
                 )
             )
     return rows

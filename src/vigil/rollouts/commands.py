@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import msgspec
 
 from vigil import options
-from vigil.rollouts.decisions import counts
+from vigil.rollouts.decisions import counts, soak_ends
 from vigil.tool_bus import NoNats, tool_bus
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import Rollout, RolloutCommand, RolloutCommandReply
@@ -37,12 +37,42 @@ async def ask_coordinator(bus: Bus, request: RolloutCommand) -> RolloutCommandRe
     )
 
 
+# How `vigil rollout status` and the dashboard group the hosts' statuses.
+DONE_STATUSES = ("updated", "gone")  # on the build, or nothing to do there
+PENDING_STATUSES = ("pending", "go")  # still to update
+FAILED_STATUSES = ("failed", "revert_failed")
+
+
 def tally(r: Rollout) -> tuple[int, int, int]:
-    """Hosts done (on the build), pending (anything else still to do) and failed."""
+    """Hosts done (on the build, or with nothing to do), pending (still to update) and
+    failed; a host going back or gone back after an abort is none of these (`reverts`)."""
     c = counts(r)
-    done = c.get("updated", 0)
-    failed = sum(c.get(s, 0) for s in ("failed", "revert_failed"))
-    return done, len(r.hosts) - done - failed, failed
+    return tuple(sum(c.get(s, 0) for s in group) for group in _GROUPS)  # type: ignore[return-value]
+
+
+def reverts(r: Rollout) -> tuple[int, int]:
+    """Hosts going back to the old build after an abort, and those back on it."""
+    c = counts(r)
+    return c.get("reverting", 0), c.get("reverted", 0)
+
+
+_GROUPS = (DONE_STATUSES, PENDING_STATUSES, FAILED_STATUSES)
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def soak_line(r: Rollout, now: float) -> str:
+    """When the soak of the rollout's current wave ends, and what comes then ("" when no
+    soak runs)."""
+    ends = soak_ends(r)
+    if ends is None:
+        return ""
+    then = f"then wave {r.wave + 2}/{len(r.waves)}"
+    if ends <= now:
+        return f"soak of wave {r.wave + 1} ended at {_clock(ends)}; {then} starts"
+    return f"soak of wave {r.wave + 1} ends in {ends - now:.0f}s (at {_clock(ends)}); {then}"
 
 
 def _short(digest: str) -> str:
@@ -50,18 +80,25 @@ def _short(digest: str) -> str:
 
 
 def render_status(rollouts: Iterable[Rollout], now: float) -> str:
-    """One block per rollout: id, state, image and build, wave, hosts by status."""
+    """One block per rollout, oldest first (then by id: the same order every time): id,
+    state, image and build, wave, hosts by status, why it stopped, when its soak ends."""
     lines: list[str] = []
-    for r in rollouts:
+    for r in sorted(rollouts, key=lambda r: (r.created_at, r.rollout_id)):
         done, pending, failed = tally(r)
+        going_back, back = reverts(r)
+        more = "".join(
+            f", {n} {what}" for n, what in ((going_back, "reverting"), (back, "reverted")) if n
+        )
         age = int(now - r.created_at)
         lines.append(
             f"{r.rollout_id}  {r.state:<17} {r.image} @ {_short(r.digest)}  "
             f"wave {min(r.wave + 1, len(r.waves))}/{len(r.waves)}  "
-            f"hosts: {done} done, {pending} pending, {failed} failed  ({age}s ago)"
+            f"hosts: {done} done, {pending} pending, {failed} failed{more}  ({age}s ago)"
         )
         if r.reason:
             lines.append(f"    {r.reason}")
+        if soak := soak_line(r, now):
+            lines.append(f"    {soak}")
         for i, wave in enumerate(r.waves):
             hosts = ", ".join(f"{h} {r.hosts[h].status}" for h in wave)
             lines.append(f"    wave {i + 1}: {hosts}")

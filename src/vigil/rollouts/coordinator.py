@@ -93,12 +93,13 @@ class Coordinator:
             return None
 
     async def rollouts(self) -> list[Rollout]:
-        try:
-            keys = await self._kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
-        found = [r for r in [await self.load(k) for k in keys] if r is not None]
-        return sorted(found, key=lambda r: r.created_at)
+        found = []
+        for rid, value in (await self._kv.entries()).items():
+            try:
+                found.append(decode(value, Rollout))
+            except BadMessage as exc:
+                log.error("unreadable rollout ignored", rollout=rid, error=str(exc))
+        return sorted(found, key=lambda r: (r.created_at, r.rollout_id))
 
     def _note_due(self, r: Rollout) -> None:
         due = decisions.soak_ends(r)

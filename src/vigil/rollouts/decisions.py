@@ -23,7 +23,8 @@ from vigil_shared.contracts import (
     RolloutEvent,
     UpdateAction,
 )
-from vigil_shared.contracts.rollout import Decision, Step
+from vigil_shared.contracts.rollout import REVERT_SCAN_PREFIX, Decision, Step
+from vigil_shared.imageref import split_tag
 
 TERMINAL = frozenset({"aborted", "done"})
 DONE = frozenset({"updated", "gone"})  # a host with nothing more to do in its wave
@@ -174,8 +175,7 @@ def gate(
 
 def _repo(image: str) -> str:
     """`reg:5000/app:latest` -> `reg:5000/app`, the name repo digests carry."""
-    name, _, tag = image.rpartition(":")
-    return name if name and "/" not in tag else image
+    return split_tag(image)[0]
 
 
 def on_report(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[RolloutEvent]]:
@@ -357,7 +357,7 @@ def abort(
             continue
         plan = Plan(
             plan_id=plan_ids[host],
-            scan_id=f"rollback-{r.rollout_id}",
+            scan_id=f"{REVERT_SCAN_PREFIX}{r.rollout_id}",
             host=host,
             created_at=now,
             actions=tuple(

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -62,7 +63,7 @@ def why_kept(
     return ""
 
 
-def _exists(api: Any, image_id: str) -> bool:
+def _exists(api: EngineApi, image_id: str) -> bool:
     try:
         api.inspect_image(image_id)
     except Exception as exc:
@@ -76,7 +77,7 @@ def _api_error(exc: Exception) -> str:
     return str(getattr(exc, "explanation", None) or exc)
 
 
-def remove_image_if_unused(client: Any, image_id: str, released: str = "") -> Cleanup:
+def remove_image_if_unused(client: Engine, image_id: str, released: str = "") -> Cleanup:
     """Remove `image_id` unless a tag or a container on this engine still names it
     (`released`: a tag the update moved away from, see `why_kept`)."""
     api = client.api

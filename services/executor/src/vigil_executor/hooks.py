@@ -16,11 +16,11 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
 from vigil_shared import labels
+from vigil_shared.engine_port import Engine, EngineApi, ExecRef
 
 SKIP_EXIT_CODE = 75
 DEFAULT_TIMEOUT_MINUTES = 1.0
@@ -89,7 +89,7 @@ class RunningHooks:
         with self._lock:
             self._exec_ids.discard(exec_id)
 
-    def stop(self, api: Any) -> int:
+    def stop(self, api: EngineApi) -> int:
         """Start no more hooks and kill those running (blocking); how many were killed."""
         with self._lock:
             self.stopped = True
@@ -103,7 +103,7 @@ STOPPING = "vigil is stopping"
 
 
 def run_hook(
-    client: Any, container_id: str, hook: Hook, running: RunningHooks | None = None
+    client: Engine, container_id: str, hook: Hook, running: RunningHooks | None = None
 ) -> HookResult:
     """Run `hook` in the container and wait for it (blocking: call in a thread). With
     `running`, the hook is known there while it runs (and refused once it is stopped)."""
@@ -126,7 +126,7 @@ def run_hook(
             running.discard(key)
 
 
-def _wait(api: Any, exec_id: str, hook: Hook, running: RunningHooks | None) -> HookResult:
+def _wait(api: EngineApi, exec_id: ExecRef, hook: Hook, running: RunningHooks | None) -> HookResult:
     output: list[bytes] = []
     failure: list[str] = []
 
@@ -163,7 +163,7 @@ def _wait(api: Any, exec_id: str, hook: Hook, running: RunningHooks | None) -> H
     return HookResult(phase=hook.phase, exit_code=code, output=text)
 
 
-def _kill(api: Any, exec_id: str) -> None:
+def _kill(api: EngineApi, exec_id: ExecRef) -> None:
     """Kill the hook's process and everything it started (the engine has no exec kill)."""
     try:
         pid = int(api.exec_inspect(exec_id).get("Pid") or 0)

@@ -70,6 +70,10 @@ def _running(data: Mapping[str, Any] | None) -> bool:
     return bool(((data or {}).get("State") or {}).get("Running"))
 
 
+def _api_error(exc: Exception) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
 def _auto_removed(data: Mapping[str, Any] | None) -> bool:
     """`--rm`: the engine removes the container as soon as it stops."""
     return bool(((data or {}).get("HostConfig") or {}).get("AutoRemove"))
@@ -91,12 +95,20 @@ class PlanRun:
         self.inspected: dict[str, dict[str, Any]] = {}
         # Containers replaced by a new one so far: what is tied to them follows the new one.
         self.moved: list[Moved] = []
+        # The containers this run stopped, and the stale ones it left alone because Vigil is
+        # stopping (executor.draining): those were not started on, the next cycle takes them.
+        self.stopped: set[str] = set()
+        self.left: list[str] = []
+        # Journal keys of the replacements that finished (`done`), forgotten once the report
+        # is published.
+        self.done_keys: list[str] = []
 
     # ---- progress and results -----------------------------------------------------------
 
     async def progress(self, name: str, phase: str, message: str = "") -> None:
         index, total = self.index.get(name, 0), len(self.actions)
-        log.info(f"[{index}/{total}] {name}: {phase}", message=message, host=self.plan.host)
+        counter = f"[{index}/{total}] " if index else ""  # a dependent restarted: no action
+        log.info(f"{counter}{name}: {phase}", message=message, host=self.plan.host)
         event = ProgressEvent(
             plan_id=self.plan.plan_id,
             scan_id=self.plan.scan_id,
@@ -136,6 +148,18 @@ class PlanRun:
             previous_image=action.previous_image,
             **fields,
         )
+
+    @property
+    def draining(self) -> bool:
+        return bool(self.executor.draining)
+
+    def leave(self, action: UpdateAction, done: str = "") -> None:
+        """Vigil is stopping: `action` is not started on (or was put back on its old build,
+        `done` says so); the report says it is left for the next cycle."""
+        name = action.container_name
+        error = f"left for the next cycle: {self.executor.draining}"
+        self.results[name] = self.result(action, "skipped", error=f"{error}{done}")
+        self.left.append(name)
 
     def note(self, name: str, text: str) -> None:
         if name in self.results:
@@ -177,6 +201,17 @@ class PlanRun:
 
         return write
 
+    async def mark_done(self, name: str, new_id: str) -> None:
+        """The replacement of `name` finished: journalled `done` until the report is out
+        (Executor forgets `done_keys` then)."""
+        key, entry = self._entry(name, "done", new_id)
+        try:
+            await self.executor.journal_put(key, entry)
+        except Exception as exc:  # the update is done; only a redelivery would not know it
+            log.warning("journal entry not written", container=name, error=str(exc))
+            return
+        self.done_keys.append(key)
+
     async def forget(self, name: str) -> None:
         data = self.inspected.get(name)
         if data is not None:
@@ -191,6 +226,7 @@ class PlanRun:
             # Replacements whose dependents may not have followed yet (a plan delivered
             # again after its executor died between the two).
             self.moved = replaced(self.inspected.values())
+            self._number_in_update_order(names)
         dependency_notes = await self._check_depends_on(names)
         await self._hooks("pre-check", names)
         stale = await self._pull_all()
@@ -204,11 +240,13 @@ class PlanRun:
                     self.results[name] = self.result(stale.pop(name), "failed", error=error)
         if self.config.rolling_restart:
             for name in order.start:
-                await self._stop(name, stale)
+                if not self.draining:  # else nothing of it was touched: it stays as it is
+                    await self._stop(name, stale)
                 await self._bring_up(name, stale, order.start)
         else:
             for name in order.stop:
-                await self._stop(name, stale)
+                if not self.draining:
+                    await self._stop(name, stale)
             for name in order.start:
                 await self._bring_up(name, stale, order.start)
         # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
@@ -220,6 +258,16 @@ class PlanRun:
         for name, text in dependency_notes.items():
             self.note(name, text)
         return [self.results[n] for n in names if n in self.results]
+
+    def _number_in_update_order(self, names: list[str]) -> None:
+        """Number the actions (`[i/N]`) and take them (pulls first) in the order they are
+        updated: what is depended on first, then by name; not in the order of the plan."""
+        nodes = [node_from_inspect(d) for d in self.inspected.values()]
+        order = plan_order(nodes, self.actions, allowed=names)
+        ranked = [n for n in order.start if n in self.actions]
+        ranked += [n for n in self.actions if n not in ranked]  # a cycle, or not on the host
+        self.actions = {n: self.actions[n] for n in ranked}
+        self.index = {n: i for i, n in enumerate(ranked, 1)}
 
     def cut_short(self, error: str) -> list[ContainerResult]:
         """The results when the run stopped half-way (the engine went away): what finished
@@ -289,6 +337,9 @@ class PlanRun:
         pulled: dict[str, str] = {}
         for name, action in self.actions.items():
             self.started[name] = time.monotonic()
+            if self.draining:
+                self.leave(action)
+                continue
             mode = action_mode(_labels(self.inspected.get(name)), self.config)
             if mode == "monitor":
                 digest = f" ({action.remote_digest})" if action.remote_digest else ""
@@ -322,15 +373,7 @@ class PlanRun:
                 continue
             current = self.inspected.get(name) or {}
             if current.get("Image") == new_id and current.get("Id") != action.container_id:
-                # A plan delivered again after its executor died: the update had finished.
-                note = "finished after the executor was restarted"
-                self.results[name] = self.result(
-                    action,
-                    "updated",
-                    new_image_id=new_id,
-                    new_container_id=str(current.get("Id")),
-                    notes=(note,),
-                )
+                self.results[name] = await self._already_replaced(action, new_id, current)
                 continue
             if mode == "no_restart":
                 error = "--no-restart: the new image is pulled, the container is not recreated"
@@ -342,9 +385,41 @@ class PlanRun:
             self.new_ids[name] = new_id
         return stale
 
+    async def _already_replaced(
+        self, action: UpdateAction, new_id: str, current: dict[str, Any]
+    ) -> ContainerResult:
+        """The container is on the new build already. `updated` only when this very plan
+        did it and has not reported it (a plan delivered again after its executor died: the
+        journal says `done` for it); else an earlier plan did, and reported it: up to date,
+        so that one transition is never reported twice."""
+        key = journal_key(self.plan.host, action.container_id)
+        entry = await self.executor.journal_get(key)
+        if entry is not None and entry.plan_id == self.plan.plan_id and entry.step == "done":
+            self.done_keys.append(key)
+            if entry.was_running and not _running(current):
+                state = (current.get("State") or {}).get("Status")
+                error = f"on the new build but does not run (state: {state})"
+                return self.result(action, "failed", error=error, new_image_id=new_id)
+            return self.result(
+                action,
+                "updated",
+                new_image_id=new_id,
+                new_container_id=str(current.get("Id")),
+                notes=("finished after the executor was restarted",),
+            )
+        return self.result(
+            action,
+            "fresh",
+            new_image_id=new_id,
+            notes=("already on the new build: updated by an earlier cycle",),
+        )
+
     async def _pre_update(self, stale: dict[str, UpdateAction]) -> None:
         for name in list(stale):
             hook = await self._hook(name, "pre-update")
+            if self.draining:  # a hook killed as Vigil stops aborts nothing: it is left
+                self.leave(stale.pop(name))
+                continue
             if hook is None or hook.ok:
                 continue
             if hook.asks_to_skip:
@@ -358,8 +433,15 @@ class PlanRun:
 
     async def _stop(self, name: str, stale: dict[str, UpdateAction]) -> None:
         data = self.inspected.get(name)
-        self.was_running[name] = _running(data)
-        if not self.was_running[name] or data is None:
+        running = _running(data)
+        # Stopped by an earlier run of this plan that was cut short (its journal said it
+        # ran): it is started again after, like any container this run stops.
+        self.was_running[name] = running or name in self.executor.ran_before.get(
+            self.plan.plan_id, ()
+        )
+        if not running and self.was_running[name]:
+            self.stopped.add(name)  # down for this plan's update: in flight
+        if not running or data is None:
             return
         if name in stale and is_self(_labels(data)):
             return  # self-update: this process must run until its successor takes over
@@ -371,6 +453,7 @@ class PlanRun:
         await self.progress(name, "stopping", f"timeout {self.config.stop_timeout}s")
         try:
             await self.record(name, "stopping")
+            self.stopped.add(name)
             await asyncio.to_thread(
                 stop_container,
                 self.engine.api,
@@ -393,12 +476,27 @@ class PlanRun:
         if data is None:
             return
         if name not in stale:
+            if self.draining and name not in self.stopped:
+                return  # never stopped: it stays as it is
             if self.was_running.get(name):  # else it was not running: it stays as it is
-                moved = [n for n in order if n in stale or n in self.new_ids]
-                await self._follow(name, data, ", ".join(moved))
+                moved = [n for n in order if n in self.new_ids and n not in self.left]
+                after = f"after {', '.join(moved)} was updated" if moved else "as vigil stops"
+                await self._follow(name, data, after)
                 await self.forget(name)
             return
         action = stale[name]
+        if self.draining:
+            # Vigil is stopping. Never stopped: left as it is. Stopped for its update, which
+            # has not begun: put back, running on its old build (a start, quicker than the
+            # replacement), for the next cycle to update.
+            stale.pop(name)
+            if name not in self.stopped:
+                self.leave(action)
+                return
+            self.leave(action, "; it runs again on its old build")
+            await self._follow(name, data, "as vigil stops")
+            await self.forget(name)
+            return
         start = self.was_running.get(name, False) or self.config.revive_stopped
         hand_over = is_self(_labels(data)) and _running(data)
         outcome = await asyncio.to_thread(
@@ -417,9 +515,16 @@ class PlanRun:
             moved=tuple(self.moved),
         )
         await self._note_moved(name, str(data["Id"]))
-        if not (hand_over and outcome.status == "updated"):
-            await self.forget(name)  # a hand-over is finished by the new instance
         new_id = self.new_ids[name]
+        problem = ""
+        if outcome.status == "updated":
+            problem = await asyncio.to_thread(
+                self._not_updated, name, outcome.new_container_id, new_id, start and not hand_over
+            )
+        if outcome.status == "updated" and not hand_over and not problem:
+            await self.mark_done(name, outcome.new_container_id)
+        elif not (hand_over and outcome.status == "updated"):  # a hand-over: the new one's
+            await self.forget(name)
         if outcome.status != "updated":
             await self.progress(name, outcome.status, outcome.error)
             self.results[name] = self.result(
@@ -428,6 +533,12 @@ class PlanRun:
                 error=outcome.error,
                 new_image_id=new_id,
                 notes=outcome.notes,
+            )
+            return
+        if problem:
+            await self.progress(name, "failed", problem)
+            self.results[name] = self.result(
+                action, "failed", error=problem, new_image_id=new_id, notes=outcome.notes
             )
             return
         notes = list(outcome.notes)
@@ -445,6 +556,23 @@ class PlanRun:
             new_container_id=outcome.new_container_id,
             notes=tuple(notes),
         )
+
+    def _not_updated(self, name: str, new_container_id: str, image_id: str, runs: bool) -> str:
+        """Why the engine does not show `name` updated (blocking), "" when it does: the
+        container under that name is the new one, on the new build, and runs if it should.
+        A report says `updated` only of what the engine shows."""
+        try:
+            now = self.engine.api.inspect_container(name)
+        except Exception as exc:
+            return f"no container {name} after its update: {_api_error(exc)}"
+        state = now.get("State") or {}
+        if str(now.get("Id")) != new_container_id:
+            return f"{name} is not the container the update created ({new_container_id[:12]})"
+        if now.get("Image") != image_id:
+            return f"{name} is not on the new build {image_id[:19]}"
+        if runs and not state.get("Running"):
+            return f"{name} is on the new build but does not run (state: {state.get('Status')})"
+        return ""
 
     async def _clean_up(self, name: str, image_id: str, released: str = "") -> None:
         """--cleanup: the old image goes, unless a tag or a container still names it
@@ -488,11 +616,11 @@ class PlanRun:
             data = await asyncio.to_thread(self.engine.api.inspect_container, container_id)
         except Exception as exc:
             reason = getattr(exc, "explanation", None) or exc
-            self.fail(name, f"gone after {after} was updated: {reason}")
+            self.fail(name, f"gone {after}: {reason}")
             return
         _, ties = retarget(data, self.moved)
         if not ties:
-            await self.progress(name, "restarting", "after its dependencies were updated")
+            await self.progress(name, "restarting", after)
             try:
                 if _auto_removed(data):  # one call, which keeps it; a stop would remove it
                     await asyncio.to_thread(
@@ -500,10 +628,10 @@ class PlanRun:
                     )
                 else:
                     await asyncio.to_thread(self.engine.api.start, container_id)
-                self.note(name, f"restarted after {after} was updated")
+                self.note(name, f"restarted {after}")
             except Exception as exc:
                 reason = getattr(exc, "explanation", None) or exc
-                self.fail(name, f"could not be restarted after {after} was updated: {reason}")
+                self.fail(name, f"could not be restarted {after}: {reason}")
             return
         await self._recreate_tied(name, data, ties, start=True)
 
@@ -562,6 +690,8 @@ class PlanRun:
 
     async def _hooks(self, phase: str, names: list[str]) -> None:
         for name in names:
+            if self.draining:  # Vigil is stopping: no hook starts
+                return
             hook = await self._hook(name, phase)
             if hook is not None and not hook.ok:
                 log.warning("lifecycle hook failed", container=name, error=hook.describe())

@@ -10,6 +10,7 @@ container it replaces). The decision is a pure function; `recover` is its adapte
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -19,11 +20,14 @@ from vigil_executor.replace import has_healthcheck, restore_tied
 from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry, aside_name
+from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
 
 _ASIDE = re.compile(rf"^(?P<name>.+){re.escape(ASIDE_MARKER)}(?P<short>[0-9a-f]{{12}})$")
+
+FINISHED = "the update had finished"
 
 Action = Literal["finish", "roll_back", "start_old", "start_new", "leave", "nothing"]
 
@@ -60,6 +64,16 @@ def decide(
     `name`; `old_under_name`: whether `current` is the old container itself (never renamed).
     """
     was_running = entry.was_running if entry is not None else True
+    if entry is not None and entry.step == "done":
+        # Finished, only not reported: at most the old container is left to remove.
+        if aside is not None and current is not None and not old_under_name:
+            labels = (current.get("Config") or {}).get("Labels") or {}
+            if labels.get(REPLACES_LABEL) == str(aside.get("Id")):
+                return Recovery(
+                    action="finish", name=name, old_id=str(aside.get("Id")),
+                    new_id=str(current.get("Id")), reason="the old container is removed",
+                )  # fmt: skip
+        return Recovery(action="nothing", name=name, reason=FINISHED)
     ours = (
         current is not None
         and not old_under_name
@@ -109,7 +123,7 @@ def decide(
                 action="start_new", name=name, new_id=str(current.get("Id")),
                 reason="the old container is gone: the new one is started",
             )  # fmt: skip
-        return Recovery(action="nothing", name=name, reason="the update had finished")
+        return Recovery(action="nothing", name=name, reason=FINISHED)
     return Recovery(action="nothing", name=name, reason="nothing left to recover")
 
 
@@ -152,16 +166,71 @@ def has_cases(entries: Mapping[str, JournalEntry], names: Iterable[str]) -> bool
     return bool(entries) or any(_ASIDE.match(str(name).lstrip("/")) for name in names)
 
 
+# Beyond the stop timeout, how long a stop the engine began may still take (the kill, the
+# exit, the engine's own bookkeeping) before recovery stops waiting for it.
+STOP_MARGIN_S = 15.0
+
+
+def stop_deadline(entry: JournalEntry, stop_timeout: float) -> float:
+    """Pure: until when (Unix seconds) a stop journalled by `entry` may still be under way."""
+    return entry.at + stop_timeout + STOP_MARGIN_S
+
+
+def _signalled_since(api: Any, container_id: str, since: float) -> bool:
+    """Whether the engine has signalled the container (a `kill` event: docker stop's signal,
+    or the stop-signal label's) since `since`."""
+    events = api.events(
+        since=since, until=time.time(), filters={"container": container_id, "event": "kill"},
+        decode=True,
+    )  # fmt: skip
+    return any(True for _ in events)
+
+
+def await_stops(api: Any, entries: Mapping[str, JournalEntry], stop_timeout: float) -> list[str]:
+    """Wait for every stop that a dead executor asked of the engine and that the engine is
+    still carrying out. The engine goes on with a stop when its client is gone, and kills the
+    container at the stop timeout: recovery must decide on what the engine will show once
+    that stop is over, or it would find the container running, leave it, and see it stopped
+    for good a moment later. Returns one line per stop waited for."""
+    waited: list[str] = []
+    for entry in entries.values():
+        if entry.step != "stopping" or entry.at <= 0:  # no time: no event to look for
+            continue
+        try:
+            running = bool(_state(api.inspect_container(entry.old_id)).get("Running"))
+            if not running or not _signalled_since(api, entry.old_id, entry.at - 1):
+                continue
+        except Exception:  # gone, or the engine cannot tell: nothing to wait for
+            continue
+        deadline = stop_deadline(entry, stop_timeout)
+        log.info("waiting for a stop the engine is carrying out", container=entry.name)
+        while time.time() < deadline:
+            try:
+                if not _state(api.inspect_container(entry.old_id)).get("Running"):
+                    break
+            except Exception:  # removed (--rm): the stop is over
+                break
+            time.sleep(0.2)
+        waited.append(entry.name)
+    return waited
+
+
 def recover(
-    client: Any,
+    client: Engine,
     entries: Mapping[str, JournalEntry],
     remove_volumes: bool,
     others: Mapping[str, str] | None = None,
+    stop_timeout: float = 10.0,
+    finished: dict[str, str] | None = None,
 ) -> list[str]:
     """Finish or roll back every interrupted replacement on this engine (blocking: run in a
     thread), except those another host's executor journals (`others`, see owned_elsewhere):
-    that one is alive, or will recover them itself. Returns what was done, one line each."""
+    that one is alive, or will recover them itself. A stop the engine still carries out is
+    waited for first (`stop_timeout`: the executor's). Returns what was done, one line each;
+    `finished` gets the journal key and new container id of each update found finished (its
+    report is still to be published by the plan delivered again)."""
     api = client.api
+    await_stops(api, entries, stop_timeout)
     listed = api.containers(all=True)
     if not has_cases(entries, (n for c in listed for n in c.get("Names") or ())):
         return []
@@ -181,6 +250,7 @@ def recover(
         if match:
             cases[match["name"]] = (cases.get(match["name"], (None, None))[0], data)
     done: list[str] = []
+    key_of = {e.name: k for k, e in entries.items()}
     for name, (entry, aside) in sorted(cases.items()):
         current = by_name.get(name)
         old_under_name = (
@@ -191,6 +261,9 @@ def recover(
             done.append(f"{name}: left alone: the executor of host {owner} is replacing it")
             continue
         decision = decide(name, entry, aside, current, old_under_name)
+        ended = decision.action == "finish" or decision.reason == FINISHED
+        if ended and entry is not None and finished is not None and current is not None:
+            finished[key_of[name]] = str(current.get("Id"))
         if decision.action == "nothing":
             continue
         try:
@@ -202,7 +275,9 @@ def recover(
     return done
 
 
-def _carry_out(api: Any, decision: Recovery, remove_volumes: bool, moved: list[Moved]) -> None:
+def _carry_out(
+    api: EngineApi, decision: Recovery, remove_volumes: bool, moved: list[Moved]
+) -> None:
     if decision.action == "finish":
         api.remove_container(decision.old_id, v=remove_volumes, force=True)
     elif decision.action == "roll_back":
@@ -219,7 +294,7 @@ def _carry_out(api: Any, decision: Recovery, remove_volumes: bool, moved: list[M
         api.start(decision.new_id)
 
 
-def _restored_tied(api: Any, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
+def _restored_tied(api: EngineApi, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
     """An old container that names a container replaced meanwhile (its shared namespace's
     or its link's, now gone) cannot start again as it is: it is created again from its own
     settings, tied to the replacement, on its old image (replace.restore_tied). Whether it

@@ -35,7 +35,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from vigil_executor.engine_forms import for_engine
 from vigil_shared.contracts.journal import REPLACES_LABEL
+from vigil_shared.engine_kind import EngineKind
 
 # Network modes in which a container has no endpoints of its own to recreate.
 _NO_ENDPOINTS = ("host", "none")
@@ -225,12 +227,14 @@ def build_create_spec(
     image: str,
     *,
     anonymous_volumes: AnonymousVolumes = "take_over",
+    engine: EngineKind = "docker",
 ) -> CreateSpec:
     """The create call for `container` on `image` (the tag it follows, now the new build).
 
     `anonymous_volumes`: "take_over" (the old container must still exist when the new one is
     created), "by_name" (it does not), "fresh" (`--remove-volumes`: the new container gets
-    fresh ones)."""
+    fresh ones). `engine`: the kind of engine the container is on (and created on), whose
+    inspect forms are turned into its create forms (engine_forms.py)."""
     config = copy.deepcopy(dict(container.get("Config") or {}))
     host_config = copy.deepcopy(dict(container.get("HostConfig") or {}))
     short_id = str(container.get("Id") or "")[:12]
@@ -277,6 +281,6 @@ def build_create_spec(
                 connect_after.append(NetworkAttachment(network=net, endpoint=endpoint))
     return CreateSpec(
         name=container_name(container),
-        body=body,
+        body=for_engine(body, engine, short_id),
         connect_after=tuple(connect_after),
     )

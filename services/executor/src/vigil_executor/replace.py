@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from vigil_executor.podman_api import PodmanHealthRuns, image_inspect
 from vigil_executor.recreate import (
     CreateSpec,
     NetworkAttachment,
@@ -28,6 +29,9 @@ from vigil_executor.recreate import (
 from vigil_executor.stopping import stop_container
 from vigil_executor.ties import Moved, retarget
 from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
+from vigil_shared.engine_kind import engine_of
+from vigil_shared.engine_port import Engine, EngineApi
+from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
@@ -56,7 +60,7 @@ def _api_error(exc: Exception) -> str:
     return str(explanation or exc)
 
 
-def pull_image(client: Any, reference: str, auth: dict[str, str] | None) -> str:
+def pull_image(client: Engine, reference: str, auth: dict[str, str] | None) -> str:
     """Pull `reference` (`name:tag` or `name@sha256:...`); the local image id."""
     try:
         for event in client.api.pull(reference, stream=True, decode=True, auth_config=auth):
@@ -74,15 +78,7 @@ def _not_found(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 404 or "No such container" in str(exc)
 
 
-def _split_tag(image: str) -> tuple[str, str]:
-    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return image, "latest"
-    return name, tag
-
-
-def _connect(api: Any, container_id: str, attachment: NetworkAttachment) -> None:
+def _connect(api: EngineApi, container_id: str, attachment: NetworkAttachment) -> None:
     """Join one more network with the endpoint settings the old container had there."""
     endpoint = attachment.endpoint
     ipam = endpoint.get("IPAMConfig") or {}
@@ -102,7 +98,7 @@ def _connect(api: Any, container_id: str, attachment: NetworkAttachment) -> None
     )
 
 
-def _create(api: Any, spec: CreateSpec, name: str, created: list[str]) -> str:
+def _create(api: EngineApi, spec: CreateSpec, name: str, created: list[str]) -> str:
     """Create the container of `spec` as `name` and join its other networks; its id is
     appended to `created` at once, so that a failed connect can still remove it."""
     new_id = str(api.create_container_from_config(spec.body, name=name)["Id"])
@@ -124,8 +120,10 @@ def _not_carried_over(old: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _inspect_image(client: Any, image_id: str) -> dict[str, Any] | None:
+def _inspect_image(client: Engine, image_id: str) -> dict[str, Any] | None:
     try:
+        if engine_of(client.api) == "podman":
+            return image_inspect(client.api, image_id)
         data: dict[str, Any] = client.api.inspect_image(image_id)
     except Exception:
         return None
@@ -133,7 +131,7 @@ def _inspect_image(client: Any, image_id: str) -> dict[str, Any] | None:
 
 
 def replace_container(
-    client: Any,
+    client: Engine,
     container_id: str,
     image: str,
     *,
@@ -185,6 +183,7 @@ def replace_container(
         _inspect_image(client, str(old.get("Image") or "")),
         image,
         anonymous_volumes="fresh" if remove_volumes else "take_over",
+        engine=engine_of(api),
     )
     spec.body.setdefault("Labels", {})
     spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
@@ -245,7 +244,7 @@ def replace_container(
 
 
 def _hand_over(
-    api: Any,
+    api: EngineApi,
     old: dict[str, Any],
     spec: CreateSpec,
     image: str,
@@ -284,7 +283,7 @@ def _hand_over(
 
 
 def _replace_auto_removed(
-    api: Any,
+    api: EngineApi,
     old: dict[str, Any],
     spec: CreateSpec,
     image: str,
@@ -345,7 +344,7 @@ class HealthGateFailed(RuntimeError):
 
 
 def _rename_aside(
-    api: Any, container_id: str, aside: str, record: JournalWriter
+    api: EngineApi, container_id: str, aside: str, record: JournalWriter
 ) -> ReplaceOutcome | None:
     """Rename the old container aside (journalled first); the failed outcome, if it fails."""
     try:
@@ -357,7 +356,7 @@ def _rename_aside(
 
 
 def _start_new(
-    api: Any,
+    api: EngineApi,
     new_id: str,
     message: str,
     health_timeout: float,
@@ -380,7 +379,22 @@ def has_healthcheck(inspect: dict[str, Any]) -> bool:
     return bool(test) and test[0] != "NONE"
 
 
-def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallback) -> str:
+def unhealthy_reason(inspect: dict[str, Any]) -> str:
+    """Pure: why an unhealthy container is unhealthy, from its health check's last run: its
+    output, or (none given) the command and its exit code. The reason a rollback reports."""
+    health = (inspect.get("State") or {}).get("Health") or {}
+    last = (health.get("Log") or [{}])[-1] or {}
+    output = " ".join(str(last.get("Output") or "").split())[:200]
+    if output:
+        return f"the new container is unhealthy: {output}"
+    test = ((inspect.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    command = " ".join(str(t) for t in test[1:]) or "?"
+    code = last.get("ExitCode")
+    ran = f"exited {code}" if code is not None else "failed"
+    return f"the new container is unhealthy: its health check `{command}` {ran} with no output"
+
+
+def _health_gate(api: EngineApi, container_id: str, timeout: float, on_step: StepCallback) -> str:
     """Wait until a container with a healthcheck is healthy; why not, or "" when it is (or
     has no healthcheck)."""
     data = api.inspect_container(container_id)
@@ -388,6 +402,7 @@ def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallb
         return ""
     on_step("health-check", f"waiting up to {timeout:g}s for the new container to be healthy")
     deadline = time.monotonic() + timeout
+    podman_runs = PodmanHealthRuns(api, container_id, data) if engine_of(api) == "podman" else None
     while True:
         state = data.get("State") or {}
         status = (state.get("Health") or {}).get("Status")
@@ -395,17 +410,18 @@ def _health_gate(api: Any, container_id: str, timeout: float, on_step: StepCallb
             on_step("healthy", "the new container is healthy")
             return ""
         if status == "unhealthy":
-            log_tail = ((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output", "")
-            return f"the new container is unhealthy: {str(log_tail).strip()[:200]}"
+            return unhealthy_reason(data)
         if not state.get("Running"):
             return f"the new container stopped (exit code {state.get('ExitCode')})"
         if time.monotonic() >= deadline:
             return f"the new container was not healthy within {timeout:g}s (health: {status})"
         time.sleep(0.5)
+        if podman_runs is not None:
+            podman_runs.tick()
         data = api.inspect_container(container_id)
 
 
-def _wait_removed(api: Any, container_id: str, timeout: float) -> bool:
+def _wait_removed(api: EngineApi, container_id: str, timeout: float) -> bool:
     """Whether the engine has removed `container_id` (`--rm`) within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -419,7 +435,9 @@ def _wait_removed(api: Any, container_id: str, timeout: float) -> bool:
         time.sleep(0.1)
 
 
-def _remove_failed_new(api: Any, new_id: str, error: str, more: str = "") -> ReplaceOutcome | None:
+def _remove_failed_new(
+    api: EngineApi, new_id: str, error: str, more: str = ""
+) -> ReplaceOutcome | None:
     """Remove a replacement that failed before the old container is created again; the
     outcome to report when the engine keeps it (a container already gone is fine)."""
     try:
@@ -435,7 +453,7 @@ def _remove_failed_new(api: Any, new_id: str, error: str, more: str = "") -> Rep
 
 
 def _create_again(
-    api: Any, spec: CreateSpec, name: str, image: str, old_image: str, *, start: bool
+    api: EngineApi, spec: CreateSpec, name: str, image: str, old_image: str, *, start: bool
 ) -> str:
     """The old container created again from its settings on its old image (and started):
     its id. What was created of it is removed again when that fails, and the error raised."""
@@ -455,7 +473,7 @@ def _create_again(
 
 
 def _restore_removed(
-    api: Any,
+    api: EngineApi,
     old: dict[str, Any],
     new_id: str,
     image: str,
@@ -471,7 +489,8 @@ def _restore_removed(
         return refused
     _wait_removed(api, new_id, timeout=10.0)
     old_image = str(old.get("Image") or "")
-    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    # None: every setting kept as it was
+    spec = build_create_spec(old, None, image, engine=engine_of(api))
     try:
         restored = _create_again(api, spec, name, image, old_image, start=True)
     except Exception as exc:
@@ -492,7 +511,7 @@ def _restore_removed(
 
 
 def _create_on_image(
-    api: Any, spec: CreateSpec, name: str, image: str, image_id: str, created: list[str]
+    api: EngineApi, spec: CreateSpec, name: str, image: str, image_id: str, created: list[str]
 ) -> None:
     """Create `spec` on the image `image_id` while its Config.Image still names the tag
     `image` (which has moved on), so that the container goes on following its tag: the tag
@@ -503,7 +522,7 @@ def _create_on_image(
     if "@" in image or not image_id:
         _create(api, by_id if image_id else spec, name, created)
         return
-    repo, tag = _split_tag(image)
+    repo, tag = split_tag(image)
     try:
         current = str(api.inspect_image(image)["Id"])
     except Exception:
@@ -529,7 +548,7 @@ def _create_on_image(
 
 
 def restore_tied(
-    api: Any,
+    api: EngineApi,
     old: dict[str, Any],
     name: str,
     new_id: str,
@@ -550,7 +569,8 @@ def restore_tied(
         refused = _remove_failed_new(api, new_id, error)
         if refused is not None:
             return refused
-    spec = build_create_spec(old, None, image)  # None: every setting kept as it was
+    # None: every setting kept as it was
+    spec = build_create_spec(old, None, image, engine=engine_of(api))
     spec.body["Labels"] = {**(spec.body.get("Labels") or {}), REPLACES_LABEL: old_id}
     old_image = str(old.get("Image") or "")
     try:
@@ -580,7 +600,7 @@ def restore_tied(
     )
 
 
-def _restart_if(api: Any, container_id: str, was_running: bool) -> None:
+def _restart_if(api: EngineApi, container_id: str, was_running: bool) -> None:
     if was_running:
         try:
             api.start(container_id)
@@ -589,7 +609,7 @@ def _restart_if(api: Any, container_id: str, was_running: bool) -> None:
 
 
 def _roll_back(
-    api: Any,
+    api: EngineApi,
     old_id: str,
     new_id: str,
     name: str,

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from vigil_executor.recovery import parse_entries, recover
 from vigil_executor.replace import pull_image
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import (
+    ContainerResult,
     Plan,
     PullAuthReply,
     PullAuthRequest,
@@ -32,6 +34,8 @@ from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
+from vigil_shared.engine_port import Engine
+from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
 from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
@@ -58,12 +62,18 @@ class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
     engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
 
 
-def split_tag(image: str) -> tuple[str, str]:
-    """`registry:5000/app:1.2` -> (`registry:5000/app`, `1.2`); no tag means `latest`."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return image, "latest"
-    return name, tag
+# How long a finished replacement whose report never went out waits for its plan to be
+# delivered again; a plan that never comes back (removed from the stream) is not waited for.
+DONE_KEPT_S = 3600.0
+
+
+def interrupted_summary(
+    reason: str, results: Iterable[ContainerResult], left: Iterable[str]
+) -> str:
+    """Pure: what a report cut short by a stop of Vigil says, e.g. `interrupted: 1 updated,
+    2 left for the next cycle (vigil stopped by SIGTERM)`."""
+    updated = sum(1 for r in results if r.status == "updated")
+    return f"interrupted: {updated} updated, {len(set(left))} left for the next cycle ({reason})"
 
 
 def pinned(image: str, digest: str) -> str:
@@ -72,7 +82,9 @@ def pinned(image: str, digest: str) -> str:
 
 
 class Executor:
-    def __init__(self, bus: Bus, engine: Any, config: ExecutorConfig, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bus: Bus, engine: Engine, config: ExecutorConfig, telemetry: Telemetry
+    ) -> None:
         self.bus = bus
         self.engine = engine
         self.config = config
@@ -82,6 +94,17 @@ class Executor:
         self.hooks = RunningHooks()  # killed when Vigil is asked to stop
         # A plan was cut short by the engine going away: recover once it answers again.
         self.engine_lost = False
+        # By plan id, the containers that ran before an interrupted run of that plan (its
+        # journal says so): the plan delivered again starts what it creates for them, even
+        # when it finds them stopped (by that run's own stop).
+        self.ran_before: dict[str, set[str]] = {}
+        # Vigil is stopping: the container in flight is finished, no other one is started on,
+        # and the report says what was left (`drain`).
+        self.draining = ""  # why, once draining: e.g. "vigil was stopped (SIGTERM)"
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # By plan id: journal keys of finished replacements whose report is not out yet.
+        self._done_keys: dict[str, list[str]] = {}
 
     async def start(self) -> None:
         host = self.config.host_id
@@ -99,49 +122,87 @@ class Executor:
     async def recover(self) -> list[str]:
         """Finish or roll back what an earlier executor of this host left unfinished."""
         prefix = f"{self.config.host_id}."
-        try:
-            every = await self.journal.keys()
-        except nats.js.errors.NoKeysError:
-            every = []
+        journal = await self.journal.entries()
+        every = list(journal)
         keys = [k for k in every if k.startswith(prefix)]
         # Other hosts' updates in progress, by old container: an executor sharing this engine
         # (watchtower scopes) may be replacing one right now; it is not ours to roll back.
         others = {
             k.rsplit(".", 1)[1]: k.rsplit(".", 1)[0] for k in every if not k.startswith(prefix)
         }
-        raw = []
-        for key in keys:
-            try:
-                raw.append((key, (await self.journal.get(key)).value or b""))
-            except nats.js.errors.KeyNotFoundError:
-                continue
-        entries = parse_entries(raw)
+        entries = parse_entries([(key, journal[key]) for key in keys])
+        finished: dict[str, str] = {}
+        for entry in entries.values():
+            if entry.was_running:
+                self.ran_before.setdefault(entry.plan_id, set()).add(entry.name)
         done = await asyncio.to_thread(
-            recover, self.engine, entries, self.config.remove_volumes, others
+            recover,
+            self.engine,
+            entries,
+            self.config.remove_volumes,
+            others,
+            self.config.stop_timeout,
+            finished,
         )
         for line in done:
             log.warning("recovered an interrupted update", host=self.config.host_id, what=line)
+        now = time.time()
         for key in keys:
+            found = entries.get(key)
+            if found is not None and key in finished:
+                # Finished, never reported: the plan, delivered again, reports it (once).
+                done_entry = msgspec.structs.replace(found, step="done", new_id=finished[key])
+                if found.step != "done":
+                    done_entry = msgspec.structs.replace(done_entry, at=now)
+                if now - done_entry.at < DONE_KEPT_S:
+                    await self.journal_put(key, done_entry)
+                    continue
             await self.journal_forget(key)
         return done
 
     async def journal_put(self, key: str, entry: JournalEntry) -> None:
         await self.journal.put(key, msgspec.json.encode(entry))
 
+    async def journal_get(self, key: str) -> JournalEntry | None:
+        try:
+            raw = (await self.journal.get(key)).value or b""
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        entries = parse_entries([(key, raw)])
+        return entries.get(key)
+
     async def journal_forget(self, key: str) -> None:
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):
             await self.journal.delete(key)
+
+    async def drain(self, reason: str) -> None:
+        """Vigil is stopping: let the plan in flight finish the container it is at (or put it
+        back on its old build), leave the others for the next cycle, and publish its report;
+        returns once no plan runs. A plan that comes meanwhile leaves every container."""
+        if not self.draining:
+            self.draining = reason
+            if not self._idle.is_set():
+                log.info("stopping: finishing the update in flight", host=self.config.host_id)
+        await self._idle.wait()
 
     async def _on_plan(self, plan: Plan, headers: dict[str, str]) -> None:
         if plan.host != self.config.host_id:
             log.warning("ignored a plan for another host", plan_host=plan.host)
             return
-        report = await self.execute(plan)
-        self.results.update(r.status for r in report.results)
-        self.last_report = report
-        await self.bus.publish_event(
-            self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
-        )
+        self._idle.clear()
+        try:
+            report = await self.execute(plan)
+            self.results.update(r.status for r in report.results)
+            self.last_report = report
+            await self.bus.publish_event(
+                self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
+            )
+            self.ran_before.pop(plan.plan_id, None)
+            # Reported: nothing to say of them again if this plan is delivered once more.
+            for key in self._done_keys.pop(plan.plan_id, ()):
+                await self.journal_forget(key)
+        finally:
+            self._idle.set()
 
     async def execute(self, plan: Plan) -> Report:
         started = time.time()
@@ -156,6 +217,7 @@ class Executor:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
             run = PlanRun(self, plan)
+            self._done_keys[plan.plan_id] = run.done_keys
             try:
                 results = await run.run()
             except Exception:
@@ -177,6 +239,8 @@ class Executor:
                     if problem is not None:
                         problems = (*problems, problem)
                         self.engine_lost = True
+                if run.left:
+                    problems = (*problems, interrupted_summary(self.draining, results, run.left))
         return Report(
             scan_id=plan.scan_id,
             plan_id=plan.plan_id,

@@ -9,9 +9,9 @@ stopped (`stop_signal_problem`). Blocking docker-py calls: run in a thread.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from vigil_shared import labels
+from vigil_shared.engine_port import EngineApi
 
 # The signals the engine takes by name on Linux (moby's signal map), without the SIG prefix;
 # it also takes numbers 1 to 64, and names in any case, with or without SIG.
@@ -86,7 +86,7 @@ def stop_signal(container_labels: Mapping[str, str]) -> str | None:
     return value or None
 
 
-def stop_container(api: Any, container_id: str, *, timeout: int, signal: str | None) -> None:
+def stop_container(api: EngineApi, container_id: str, *, timeout: int, signal: str | None) -> None:
     """Stop `container_id`; raises the engine's error when it cannot."""
     if signal is None:
         api.stop(container_id, timeout=timeout)

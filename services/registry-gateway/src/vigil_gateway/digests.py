@@ -1,12 +1,11 @@
-"""Digest checks: one registry request per distinct reference, however many ask at once.
+"""Digest checks: one registry request per distinct reference and fleet cycle.
 
-Identical checks in flight share one request, and an answer is reused for `ttl` seconds, so
-that a fleet of scanners asking about the same tag costs the registry one request.
-
-A check of an explicit cycle (a trigger: `cycle_key` set) is never answered from an earlier
-cycle: it shares only requests made for its own key, in flight or done (for up to
-`CYCLE_ANSWERS_S`), so a push just before the trigger is seen and the fleet's checks of one
-trigger still cost one request per reference. Its answer refreshes the periodic cache too.
+No answer of an earlier cycle decides a later one. Every check names its cycle by a cycle
+key (`CheckRequest.cycle_key`: a trigger's scan id, a schedule tick, see
+vigil_scanner/ticks.py), and is answered only by a registry request made for that key: in
+flight, or done less than `ttl` seconds ago (--digest-cache-ttl), so the fleet's checks of
+one cycle cost one request per reference and a push just before a cycle is seen by it. A
+check without a key (an older peer, the dashboard) shares only a request in flight.
 """
 
 from __future__ import annotations
@@ -24,8 +23,14 @@ from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryErr
 from vigil_gateway.tags import TagLister, TagListError
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
-from vigil_shared.imageref import ImageRef, InvalidImageRef, local_digests_for, parse_image_ref
-from vigil_shared.semver import PolicyError, parse_policy, pick_tag, split_tag
+from vigil_shared.imageref import (
+    ImageRef,
+    InvalidImageRef,
+    local_digests_for,
+    parse_image_ref,
+    split_tag,
+)
+from vigil_shared.semver import PolicyError, parse_policy, pick_tag
 
 K = TypeVar("K")
 
@@ -39,8 +44,8 @@ class RemoteDigest(msgspec.Struct, frozen=True, kw_only=True):
     credentials: str = "anonymous"
 
 
-# How long the answers fetched for one explicit cycle serve the other hosts' checks of it: a
-# trigger's hosts ask within seconds of one another, a slow host within minutes.
+# --digest-cache-ttl's default: how long the answers fetched for one cycle serve its other
+# hosts' checks. A tick's or a trigger's hosts ask within seconds, a slow host within minutes.
 CYCLE_ANSWERS_S = 600.0
 
 _OUTCOME_OF_ERROR: dict[ErrorKind, CheckOutcome] = {
@@ -93,7 +98,7 @@ class DigestChecker:
         client: RegistryClient,
         credentials: CredentialStore,
         *,
-        ttl: float = 30.0,
+        ttl: float = CYCLE_ANSWERS_S,
         clock: Callable[[], float] = time.monotonic,
         tags: TagLister | None = None,
         ages: ImageAges | None = None,
@@ -104,10 +109,9 @@ class DigestChecker:
         self.tags = tags or TagLister(client, credentials, ttl=ttl, clock=clock)
         self.ages = ages or ImageAges(client, None)
         self._clock = clock
-        self._answers: dict[str, tuple[float, RemoteDigest]] = {}
-        # (reference, cycle key) -> answer fetched for that explicit cycle
-        self._cycle_answers: dict[tuple[str, str], tuple[float, RemoteDigest]] = {}
-        # (reference, cycle key or "" for periodic checks) -> the request in flight
+        # (reference, cycle key) -> (until when it serves, the answer fetched for that cycle)
+        self._answers: dict[tuple[str, str], tuple[float, RemoteDigest]] = {}
+        # (reference, cycle key or "") -> the request in flight
         self._inflight: dict[tuple[str, str], asyncio.Task[RemoteDigest]] = {}
 
     async def check(self, check: ImageCheck, cycle_key: str = "") -> ImageStatus:
@@ -163,11 +167,10 @@ class DigestChecker:
         return msgspec.structs.replace(status, created=created, first_seen=first_seen)
 
     async def remote_digest(self, ref: ImageRef, cycle_key: str = "") -> RemoteDigest:
-        """The registry's answer for `ref`: for a periodic check (`cycle_key` empty) one up
-        to `ttl` old; for an explicit cycle's, one fetched for that cycle."""
-        key = f"{ref.registry}/{ref.repository}:{ref.reference}"
-        slot = (key, cycle_key)
-        cached = self._cycle_answers.get(slot) if cycle_key else self._answers.get(key)
+        """The registry's answer for `ref`, fetched for the cycle `cycle_key` (shared by its
+        checks for `ttl` seconds); without a key, a request of its own or one in flight."""
+        slot = (f"{ref.registry}/{ref.repository}:{ref.reference}", cycle_key)
+        cached = self._answers.get(slot)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
         task = self._inflight.get(slot)
@@ -178,17 +181,12 @@ class DigestChecker:
         return await asyncio.shield(task)
 
     async def _fetch_and_keep(self, slot: tuple[str, str], ref: ImageRef) -> RemoteDigest:
-        # The answer is cached before the task completes: a check arriving between the
-        # task's end and its waiters' wake-up finds it, instead of asking the registry again.
+        # The answer is kept before the task completes: a check arriving between the task's
+        # end and its waiters' wake-up finds it, instead of asking the registry again.
         answer = await self._fetch(ref)
-        if not answer.error:
-            key, cycle_key = slot
-            now = self._clock()
-            if self.ttl > 0:  # the newest answer serves the periodic checks that follow
-                self._answers[key] = (now + self.ttl, answer)
-            if cycle_key:
-                self._cycle_answers[slot] = (now + CYCLE_ANSWERS_S, answer)
-            self._evict()
+        if not answer.error and slot[1] and self.ttl > 0:
+            self._answers[slot] = (self._clock() + self.ttl, answer)
+            _drop_expired(self._answers, self._clock())
         return answer
 
     async def _fetch(self, ref: ImageRef) -> RemoteDigest:
@@ -202,11 +200,6 @@ class DigestChecker:
         except RegistryError as exc:
             return RemoteDigest(error=str(exc), kind=exc.kind, credentials=creds.source)
         return RemoteDigest(digest=digest, credentials=creds.source)
-
-    def _evict(self) -> None:
-        now = self._clock()
-        _drop_expired(self._answers, now)
-        _drop_expired(self._cycle_answers, now)
 
 
 def _drop_expired(answers: dict[K, tuple[float, RemoteDigest]], now: float) -> None:

@@ -35,7 +35,8 @@ QUEUE = "registry-gateway"
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     registry_ca: str | None = None  # a PEM bundle trusted besides the system roots
     insecure_registries: tuple[str, ...] = ()
-    digest_cache_ttl: float = 30.0
+    # How long one cycle's registry answers serve its other checks (never another cycle's).
+    digest_cache_ttl: float = 600.0
     repo_user: str | None = None
     repo_pass: str | None = None
     docker_config_env: str | None = None  # $DOCKER_CONFIG

@@ -1,8 +1,8 @@
 """Tag lists for semver policies: one listing per repository, however many ask at once.
 
-As digest answers (digests.py): identical listings in flight share one, an answer serves
-periodic checks for the digest cache's ttl, and an explicit cycle (a trigger) is answered only
-by a listing made for it.
+As digest answers (digests.py): a check is answered only by a listing made for its cycle
+(its cycle key), in flight or done less than the ttl ago; one without a key, only by a listing
+in flight.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class TagLister:
         client: RegistryClient,
         credentials: CredentialStore,
         *,
-        ttl: float = 30.0,
+        ttl: float = 600.0,
         page_size: int = DEFAULT_PAGE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -66,10 +66,9 @@ class TagLister:
             tags = tuple(await self.client.list_tags(ref, creds, self.page_size))
         except RegistryError as exc:
             raise TagListError(str(exc), exc.kind) from None
-        lifetime = 600.0 if slot[1] else self.ttl  # a trigger's hosts ask within minutes
-        if lifetime > 0:
+        if slot[1] and self.ttl > 0:  # an answer for this cycle's other checks only
             now = self._clock()
             if len(self._answers) > 4096:
                 self._answers = {k: v for k, v in self._answers.items() if v[0] > now}
-            self._answers[slot] = (now + lifetime, tags)
+            self._answers[slot] = (now + self.ttl, tags)
         return tags

@@ -5,6 +5,10 @@ it, what the query asks for, and the body of an update's answer.
     GET      /v1/metrics                      Prometheus text format
     POST     /v1/rollouts/{id}/approve        `vigil approve ID` (with --http-api-update and
                                               --rollout or --approve)
+    POST     /v1/containers/{name}/update     one container of this host now (--http-api-update):
+             /v1/containers/{name}/check      update it, check it, skip its build
+             /v1/containers/{name}/skip[?for=DURATION&reason=TEXT]
+             /v1/containers/{name}/unskip     (vigil_scanner.container_commands)
 
 Both need `Authorization: Bearer <token>`. The order of checks: an unknown or disabled path is
 404; then a missing or wrong token is 401 (nothing else is revealed to such a caller); then a
@@ -31,15 +35,22 @@ UPDATE_METHODS = ("GET", "POST")
 METRICS_METHODS = ("GET",)
 APPROVE_METHODS = ("POST",)
 _APPROVE = re.compile(r"^/v1/rollouts/([A-Za-z0-9_-]+)/approve$")
+_CONTAINER = re.compile(r"^/v1/containers/([A-Za-z0-9][A-Za-z0-9_.-]*)/(update|check|skip|unskip)$")
+CONTAINER_METHODS = ("POST",)
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    endpoint: Literal["update", "metrics", "approve", "none"]
+    endpoint: Literal["update", "metrics", "approve", "container", "none"]
     status: int = 200  # the status to answer with when endpoint is "none"
     error: str = ""
     images: tuple[str, ...] = ()  # ?image= entries, one repository each
     allow: str = ""  # for 405
     rollout_id: str = ""  # for approve
+    # for container: its name, the action, and a skip's duration (text) and reason
+    container: str = ""
+    action: str = ""
+    skip_for: str = ""
+    reason: str = ""
 
 
 def authorized(header: bytes | None, token: str) -> bool:
@@ -73,6 +84,9 @@ def decide(
     approving = _APPROVE.match(path)
     if approving:
         endpoints[path] = (approve, APPROVE_METHODS)
+    one = _CONTAINER.match(path)
+    if one:
+        endpoints[path] = (update, CONTAINER_METHODS)
     enabled, methods = endpoints.get(path, (False, ()))
     if not enabled:
         return _refuse(404, f"no endpoint at {path}")
@@ -85,6 +99,14 @@ def decide(
         return Decision(endpoint="metrics")
     if approving:
         return Decision(endpoint="approve", rollout_id=approving.group(1))
+    if one:
+        return Decision(
+            endpoint="container",
+            container=one.group(1),
+            action=one.group(2),
+            skip_for=(query.get("for") or [""])[0],
+            reason=(query.get("reason") or [""])[0][:200],
+        )
     images: tuple[str, ...] = ()
     if "image" in query:
         images = tuple(

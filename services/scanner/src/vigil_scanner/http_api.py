@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from vigil_scanner.api_routes import authorized, decide, error_body, outcome_answer
+from vigil_scanner.api_routes import Decision, authorized, decide, error_body, outcome_answer
 from vigil_scanner.trigger import Busy, CycleOutcome
 from vigil_shared import http_server
 from vigil_shared.http_server import Answer, HttpServer, Request, Served
@@ -25,6 +25,8 @@ Trigger = Callable[[tuple[str, ...]], Awaitable[CycleOutcome]]
 MetricsText = Callable[[], tuple[bytes, str]]  # the exposition and its content type
 # POST /v1/rollouts/{id}/approve: the status, headers and body to answer with.
 Approve = Callable[[str], Awaitable[tuple[int, list[tuple[str, str]], bytes]]]
+# POST /v1/containers/{name}/{action}: given the decision, the status and body.
+ContainerAct = Callable[[Decision], Awaitable[tuple[int, bytes]]]
 
 JSON = "application/json"
 _STOPPING = Answer(
@@ -50,6 +52,7 @@ class HttpApi:
         report_timeout: float = 600.0,
         limits: Limits | None = None,
         approve: Approve | None = None,
+        container: ContainerAct | None = None,
     ) -> None:
         if not token:
             raise ValueError("the HTTP API needs a token")
@@ -57,6 +60,7 @@ class HttpApi:
         self.trigger = trigger
         self.metrics = metrics
         self.approve = approve
+        self.container = container
         self.address = address
         self.report_timeout = report_timeout
         self.limits = limits or Limits()
@@ -103,6 +107,11 @@ class HttpApi:
             metrics=self.metrics is not None,
             approve=self.approve is not None,
         )
+        if decision.endpoint == "container":
+            if self.container is None:
+                return 404, [], error_body(f"no endpoint at {request.target.split('?')[0]}")
+            status, body = await self.container(decision)
+            return status, [], body
         if decision.endpoint == "approve" and self.approve is not None:
             return await self.approve(decision.rollout_id)
         if decision.endpoint == "metrics" and self.metrics is not None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from vigil_shared.contracts import ContainerInfo
+from vigil_shared.engine_port import Engine, EngineApi
 
 
-def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
+def list_containers(client: Engine) -> tuple[ContainerInfo, ...]:
     """Every container on the engine with the facts the scanner decides on.
 
     `Config.Image` is read from inspect, not from the listing: once a tag has moved, the
@@ -46,7 +45,7 @@ def list_containers(client: Any) -> tuple[ContainerInfo, ...]:
     return tuple(found)
 
 
-def _repo_digests(api: Any, image_id: str) -> tuple[str, ...]:
+def _repo_digests(api: EngineApi, image_id: str) -> tuple[str, ...]:
     try:
         return tuple(api.inspect_image(image_id).get("RepoDigests") or ())
     except Exception as exc:
@@ -55,7 +54,7 @@ def _repo_digests(api: Any, image_id: str) -> tuple[str, ...]:
         raise
 
 
-def _image_id(api: Any, reference: str) -> str:
+def _image_id(api: EngineApi, reference: str) -> str:
     """The id of the image `reference` names on this host, "" when it is not here."""
     if not reference:
         return ""

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 
 from vigil_scanner.service import Scanner
+from vigil_scanner.ticks import tick_cycle_key
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import ScanCommand, ScanWork
 from vigil_shared.imageref import InvalidImageRef
@@ -127,8 +128,7 @@ class ScanGroup:
         log.info("cycle taken", group=self.group, host=work.host, key=work.key)
         # wait: the consumer already holds one item per host; an HTTP API cycle running
         # here only delays this one.
-        # A command's cycle is explicit (fresh registry answers, shared by its hosts); a
-        # tick's is periodic.
+        # The registry answers it gets are those made for its command, or for its tick.
         explicit = work.key.startswith(COMMAND_KEY)
         try:
             await scanner.scan(
@@ -136,7 +136,7 @@ class ScanGroup:
                 names=work.names,
                 images=work.images,
                 wait=True,
-                cycle_key=work.scan_id if explicit else "",
+                cycle_key=work.scan_id if explicit else tick_cycle_key(work.key),
             )
         except InvalidImageRef as exc:  # acknowledged: it would fail the same way again
             log.warning("cycle dropped", group=self.group, host=work.host, error=str(exc))

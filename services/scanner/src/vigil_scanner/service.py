@@ -11,12 +11,14 @@ from typing import Any
 
 import msgspec
 
+from vigil_scanner.container_commands import read_skips
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
 from vigil_scanner.planning import Policies, build_plan, checks_for
 from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
 from vigil_scanner.rollout_gate import gate_plan
 from vigil_scanner.selection import Selection, select
+from vigil_scanner.skips import apply_skips, skips_by_name
 from vigil_shared import labels
 from vigil_shared.bus import Bus, BusError, NoResponders, RequestTimeout
 from vigil_shared.contracts import (
@@ -27,6 +29,7 @@ from vigil_shared.contracts import (
     Plan,
     ScanCommand,
 )
+from vigil_shared.engine_port import Engine
 from vigil_shared.imageref import InvalidImageRef
 from vigil_shared.logs import get_logger
 from vigil_shared.telemetry import Telemetry
@@ -52,7 +55,9 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Scanner:
-    def __init__(self, bus: Bus, engine: Any, config: ScannerConfig, telemetry: Telemetry) -> None:
+    def __init__(
+        self, bus: Bus, engine: Engine, config: ScannerConfig, telemetry: Telemetry
+    ) -> None:
         self.bus = bus
         self.engine = engine
         self.config = config
@@ -94,9 +99,10 @@ class Scanner:
         for a reference Docker would refuse). With `wait`, a cycle that finds the previous one
         running waits for it instead of being skipped (the HTTP API does this).
 
-        `cycle_key` makes it an explicit cycle (a trigger): the gateway answers it with what
-        the registry says now, never with an answer cached by an earlier cycle; the hosts of
-        one trigger pass the same key and share one registry request per reference."""
+        `cycle_key` names the fleet cycle (a trigger's scan id, a tick's key): the gateway
+        answers it with what the registry says now, never with an answer of an earlier
+        cycle; the hosts of one cycle pass the same key and share one registry request per
+        reference."""
         filters = parse_image_filter(images)
         if self._busy.locked() and not wait:
             self.scans_skipped += 1
@@ -195,6 +201,8 @@ class Scanner:
             policies=policies,
             zone=self.config.zone,
         )
+        if plan.actions:
+            plan = apply_skips(plan, await self._skips(), time.time())
         if self.config.rollout_gate and plan.actions:
             plan = await gate_plan(self.bus, plan, selected.containers)
         await self.bus.publish_event(subjects.plan(host), plan, msg_id=plan.plan_id)
@@ -211,6 +219,16 @@ class Scanner:
         for problem in problems:
             log.error("selection problem", host=host, error=problem)
         return plan
+
+    async def _skips(self) -> dict[str, Any]:
+        """This host's skipped builds (`vigil skip`); none when the bucket cannot be read,
+        said as an error (the operator asked for a hold the cycle cannot see)."""
+        host = self.config.host_id
+        try:
+            return skips_by_name(await read_skips(self.bus, host), host)
+        except Exception as exc:
+            log.error("cannot read the skipped builds; none applied", host=host, error=str(exc))
+            return {}
 
     def _policies(self, containers: Iterable[ContainerInfo]) -> Policies:
         """Each container's policy; a label that cannot be read fails that container only."""

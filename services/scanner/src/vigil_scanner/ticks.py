@@ -4,12 +4,21 @@ The loops only say "tick" (with a key naming it); what a tick does is the `Ticke
 this process's hosts at once (`LocalCycles`), or offer each host's cycle to a scanner group
 (`vigil_scanner.scan_group.ScanGroup`), where every replica names the same tick by the same
 key, so the work queue keeps one cycle per host and tick.
+
+A tick's key is also its cycles' cycle key (`tick_cycle_key`): the gateway answers a cycle
+only with registry requests made for its key, so no answer of an earlier tick decides a
+later one, while every host on one tick shares one request per image. A key names one tick
+and never another: an aligned interval's names the interval and the tick's index on the
+epoch's grid (every replica and host on that interval alike), a schedule's the fire time
+(every host on a schedule firing then alike), and an interval counted from the start (each
+process its own phase, so no tick of another process is the same one) is unique.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
@@ -38,7 +47,7 @@ class LocalCycles:
 
     async def tick(self, key: str) -> None:
         for scanner in self.scanners:
-            task = asyncio.create_task(scanner.scan())
+            task = asyncio.create_task(scanner.scan(cycle_key=tick_cycle_key(key)))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
@@ -47,11 +56,23 @@ class LocalCycles:
             task.cancel()
 
 
+def tick_cycle_key(key: str) -> str:
+    """The cycle key of a tick's cycles (CheckRequest.cycle_key); a trigger's is its scan id,
+    which has no colon."""
+    return f"tick:{key}"
+
+
 def interval_key(now: float, interval: float) -> tuple[str, float]:
     """The tick `now` falls in, counted from the epoch, and when the next one starts: every
-    replica of a group, whenever it started, names a tick alike."""
+    replica of a group, whenever it started, names a tick alike (with the interval: ticks
+    of two intervals are never one)."""
     index = int(now // interval)
-    return str(index + 1), (index + 1) * interval
+    return f"{index + 1}@{interval:g}s", (index + 1) * interval
+
+
+def local_key(interval: float) -> str:
+    """The key of a tick counted from this process's start: no other tick's."""
+    return f"{uuid.uuid4().hex[:16]}@{interval:g}s"
 
 
 async def run_on_interval(
@@ -65,7 +86,6 @@ async def run_on_interval(
     """A tick every `interval` seconds until `stop`. The first comes one interval after start
     (as watchtower does); `aligned` puts ticks on whole multiples of the interval since the
     epoch instead (the first within one interval), so that replicas tick together."""
-    count = 0
     wait = interval
     key, due = "", 0.0
     if aligned:
@@ -78,7 +98,6 @@ async def run_on_interval(
             return
         except TimeoutError:
             pass
-        count += 1
         if aligned:
             await ticker.tick(key)
             # From the tick just served, not from the clock alone: a timer that woke a
@@ -86,7 +105,7 @@ async def run_on_interval(
             key, due = interval_key(max(clock(), due) + 0.001, interval)
             wait = max(0.0, due - clock())
         else:
-            await ticker.tick(str(count))
+            await ticker.tick(local_key(interval))
 
 
 def _wall_clock(zone: tzinfo) -> Callable[[], datetime]:

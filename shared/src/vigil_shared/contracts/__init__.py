@@ -31,6 +31,7 @@ from vigil_shared.contracts.rollout import (
     RolloutEvent,
 )
 from vigil_shared.contracts.scan import ScanCommand, ScanWork
+from vigil_shared.contracts.skip import SKIP_BUCKET, Skip, skip_host_prefix, skip_key
 from vigil_shared.contracts.status import (
     FLEET,
     STATUS_BUCKET,
@@ -44,6 +45,7 @@ __all__ = [
     "FLEET",
     "ROLLOUT_BUCKET",
     "SCHEMA_VERSION",
+    "SKIP_BUCKET",
     "STATUS_BUCKET",
     "CheckReply",
     "CheckRequest",
@@ -74,7 +76,10 @@ __all__ = [
     "RolloutEvent",
     "ScanCommand",
     "ScanWork",
+    "Skip",
     "Subjects",
     "UpdateAction",
+    "skip_host_prefix",
+    "skip_key",
     "status_key",
 ]

@@ -11,7 +11,10 @@ from typing import Literal
 
 import msgspec
 
-Step = Literal["stopping", "renaming", "creating", "starting", "removing-old"]
+# done: the replacement finished, its report not published yet. Kept until it is, so that a
+# plan delivered again after its executor died says `updated` of it once, and of no other
+# plan's update (those find the container on the new build: up to date).
+Step = Literal["stopping", "renaming", "creating", "starting", "removing-old", "done"]
 
 # On the new container: which container it replaces. Labels cannot change after creation,
 # so the engine itself says which update a container belongs to, even if the journal lost

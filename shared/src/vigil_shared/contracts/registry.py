@@ -38,11 +38,12 @@ class CheckRequest(Message, frozen=True, kw_only=True):
     host: str
     images: tuple[ImageCheck, ...]
     explain: bool = False  # `vigil check`: also say what the token cache holds
-    # An explicit cycle (a trigger, --run-once, `vigil check`): the key every host's check of
-    # it shares (the trigger's scan id). The gateway answers it only from registry requests
-    # made for this key, so a push just before the trigger is seen, while one trigger across
-    # the fleet still costs one request per reference. Empty: a periodic cycle, answered from
-    # answers up to --digest-cache-ttl old. (Added with a default: an older peer ignores it.)
+    # The fleet cycle this check belongs to, the same on every host of it: a trigger's scan
+    # id (a trigger, --run-once, `vigil check`), or a schedule tick's key (ticks.py). The
+    # gateway answers it only from registry requests made for this key (for up to
+    # --digest-cache-ttl), so a push just before a cycle is seen, while one cycle across the
+    # fleet still costs one request per reference. Empty (an older peer, the dashboard): a
+    # request of its own, or one in flight. (Added with a default: an older peer ignores it.)
     cycle_key: str = ""
 
 

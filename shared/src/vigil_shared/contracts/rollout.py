@@ -15,6 +15,17 @@ import msgspec
 from vigil_shared.contracts.base import Message
 
 ROLLOUT_BUCKET = "ROLLOUTS"  # Bus.key_value(ROLLOUT_BUCKET) -> `{STREAM}_ROLLOUTS`
+# The scan id of the plan (and so of the report) that puts a host back on its old build after
+# `vigil rollout abort`: this prefix and the rollout's id.
+REVERT_SCAN_PREFIX = "rollback-"
+
+
+def revert_of(scan_id: str) -> str:
+    """The rollout a plan or report with this scan id reverts; "" for any other cycle."""
+    return (
+        scan_id.removeprefix(REVERT_SCAN_PREFIX) if scan_id.startswith(REVERT_SCAN_PREFIX) else ""
+    )
+
 
 Decision = Literal["go", "wait", "hold"]
 RolloutState = Literal["awaiting_approval", "running", "halted", "aborted", "done"]

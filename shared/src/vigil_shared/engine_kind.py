@@ -1,0 +1,50 @@
+"""Which engine answers at an address: Docker or Podman (its Docker-compatible API).
+
+Told from the engine's `/version` answer, which both give without a version prefix: Podman
+names itself in `Components` ("Podman Engine") and, on Debian's 4.3, in `Platform.Name`
+only with the distribution (`linux/amd64/debian-12`); Docker names "Engine" and "Docker
+Engine - Community" or an empty platform. Pure, so the rule is a table test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+EngineKind = Literal["docker", "podman"]
+
+
+class EngineIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    kind: EngineKind = "docker"
+    version: str = ""  # the engine's own version: Docker's 20.10.24, Podman's 4.3.1
+    api_version: str = ""  # the Docker API version it speaks (Podman's compatible API too)
+
+    def describe(self) -> str:
+        """`Podman 4.3.1 (API 1.41)`, as the log and `vigil status` show it."""
+        name = "Podman" if self.kind == "podman" else "Docker"
+        version = f" {self.version}" if self.version else ""
+        api = f" (API {self.api_version})" if self.api_version else ""
+        return f"{name}{version}{api}"
+
+
+def identify_engine(version_answer: dict[str, Any]) -> EngineIdentity:
+    """The engine behind a `/version` answer (a dict as the engine sent it)."""
+    components = [c for c in version_answer.get("Components") or () if isinstance(c, dict)]
+    platform = str((version_answer.get("Platform") or {}).get("Name") or "")
+    podman = next((c for c in components if "podman" in str(c.get("Name", "")).lower()), None)
+    kind: EngineKind = "podman" if podman or "podman" in platform.lower() else "docker"
+    version = str((podman or {}).get("Version") or version_answer.get("Version") or "")
+    return EngineIdentity(
+        kind=kind, version=version, api_version=str(version_answer.get("ApiVersion") or "")
+    )
+
+
+def identify_client(client: Any) -> EngineIdentity:
+    """The engine behind a docker-py client (one `/version` call; blocking)."""
+    return identify_engine(dict(client.api.version()))
+
+
+def engine_of(api: Any) -> EngineKind:
+    """The kind of engine behind a docker-py APIClient (one `/version` call; blocking)."""
+    return identify_engine(dict(api.version())).kind
