@@ -659,4 +659,8 @@ def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> Gatewa
         home=env.get("HOME") or None,
         registry_ca_validate=bool(values.get("registry_ca_validate")),
         warn_on_head_failure=str(values.get("warn_on_head_failure") or "auto"),
+        verify=bool(values.get("verify")),
+        verify_keys=tuple(values.get("verify_key") or ()),
+        verify_policy=values.get("verify_policy") or None,
+        verify_trust_root=values.get("verify_trust_root") or None,
     )

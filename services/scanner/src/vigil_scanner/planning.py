@@ -164,6 +164,13 @@ def build_plan(
             settled.append(_settled(c, "check_failed", status.error or "check failed"))
         elif status.outcome == "rate_limited":
             settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
+        elif status.outcome == "untrusted":
+            # The new build lacks the signature the gateway's trust policy asks for: never
+            # pulled; the container keeps its build (docs/signatures.md).
+            refused = _settled(c, "unverified", status.error or "no trusted signature")
+            settled.append(
+                msgspec.structs.replace(refused, remote_digest=status.remote_digest or "")
+            )
         elif status.outcome == "unverified":
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
             update(c, policy, status, None)
