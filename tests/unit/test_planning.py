@@ -229,3 +229,35 @@ def test_a_stale_container_beside_one_on_the_new_build_of_its_tag_is_updated() -
     )
     assert [(a.container_name, a.remote_digest) for a in plan.actions] == [("old", NEW)]
     assert [(r.name, r.status) for r in plan.settled] == [("new", "fresh")]
+
+
+def test_an_untrusted_build_is_never_planned_and_the_container_is_reported_unverified() -> None:
+    """The gateway's `untrusted` (docs/signatures.md): no action, the reason and the refused
+    digest in the result; never `fresh`, never a failure."""
+    containers = [c("a", "r/app:1", (f"r/app@{OLD}",)), c("b", "r/app:2", (f"r/app@{OLD}",))]
+    reply = CheckReply(
+        scan_id="s",
+        results=(
+            ImageStatus(
+                image="r/app:1", outcome="untrusted", remote_digest=NEW, error="no signature"
+            ),
+            ImageStatus(image="r/app:2", outcome="stale", remote_digest=NEW),
+        ),
+    )
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checks_for(containers),
+        reply=reply,
+    )
+    assert [a.container_name for a in plan.actions] == ["b"]
+    (refused,) = plan.settled
+    assert (refused.name, refused.status, refused.error, refused.remote_digest) == (
+        "a",
+        "unverified",
+        "no signature",
+        NEW,
+    )
