@@ -175,5 +175,5 @@ async def test_verify_without_a_key_or_policy_stops_the_start(bus: Bus, tmp_path
         Gateway(bus, GatewayConfig(verify=True), Redactor())
     bad = tmp_path / "bad.pub"
     bad.write_text("not a key")
-    with pytest.raises(GatewayStartupError, match="bad.pub"):
+    with pytest.raises(GatewayStartupError, match=r"bad\.pub"):
         Gateway(bus, GatewayConfig(verify_keys=(str(bad),)), Redactor())
