@@ -177,3 +177,26 @@ async def test_verify_without_a_key_or_policy_stops_the_start(bus: Bus, tmp_path
     bad.write_text("not a key")
     with pytest.raises(GatewayStartupError, match=r"bad\.pub"):
         Gateway(bus, GatewayConfig(verify_keys=(str(bad),)), Redactor())
+
+
+async def test_a_tag_the_registry_gives_no_digest_for_is_refused(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    signed_registry: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Without verification a 5xx on the digest check means "pull the tag and compare"; with
+    it that pull could bring any build: refused, named (fail closed)."""
+    key = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    proxy = RegistryProxy(registry.url)
+    proxy.start()
+    try:
+        await gateway_factory(verify_keys=(str(key),), digest_cache_ttl=0)
+        proxy.fault(r"/manifests/latest$", status=503)
+        check_ = _stale(proxy.host, "team/signed")
+        status = (await check(bus, check_))[check_.image]
+    finally:
+        proxy.stop()
+    assert status.outcome == "untrusted", status
+    assert "no digest from the registry" in (status.error or "")
