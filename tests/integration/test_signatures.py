@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from tests.support import cosign_signing
@@ -200,3 +201,43 @@ async def test_a_tag_the_registry_gives_no_digest_for_is_refused(
         proxy.stop()
     assert status.outcome == "untrusted", status
     assert "no digest from the registry" in (status.error or "")
+
+
+async def test_the_containers_label_decides_for_its_container(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    signed_registry: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """io.vigil.verify over the fleet's --verify-key: `none` lets an unsigned build through,
+    `key:other` asks for another key (one the fleet knows), a bad label refuses the build."""
+    fleet = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    other = cosign_signing.write_public_key(OTHER, tmp_path / "other.pub")
+    await gateway_factory(verify_keys=(str(fleet), str(other)))
+    base = _stale(registry.host, "team/unsigned")
+    reply = await bus.request(
+        bus.subjects.registry_check,
+        CheckRequest(
+            scan_id="s1",
+            host="h1",
+            images=(
+                base,
+                msgspec.structs.replace(base, verify="none"),
+                msgspec.structs.replace(_stale(registry.host, "team/otherkey"), verify="key:other"),
+                msgspec.structs.replace(_stale(registry.host, "team/signed"), verify="key:other"),
+                msgspec.structs.replace(base, verify="key:nobody"),
+            ),
+        ),
+        CheckReply,
+        timeout=30,
+    )
+    got = {
+        (r.image.rsplit("/", 1)[-1], r.verify): (r.outcome, r.error or "") for r in reply.results
+    }
+    assert got[("unsigned:latest", "")][0] == "untrusted"
+    assert got[("unsigned:latest", "none")] == ("stale", "")
+    assert got[("otherkey:latest", "key:other")] == ("stale", "")
+    assert got[("signed:latest", "key:other")][0] == "untrusted"
+    outcome, error = got[("unsigned:latest", "key:nobody")]
+    assert outcome == "untrusted" and "no --verify-key named nobody" in error, error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from vigil_scanner.planning import build_plan, checks_for
@@ -261,3 +262,33 @@ def test_an_untrusted_build_is_never_planned_and_the_container_is_reported_unver
         "no signature",
         NEW,
     )
+
+
+def test_a_verify_label_makes_a_check_of_its_own_and_its_answer_judges_its_container() -> None:
+    plain = c("a", "r/app:1", (f"r/app@{OLD}",))
+    labelled = msgspec.structs.replace(
+        c("b", "r/app:1", (f"r/app@{OLD}",)), labels={"io.vigil.verify": "none"}
+    )
+    checklist = checks_for([plain, labelled])
+    assert sorted((k.image, k.verify) for k in checklist.checks) == [
+        ("r/app:1", ""),
+        ("r/app:1", "none"),
+    ]
+    reply = CheckReply(
+        scan_id="s",
+        results=(
+            ImageStatus(image="r/app:1", outcome="untrusted", remote_digest=NEW, error="no sig"),
+            ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW, verify="none"),
+        ),
+    )
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=[plain, labelled],
+        checklist=checklist,
+        reply=reply,
+    )
+    assert [a.container_name for a in plan.actions] == ["b"]
+    assert [(r.name, r.status) for r in plan.settled] == [("a", "unverified")]

@@ -127,17 +127,19 @@ class DigestChecker:
             return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
         status = await self._by_policy(check, ref, cycle_key)
         if self.verifier is not None and status.outcome in ("stale", "unverified"):
-            status = await self._with_signature(status, ref)
+            status = await self._with_signature(status, ref, check.verify)
         if check.age and status.remote_digest and status.outcome in ("stale", "current"):
             status = await self._with_age(status, ref)
-        return msgspec.structs.replace(status, policy=check.policy)
+        return msgspec.structs.replace(status, policy=check.policy, verify=check.verify)
 
-    async def _with_signature(self, status: ImageStatus, ref: ImageRef) -> ImageStatus:
+    async def _with_signature(
+        self, status: ImageStatus, ref: ImageRef, label: str = ""
+    ) -> ImageStatus:
         """A newer build is rolled out only when it carries what the trust policy asks
         (docs/signatures.md): else `untrusted`, with the reason. Only a build that would be
         pulled is looked at; one that runs already (`current`) is not."""
         assert self.verifier is not None
-        requirement = requirement_for(self.verifier.policy, ref)
+        requirement = requirement_for(self.verifier.policy, ref, label)
         if requirement.kind == "none":
             return status
         if not status.remote_digest:

@@ -22,9 +22,10 @@ from typing import Any, Literal
 import msgspec
 
 from vigil_gateway.cosign import KeyFileError, NamedKey, load_public_key
+from vigil_shared.contracts.registry import VERIFY_LABEL
 from vigil_shared.imageref import ImageRef
 
-VERIFY_LABEL = "io.vigil.verify"
+__all__ = ["VERIFY_LABEL"]
 
 RequirementKind = Literal["none", "reject", "signed"]
 

@@ -20,6 +20,10 @@ CheckOutcome = Literal[
 ]
 
 
+# A container's label naming who must sign its builds (docs/signatures.md).
+VERIFY_LABEL = "io.vigil.verify"
+
+
 class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     image: str  # the reference as the container names it
     local_digests: tuple[str, ...] = ()  # RepoDigests of the local image
@@ -31,6 +35,10 @@ class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     # Also say how old the answered build is (`ImageStatus.created`, `first_seen`): for a
     # minimum image age.
     age: bool = False
+    # The container's io.vigil.verify label (VERIFY_LABEL; docs/signatures.md): who must sign
+    # its builds, over the gateway's fleet rules. Checks with other labels are apart; the
+    # status echoes it (`ImageStatus.verify`).
+    verify: str = ""
 
 
 class CheckRequest(Message, frozen=True, kw_only=True):
@@ -67,6 +75,7 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     # `remote_digest` proved, one line each ("cosign tag sha256-….sig: key fleet: verified").
     # (Added with a default: an older peer ignores it.)
     signatures: tuple[str, ...] = ()
+    verify: str = ""  # the check's io.vigil.verify label, as asked (one status per check)
 
 
 class CheckReply(Message, frozen=True, kw_only=True):
