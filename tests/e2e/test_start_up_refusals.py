@@ -35,6 +35,9 @@ def refused(*args: str, env: dict[str, str] | None = None, state: Path) -> str:
         (("--dashboard-port", "0", "--dashboard-address", "127.0.0.1:8090"), {},
          "vigil: --dashboard-address: '127.0.0.1:8090' is not an address"),
         (("rollout", "frob"), {}, "vigil: 'frob': no such action of vigil rollout"),
+        (("--verify",), {}, "vigil: --verify needs a key (--verify-key PATH)"),
+        (("--verify-key", "/nonexistent/fleet.pub"), {},
+         "vigil: --verify-key /nonexistent/fleet.pub: No such file"),
     ],
 )  # fmt: skip
 def test_bad_start_up_is_exit_2_naming_option_and_value(
