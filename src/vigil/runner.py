@@ -204,6 +204,8 @@ async def _run(
     if command in (options.ALL_IN_ONE, options.GATEWAY) and values.get("registry_ca_validate"):
         # A bad --registry-ca is the fault to name first, before NATS or the engine.
         Gateway.ca_bundle(_gateway_config(values, env))
+    if command in (options.ALL_IN_ONE, options.GATEWAY):
+        Gateway.trust_policy(_gateway_config(values, env))  # a bad --verify-*: first too
     embedded: EmbeddedNats | None = None
     # The embedded NATS's store, and every service's health file (vigil --health-check).
     state_dir = Path(values.get("state_dir") or default_state_dir())

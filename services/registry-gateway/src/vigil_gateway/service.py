@@ -21,7 +21,7 @@ from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_gateway.signatures import SignatureVerifier
 from vigil_gateway.tags import DEFAULT_PAGE_SIZE, TagLister
 from vigil_gateway.tls import TrustError, load_ca_bundle, validate_ca_bundle
-from vigil_gateway.trust_policy import TrustConfigError, build_policy
+from vigil_gateway.trust_policy import TrustConfigError, TrustPolicy, build_policy
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import CheckReply, CheckRequest, PullAuthReply, PullAuthRequest
 from vigil_shared.contracts.registry import pull_auth_binding
@@ -104,17 +104,26 @@ class Gateway:
         )
         self.outcomes: Counter[str] = Counter()  # checks answered, by outcome (metrics)
 
-    def signature_verifier(self, config: GatewayConfig) -> SignatureVerifier | None:
-        """The fleet's trust policy, or None when verification is off. A bad key, policy or
-        trust root, or --verify with neither key nor policy, stops the start (exit 2)."""
+    @staticmethod
+    def trust_policy(config: GatewayConfig) -> TrustPolicy:
+        """The fleet's trust policy. A bad key or policy file, or --verify with neither key
+        nor policy, stops the start (exit 2)."""
         try:
-            policy = build_policy(
+            return build_policy(
                 verify=config.verify,
                 key_args=config.verify_keys,
                 policy_path=config.verify_policy,
             )
-            if not policy.enabled:
-                return None
+        except TrustConfigError as exc:
+            raise GatewayStartupError(str(exc)) from None
+
+    def signature_verifier(self, config: GatewayConfig) -> SignatureVerifier | None:
+        """The signature checks, or None when verification is off; a trust root that cannot
+        be read stops the start too."""
+        policy = self.trust_policy(config)
+        if not policy.enabled:
+            return None
+        try:
             root = load_trust_root(config.verify_trust_root) if config.verify_trust_root else None
         except TrustConfigError as exc:
             raise GatewayStartupError(str(exc)) from None
