@@ -30,14 +30,20 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def render_status(status: ImageStatus) -> str:
     """Pure: the lines `vigil check` prints for one image."""
     lines = [status.image]
-    if status.outcome in ("error", "rate_limited", "unverified"):
-        label = {"error": "ERROR", "rate_limited": "RATE LIMITED", "unverified": "NO DIGEST"}
+    if status.outcome in ("error", "rate_limited", "unverified", "untrusted"):
+        label = {
+            "error": "ERROR",
+            "rate_limited": "RATE LIMITED",
+            "unverified": "NO DIGEST",
+            "untrusted": "UNTRUSTED",
+        }
         lines.append(f"  {label[status.outcome]}: {status.error}")
     if status.outcome == "pinned":
         lines.append("  pinned by digest: never checked, never updated")
     if status.remote_digest:
         lines.append(f"  remote digest: {status.remote_digest}")
     lines.append(f"  credentials:   {status.credentials}")
+    lines.extend(f"  signature:     {line}" for line in status.signatures)
     if status.token_cache:
         lines.append(f"  token cache:   {status.token_cache}")
     if status.rate_limit:

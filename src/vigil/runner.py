@@ -204,6 +204,8 @@ async def _run(
     if command in (options.ALL_IN_ONE, options.GATEWAY) and values.get("registry_ca_validate"):
         # A bad --registry-ca is the fault to name first, before NATS or the engine.
         Gateway.ca_bundle(_gateway_config(values, env))
+    if command in (options.ALL_IN_ONE, options.GATEWAY):
+        Gateway.trust_policy(_gateway_config(values, env))  # a bad --verify-*: first too
     embedded: EmbeddedNats | None = None
     # The embedded NATS's store, and every service's health file (vigil --health-check).
     state_dir = Path(values.get("state_dir") or default_state_dir())
@@ -659,4 +661,8 @@ def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> Gatewa
         home=env.get("HOME") or None,
         registry_ca_validate=bool(values.get("registry_ca_validate")),
         warn_on_head_failure=str(values.get("warn_on_head_failure") or "auto"),
+        verify=bool(values.get("verify")),
+        verify_keys=tuple(values.get("verify_key") or ()),
+        verify_policy=values.get("verify_policy") or None,
+        verify_trust_root=values.get("verify_trust_root") or None,
     )

@@ -60,3 +60,23 @@ def test_a_dashboard_address_not_of_this_machine_is_blamed_on_the_address(
     assert line.startswith(
         "vigil dashboard: --dashboard-address: cannot serve the dashboard on '192.0.2.1'"
     ), line
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--verify",), "vigil: --verify needs a key (--verify-key PATH)"),
+        (("--verify-key", "/nonexistent/fleet.pub"),
+         "vigil: --verify-key /nonexistent/fleet.pub: No such file"),
+    ],
+)  # fmt: skip
+def test_a_bad_signature_policy_is_exit_2_before_anything_starts(
+    args: tuple[str, ...], says: str, tmp_path: Path
+) -> None:
+    """(docs/signatures.md) Named before NATS or the engine are touched; the log's "cannot
+    start" line comes with it, as for the other faults the gateway names."""
+    done = run_vigil(*args, "--state-dir", str(tmp_path), timeout=60)
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(says), done.stderr
+    assert "embedded NATS started" not in done.stdout + done.stderr

@@ -146,7 +146,7 @@ class StaleContainer:
         client.containers.run(self.tag, name=name, detach=True)
         self.old_id: str = client.api.inspect_container(name)["Id"]
         self.new_image = build_test_image(client, self.tag, marker="v2", extra=extra)
-        push_image(client, self.tag, auth=auth)
+        self.new_digest = push_image(client, self.tag, auth=auth)  # v2's registry digest
         client.api.remove_image(self.tag)  # the next cycle must pull it (with `auth`)
 
     def updated(self) -> bool:

@@ -80,6 +80,10 @@ def check(outcome: str, digest: str | None) -> ImageStatus:
         (result("check_failed"), False, None, "failed"),
         (result("rolled_back"), False, check("stale", NEW), "failed"),
         (result("rate_limited"), False, None, "unknown"),
+        # A newer build without the required signature (docs/signatures.md): kept off.
+        (result("unverified", error="no signature for sha256:2222"), False, None, "unverified"),
+        (result("unverified", error="another key"), False, check("untrusted", NEW), "unverified"),
+        (result("fresh"), False, check("untrusted", NEW), "current"),
         # A check that failed or was rate-limited says nothing about staleness.
         (result("fresh"), False, check("error", None), "current"),
         (result("fresh"), False, check("rate_limited", None), "current"),
@@ -91,7 +95,7 @@ def test_the_state_of_a_container(
 ) -> None:
     state, detail = container_state(INFO, last, pending=pending, check=answer)
     assert state == expected
-    if expected in ("failed", "held") and last is not None and last.error:
+    if expected in ("failed", "held", "unverified") and last is not None and last.error:
         assert detail == last.error  # the reason, as the cycle gave it
 
 

@@ -56,6 +56,7 @@ CHECK_FAILED = result("auth", "check_failed", error="registry unreachable")
 ROLLED_BACK = result("queue", "rolled_back", error="unhealthy")
 RATE_LIMITED = result("proxy", "rate_limited")
 NOTED = result("web2", "updated", notes=("healthcheck not carried over",))
+UNVERIFIED = result("pay", "unverified", error="no signature for sha256:aaaa")
 
 QUIET = report("h1", FRESH, SKIPPED)
 WITH_UPDATE = report("h1", UPDATED, FRESH)
@@ -154,6 +155,12 @@ def test_titles(policy: Policy, hosts: list[str], title: str) -> None:
         (CHECK_FAILED, "error", "Could not check auth (r/auth:1): registry unreachable"),
         (ROLLED_BACK, "error", "Rolled back queue (r/queue:1): unhealthy"),
         (RATE_LIMITED, "warn", "Rate limited checking proxy (r/proxy:1); checked again next cycle"),
+        (
+            UNVERIFIED,
+            "warn",
+            "Refused an unsigned or untrusted build for pay (r/pay:1): no signature for "
+            "sha256:aaaa",
+        ),
     ],
 )
 def test_event_lines(res: ContainerResult, level: str, text: str) -> None:

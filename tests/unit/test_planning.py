@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from vigil_scanner.planning import build_plan, checks_for
@@ -229,3 +230,65 @@ def test_a_stale_container_beside_one_on_the_new_build_of_its_tag_is_updated() -
     )
     assert [(a.container_name, a.remote_digest) for a in plan.actions] == [("old", NEW)]
     assert [(r.name, r.status) for r in plan.settled] == [("new", "fresh")]
+
+
+def test_an_untrusted_build_is_never_planned_and_the_container_is_reported_unverified() -> None:
+    """The gateway's `untrusted` (docs/signatures.md): no action, the reason and the refused
+    digest in the result; never `fresh`, never a failure."""
+    containers = [c("a", "r/app:1", (f"r/app@{OLD}",)), c("b", "r/app:2", (f"r/app@{OLD}",))]
+    reply = CheckReply(
+        scan_id="s",
+        results=(
+            ImageStatus(
+                image="r/app:1", outcome="untrusted", remote_digest=NEW, error="no signature"
+            ),
+            ImageStatus(image="r/app:2", outcome="stale", remote_digest=NEW),
+        ),
+    )
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=containers,
+        checklist=checks_for(containers),
+        reply=reply,
+    )
+    assert [a.container_name for a in plan.actions] == ["b"]
+    (refused,) = plan.settled
+    assert (refused.name, refused.status, refused.error, refused.remote_digest) == (
+        "a",
+        "unverified",
+        "no signature",
+        NEW,
+    )
+
+
+def test_a_verify_label_makes_a_check_of_its_own_and_its_answer_judges_its_container() -> None:
+    plain = c("a", "r/app:1", (f"r/app@{OLD}",))
+    labelled = msgspec.structs.replace(
+        c("b", "r/app:1", (f"r/app@{OLD}",)), labels={"io.vigil.verify": "none"}
+    )
+    checklist = checks_for([plain, labelled])
+    assert sorted((k.image, k.verify) for k in checklist.checks) == [
+        ("r/app:1", ""),
+        ("r/app:1", "none"),
+    ]
+    reply = CheckReply(
+        scan_id="s",
+        results=(
+            ImageStatus(image="r/app:1", outcome="untrusted", remote_digest=NEW, error="no sig"),
+            ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW, verify="none"),
+        ),
+    )
+    plan = build_plan(
+        plan_id="p",
+        scan_id="s",
+        host="h",
+        now=1.0,
+        containers=[plain, labelled],
+        checklist=checklist,
+        reply=reply,
+    )
+    assert [a.container_name for a in plan.actions] == ["b"]
+    assert [(r.name, r.status) for r in plan.settled] == [("a", "unverified")]

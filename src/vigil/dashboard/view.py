@@ -8,6 +8,8 @@ container's state:
 - held (by policy): its last result is held (a minimum age, a maintenance window, a wave of a
   rollout) or skipped (monitor-only, --no-restart, a pre-update hook's exit 75, created from
   an image id);
+- unverified: its last result is unverified (a newer build without the signature the trust
+  policy asks for: docs/signatures.md); the reason names what failed;
 - stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
   own gateway check finds a newer build in the registry than the one it runs;
 - updated / current: its last result is updated / fresh, and no newer build is known;
@@ -178,6 +180,8 @@ def container_state(
         return "failed", result.error or result.status.replace("_", " ")
     if result is not None and result.status in ("held", "skipped"):
         return "held", result.error or result.status
+    if result is not None and result.status == "unverified":
+        return "unverified", result.error or "the new build carries no trusted signature"
     newer = newer_build(info, check, result)
     if newer:
         return "stale", f"a newer build is in the registry: {newer.removeprefix('sha256:')[:12]}"

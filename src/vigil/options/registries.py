@@ -51,4 +51,38 @@ OPTIONS: tuple[Option, ...] = (
         "tick) serve that cycle's other hosts; never another cycle; 0: only checks in "
         "flight together share a request (default 10m)",
     ),
+    _o(
+        "--verify",
+        env="VIGIL_VERIFY",
+        where=GATEWAYS,
+        help="only roll out builds that carry a signature the trust policy asks for "
+        "(docs/signatures.md); needs --verify-key or --verify-policy",
+    ),
+    _o(
+        "--verify-key",
+        env="VIGIL_VERIFY_KEYS",
+        kind="list",
+        metavar="[NAME=]PATH",
+        where=GATEWAYS,
+        help="public key (PEM, as cosign writes cosign.pub) a new build must be signed by "
+        "(cosign's tag layout or a sigstore bundle); repeatable; turns --verify on",
+    ),
+    _o(
+        "--verify-policy",
+        env="VIGIL_VERIFY_POLICY",
+        kind="str",
+        metavar="FILE",
+        where=GATEWAYS,
+        help="containers-policy.json-shaped file: who must sign what, by registry or "
+        "repository (longest scope wins); turns --verify on",
+    ),
+    _o(
+        "--verify-trust-root",
+        env="VIGIL_VERIFY_TRUST_ROOT",
+        kind="str",
+        metavar="FILE",
+        where=GATEWAYS,
+        help="Sigstore trusted_root.json for keyless signatures (Fulcio certificates, log "
+        "keys), read offline; no public Sigstore service is called",
+    ),
 )

@@ -117,6 +117,9 @@ def _result_event(host: str, r: ContainerResult) -> Event:
         level, text = "error", f"Rolled back {what}{reason}"
     elif r.status == "rate_limited":
         level, text = "warn", f"Rate limited checking {what}; checked again next cycle"
+    elif r.status == "unverified":
+        # A newer build without the signature the trust policy asks for: kept off this host.
+        level, text = "warn", f"Refused an unsigned or untrusted build for {what}{reason}"
     elif r.status == "held":
         # A newer build waits on purpose (its minimum age, a maintenance window, a rollout's
         # wave, an approval): worth knowing, as --monitor-only's finds are; the reason says why.

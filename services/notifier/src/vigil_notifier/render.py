@@ -17,6 +17,7 @@ _LABELS = {
     "rolled_back": "ROLLED BACK",
     "rate_limited": "RATE LIMITED",
     "held": "held",
+    "unverified": "UNVERIFIED",
 }
 
 _ORDER = [
@@ -25,6 +26,7 @@ _ORDER = [
     "failed",
     "check_failed",
     "rate_limited",
+    "unverified",
     "held",
     "skipped",
     "fresh",

@@ -20,7 +20,9 @@ import msgspec
 from vigil_gateway.ages import ImageAges
 from vigil_gateway.credentials import CredentialError, CredentialStore
 from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryError
+from vigil_gateway.signatures import SignatureVerifier
 from vigil_gateway.tags import TagLister, TagListError
+from vigil_gateway.trust_policy import requirement_for
 from vigil_shared.contracts import ImageCheck, ImageStatus
 from vigil_shared.contracts.registry import CheckOutcome
 from vigil_shared.imageref import (
@@ -102,12 +104,14 @@ class DigestChecker:
         clock: Callable[[], float] = time.monotonic,
         tags: TagLister | None = None,
         ages: ImageAges | None = None,
+        verifier: SignatureVerifier | None = None,
     ) -> None:
         self.client = client
         self.credentials = credentials
         self.ttl = ttl
         self.tags = tags or TagLister(client, credentials, ttl=ttl, clock=clock)
         self.ages = ages or ImageAges(client, None)
+        self.verifier = verifier  # None: signatures are not asked for
         self._clock = clock
         # (reference, cycle key) -> (until when it serves, the answer fetched for that cycle)
         self._answers: dict[tuple[str, str], tuple[float, RemoteDigest]] = {}
@@ -122,9 +126,36 @@ class DigestChecker:
         if ref.pinned:
             return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
         status = await self._by_policy(check, ref, cycle_key)
+        if self.verifier is not None and status.outcome in ("stale", "unverified"):
+            status = await self._with_signature(status, ref, check.verify)
         if check.age and status.remote_digest and status.outcome in ("stale", "current"):
             status = await self._with_age(status, ref)
-        return msgspec.structs.replace(status, policy=check.policy)
+        return msgspec.structs.replace(status, policy=check.policy, verify=check.verify)
+
+    async def _with_signature(
+        self, status: ImageStatus, ref: ImageRef, label: str = ""
+    ) -> ImageStatus:
+        """A newer build is rolled out only when it carries what the trust policy asks
+        (docs/signatures.md): else `untrusted`, with the reason. Only a build that would be
+        pulled is looked at; one that runs already (`current`) is not."""
+        assert self.verifier is not None
+        requirement = requirement_for(self.verifier.policy, ref, label)
+        if requirement.kind == "none":
+            return status
+        if not status.remote_digest:
+            # No digest (`unverified`): a pull of the tag could bring any build. Fail closed.
+            return msgspec.structs.replace(
+                status,
+                outcome="untrusted",
+                error="no digest from the registry to verify a signature against"
+                + (f" ({status.error})" if status.error else ""),
+            )
+        verdict = await self.verifier.verify(ref, status.remote_digest, requirement)
+        if verdict.ok:
+            return msgspec.structs.replace(status, signatures=verdict.lines)
+        return msgspec.structs.replace(
+            status, outcome="untrusted", error=verdict.reason, signatures=verdict.lines
+        )
 
     async def _by_policy(self, check: ImageCheck, ref: ImageRef, cycle_key: str) -> ImageStatus:
         """Digest policy: the tag's digest. Semver: the highest newer tag in range, by its

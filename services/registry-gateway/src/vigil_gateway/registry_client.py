@@ -186,9 +186,13 @@ class RegistryClient:
         self._unverified = httpx.AsyncClient(verify=False, **common)
         self.manifest_requests = 0
         self.token_requests = 0
+        self.signature_requests = 0  # signature lookups (`fetch`): manifests, blobs, referrers
 
     async def _count(self, response: httpx.Response) -> None:
-        if "/manifests/" in response.request.url.path:
+        path = response.request.url.path
+        # Signature lookups (`sha256-<hex>.sig`, the referrers tag `sha256-<hex>`) are counted
+        # apart, in `signature_requests`: these are the digest checks.
+        if "/manifests/" in path and not path.rsplit("/", 1)[-1].startswith("sha256-"):
             self.manifest_requests += 1
 
     async def aclose(self) -> None:
@@ -316,6 +320,17 @@ class RegistryClient:
         if not isinstance(data, dict):
             raise RegistryError(f"registry {registry}: {digest} is not a JSON object")
         return data
+
+    async def fetch(self, ref: ImageRef, credentials: Credentials, path: str) -> httpx.Response:
+        """`GET /v2/<repository>/<path>` of `ref`'s repository through the same auth, token
+        cache and TLS trust as the digest checks, whatever it answers (signature lookups:
+        docs/signatures.md). Unreachable, timeouts and certificates raise RegistryError."""
+        registry = ref.api_host
+        auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
+        self.signature_requests += 1
+        response = await self._send("GET", registry, f"/v2/{ref.repository}/{path}", auth)
+        await response.aread()
+        return response
 
     async def _send(
         self, method: str, registry: str, path: str, auth: RegistryAuth | None

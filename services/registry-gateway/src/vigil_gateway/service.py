@@ -14,11 +14,14 @@ from collections import Counter
 import msgspec
 
 from vigil_gateway.ages import ImageAges
+from vigil_gateway.bundles import load_trust_root
 from vigil_gateway.credentials import CredentialError, CredentialStore
 from vigil_gateway.digests import DigestChecker, warn_on_head_failure
 from vigil_gateway.registry_client import RegistryClient, RegistryError
+from vigil_gateway.signatures import SignatureVerifier
 from vigil_gateway.tags import DEFAULT_PAGE_SIZE, TagLister
 from vigil_gateway.tls import TrustError, load_ca_bundle, validate_ca_bundle
+from vigil_gateway.trust_policy import TrustConfigError, TrustPolicy, build_policy
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import CheckReply, CheckRequest, PullAuthReply, PullAuthRequest
 from vigil_shared.contracts.registry import pull_auth_binding
@@ -45,6 +48,11 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     registry_ca_validate: bool = False
     warn_on_head_failure: str = "auto"  # always, auto, never
     tags_page_size: int = DEFAULT_PAGE_SIZE  # tags asked for a page when listing (`n`)
+    # Signature verification (docs/signatures.md): off unless one of these is given.
+    verify: bool = False
+    verify_keys: tuple[str, ...] = ()  # `[NAME=]PATH` of PEM public keys
+    verify_policy: str | None = None  # a containers-policy.json-shaped file
+    verify_trust_root: str | None = None  # a Sigstore trusted_root.json (keyless)
 
     def __repr__(self) -> str:  # the password never reaches a log through a repr
         return f"GatewayConfig(registry_ca={self.registry_ca!r}, repo_user={self.repo_user!r})"
@@ -85,14 +93,47 @@ class Gateway:
             page_size=config.tags_page_size,
         )
         self.ages = ImageAges(self.client, bus)
+        self.verifier = self.signature_verifier(config)
         self.checker = DigestChecker(
             self.client,
             self.credentials,
             ttl=config.digest_cache_ttl,
             tags=self.tags,
             ages=self.ages,
+            verifier=self.verifier,
         )
         self.outcomes: Counter[str] = Counter()  # checks answered, by outcome (metrics)
+
+    @staticmethod
+    def trust_policy(config: GatewayConfig) -> TrustPolicy:
+        """The fleet's trust policy. A bad key or policy file, or --verify with neither key
+        nor policy, stops the start (exit 2)."""
+        try:
+            return build_policy(
+                verify=config.verify,
+                key_args=config.verify_keys,
+                policy_path=config.verify_policy,
+            )
+        except TrustConfigError as exc:
+            raise GatewayStartupError(str(exc)) from None
+
+    def signature_verifier(self, config: GatewayConfig) -> SignatureVerifier | None:
+        """The signature checks, or None when verification is off; a trust root that cannot
+        be read stops the start too."""
+        policy = self.trust_policy(config)
+        if not policy.enabled:
+            return None
+        try:
+            root = load_trust_root(config.verify_trust_root) if config.verify_trust_root else None
+        except TrustConfigError as exc:
+            raise GatewayStartupError(str(exc)) from None
+        log.info(
+            "signature verification on",
+            keys=[k.name for k in policy.keys],
+            policy=config.verify_policy or "",
+            trust_root=config.verify_trust_root or "",
+        )
+        return SignatureVerifier(self.client, self.credentials, policy, trust_root=root)
 
     @staticmethod
     def ca_bundle(config: GatewayConfig) -> str | None:
@@ -137,6 +178,14 @@ class Gateway:
             if status.outcome in ("error", "rate_limited"):
                 log.warning(
                     "image check failed", host=request.host, image=status.image, error=status.error
+                )
+            elif status.outcome == "untrusted":
+                log.warning(
+                    "new build refused: signature",
+                    host=request.host,
+                    image=status.image,
+                    digest=status.remote_digest,
+                    error=status.error,
                 )
             elif status.outcome == "unverified":
                 warn = warn_on_head_failure(self.config.warn_on_head_failure, status.image)

@@ -22,6 +22,7 @@ from vigil_shared.contracts import (
     Plan,
     UpdateAction,
 )
+from vigil_shared.contracts.registry import VERIFY_LABEL
 from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
 
 
@@ -73,8 +74,8 @@ def checks_for(
 
     Containers in `local_only` (ids; --no-pull) are not checked with the registry; those
     whose policy labels cannot be read are failed here."""
-    digests: dict[tuple[str, str], set[str]] = {}
-    aged: set[tuple[str, str]] = set()
+    digests: dict[tuple[str, str, str], set[str]] = {}
+    aged: set[tuple[str, str, str]] = set()
     unusable: list[ContainerResult] = []
     for c in containers:
         policy = (policies or {}).get(c.id, _DEFAULT)
@@ -93,15 +94,19 @@ def checks_for(
         except InvalidImageRef as exc:
             unusable.append(_settled(c, "check_failed", str(exc)))
             continue
-        key = (c.image, _policy_text(policy))
+        key = (c.image, _policy_text(policy), c.labels.get(VERIFY_LABEL, ""))
         digests.setdefault(key, set()).update(c.repo_digests)
         if policy.min_age_s > 0:
             aged.add(key)
     checks = tuple(
         ImageCheck(
-            image=image, local_digests=tuple(sorted(d)), policy=policy, age=(image, policy) in aged
+            image=image,
+            local_digests=tuple(sorted(d)),
+            policy=policy,
+            age=(image, policy, verify) in aged,
+            verify=verify,
         )
-        for (image, policy), d in digests.items()
+        for (image, policy, verify), d in digests.items()
     )
     return CheckList(checks=checks, unusable=tuple(unusable))
 
@@ -127,8 +132,8 @@ def build_plan(
     `reply` is None when the gateway could not be asked at all; `check_error` says why.
     `zone`: where maintenance windows are read (TZ).
     """
-    by_image: dict[tuple[str, str], ImageStatus] = (
-        {(r.image, r.policy): r for r in reply.results} if reply else {}
+    by_image: dict[tuple[str, str, str], ImageStatus] = (
+        {(r.image, r.policy, r.verify): r for r in reply.results} if reply else {}
     )
     unusable = {r.container_id: r for r in checklist.unusable}
     actions: list[UpdateAction] = []
@@ -156,7 +161,7 @@ def build_plan(
             else:
                 settled.append(_settled(c, "fresh"))
             continue
-        status = by_image.get((c.image, _policy_text(policy)))
+        status = by_image.get((c.image, _policy_text(policy), c.labels.get(VERIFY_LABEL, "")))
         if status is None:
             reason = check_error or "the registry gateway gave no answer for this image"
             settled.append(_settled(c, "check_failed", reason))
@@ -164,6 +169,13 @@ def build_plan(
             settled.append(_settled(c, "check_failed", status.error or "check failed"))
         elif status.outcome == "rate_limited":
             settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
+        elif status.outcome == "untrusted":
+            # The new build lacks the signature the gateway's trust policy asks for: never
+            # pulled; the container keeps its build (docs/signatures.md).
+            refused = _settled(c, "unverified", status.error or "no trusted signature")
+            settled.append(
+                msgspec.structs.replace(refused, remote_digest=status.remote_digest or "")
+            )
         elif status.outcome == "unverified":
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
             update(c, policy, status, None)

@@ -12,8 +12,16 @@ from vigil_shared.contracts.base import Message
 # stale: a newer build is in the registry; current; pinned: referenced by digest; error: the
 # check failed (see `error`); rate_limited: the registry refused with 429, try later;
 # unverified: the registry gave no digest (no HEAD support, 5xx, timeout), so the executor
-# pulls the tag and compares image ids, as watchtower does.
-CheckOutcome = Literal["stale", "current", "pinned", "error", "rate_limited", "unverified"]
+# pulls the tag and compares image ids, as watchtower does; untrusted: the registry's build
+# does not carry the signature the verification policy asks for (`error` says why,
+# `signatures` what each one found proved): never pulled (docs/signatures.md).
+CheckOutcome = Literal[
+    "stale", "current", "pinned", "error", "rate_limited", "unverified", "untrusted"
+]
+
+
+# A container's label naming who must sign its builds (docs/signatures.md).
+VERIFY_LABEL = "io.vigil.verify"
 
 
 class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,6 +35,10 @@ class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     # Also say how old the answered build is (`ImageStatus.created`, `first_seen`): for a
     # minimum image age.
     age: bool = False
+    # The container's io.vigil.verify label (VERIFY_LABEL; docs/signatures.md): who must sign
+    # its builds, over the gateway's fleet rules. Checks with other labels are apart; the
+    # status echoes it (`ImageStatus.verify`).
+    verify: str = ""
 
 
 class CheckRequest(Message, frozen=True, kw_only=True):
@@ -59,6 +71,11 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     # config has none), and when the gateway first saw this digest (kept across restarts).
     created: float = 0.0
     first_seen: float = 0.0
+    # With signature verification on (docs/signatures.md): what each signature found for
+    # `remote_digest` proved, one line each ("cosign tag sha256-….sig: key fleet: verified").
+    # (Added with a default: an older peer ignores it.)
+    signatures: tuple[str, ...] = ()
+    verify: str = ""  # the check's io.vigil.verify label, as asked (one status per check)
 
 
 class CheckReply(Message, frozen=True, kw_only=True):

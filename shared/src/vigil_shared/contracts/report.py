@@ -13,6 +13,9 @@ from vigil_shared.contracts.base import Message
 # on its own for now (the image is younger than the minimum age, or the maintenance window is
 # closed; until `held_until`), or a rollout makes it wait (a later wave, an approval, a halted
 # rollout). `error` says which. Not a failure, and not up to date: a later cycle updates it.
+# unverified: a newer build is there but it does not carry the signature the verification
+# policy asks for (docs/signatures.md); `error` names the reason. The container keeps its build:
+# never pulled, never "up to date", not a failure of the container.
 ResultStatus = Literal[
     "updated",
     "fresh",
@@ -22,6 +25,7 @@ ResultStatus = Literal[
     "rolled_back",
     "rate_limited",
     "held",
+    "unverified",
 ]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "check_failed", "rolled_back"})
 

@@ -1,0 +1,180 @@
+"""Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`): keyless signatures,
+verified offline by the `sigstore` library against the trust root the user gives
+(`--verify-trust-root`, a `trusted_root.json`): the Fulcio certificate chain, the signing
+time inside the certificate's validity, the transparency-log entry (its signed entry
+timestamp or inclusion proof, checked against the root's log keys), the signature over the
+build, and the signer's identity. No call to a public Sigstore service is made.
+
+`sigstore` (and pydantic under it) is imported only when a trust root is given: it is the
+heaviest import of the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from vigil_gateway.cosign import Proof, PublicKey
+from vigil_gateway.trust_policy import Identity, Requirement, TrustConfigError
+
+if TYPE_CHECKING:
+    from sigstore.models import TrustedRoot as TrustRoot
+else:
+    TrustRoot = Any
+
+BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+
+def load_trust_root(path: str) -> TrustRoot:
+    try:
+        from sigstore.models import TrustedRoot
+
+        return TrustedRoot.from_file(path)
+    except OSError as exc:
+        raise TrustConfigError(f"--verify-trust-root {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # the library's own errors: a root it cannot read
+        raise TrustConfigError(f"--verify-trust-root {path}: not a trusted root ({exc})") from None
+
+
+class _IdentityPolicy:
+    """sigstore's VerificationPolicy for one of several identities, with subject regexps
+    (cosign's --certificate-identity-regexp; sigstore's own Identity takes exact ones)."""
+
+    def __init__(self, identities: tuple[Identity, ...]) -> None:
+        self.identities = identities
+        self.seen = ""
+
+    def verify(self, cert: Any) -> None:
+        from cryptography.x509 import (
+            OtherName,
+            RFC822Name,
+            SubjectAlternativeName,
+            UniformResourceIdentifier,
+        )
+        from sigstore.errors import VerificationError
+
+        issuer = certificate_issuer(cert)
+        san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+        subjects = [str(v) for v in san.get_values_for_type(RFC822Name)]
+        subjects += [str(v) for v in san.get_values_for_type(UniformResourceIdentifier)]
+        subjects += [
+            v.value.decode(errors="replace") if isinstance(v.value, bytes) else str(v.value)
+            for v in san.get_values_for_type(OtherName)
+        ]
+        self.seen = f"{', '.join(subjects) or '?'} ({issuer or '?'})"
+        for identity in self.identities:
+            if any(identity.matches(issuer, s) for s in subjects):
+                return
+        raise VerificationError(f"signed by another identity: {self.seen}")
+
+
+def certificate_issuer(cert: Any) -> str:
+    """The OIDC issuer Fulcio wrote into the certificate (the v2 extension, else v1)."""
+    from cryptography.x509 import ObjectIdentifier, UnrecognizedExtension
+
+    for oid, der in (("1.3.6.1.4.1.57264.1.8", True), ("1.3.6.1.4.1.57264.1.1", False)):
+        try:
+            ext = cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value
+        except Exception:
+            continue
+        if isinstance(ext, UnrecognizedExtension):
+            raw: bytes = ext.value
+            if der and len(raw) >= 2 and raw[0] == 0x0C:  # a DER UTF8String
+                return raw[2:].decode(errors="replace") if raw[1] < 0x80 else raw[3:].decode()
+            return raw.decode(errors="replace")
+    return ""
+
+
+def judge_bundle(
+    raw: bytes,
+    *,
+    digest: str,
+    requirement: Requirement,
+    keys: dict[str, PublicKey],
+    trust_root: TrustRoot | None,
+) -> Proof:
+    """What one bundle proves of the build `digest` (blocking: run it in a thread).
+    A message signature must be over the build's digest; a DSSE envelope's in-toto statement
+    must name the build's digest among its subjects."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return Proof(ok=False, kind="corrupt", reason="corrupted bundle (not JSON)")
+    material = body.get("verificationMaterial") if isinstance(body, dict) else None
+    if not isinstance(material, dict):
+        return Proof(ok=False, kind="corrupt", reason="corrupted bundle (no verificationMaterial)")
+    if "publicKey" in material:
+        return Proof(
+            ok=False,
+            kind="no_key",
+            reason="a keyed bundle: not read here (cosign's tag layout carries keyed signatures)",
+        )
+    if not requirement.identities:
+        return Proof(ok=False, kind="no_key", reason="keyless signature, but a key is required")
+    if trust_root is None:
+        return Proof(
+            ok=False, kind="untrusted", reason="keyless signature: no --verify-trust-root given"
+        )
+    return verify_keyless(raw, digest, requirement.identities, trust_root)
+
+
+def verify_keyless(
+    raw: bytes | str, digest: str, identities: tuple[Identity, ...], trust_root: TrustRoot
+) -> Proof:
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.hashes import Hashed
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    try:
+        bundle = Bundle.from_json(raw)
+    except Exception as exc:
+        return Proof(ok=False, kind="corrupt", reason=f"corrupted bundle ({_short(exc)})")
+    policy = _IdentityPolicy(identities)
+    verifier = Verifier(trusted_root=trust_root)
+    algorithm, _, hexdigest = digest.partition(":")
+    try:
+        if bundle._dsse_envelope is not None:
+            _, payload = verifier.verify_dsse(bundle, policy)
+            if hexdigest not in subjects_of(payload, algorithm):
+                return Proof(
+                    ok=False,
+                    signer=policy.seen,
+                    kind="other_digest",
+                    reason="signature for another digest (not among the statement's subjects)",
+                )
+        else:
+            if algorithm != "sha256":
+                return Proof(ok=False, kind="corrupt", reason=f"unsupported digest {algorithm}")
+            hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(hexdigest))
+            verifier.verify_artifact(hashed, bundle, policy)
+    except SigstoreError as exc:
+        text = _short(exc)
+        if text.startswith("signed by another identity"):
+            return Proof(ok=False, kind="no_key", reason=text)
+        if "digest mismatch" in text or "Signature is invalid for input" in text:
+            return Proof(ok=False, kind="other_digest", reason="signature for another digest")
+        return Proof(ok=False, kind="untrusted", reason=f"certificate expired or untrusted: {text}")
+    except Exception as exc:  # a bundle the library trips on is not a proof
+        return Proof(ok=False, kind="corrupt", reason=f"corrupted bundle ({_short(exc)})")
+    return Proof(ok=True, signer=policy.seen)
+
+
+def subjects_of(payload: bytes, algorithm: str) -> list[str]:
+    """The digests (hex) an in-toto statement's subjects name, for `algorithm`."""
+    try:
+        statement = json.loads(payload)
+    except ValueError:
+        return []
+    found = []
+    for subject in statement.get("subject") or () if isinstance(statement, dict) else ():
+        value = (subject.get("digest") or {}).get(algorithm) if isinstance(subject, dict) else None
+        if isinstance(value, str) and re.fullmatch(r"[0-9a-f]+", value):
+            found.append(value)
+    return found
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]
