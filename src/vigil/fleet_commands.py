@@ -1,8 +1,8 @@
 """`vigil status` and `vigil trigger`: the fleet as its heartbeats describe it.
 
 Both read the `{STREAM}_STATUS` bucket the services write their heartbeats to (see
-vigil.heartbeat). `status` prints who is alive and each host's last cycle; `trigger` asks every
-host with a live scanner (or the --host hosts) for a cycle now and waits for their reports.
+vigil_shared.heartbeat). `status` prints who is alive and each host's last cycle; `trigger` asks
+every host with a live scanner (or the --host hosts) for a cycle now and waits for their reports.
 The NATS is --nats-url, else that of the all-in-one running from the state directory (as for
 `vigil events`); `status` with neither reads what the state directory stores.
 """

@@ -12,7 +12,6 @@ The decision is `judge`, a pure function over the records, the time and the live
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -20,21 +19,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
+from vigil_shared.health_record import HealthRecord, read_records
 
-HEALTH_DIR = "health"
 # Two heartbeats may be missed (a slow NATS, a busy loop) before a service is unhealthy.
 MISSED_BEATS = 3
-
-
-class HealthRecord(msgspec.Struct, frozen=True, kw_only=True):
-    role: str
-    host: str
-    pid: int
-    started_at: float
-    at: float  # the heartbeat loop last ran
-    bus_at: float | None = None  # the heartbeat last reached NATS (None: not yet)
-    interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -80,46 +68,6 @@ def judge(records: Sequence[HealthRecord], now: float, live_pids: Collection[int
         healthy = False
         reasons.append("no Vigil service is running here")
     return Verdict(healthy, tuple(reasons))
-
-
-def health_dir(state_dir: Path) -> Path:
-    return state_dir / HEALTH_DIR
-
-
-def health_path(state_dir: Path, role: str, host: str) -> Path:
-    return health_dir(state_dir) / f"{role}.{host or 'fleet'}.json"
-
-
-def write_record(path: Path, record: HealthRecord) -> None:
-    """Atomically: a health check never reads half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(msgspec.json.encode(record))
-    tmp.replace(path)
-
-
-def remove_record(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
-_decoder = msgspec.json.Decoder(HealthRecord)
-
-
-def read_records(state_dir: Path) -> tuple[list[HealthRecord], list[str]]:
-    """The records in `state_dir`, and a line for each file that could not be read."""
-    records: list[HealthRecord] = []
-    problems: list[str] = []
-    try:
-        paths = sorted(health_dir(state_dir).glob("*.json"))
-    except OSError as exc:
-        return [], [f"{health_dir(state_dir)}: {exc.strerror or exc}"]
-    for path in paths:
-        try:
-            records.append(_decoder.decode(path.read_bytes()))
-        except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
-            problems.append(f"{path.name}: unreadable ({exc})")
-    return records, problems
 
 
 def pid_alive(pid: int) -> bool:

@@ -27,8 +27,6 @@ from vigil.embedded_nats import (
     default_state_dir,
     start_embedded,
 )
-from vigil.health import health_path
-from vigil.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
 from vigil.rollouts.coordinator import Coordinator
@@ -58,6 +56,8 @@ from vigil_shared.docker_engine import (
     describe,
     engine_tls,
 )
+from vigil_shared.health_record import health_path
+from vigil_shared.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil_shared.logs import Redactor, get_logger, setup_logging
 from vigil_shared.telemetry import Telemetry
 

@@ -394,7 +394,6 @@ async def test_the_rollout_coordinator_runs_under_its_role_and_only_the_operator
     executor may not send a rollout command. No other refusal anywhere."""
     from vigil.dashboard.server import Request
     from vigil.dashboard.service import Dashboard, DashboardConfig
-    from vigil.heartbeat import HeartbeatTask
     from vigil.rollouts.coordinator import Coordinator
     from vigil.rollouts.spec import RolloutPolicy
     from vigil_shared.contracts import (
@@ -407,6 +406,7 @@ async def test_the_rollout_coordinator_runs_under_its_role_and_only_the_operator
         RolloutCommand,
         RolloutCommandReply,
     )
+    from vigil_shared.heartbeat import HeartbeatTask
 
     image, old, new = "127.0.0.1:5000/app:latest", "sha256:" + "1" * 64, "sha256:" + "2" * 64
     connected: list[Bus] = []

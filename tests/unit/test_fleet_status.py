@@ -16,8 +16,8 @@ from vigil.fleet_commands import (
     status_document,
     targets,
 )
-from vigil.heartbeat import summarize
 from vigil_shared.contracts import ContainerResult, Heartbeat, Report, ReportSummary
+from vigil_shared.heartbeat import summarize
 
 NOW = 1_700_000_000.0
 

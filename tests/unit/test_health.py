@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vigil.health import (
+from vigil.health import health_check, judge
+from vigil_shared.health_record import (
     HealthRecord,
-    health_check,
     health_path,
-    judge,
     read_records,
     remove_record,
     write_record,

@@ -21,7 +21,6 @@ from typing import Any
 
 import msgspec
 
-from vigil.health import HealthRecord, remove_record, write_record
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import (
     FLEET,
@@ -31,6 +30,7 @@ from vigil_shared.contracts import (
     ReportSummary,
     status_key,
 )
+from vigil_shared.health_record import HealthRecord, remove_record, write_record
 from vigil_shared.logs import get_logger
 
 INTERVAL_S = 10.0
