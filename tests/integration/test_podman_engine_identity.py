@@ -1,0 +1,38 @@
+"""The engine's kind, asked once per engine and said in the log, on a real Podman engine."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from vigil_shared.docker_engine import connect_engine
+from vigil_shared.engine_kind import engine_of, identify_client
+
+pytestmark = [pytest.mark.integration]
+
+
+def test_the_engine_kind_is_asked_once_per_engine(
+    podman_service: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vigil_shared.docker_engine")
+    client = connect_engine(podman_service.url)
+    try:
+        asked: list[None] = []
+        version = client.api.version
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            asked.append(None)
+            return version(*args, **kwargs)
+
+        client.api.version = counted
+        # Each create and image inspect of an update asks which engine this is.
+        assert [engine_of(client.api) for _ in range(3)] == ["podman"] * 3
+        assert identify_client(client).kind == "podman"
+        assert identify_client(client).version.startswith(("4.", "5."))
+        assert asked == [], "connect_engine's /version answer is the only one asked"
+    finally:
+        client.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "vigil_shared.docker_engine"]
+    assert any(f"engine at {podman_service.url}: Podman " in line for line in said), said
