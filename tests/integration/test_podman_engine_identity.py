@@ -36,3 +36,20 @@ def test_the_engine_kind_is_asked_once_per_engine(
         client.close()
     said = [r.getMessage() for r in caplog.records if r.name == "vigil_shared.docker_engine"]
     assert any(f"engine at {podman_service.url}: Podman " in line for line in said), said
+
+
+def test_the_heartbeat_names_the_podman_engine(podman_service: Any) -> None:
+    from types import SimpleNamespace
+
+    from vigil.heartbeat import executor_details, scanner_details
+
+    client = connect_engine(podman_service.url)
+    try:
+        executor = SimpleNamespace(engine=client, last_report=None)
+        scanner = SimpleNamespace(
+            engine=client, last_scan_id="", last_scan_at=0.0, scans_total=0, scans_skipped=0
+        )
+        for details in (executor_details(executor), scanner_details(scanner)):
+            assert str(details()["engine"]).startswith("Podman "), details()
+    finally:
+        client.close()

@@ -50,10 +50,16 @@ def remember_identity(api: Any, identity: EngineIdentity) -> None:
     setattr(api, IDENTITY_ATTR, identity)
 
 
+def known_identity(api: Any) -> EngineIdentity | None:
+    """What a client already knows of its engine (no call); None: not asked yet."""
+    known = getattr(api, IDENTITY_ATTR, None)
+    return known if isinstance(known, EngineIdentity) else None
+
+
 def identify_api(api: Any) -> EngineIdentity:
     """The engine behind a docker-py APIClient: asked once (`/version`, blocking), then kept."""
-    known = getattr(api, IDENTITY_ATTR, None)
-    if isinstance(known, EngineIdentity):
+    known = known_identity(api)
+    if known is not None:
         return known
     identity = identify_engine(dict(api.version()))
     remember_identity(api, identity)
