@@ -53,3 +53,49 @@ def test_the_heartbeat_names_the_podman_engine(podman_service: Any) -> None:
             assert str(details()["engine"]).startswith("Podman "), details()
     finally:
         client.close()
+
+
+def test_the_rootless_podman_socket_is_used_when_no_docker_answers(
+    podman_service: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Podman service on `$XDG_RUNTIME_DIR/podman/podman.sock`, no DOCKER_HOST, and no
+    Docker engine at the Docker socket: Vigil reaches Podman there and says so."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from vigil_shared.engine_socket import socket_answers
+
+    runtime = Path(tempfile.mkdtemp(prefix="vigil-xdg-", dir="/tmp"))  # short: a socket path
+    sock = runtime / "podman" / "podman.sock"
+    sock.parent.mkdir()
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=podman_service.env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not socket_answers(f"unix://{sock}"):
+            assert service.poll() is None, "podman system service ended"
+            assert time.monotonic() < deadline, "podman system service did not answer"
+            time.sleep(0.1)
+        caplog.set_level(logging.INFO, logger="vigil_shared.docker_engine")
+        env = {"XDG_RUNTIME_DIR": str(runtime), "PATH": "/usr/bin:/bin"}
+        client = connect_engine(env=env, docker_socket=f"unix://{runtime}/no-docker.sock")
+        try:
+            assert client.api.base_url.startswith("http+docker://")
+            assert identify_client(client).kind == "podman"
+            assert client.ping()
+        finally:
+            client.close()
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        shutil.rmtree(runtime, ignore_errors=True)
+    said = " | ".join(r.getMessage() for r in caplog.records)
+    assert f"using the rootless Podman socket unix://{sock}" in said, said

@@ -22,6 +22,7 @@ import docker.utils.config
 import requests.exceptions
 
 from vigil_shared.engine_kind import identify_engine, remember_identity
+from vigil_shared.engine_socket import DOCKER_SOCKET, find_default_engine
 from vigil_shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -98,12 +99,19 @@ def connect_engine(
     tls: Any = None,
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
+    docker_socket: str = DOCKER_SOCKET,
 ) -> docker.DockerClient:
     """A client for the engine at `base_url` (default: DOCKER_HOST, else the local socket).
 
     The version is negotiated with `/version`, which every engine answers without a version
     prefix; failure to connect is an EngineUnavailable naming the engine.
     """
+    if base_url is None:
+        # Nothing named: Docker's socket, else a rootless Podman's when only it answers.
+        choice = find_default_engine(env or os.environ, docker_socket=docker_socket)
+        if choice.url:
+            log.info(choice.reason, engine=choice.url)
+            base_url = choice.url
     where = describe(base_url)
     try:
         with _no_config_json():
