@@ -56,9 +56,12 @@ def test_the_rootless_socket_is_under_xdg_runtime_dir() -> None:
 
 def test_a_named_engine_asks_no_socket() -> None:
     asked: list[str] = []
-    choice = find_default_engine(
-        {"DOCKER_HOST": "tcp://h:2375"}, answers=lambda url: asked.append(url) is not None
-    )
+
+    def answers(url: str) -> bool:
+        asked.append(url)
+        return True
+
+    choice = find_default_engine({"DOCKER_HOST": "tcp://h:2375"}, answers=answers)
     assert choice == EngineChoice(url=None) and asked == []
 
 
