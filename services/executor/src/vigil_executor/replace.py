@@ -179,9 +179,9 @@ def replace_container(
         old = api.inspect_container(container_id)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
-    refused = _podman_refusal(api, container_id)
-    if refused:  # before anything is stopped: the container runs on as it was
-        return ReplaceOutcome(status="failed", error=f"not updated: {refused}")
+    podman_reason = _podman_refusal(api, container_id)
+    if podman_reason:  # before anything is stopped: the container runs on as it was
+        return ReplaceOutcome(status="failed", error=f"not updated: {podman_reason}")
     name = container_name(old)
     # What the old container names is gone once its provider was replaced: its settings,
     # tied to the replacements, are the source of the new container and of any restore.
