@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -96,7 +96,7 @@ def _mounts(c: dict[str, Any]) -> set[tuple[str, str]]:
     return {(m["Destination"], m.get("Name") or m.get("Source") or "") for m in c["Mounts"]}
 
 
-PICKS = {
+PICKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "env": _env,
     "label": lambda c: c["Config"]["Labels"].get("com.example.role"),
     "port bindings": lambda c: c["HostConfig"]["PortBindings"],
