@@ -155,12 +155,15 @@ def _grouped(
 def render_status(beats: Iterable[Heartbeat], now: float) -> str:
     """One table: each host's scanner and executor, then the fleet-wide services."""
     hosts, fleet = _grouped(beats)
-    rows = [("HOST", "SERVICE", "STATE", "VERSION", "LAST HEARTBEAT", "LAST CYCLE / SCANS")]
+    rows = [
+        ("HOST", "SERVICE", "STATE", "VERSION", "ENGINE", "LAST HEARTBEAT", "LAST CYCLE / SCANS")
+    ]
 
     def row(host: str, role: str, beat: Heartbeat | None, detail: str) -> None:
         heard = f"{_when(beat.at)} ({_span(now - beat.at)} ago)" if beat else "-"
         version = beat.version if beat else "-"
-        rows.append((host, role, liveness(beat, now), version, heard, detail))
+        engine = (beat.engine if beat else "") or "-"
+        rows.append((host, role, liveness(beat, now), version, engine, heard, detail))
 
     for host, by_role in hosts.items():
         row(host, options.SCANNER, by_role.get(options.SCANNER), _scans(by_role.get("scanner")))

@@ -128,6 +128,8 @@ def test_the_page_shows_a_stale_container_and_a_click_updates_it(
         browser = Browser(tmp_path)
         browser.open(f"http://127.0.0.1:{port}/")
         browser.wait_for("document.querySelector('#hosts tbody').textContent.includes('alive')")
+        # Each host names its engine (a fleet may mix Docker and Podman hosts).
+        browser.wait_for("document.querySelector('#hosts tbody').textContent.includes('Docker ')")
         browser.type("#token", TOKEN)
 
         # A first cycle from the page: both containers are judged current.

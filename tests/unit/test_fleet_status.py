@@ -133,7 +133,8 @@ def test_the_table_shows_hosts_then_fleet_services() -> None:
     ]
     lines = render_status(beats, NOW).splitlines()
     assert lines[0].split() == [
-        "HOST", "SERVICE", "STATE", "VERSION", "LAST", "HEARTBEAT", "LAST", "CYCLE", "/", "SCANS",
+        "HOST", "SERVICE", "STATE", "VERSION", "ENGINE", "LAST", "HEARTBEAT", "LAST", "CYCLE", "/",
+        "SCANS",
     ]  # fmt: skip
     assert [line.split()[:2] for line in lines[1:]] == [
         ["a", "scanner"],
@@ -228,3 +229,21 @@ def test_run_once_lines_say_when_it_ended_and_its_last_cycle() -> None:
     doc = status_document(beats, NOW)
     assert doc["hosts"][0]["executor"]["state"] == "finished"
     assert doc["hosts"][2]["executor"]["state"] == "alive"
+
+
+def test_status_names_each_hosts_engine_in_a_mixed_fleet() -> None:
+    beats = [
+        beat("scanner", "a", engine="Docker 20.10.24 (API 1.41)"),
+        beat("executor", "a", engine="Docker 20.10.24 (API 1.41)"),
+        beat("scanner", "b", engine="Podman 4.3.1 (API 1.41)"),
+        beat("executor", "b"),  # an older executor says nothing of its engine
+    ]
+    a_scanner, a_executor, b_scanner, b_executor = render_status(beats, NOW).splitlines()[1:5]
+    assert "Docker 20.10.24 (API 1.41)" in a_scanner and "Docker 20.10.24" in a_executor
+    assert "Podman 4.3.1 (API 1.41)" in b_scanner
+    assert b_executor.split()[4] == "-"
+    hosts = status_document(beats, NOW)["hosts"]
+    assert [h["scanner"]["engine"] for h in hosts] == [
+        "Docker 20.10.24 (API 1.41)",
+        "Podman 4.3.1 (API 1.41)",
+    ]

@@ -21,6 +21,12 @@ import docker.tls
 import docker.utils.config
 import requests.exceptions
 
+from vigil_shared.engine_kind import identify_engine, remember_identity
+from vigil_shared.engine_socket import DOCKER_SOCKET, find_default_engine
+from vigil_shared.logs import get_logger
+
+log = get_logger(__name__)
+
 # The newest API version this code is written and tested against; docker-py 7 knows it.
 CLIENT_MAX_API = "1.47"
 # The oldest one it can work with: an engine that speaks nothing newer is refused clearly.
@@ -93,12 +99,19 @@ def connect_engine(
     tls: Any = None,
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
+    docker_socket: str = DOCKER_SOCKET,
 ) -> docker.DockerClient:
     """A client for the engine at `base_url` (default: DOCKER_HOST, else the local socket).
 
     The version is negotiated with `/version`, which every engine answers without a version
     prefix; failure to connect is an EngineUnavailable naming the engine.
     """
+    if base_url is None:
+        # Nothing named: Docker's socket, else a rootless Podman's when only it answers.
+        choice = find_default_engine(env or os.environ, docker_socket=docker_socket)
+        if choice.url:
+            log.info(choice.reason, engine=choice.url)
+            base_url = choice.url
     where = describe(base_url)
     try:
         with _no_config_json():
@@ -117,14 +130,21 @@ def connect_engine(
         raise EngineUnavailable(f"cannot use the Docker engine at {where}: {exc}") from exc
     with _no_config_json():
         if base_url is None:
-            return _without_registry_auth(
+            client = _without_registry_auth(
                 docker.DockerClient.from_env(
                     version=version, timeout=timeout, environment=dict(env or os.environ)
                 )
             )
-        return _without_registry_auth(
-            docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
-        )
+        else:
+            client = _without_registry_auth(
+                docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout)
+            )
+    # The /version answer above says which engine this is (a fleet mixes Docker and Podman):
+    # kept on the client, so nothing asks again, and said once in the log.
+    identity = identify_engine(info)
+    remember_identity(client.api, identity)
+    log.info(f"engine at {where}: {identity.describe()}", engine=where, engine_kind=identity.kind)
+    return client
 
 
 def _probe(

@@ -40,11 +40,37 @@ def identify_engine(version_answer: dict[str, Any]) -> EngineIdentity:
     )
 
 
+# Where a client keeps what its engine is: an engine does not change kind under a client, so
+# one `/version` (connect_engine's own) answers every create and image inspect after it.
+IDENTITY_ATTR = "vigil_engine_identity"
+
+
+def remember_identity(api: Any, identity: EngineIdentity) -> None:
+    """Keep `identity` on the docker-py APIClient of that engine."""
+    setattr(api, IDENTITY_ATTR, identity)
+
+
+def known_identity(api: Any) -> EngineIdentity | None:
+    """What a client already knows of its engine (no call); None: not asked yet."""
+    known = getattr(api, IDENTITY_ATTR, None)
+    return known if isinstance(known, EngineIdentity) else None
+
+
+def identify_api(api: Any) -> EngineIdentity:
+    """The engine behind a docker-py APIClient: asked once (`/version`, blocking), then kept."""
+    known = known_identity(api)
+    if known is not None:
+        return known
+    identity = identify_engine(dict(api.version()))
+    remember_identity(api, identity)
+    return identity
+
+
 def identify_client(client: Any) -> EngineIdentity:
-    """The engine behind a docker-py client (one `/version` call; blocking)."""
-    return identify_engine(dict(client.api.version()))
+    """The engine behind a docker-py client (asked once per client; blocking)."""
+    return identify_api(client.api)
 
 
 def engine_of(api: Any) -> EngineKind:
-    """The kind of engine behind a docker-py APIClient (one `/version` call; blocking)."""
-    return identify_engine(dict(api.version())).kind
+    """The kind of engine behind a docker-py APIClient (asked once per client; blocking)."""
+    return identify_api(api).kind

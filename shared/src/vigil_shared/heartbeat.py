@@ -30,6 +30,7 @@ from vigil_shared.contracts import (
     ReportSummary,
     status_key,
 )
+from vigil_shared.engine_kind import known_identity
 from vigil_shared.health_record import HealthRecord, remove_record, write_record
 from vigil_shared.logs import get_logger
 
@@ -64,17 +65,27 @@ def summarize(report: Report | None) -> ReportSummary | None:
     )
 
 
+def engine_named(service: Any) -> str:
+    """The engine a scanner or executor serves, as connect_engine found it (no engine call)."""
+    identity = known_identity(getattr(getattr(service, "engine", None), "api", None))
+    return identity.describe() if identity else ""
+
+
 def scanner_details(scanner: Any) -> Details:
     return lambda: {
         "last_scan_id": scanner.last_scan_id,
         "last_scan_at": scanner.last_scan_at,
         "scans_total": scanner.scans_total,
         "scans_skipped": scanner.scans_skipped,
+        "engine": engine_named(scanner),
     }
 
 
 def executor_details(executor: Any) -> Details:
-    return lambda: {"last_report": summarize(executor.last_report)}
+    return lambda: {
+        "last_report": summarize(executor.last_report),
+        "engine": engine_named(executor),
+    }
 
 
 class HeartbeatTask:

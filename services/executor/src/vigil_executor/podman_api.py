@@ -57,3 +57,11 @@ def with_image_healthcheck(compat: dict[str, Any], libpod: dict[str, Any]) -> di
     if not healthcheck or config.get("Healthcheck"):
         return compat
     return {**compat, "Config": {**config, "Healthcheck": healthcheck}}
+
+
+def container_inspect(api: Any, container_id: str) -> dict[str, Any]:
+    """Podman's own container inspect: it names the container's pod, which the compatible
+    inspect leaves out."""
+    url = api._url("/libpod/containers/{0}/json", container_id)
+    data: dict[str, Any] = api._result(api._get(url), json=True)
+    return data

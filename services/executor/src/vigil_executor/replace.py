@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from vigil_executor.podman_api import PodmanHealthRuns, image_inspect
+from vigil_executor.podman_api import PodmanHealthRuns, container_inspect, image_inspect
+from vigil_executor.podman_refusals import podman_refusal
 from vigil_executor.recreate import (
     CreateSpec,
     NetworkAttachment,
@@ -120,6 +121,17 @@ def _not_carried_over(old: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _podman_refusal(api: EngineApi, container_id: str) -> str:
+    """Why Vigil does not recreate this container on Podman (pods, systemd units, podman
+    auto-update's label); empty on Docker and for any other container."""
+    if engine_of(api) != "podman":
+        return ""
+    try:
+        return podman_refusal(container_inspect(api, container_id))
+    except Exception as exc:
+        return f"cannot read Podman's inspect: {_api_error(exc)}"
+
+
 def _inspect_image(client: Engine, image_id: str) -> dict[str, Any] | None:
     try:
         if engine_of(client.api) == "podman":
@@ -167,6 +179,9 @@ def replace_container(
         old = api.inspect_container(container_id)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
+    podman_reason = _podman_refusal(api, container_id)
+    if podman_reason:  # before anything is stopped: the container runs on as it was
+        return ReplaceOutcome(status="failed", error=f"not updated: {podman_reason}")
     name = container_name(old)
     # What the old container names is gone once its provider was replaced: its settings,
     # tied to the replacements, are the source of the new container and of any restore.

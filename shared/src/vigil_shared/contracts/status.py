@@ -43,6 +43,9 @@ class Heartbeat(Message, frozen=True, kw_only=True):
     # died without a word); `run_once` marks a `vigil --run-once`, whose end is the plan.
     stopped_at: float = 0.0
     run_once: bool = False
+    # scanner and executor: the engine they serve, as its /version names it ("Podman 4.3.1
+    # (API 1.41)"); a fleet may mix Docker and Podman hosts. Empty: not known (older process).
+    engine: str = ""
 
 
 def status_key(role: str, host: str) -> str:

@@ -69,8 +69,9 @@ async function refreshHosts() {
   const doc = await load("/api/hosts");
   fill("hosts", doc.hosts.map((h) => [
     td(h.host), liveCell(h.scanner), liveCell(h.executor),
-    td((h.scanner || h.executor || {}).version || "-"), td(lastCycle(h.executor)),
-  ]), "no heartbeat yet", 5);
+    td((h.scanner || h.executor || {}).version || "-"),
+    td((h.scanner || {}).engine || (h.executor || {}).engine || "-"), td(lastCycle(h.executor)),
+  ]), "no heartbeat yet", 6);
   const fleet = doc.fleet.map((b) => `${b.role}: ${b.state}`).join(" · ");
   document.getElementById("fleet").textContent = fleet ? `fleet services: ${fleet}` : "";
 }
