@@ -239,8 +239,9 @@ async def _print_audit_cost(control: Bus, host_cycles: int, per_host: int) -> No
     ):
         msg = await control.js.get_msg(control.subjects.stream_name, seq)
         headers = sum(len(k) + len(v) for k, v in (msg.headers or {}).items())
-        kind = msg.subject.split(".")[1]  # {prefix}.{kind}.{...}
-        kinds.setdefault(kind, []).append(len(msg.subject) + headers + len(msg.data or b""))
+        subject = msg.subject or ""
+        kind = subject.split(".")[1]  # {prefix}.{kind}.{...}
+        kinds.setdefault(kind, []).append(len(subject) + headers + len(msg.data or b""))
     print(
         "  by kind (subject + headers + payload, median): "
         + ", ".join(
