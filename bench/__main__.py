@@ -76,6 +76,12 @@ def main() -> None:
     fleet.add_argument("--fleet-images", type=int, default=50, help="distinct images (default 50)")
     once = parser.add_argument_group("run-once")
     once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
+    once.add_argument(
+        "--run-once-stop",
+        action="append",
+        choices=("at-once", "timeout"),
+        help="containers that stop at once, or take their stop timeout (default: both)",
+    )
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -94,7 +100,8 @@ def main() -> None:
     if "fleet-large" in selected:
         run_fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
     if "run-once" in selected:
-        run_run_once_wall(rounds=args.run_once_rounds)
+        stops = tuple(args.run_once_stop or ("at-once", "timeout"))
+        run_run_once_wall(rounds=args.run_once_rounds, stops=stops)
     if "dashboard" in selected:
         run_dashboard_page()
 

@@ -208,11 +208,47 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                 )
             direct, grouped = medians.values()
             print(f"scanner group / one scanner per host: {grouped / direct:.2f}x the time")
+            await _print_audit_cost(sides["one scanner per host"], hosts_n * rounds, per_host)
         finally:
             for bus in reversed(buses):
                 await bus.close()
             nats.stop()
             registry.stop()
+
+
+# Issue 21's fleet: 10,000 hosts, a cycle every 5 minutes, over the default 30-day retention.
+FLEET_HOSTS, CYCLES_A_DAY, RETENTION_DAYS, STORE_BUDGET_GB = 10_000, 24 * 12, 30, 50
+
+
+async def _print_audit_cost(control: Bus, host_cycles: int, per_host: int) -> None:
+    """The audit stream's own bytes (as JetStream counts them: subject, headers and payload
+    of every message) per host-cycle, and so the store issue 21's fleet would keep."""
+    info = await control.js.stream_info(control.subjects.stream_name)
+    per_cycle = info.state.bytes / host_cycles
+    store_gb = per_cycle * FLEET_HOSTS * CYCLES_A_DAY * RETENTION_DAYS / 1e9
+    print(
+        f"audit stream: {info.state.messages} messages, {info.state.bytes} bytes over "
+        f"{host_cycles} host-cycles of {per_host} containers (nothing stale): "
+        f"{per_cycle:,.0f} bytes a host-cycle, {info.state.messages / host_cycles:g} messages; "
+        f"{FLEET_HOSTS} hosts every 5 min over {RETENTION_DAYS} days: {store_gb:,.0f} GB "
+        f"(budget {STORE_BUDGET_GB} GB)"
+    )
+    kinds: dict[str, list[int]] = {}
+    for seq in range(
+        info.state.first_seq, min(info.state.last_seq, info.state.first_seq + 999) + 1
+    ):
+        msg = await control.js.get_msg(control.subjects.stream_name, seq)
+        headers = sum(len(k) + len(v) for k, v in (msg.headers or {}).items())
+        subject = msg.subject or ""
+        kind = subject.split(".")[1]  # {prefix}.{kind}.{...}
+        kinds.setdefault(kind, []).append(len(subject) + headers + len(msg.data or b""))
+    print(
+        "  by kind (subject + headers + payload, median): "
+        + ", ".join(
+            f"{kind} {statistics.median(sizes):,.0f} B x {len(sizes)}"
+            for kind, sizes in sorted(kinds.items())
+        )
+    )
 
 
 def run_fleet_cycle(

@@ -14,8 +14,9 @@ ouroboros-cli 1.4.2 is installed by the benchmark into a venv of its own under
 ~/.cache/vigil-bench (or $VIGIL_BENCH_CACHE), never into the project's: it pulls its own
 docker-py, apprise and influxdb. It runs on Python 3.11 with today's docker-py (7.x: its
 requirement has no upper bound), but not with apprise >= 1.0 (below), so apprise is pinned.
-Targets (issue 15): Vigil's wall time no more than ouroboros's; start-up to the first scan
-under 0.5 s.
+Targets (issue 21): Vigil's wall time at most 0.7x ouroboros's, with containers that stop
+at once and with containers that take their stop timeout (both run by default); start-up to
+the first scan under 250 ms.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ LABELS = {"com.centurylinklabs.watchtower.enable": "true", "com.ouroboros.enable
 # The test image's own command runs its trap only once its `sleep 1` ends: a stop would cost
 # 0 to 1 s at random, and the figures would measure busybox. This one answers SIGTERM at once.
 COMMAND = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]
+# The other kind (issue 21): a container that ignores SIGTERM (a shell as PID 1 without a
+# trap) and so takes its whole stop timeout, STOP_TIMEOUT seconds for both tools (Vigil's
+# --stop-timeout, docker-py's default `t` in ouroboros's container.stop()).
+SLOW_COMMAND = ["/bin/sh", "-c", "sleep 86400 & wait"]
+STOP_TIMEOUT = 10
+STOPS = {"at-once": COMMAND, "timeout": SLOW_COMMAND}
 
 
 def _cache_dir() -> Path:
@@ -99,7 +106,7 @@ def compile_bytecode() -> None:
     )
 
 
-def _setup(client: Any, registry_host: str, run: str) -> list[str]:
+def _setup(client: Any, registry_host: str, run: str, command: list[str]) -> list[str]:
     """The images pushed and the containers started; returns the image tags."""
     tags = [f"{registry_host}/{PREFIX}{run}-app{i}:latest" for i in range(IMAGES)]
     for i, tag in enumerate(tags):
@@ -108,7 +115,7 @@ def _setup(client: Any, registry_host: str, run: str) -> list[str]:
     for n in range(CONTAINERS):
         client.containers.run(
             tags[n % IMAGES],
-            command=COMMAND,
+            command=command,
             name=f"{PREFIX}{run}-c{n}",
             detach=True,
             labels=LABELS,
@@ -159,6 +166,8 @@ def _vigil(engine: str, state_dir: Path) -> tuple[float, float]:
         str(state_dir),
         "--log-format",
         "json",
+        "--stop-timeout",
+        f"{STOP_TIMEOUT}s",
     ]
     env = {**os.environ, "DOCKER_HOST": engine}
     started = time.time()
@@ -189,11 +198,17 @@ def _ouroboros(binary: Path, engine: str) -> float:
     return wall
 
 
-def run_run_once_wall(*, rounds: int) -> None:
-    client = connect_engine()
-    engine = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+def run_run_once_wall(*, rounds: int, stops: tuple[str, ...] = tuple(STOPS)) -> None:
+    """One comparison per kind of stop in `stops` (keys of STOPS), each on fresh containers."""
     binary = ouroboros_binary()
     compile_bytecode()
+    for stop in stops:
+        _compare(binary, rounds=rounds, stop=stop)
+
+
+def _compare(binary: Path | None, *, rounds: int, stop: str) -> None:
+    client = connect_engine()
+    engine = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     registry = RegistryServer()
     registry.start()
     proxy = RegistryProxy(registry.url)
@@ -203,12 +218,13 @@ def run_run_once_wall(*, rounds: int) -> None:
     startups: list[float] = []
     try:
         with tempfile.TemporaryDirectory(prefix="vigil-bench-ro-") as tmp:
-            tags = _setup(client, proxy.host, run)
+            tags = _setup(client, proxy.host, run, STOPS[stop])
             sides = ["vigil", "ouroboros"] if binary else ["vigil"]
             print(
                 f"run-once wall time: {CONTAINERS} containers on {IMAGES} images, one image "
                 f"stale before each run ({CONTAINERS // IMAGES} containers to update); "
-                f"{' and '.join(sides)}, alternating, {rounds} rounds"
+                f"{' and '.join(sides)}, alternating, {rounds} rounds; containers that stop "
+                f"{'at once' if stop == 'at-once' else f'in their {STOP_TIMEOUT} s stop timeout'}"
             )
             for n in range(rounds):
                 for side in sides if n % 2 == 0 else list(reversed(sides)):
@@ -232,13 +248,14 @@ def run_run_once_wall(*, rounds: int) -> None:
             medians = {s: statistics.median(w for w, _ in rows[s]) for s in sides}
             made = {s: statistics.median(r for _, r in rows[s]) for s in sides}
             print(
-                f"median over {rounds} rounds: vigil {medians['vigil']:.2f} s, "
+                f"[{stop}] median over {rounds} rounds: vigil {medians['vigil']:.2f} s, "
                 f"{made['vigil']:g} registry requests; start-up to first scan "
                 f"{statistics.median(startups) * 1000:.0f} ms (target < 500 ms)"
             )
             if binary:
                 print(
-                    f"median over {rounds} rounds: ouroboros {medians['ouroboros']:.2f} s, "
+                    f"[{stop}] median over {rounds} rounds: ouroboros "
+                    f"{medians['ouroboros']:.2f} s, "
                     f"{made['ouroboros']:g} registry requests; vigil / ouroboros: "
                     f"{medians['vigil'] / medians['ouroboros']:.2f}x the wall time (target "
                     f"<= 1), {made['ouroboros'] / max(made['vigil'], 1):.1f}x fewer "

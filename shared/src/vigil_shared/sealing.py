@@ -12,13 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+# cryptography is imported where a box is made or opened, at the first pull that asks for
+# credentials: at import it cost ~20-40 ms of every start before the first scan (issue 21).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 _INFO = b"vigil pull-auth v1"
 _KEY_BYTES = 32
@@ -30,15 +29,22 @@ class SealError(ValueError):
 
 
 def _raw_public(key: X25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def _derive(private: X25519PrivateKey, peer: X25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     shared = private.exchange(peer)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(shared)
 
 
 def _public_from_b64(text: str) -> X25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -52,6 +58,8 @@ class OneTimeKey:
     """The reader's side: a fresh key pair for one request."""
 
     def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
         self._private = X25519PrivateKey.generate()
 
     @property
@@ -59,6 +67,10 @@ class OneTimeKey:
         return base64.b64encode(_raw_public(self._private.public_key())).decode()
 
     def open(self, sealed: str, associated: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
         try:
             raw = base64.b64decode(sealed, validate=True)
         except (binascii.Error, ValueError):
@@ -76,6 +88,9 @@ class OneTimeKey:
 
 def seal(public_b64: str, plaintext: bytes, associated: bytes) -> str:
     """Encrypt `plaintext` so that only the holder of `public_b64`'s private key reads it."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
     peer = _public_from_b64(public_b64)
     ephemeral = X25519PrivateKey.generate()
     nonce = os.urandom(_NONCE_BYTES)
