@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nats.js.errors
 import pytest
 
 from tests.support.images import build_test_image, push_image
@@ -29,8 +28,9 @@ from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import SPY, SecuredNats
 from vigil.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig
-from vigil_shared.contracts import Plan, ProgressEvent, Report, UpdateAction
+from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
 from vigil_shared.contracts.journal import ASIDE_MARKER
+from vigil_shared.kv_listing import kv_keys
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +46,16 @@ SLOW = (
     '(sleep 2; touch /ready) & while true; do sleep 1; done"]\n'
 )
 PHASES = ["stopping", "creating", "starting", "health-check", "removing-old"]
+
+
+async def journal_keys(bus: Bus) -> list[str]:
+    """This host's journal keys, read so that a listing never comes back falsely empty
+    (nats-py's keys() can: see vigil_shared.kv_listing)."""
+    return [
+        k
+        for k in await kv_keys(bus.js, f"{bus.subjects.stream_name}_JOURNAL")
+        if k.startswith(f"{HOST}.")
+    ]
 
 
 @dataclass
@@ -227,11 +237,7 @@ async def test_killed_at_a_step_nothing_is_lost(
     assert result.status in ("updated", "fresh", "rolled_back"), (phase, result)
     # The second executor finished or undid the update from its journal: nothing is left in
     # it, so no later executor of this host would act on it again.
-    journal = await bus.key_value("JOURNAL")
-    try:
-        keys = [k for k in await journal.keys() if k.startswith(f"{HOST}.")]
-    except nats.js.errors.NoKeysError:
-        keys = []
+    keys = await journal_keys(bus)
     assert keys == [], f"killed at {phase}: journal still holds {keys}"
 
 
@@ -422,11 +428,105 @@ async def test_a_recovered_update_is_reported_updated_once(
         assert statuses == ["updated", "fresh"], [reports[p.plan_id].results for p in plans]
         after = docker_client.api.inspect_container(name)
         assert after["Image"] == new_image and after["State"]["Running"]
-        journal = await bus.key_value("JOURNAL")
-        try:
-            keys = [k for k in await journal.keys() if k.startswith(f"{HOST}.")]
-        except nats.js.errors.NoKeysError:
-            keys = []
+        keys = await journal_keys(bus)
         assert keys == [], f"the journal still holds {keys}"
+    finally:
+        await bus.close()
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("phase", ["stopping", "creating", "starting", "health-check"])
+async def test_killed_while_replacing_a_namespace_parent_both_run_tied(
+    phase: str,
+    nats_server: EmbeddedNats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """A container run with `--network container:web` (named to sort before web, as the
+    chaos soak's `side` does) and the executor SIGKILLed at a step of web's update, after
+    the plan stopped both: once started again, both run, the tied one in the network
+    namespace of the container now named web (chaos seed 7: the executor restarted the tied
+    one first, while web was still stopped or renamed aside: "cannot join network of a non
+    running container", and it was left exited)."""
+    bus = await Bus.connect(BusConfig(url=nats_server.url, connect_timeout=2), name="tied")
+    try:
+        await bus.ensure_streams()
+        run_nats = Nats(bus, ["--nats-url", nats_server.url])
+        tag = f"{registry.host}/{names('app')}:latest"
+        build_test_image(docker_client, tag, marker="v1", extra=SLOW)
+        push_image(docker_client, tag)
+        web = names("web")
+        side = names("a-side")  # sorts before web
+        assert side < web
+        docker_client.containers.run(tag, name=web, detach=True)
+        docker_client.containers.run(tag, name=side, detach=True, network_mode=f"container:{web}")
+        build_test_image(docker_client, tag, marker="v2", extra=SLOW)
+        push_image(docker_client, tag)
+
+        seen: asyncio.Queue[ProgressEvent] = asyncio.Queue()
+        reports: dict[str, Report] = {}
+
+        async def on_progress(event: ProgressEvent, headers: dict[str, str]) -> None:
+            await seen.put(event)
+
+        async def on_report(report: Report, headers: dict[str, str]) -> None:
+            reports[report.plan_id] = report
+
+        await bus.subscribe(bus.subjects.progress(HOST), ProgressEvent, on_progress)
+        await bus.subscribe(bus.subjects.report(HOST), Report, on_report)
+        data = docker_client.api.inspect_container(web)
+        side_data = docker_client.api.inspect_container(side)
+        plan = Plan(
+            plan_id=uuid.uuid4().hex, scan_id=uuid.uuid4().hex, host=HOST,
+            created_at=time.time(),
+            actions=(
+                UpdateAction(
+                    container_id=data["Id"], container_name=web, image=tag,
+                    old_image_id=data["Image"],
+                ),
+            ),
+            settled=(
+                ContainerResult(
+                    name=side, container_id=side_data["Id"], image=tag, status="fresh",
+                    old_image_id=side_data["Image"],
+                ),
+            ),
+        )  # fmt: skip
+        first = ExecutorProcess(run_nats, tmp_path / "executor-1.log")
+        executors.append(first)
+        await first.start()
+        await consumer_ready(bus)
+        await bus.publish_event(bus.subjects.plan(HOST), plan, msg_id=plan.plan_id)
+        while True:  # kill it the moment it takes web's step
+            event = await asyncio.wait_for(seen.get(), 60)
+            if event.container == web and event.phase == phase:
+                first.kill()
+                break
+        await first.proc.wait() if first.proc else None
+
+        second = ExecutorProcess(run_nats, tmp_path / "executor-2.log")
+        executors.append(second)
+        await second.start()
+        await report_of(reports, plan.plan_id, tmp_path / "executor-2.log")
+        await second.stop()
+        log = (tmp_path / "executor-2.log").read_text()[-3000:]
+
+        now_web = docker_client.api.inspect_container(web)
+        now_side = docker_client.api.inspect_container(side)
+        assert now_web["State"]["Running"], f"killed at {phase}: web is not running: {log}"
+        assert now_side["State"]["Running"], f"killed at {phase}: side is not running: {log}"
+        assert now_side["HostConfig"]["NetworkMode"] == f"container:{now_web['Id']}", (
+            f"killed at {phase}: side is not in the namespace of the web now running"
+        )
+        left = [
+            c.name
+            for c in docker_client.containers.list(all=True)
+            if ASIDE_MARKER in c.name and (c.name.startswith(web) or c.name.startswith(side))
+        ]
+        assert left == [], f"killed at {phase}: left behind {left}"
+        assert await journal_keys(bus) == [], f"killed at {phase}: journal not empty"
     finally:
         await bus.close()

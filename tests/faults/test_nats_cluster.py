@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import nats.js.errors
 import pytest
 
 from tests.support.fleet import Fleet
@@ -26,6 +25,7 @@ from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import Report
 from vigil_shared.failover import through_failover
+from vigil_shared.kv_listing import kv_keys
 
 __all__ = ["nats_cluster"]
 
@@ -67,11 +67,9 @@ async def reports_in_stream(bus: Bus) -> list[Report]:
 
 
 async def journal_keys(bus: Bus) -> list[str]:
-    kv = await bus.js.key_value(f"{bus.subjects.stream_name}_JOURNAL")
-    try:
-        return [k for k in await kv.keys() if k.startswith(f"{HOST}.")]
-    except nats.js.errors.NoKeysError:
-        return []
+    # Not kv.keys(): it can list a bucket that holds keys as empty (vigil_shared.kv_listing).
+    keys = await kv_keys(bus.js, f"{bus.subjects.stream_name}_JOURNAL")
+    return [k for k in keys if k.startswith(f"{HOST}.")]
 
 
 @pytest.mark.timeout(150)

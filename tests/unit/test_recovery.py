@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.recovery import decide, has_cases, owned_elsewhere
+from vigil_executor.recovery import decide, has_cases, owned_elsewhere, recovery_order
 from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
 
 OLD, NEW = "o" * 64, "n" * 64
@@ -146,3 +146,44 @@ def test_recovery_inspects_only_when_something_may_need_it(
 ) -> None:
     entries = {"web": entry("stopped")} if journalled else {}
     assert has_cases(entries, names) is expected
+
+
+def _tied(cid: str, name: str, network: str = "", links: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "Id": cid,
+        "Name": f"/{name}",
+        "HostConfig": {"NetworkMode": network or "bridge", "Links": list(links) or None},
+    }
+
+
+WEB_OLD = "a" * 64
+WEB_NEW = "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("containers", "expected"),
+    [
+        # side joins web's network (by id): web first, though side sorts first (chaos seed 7).
+        ([_tied(WEB_OLD, "web"), _tied("c" * 64, "side", f"container:{WEB_OLD}")],
+         ["web", "side"]),
+        # web renamed aside, its replacement under the name: side still follows web.
+        ([_tied(WEB_OLD, f"web{ASIDE_MARKER}{WEB_OLD[:12]}"), _tied(WEB_NEW, "web"),
+          _tied("c" * 64, "side", f"container:{WEB_OLD}")], ["web", "side"]),
+        # by name, and through a legacy link to the aside name
+        ([_tied("d" * 64, "db"), _tied("c" * 64, "api", "container:db")], ["db", "api"]),
+        ([_tied(WEB_OLD, f"web{ASIDE_MARKER}{WEB_OLD[:12]}"),
+          _tied("c" * 64, "a", links=(f"/web{ASIDE_MARKER}{WEB_OLD[:12]}:/a/w",))],
+         ["web", "a"]),
+        # untied: by name
+        ([_tied("c" * 64, "b"), _tied("d" * 64, "a")], ["a", "b"]),
+        # a cycle cannot be ordered: name order, nothing lost
+        ([_tied("c" * 64, "a", "container:b"), _tied("d" * 64, "b", "container:a")],
+         ["a", "b"]),
+    ],
+)  # fmt: skip
+def test_recovery_order_puts_a_container_after_what_it_is_tied_to(
+    containers: list[dict[str, Any]], expected: list[str]
+) -> None:
+    by_name = {c["Name"].lstrip("/"): c for c in containers}
+    names = {n.split(ASIDE_MARKER)[0] for n in by_name}
+    assert recovery_order(names, by_name) == expected

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from vigil_executor.replace import has_healthcheck, restore_tied
-from vigil_executor.ties import Moved, replaced, retarget
+from vigil_executor.ties import Moved, namespace_refs, replaced, retarget
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry, aside_name
 from vigil_shared.engine_port import Engine, EngineApi
@@ -125,6 +125,46 @@ def decide(
             )  # fmt: skip
         return Recovery(action="nothing", name=name, reason=FINISHED)
     return Recovery(action="nothing", name=name, reason="nothing left to recover")
+
+
+def _base_name(full_name: str) -> str:
+    match = _ASIDE.match(full_name)
+    return match["name"] if match else full_name
+
+
+def _tied_to(data: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The names (aside marker dropped) of the containers whose namespace `data` joins or
+    that it links to."""
+    host = data.get("HostConfig") or {}
+    refs = namespace_refs(host)
+    refs += [str(link).partition(":")[0].lstrip("/") for link in host.get("Links") or ()]
+    found: set[str] = set()
+    for ref in refs:
+        for full_name, other in by_name.items():
+            if full_name == ref or (len(ref) >= 12 and str(other.get("Id")).startswith(ref)):
+                found.add(_base_name(full_name))
+    return found
+
+
+def recovery_order(names: Iterable[str], by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Pure: the cases to recover, each after the containers it is tied to (a shared
+    namespace, a link): a container joining the network of one still stopped, renamed aside
+    or not yet replaced cannot start, and can only be retied once that one is settled. By
+    name otherwise; a cycle is left in name order."""
+    pending = sorted(set(names))
+    needs: dict[str, set[str]] = {}
+    for name in pending:
+        tied: set[str] = set()
+        for full_name, data in by_name.items():
+            if _base_name(full_name) == name:
+                tied |= _tied_to(data, by_name)
+        needs[name] = (tied & set(pending)) - {name}
+    order: list[str] = []
+    while pending:
+        ready = [n for n in pending if not needs[n] - set(order)] or pending[:1]
+        order.append(ready[0])
+        pending.remove(ready[0])
+    return order
 
 
 def parse_entries(raw: Iterable[tuple[str, bytes]]) -> dict[str, JournalEntry]:
@@ -251,7 +291,8 @@ def recover(
             cases[match["name"]] = (cases.get(match["name"], (None, None))[0], data)
     done: list[str] = []
     key_of = {e.name: k for k, e in entries.items()}
-    for name, (entry, aside) in sorted(cases.items()):
+    for name in recovery_order(cases, by_name):
+        entry, aside = cases[name]
         current = by_name.get(name)
         old_under_name = (
             current is not None and entry is not None and str(current.get("Id")) == entry.old_id
@@ -268,6 +309,10 @@ def recover(
             continue
         try:
             _carry_out(api, decision, remove_volumes, moved)
+            if decision.action == "finish" and decision.new_id:
+                # The old one is gone now: what is tied to it (recovered next) follows the
+                # new one.
+                moved.append(Moved(name=name, old_id=decision.old_id, new_id=decision.new_id))
             done.append(f"{name}: {decision.action.replace('_', ' ')}: {decision.reason}")
         except Exception as exc:
             reason = getattr(exc, "explanation", None) or exc
