@@ -15,11 +15,13 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from vigil_gateway.cosign import Proof, PublicKey
+from vigil_gateway.cosign import Proof
 from vigil_gateway.trust_policy import Identity, Requirement, TrustConfigError
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot as TrustRoot
+
+    from vigil_gateway.cosign import PublicKey
 else:
     TrustRoot = Any
 

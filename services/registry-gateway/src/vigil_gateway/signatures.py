@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -22,7 +22,6 @@ from vigil_gateway import bundles
 from vigil_gateway.cosign import (
     Layer,
     Proof,
-    PublicKey,
     judge_signature,
     signature_layers,
     signature_tag,
@@ -31,6 +30,9 @@ from vigil_gateway.credentials import CredentialError, Credentials, CredentialSt
 from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_gateway.trust_policy import Requirement, TrustPolicy
 from vigil_shared.imageref import ImageRef
+
+if TYPE_CHECKING:
+    from vigil_gateway.cosign import PublicKey
 
 BUNDLE_TYPE = bundles.BUNDLE_TYPE
 VERIFIED_KEEP_S = 24 * 3600.0
