@@ -18,32 +18,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import msgspec
-import nats.js.errors
 
 from vigil import options
 from vigil.tool_bus import NoNats, tool_bus
 from vigil_notifier.render import render_report
 from vigil_shared.bus import Bus
-from vigil_shared.codec import BadMessage, decode
-from vigil_shared.contracts import STATUS_BUCKET, Heartbeat, Report, ReportSummary, ScanCommand
-from vigil_shared.failover import through_failover
-from vigil_shared.kv_listing import kv_entries
-from vigil_shared.logs import get_logger
+from vigil_shared.contracts import Heartbeat, Report, ReportSummary, ScanCommand
+from vigil_shared.heartbeat import is_alive, read_heartbeats
 from vigil_shared.summary import summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-LIVE_S = 30.0  # a heartbeat younger than this: the service is alive (it writes one every 10 s)
 HOST_ROLES = (options.SCANNER, options.EXECUTOR)
 FLEET_ROLES = (options.GATEWAY, options.NOTIFIER)
 
-log = get_logger("vigil.fleet")
-
 
 # ---- pure ---------------------------------------------------------------------------------
-
-
-def is_alive(beat: Heartbeat, now: float, live_s: float = LIVE_S) -> bool:
-    return not beat.stopped_at and now - beat.at < live_s
 
 
 def state(beat: Heartbeat | None, now: float) -> str:
@@ -205,23 +194,6 @@ def status_document(beats: Iterable[Heartbeat], now: float) -> dict[str, Any]:
 
 
 # ---- input and output ---------------------------------------------------------------------
-
-
-async def read_heartbeats(bus: Bus) -> list[Heartbeat]:
-    """Every heartbeat in the STATUS bucket; none when the bucket does not exist (a reader
-    does not create it). Read again while a NATS node's failover holds it up."""
-    bucket = f"{bus.subjects.stream_name}_{STATUS_BUCKET}"
-    try:
-        entries = await through_failover(lambda: kv_entries(bus.js, bucket), "read the heartbeats")
-    except nats.js.errors.BucketNotFoundError:
-        return []
-    beats = []
-    for key, value in entries.items():
-        try:
-            beats.append(decode(value, Heartbeat))
-        except BadMessage as exc:
-            log.warning("unreadable heartbeat ignored", key=key, error=str(exc))
-    return beats
 
 
 async def run_fleet(command: str, values: Mapping[str, Any], out: TextIO | None = None) -> int:

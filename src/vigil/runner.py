@@ -29,11 +29,11 @@ from vigil.embedded_nats import (
 )
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
-from vigil.rollouts.coordinator import Coordinator
-from vigil.rollouts.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
 from vigil.state_lock import StateDirBusy
+from vigil_coordinator.service import Coordinator
+from vigil_coordinator.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
@@ -153,7 +153,7 @@ async def run(
 
             return await run_dashboard(values, shutdown)
         if command in (options.ROLLOUT, options.APPROVE):
-            from vigil.rollouts.commands import run_rollout
+            from vigil.rollout_commands import run_rollout
 
             return await run_rollout(command, values)
         if command == options.SKIP:

@@ -17,11 +17,11 @@ import pytest
 from tests.integration.test_rollout_coordinator import IMAGE, POLICY, ask, command
 from tests.support.nats_proxy import LateDeliveriesProxy
 from vigil.embedded_nats import EmbeddedNats
-from vigil.fleet_commands import read_heartbeats
-from vigil.rollouts.coordinator import Coordinator
+from vigil_coordinator.service import Coordinator
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import encode
 from vigil_shared.contracts import STATUS_BUCKET, Heartbeat
+from vigil_shared.heartbeat import read_heartbeats
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from vigil.embedded_nats import EmbeddedNats
-from vigil.rollouts.coordinator import Coordinator
-from vigil.rollouts.spec import RolloutPolicy
+from vigil_coordinator.service import Coordinator
+from vigil_coordinator.spec import RolloutPolicy
 from vigil_notifier.config import NotifierConfig
 from vigil_notifier.service import Notifier
 from vigil_scanner.http_api import HttpApi

@@ -394,8 +394,8 @@ async def test_the_rollout_coordinator_runs_under_its_role_and_only_the_operator
     executor may not send a rollout command. No other refusal anywhere."""
     from vigil.dashboard.server import Request
     from vigil.dashboard.service import Dashboard, DashboardConfig
-    from vigil.rollouts.coordinator import Coordinator
-    from vigil.rollouts.spec import RolloutPolicy
+    from vigil_coordinator.service import Coordinator
+    from vigil_coordinator.spec import RolloutPolicy
     from vigil_shared.contracts import (
         ContainerInfo,
         ContainerResult,

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from vigil.fleet_commands import (
-    is_alive,
     liveness,
     render_status,
     run_once_lines,
@@ -17,7 +16,7 @@ from vigil.fleet_commands import (
     targets,
 )
 from vigil_shared.contracts import ContainerResult, Heartbeat, Report, ReportSummary
-from vigil_shared.heartbeat import summarize
+from vigil_shared.heartbeat import is_alive, summarize
 
 NOW = 1_700_000_000.0
 

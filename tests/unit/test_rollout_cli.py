@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from vigil import cli
-from vigil.rollouts import decisions
-from vigil.rollouts.commands import render_status
-from vigil.rollouts.spec import RolloutPolicy
+from vigil.rollout_commands import render_status
+from vigil_coordinator import decisions
+from vigil_coordinator.spec import RolloutPolicy
 from vigil_notifier.render import render_report
 from vigil_shared.audit import AuditEvent, describe
 from vigil_shared.contracts import ContainerResult, HostProgress, Report, Rollout

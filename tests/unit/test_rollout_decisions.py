@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from vigil.rollouts import decisions
-from vigil.rollouts.spec import RolloutPolicy
+from vigil_coordinator import decisions
+from vigil_coordinator.spec import RolloutPolicy
 from vigil_shared.codec import decode, encode
 from vigil_shared.contracts import ContainerResult, GateItem, Report, Rollout
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.rollouts.spec import DEFAULT_SOAK_S, RolloutPolicy, RolloutSpecError, parse_rollout
-from vigil.rollouts.waves import assign_waves, host_order, late_wave
+from vigil_coordinator.spec import DEFAULT_SOAK_S, RolloutPolicy, RolloutSpecError, parse_rollout
+from vigil_coordinator.waves import assign_waves, host_order, late_wave
 
 HOSTS = tuple(f"h{i}" for i in range(1, 9))  # eight hosts
 

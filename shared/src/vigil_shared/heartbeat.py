@@ -5,7 +5,8 @@ task writes a `Heartbeat` into the `{STREAM}_STATUS` bucket under `{role}.{host}
 service adds (its last scan, its last report) comes from a `details` callable that reads the
 service's public attributes, so the services themselves know nothing of heartbeats. With a
 `health_file`, each beat also rewrites this process's health record there, which
-`vigil --health-check` (a container's HEALTHCHECK) reads.
+`vigil --health-check` (a container's HEALTHCHECK) reads. Their readers (`vigil status`, the
+dashboard, the rollout-coordinator) use `read_heartbeats` and `is_alive`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import nats.js.errors
 
 from vigil_shared.bus import Bus
+from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import (
     FLEET,
     STATUS_BUCKET,
@@ -31,13 +34,17 @@ from vigil_shared.contracts import (
     status_key,
 )
 from vigil_shared.engine_kind import known_identity
+from vigil_shared.failover import through_failover
 from vigil_shared.health_record import HealthRecord, remove_record, write_record
+from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
 
 INTERVAL_S = 10.0
 LAST_BEAT_TIMEOUT_S = 2.0  # a stopping process does not wait long for a NATS that is gone
+LIVE_S = 30.0  # a heartbeat younger than this: the service is alive (it writes one every 10 s)
 
 log = get_logger("vigil.heartbeat")
+reader_log = get_logger("vigil.fleet")
 
 Details = Callable[[], dict[str, Any]]
 
@@ -191,3 +198,24 @@ class HeartbeatTask:
             )
         if self.health_file is not None:
             remove_record(self.health_file)  # stopped cleanly: nothing here to judge
+
+
+def is_alive(beat: Heartbeat, now: float, live_s: float = LIVE_S) -> bool:
+    return not beat.stopped_at and now - beat.at < live_s
+
+
+async def read_heartbeats(bus: Bus) -> list[Heartbeat]:
+    """Every heartbeat in the STATUS bucket; none when the bucket does not exist (a reader
+    does not create it). Read again while a NATS node's failover holds it up."""
+    bucket = f"{bus.subjects.stream_name}_{STATUS_BUCKET}"
+    try:
+        entries = await through_failover(lambda: kv_entries(bus.js, bucket), "read the heartbeats")
+    except nats.js.errors.BucketNotFoundError:
+        return []
+    beats = []
+    for key, value in entries.items():
+        try:
+            beats.append(decode(value, Heartbeat))
+        except BadMessage as exc:
+            reader_log.warning("unreadable heartbeat ignored", key=key, error=str(exc))
+    return beats

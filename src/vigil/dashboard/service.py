@@ -30,9 +30,9 @@ from vigil.dashboard.view import (
     rollout_row,
     rollout_rows,
 )
-from vigil.fleet_commands import read_heartbeats, status_document, targets
+from vigil.fleet_commands import status_document, targets
 from vigil.options import UsageError, parse_duration
-from vigil.rollouts.commands import NO_COORDINATOR, ask_coordinator
+from vigil.rollout_commands import NO_COORDINATOR, ask_coordinator
 from vigil_scanner.container_commands import (
     ContainerCheck,
     Refused,
@@ -55,6 +55,7 @@ from vigil_shared.contracts import (
     ScanCommand,
     Skip,
 )
+from vigil_shared.heartbeat import read_heartbeats
 from vigil_shared.kv_listing import kv_entries
 from vigil_shared.logs import get_logger
 

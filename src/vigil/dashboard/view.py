@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
-from vigil.rollouts.commands import tally
-from vigil.rollouts.decisions import DONE, soak_ends
+from vigil.rollout_commands import tally
+from vigil_coordinator.decisions import DONE, soak_ends
 from vigil_scanner.skips import skip_applies, skip_reason
 from vigil_shared.audit import AuditEvent, describe
 from vigil_shared.codec import BadMessage, decode

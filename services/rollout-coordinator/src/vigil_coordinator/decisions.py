@@ -10,8 +10,8 @@ import hashlib
 
 import msgspec
 
-from vigil.rollouts.spec import RolloutPolicy
-from vigil.rollouts.waves import assign_waves, late_wave
+from vigil_coordinator.spec import RolloutPolicy
+from vigil_coordinator.waves import assign_waves, late_wave
 from vigil_shared.contracts import (
     ContainerResult,
     GateItem,

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 import msgspec
 
 from vigil import options
-from vigil.rollouts.decisions import counts, soak_ends
 from vigil.tool_bus import NoNats, tool_bus
+from vigil_coordinator.decisions import counts, soak_ends
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import Rollout, RolloutCommand, RolloutCommandReply
 from vigil_shared.contracts.rollout import CommandAction

@@ -17,9 +17,8 @@ from typing import Any
 
 import nats.js.errors
 
-from vigil.fleet_commands import is_alive, read_heartbeats
-from vigil.rollouts import decisions
-from vigil.rollouts.spec import RolloutPolicy
+from vigil_coordinator import decisions
+from vigil_coordinator.spec import RolloutPolicy
 from vigil_shared.bus import Bus
 from vigil_shared.codec import BadMessage, decode, encode
 from vigil_shared.contracts import (
@@ -36,6 +35,7 @@ from vigil_shared.contracts import (
     RolloutEvent,
     ScanCommand,
 )
+from vigil_shared.heartbeat import is_alive, read_heartbeats
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.rollout")

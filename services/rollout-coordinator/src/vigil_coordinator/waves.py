@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections.abc import Iterable
 
-from vigil.rollouts.spec import RolloutPolicy
+from vigil_coordinator.spec import RolloutPolicy
 
 
 def host_order(rollout_id: str, hosts: Iterable[str]) -> list[str]:

@@ -1,0 +1,1 @@
+"""The rollout-coordinator service and its pure decisions (waves, spec, next steps)."""

@@ -1,1 +1,0 @@
-"""Fleet rollouts: the rollout-coordinator service, its pure decisions and its commands."""
