@@ -1,7 +1,7 @@
 """deploy/ as an operator uses it: the image built from deploy/Dockerfile, and the fleet of
-deploy/compose/ (a hub, and two agents on this one engine, each owning its own containers
-through a watchtower scope) against the local engine, a real registry and deploy/nats/'s
-secured NATS configuration."""
+deploy/compose/ (a hub with its rollout-coordinator, and two agents on this one engine, each
+owning its own containers through a watchtower scope) against the local engine (DOCKER_HOST),
+a real registry and deploy/nats/'s secured NATS configuration."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 UID = 10001  # the image's user: the files it reads are given to it, as docs/deploy.md says
 SCOPE_LABEL = "com.centurylinklabs.watchtower.scope"
+
+
+def engine_socket() -> str:
+    """The socket of the engine the tests use, for the compose files to mount (never the
+    machine's default engine when DOCKER_HOST names another)."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        pytest.fail(f"the deploy tests mount the engine's socket: DOCKER_HOST={host} is not one")
+    return host.removeprefix("unix://")
 
 
 def test_image_is_small_non_root_and_checks_its_health(
@@ -109,13 +118,18 @@ def test_fleet_compose_updates_each_agents_containers_and_turns_healthy(
     port = free_port()
     url = f"nats://127.0.0.1:{port}"
     in_container_ca = "/etc/vigil/secrets/ca.crt"
-    gid = str(os.stat("/var/run/docker.sock").st_gid)
+    socket = engine_socket()
+    gid = str(os.stat(socket).st_gid)
     common = {
         "VIGIL_IMAGE": vigil_image,
         "VIGIL_NATS_URL": url,
         "VIGIL_NATS_TLS_CA": in_container_ca,
         "VIGIL_SECRETS_DIR": str(files.secrets),
         "DOCKER_GID": gid,
+        "VIGIL_DOCKER_SOCKET": socket,
+        # Rollouts on: every update asks the hub's rollout-coordinator first. The agents share
+        # one engine, so each sees both images: with two canaries both hosts go at once.
+        "VIGIL_ROLLOUT": "canary=2",
     }
     hub = Compose(
         names("hub"),
@@ -130,6 +144,9 @@ def test_fleet_compose_updates_each_agents_containers_and_turns_healthy(
             "VIGIL_NATS_PASSWORD_REGISTRY_GATEWAY": files.passwords["registry-gateway"],
             "VIGIL_NATS_USER_NOTIFIER": "notifier",
             "VIGIL_NATS_PASSWORD_NOTIFIER": files.passwords["notifier"],
+            "COMPOSE_PROFILES": "rollouts",
+            "VIGIL_NATS_USER_ROLLOUT_COORDINATOR": "rollout-coordinator",
+            "VIGIL_NATS_PASSWORD_ROLLOUT_COORDINATOR": files.passwords["rollout-coordinator"],
         },
     )
     agents = [
@@ -195,7 +212,11 @@ def test_fleet_compose_updates_each_agents_containers_and_turns_healthy(
             if (h.get("scanner") or {}).get("alive") and (h.get("executor") or {}).get("alive")
         }
         fleet = {f["role"] for f in doc["fleet"] if f["alive"]}
-        return alive >= set(hosts) and fleet >= {"registry-gateway", "notifier"}
+        return alive >= set(hosts) and fleet >= {
+            "registry-gateway",
+            "notifier",
+            "rollout-coordinator",
+        }
 
     _wait("every service's heartbeat", all_alive, 90, logs)
 
@@ -209,14 +230,33 @@ def test_fleet_compose_updates_each_agents_containers_and_turns_healthy(
         # Each agent saw and updated its own scope's container, and only that one.
         results = by_host[host]["results"]
         assert [(r["name"], r["status"]) for r in results] == [(stale[host].name, "updated")], (
-            results
+            json.dumps(results, indent=1) + logs()
         )
         assert stale[host].updated()
     cycle_done = time.monotonic()
 
+    # The coordinator answered each scanner's gate on the secured bus, and answers the
+    # operator: one rollout per image, in which the host that owns its container is updated
+    # (from the host's report, which the coordinator reads a moment after the trigger's).
+    rollouts: dict[str, Any] = {}
+
+    def rollouts_updated() -> bool:
+        result = run_vigil("rollout", "status", "--json", env=operator, timeout=30)
+        assert result.returncode == 0, result.stdout + result.stderr + logs()
+        reply = json.loads(result.stdout)
+        rollouts.update(reply=reply)
+        by_image = {r["image"]: r for r in reply["rollouts"]}
+        return all(
+            by_image.get(stale[host].tag, {}).get("hosts", {}).get(host, {}).get("status")
+            == "updated"
+            for host in hosts
+        )
+
+    _wait("each rollout's host updated", rollouts_updated, 30, lambda: f"{rollouts}\n{logs()}")
+
     def all_healthy() -> bool:
         containers = [c for p in every for c in p.containers(docker_client)]
-        return len(containers) == 7 and all(health(c) == "healthy" for c in containers)
+        return len(containers) == 8 and all(health(c) == "healthy" for c in containers)
 
     def health_report() -> str:
         return "\n".join(
@@ -250,11 +290,17 @@ def test_one_host_compose_turns_healthy(
     compose_projects: Projects,
 ) -> None:
     started = time.monotonic()
-    gid = str(os.stat("/var/run/docker.sock").st_gid)
+    socket = engine_socket()
+    gid = str(os.stat(socket).st_gid)
     one = Compose(
         names("one"),
         "one-host.yml",
-        {"VIGIL_IMAGE": vigil_image, "DOCKER_GID": gid, "VIGIL_HOST_ID": names("host")},
+        {
+            "VIGIL_IMAGE": vigil_image,
+            "DOCKER_GID": gid,
+            "VIGIL_HOST_ID": names("host"),
+            "VIGIL_DOCKER_SOCKET": socket,
+        },
     )
     compose_projects.append(one)
     one.up()
