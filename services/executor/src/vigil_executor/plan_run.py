@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import msgspec
 
 from vigil_executor.cleanup import remove_image_if_unused
+from vigil_executor.config import ExecutorConfig
 from vigil_executor.dependency_labels import missing_dependencies, missing_note
-from vigil_executor.hooks import HookResult, hook_for, run_hook
+from vigil_executor.hooks import HookResult, RunningHooks, hook_for, run_hook
+from vigil_executor.journal import Journal
 from vigil_executor.order import node_from_inspect, plan_order
+from vigil_executor.pulling import Puller
 from vigil_executor.replace import replace_container
 from vigil_executor.stopping import stop_container, stop_signal, stop_signal_problem
 from vigil_executor.ties import Moved, replaced, retarget
@@ -28,10 +32,8 @@ from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
 from vigil_shared.contracts.journal import JournalEntry, journal_key
 from vigil_shared.contracts.report import ResultStatus
+from vigil_shared.engine_port import Engine
 from vigil_shared.logs import get_logger
-
-if TYPE_CHECKING:
-    from vigil_executor.service import Executor, ExecutorConfig
 
 log = get_logger("vigil.executor")
 
@@ -79,12 +81,28 @@ def _auto_removed(data: Mapping[str, Any] | None) -> bool:
     return bool(((data or {}).get("HostConfig") or {}).get("AutoRemove"))
 
 
+@dataclass(frozen=True)
+class PlanParts:
+    """What a plan run uses of its executor: no more, so that it can be driven in a test with
+    a fake engine and a fake bus, and plan_run never imports the service."""
+
+    engine: Engine
+    config: ExecutorConfig
+    journal: Journal
+    publish_progress: Callable[[ProgressEvent], Awaitable[None]]
+    puller: Puller
+    hooks: RunningHooks
+    # By plan id, the containers that ran before an interrupted run of that plan.
+    ran_before: Mapping[str, set[str]]
+    draining: Callable[[], str]  # why Vigil is stopping, or ""
+
+
 class PlanRun:
-    def __init__(self, executor: Executor, plan: Plan) -> None:
-        self.executor = executor
+    def __init__(self, parts: PlanParts, plan: Plan) -> None:
+        self.parts = parts
         self.plan = plan
-        self.engine = executor.engine
-        self.config = executor.config
+        self.engine = parts.engine
+        self.config = parts.config
         self.loop = asyncio.get_running_loop()
         self.actions = {a.container_name: a for a in plan.actions}
         self.index = {a.container_name: i for i, a in enumerate(plan.actions, 1)}
@@ -121,9 +139,7 @@ class PlanRun:
             total=total,
         )
         try:
-            await self.executor.bus.publish_event(
-                self.executor.bus.subjects.progress(self.plan.host), event
-            )
+            await self.parts.publish_progress(event)
         except Exception as exc:  # progress is informative; never fail an update on it
             log.warning("progress event not published", error=str(exc))
 
@@ -151,13 +167,13 @@ class PlanRun:
 
     @property
     def draining(self) -> bool:
-        return bool(self.executor.draining)
+        return bool(self.parts.draining())
 
     def leave(self, action: UpdateAction, done: str = "") -> None:
         """Vigil is stopping: `action` is not started on (or was put back on its old build,
         `done` says so); the report says it is left for the next cycle."""
         name = action.container_name
-        error = f"left for the next cycle: {self.executor.draining}"
+        error = f"left for the next cycle: {self.parts.draining()}"
         self.results[name] = self.result(action, "skipped", error=f"{error}{done}")
         self.left.append(name)
 
@@ -187,16 +203,14 @@ class PlanRun:
 
     async def record(self, name: str, step: str, new_id: str = "") -> None:
         key, entry = self._entry(name, step, new_id)
-        await self.executor.journal_put(key, entry)
+        await self.parts.journal.put(key, entry)
 
     def journal_for(self, name: str) -> Callable[[str, str], None]:
         """A journal writer for code running in a thread: returns once the step is stored."""
 
         def write(step: str, new_id: str) -> None:
             key, entry = self._entry(name, step, new_id)
-            future = asyncio.run_coroutine_threadsafe(
-                self.executor.journal_put(key, entry), self.loop
-            )
+            future = asyncio.run_coroutine_threadsafe(self.parts.journal.put(key, entry), self.loop)
             future.result(timeout=15)
 
         return write
@@ -206,7 +220,7 @@ class PlanRun:
         (Executor forgets `done_keys` then)."""
         key, entry = self._entry(name, "done", new_id)
         try:
-            await self.executor.journal_put(key, entry)
+            await self.parts.journal.put(key, entry)
         except Exception as exc:  # the update is done; only a redelivery would not know it
             log.warning("journal entry not written", container=name, error=str(exc))
             return
@@ -215,7 +229,7 @@ class PlanRun:
     async def forget(self, name: str) -> None:
         data = self.inspected.get(name)
         if data is not None:
-            await self.executor.journal_forget(journal_key(self.plan.host, str(data["Id"])))
+            await self.parts.journal.forget(journal_key(self.plan.host, str(data["Id"])))
 
     # ---- the run --------------------------------------------------------------------------
 
@@ -363,7 +377,7 @@ class PlanRun:
                 if no_pull(_labels(self.inspected.get(name)), self.config):
                     new_id = await asyncio.to_thread(self._local_image, action.image)
                 else:
-                    new_id = await self.executor.pull(action, pulled, progress)
+                    new_id = await self.parts.puller.pull(action, pulled, progress)
             except Exception as exc:
                 await self.progress(name, "failed", str(exc))
                 self.results[name] = self.result(action, "failed", error=str(exc))
@@ -393,7 +407,7 @@ class PlanRun:
         journal says `done` for it); else an earlier plan did, and reported it: up to date,
         so that one transition is never reported twice."""
         key = journal_key(self.plan.host, action.container_id)
-        entry = await self.executor.journal_get(key)
+        entry = await self.parts.journal.get(key)
         if entry is not None and entry.plan_id == self.plan.plan_id and entry.step == "done":
             self.done_keys.append(key)
             if entry.was_running and not _running(current):
@@ -436,9 +450,7 @@ class PlanRun:
         running = _running(data)
         # Stopped by an earlier run of this plan that was cut short (its journal said it
         # ran): it is started again after, like any container this run stops.
-        self.was_running[name] = running or name in self.executor.ran_before.get(
-            self.plan.plan_id, ()
-        )
+        self.was_running[name] = running or name in self.parts.ran_before.get(self.plan.plan_id, ())
         if not running and self.was_running[name]:
             self.stopped.add(name)  # down for this plan's update: in flight
         if not running or data is None:
@@ -709,7 +721,7 @@ class PlanRun:
         if hook is None or not _running(data):
             return None
         await self.progress(name, f"hook:{phase}", hook.command)
-        result = await asyncio.to_thread(run_hook, self.engine, name, hook, self.executor.hooks)
+        result = await asyncio.to_thread(run_hook, self.engine, name, hook, self.parts.hooks)
         await self.progress(
             name,
             f"hook:{phase}:{'ok' if result.ok else 'failed'}",

@@ -7,59 +7,28 @@ restart, and `max_ack_pending=1` means two plans never run at once on one host.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 import msgspec
-import nats.js.errors
 
+from vigil_executor.config import ExecutorConfig as ExecutorConfig  # re-exported: its old home
 from vigil_executor.hooks import RunningHooks
-from vigil_executor.plan_run import PlanRun
+from vigil_executor.journal import Journal
+from vigil_executor.plan_run import PlanParts, PlanRun
+from vigil_executor.pulling import Puller
 from vigil_executor.recovery import parse_entries, recover
-from vigil_executor.replace import pull_image
-from vigil_shared.bus import Bus, BusError
-from vigil_shared.contracts import (
-    ContainerResult,
-    Plan,
-    PullAuthReply,
-    PullAuthRequest,
-    Report,
-    UpdateAction,
-)
+from vigil_shared.bus import Bus
+from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report
 from vigil_shared.contracts.journal import JournalEntry
-from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.contracts.report import FAILED_STATUSES
 from vigil_shared.docker_engine import describe
 from vigil_shared.engine_port import Engine
-from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
-from vigil_shared.sealing import OneTimeKey, SealError
 from vigil_shared.telemetry import Telemetry
 
 log = get_logger("vigil.executor")
-
-
-class ExecutorConfig(msgspec.Struct, frozen=True, kw_only=True):
-    host_id: str
-    cleanup: bool = False
-    stop_timeout: int = 10
-    health_timeout: float = 60.0
-    lifecycle_hooks: bool = False  # --enable-lifecycle-hooks
-    rolling_restart: bool = False  # one container at a time, each fully replaced
-    monitor_only: bool = False  # report new images, change nothing
-    no_restart: bool = False  # pull new images, recreate nothing
-    no_pull: bool = False  # use the image the tag names on the host; pull nothing
-    revive_stopped: bool = False  # start stopped containers after their update
-    remove_volumes: bool = False  # remove anonymous volumes with the old container
-    label_take_precedence: bool = False  # the monitor-only label wins over the flag
-    # How soon a plan left unfinished by a dead executor is delivered again (the live one
-    # keeps its plan with in-progress acks meanwhile).
-    plan_ack_wait: float = 30.0
-    engine_url: str = ""  # the engine's address, for messages ("": DOCKER_HOST or the default)
 
 
 # How long a finished replacement whose report never went out waits for its plan to be
@@ -74,11 +43,6 @@ def interrupted_summary(
     2 left for the next cycle (vigil stopped by SIGTERM)`."""
     updated = sum(1 for r in results if r.status == "updated")
     return f"interrupted: {updated} updated, {len(set(left))} left for the next cycle ({reason})"
-
-
-def pinned(image: str, digest: str) -> str:
-    """The reference of exactly the build the gateway resolved: `name@sha256:...`."""
-    return f"{split_tag(image)[0]}@{digest}"
 
 
 class Executor:
@@ -108,7 +72,7 @@ class Executor:
 
     async def start(self) -> None:
         host = self.config.host_id
-        self.journal = await self.bus.key_value("JOURNAL")
+        self.journal = Journal(await self.bus.key_value("JOURNAL"))
         await self.recover()
         await self.bus.consume(
             self.bus.subjects.plan(host),
@@ -161,19 +125,30 @@ class Executor:
         return done
 
     async def journal_put(self, key: str, entry: JournalEntry) -> None:
-        await self.journal.put(key, msgspec.json.encode(entry))
+        await self.journal.put(key, entry)
 
     async def journal_get(self, key: str) -> JournalEntry | None:
-        try:
-            raw = (await self.journal.get(key)).value or b""
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        entries = parse_entries([(key, raw)])
-        return entries.get(key)
+        return await self.journal.get(key)
 
     async def journal_forget(self, key: str) -> None:
-        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-            await self.journal.delete(key)
+        await self.journal.forget(key)
+
+    def plan_parts(self) -> PlanParts:
+        """What a plan run uses of this service, and nothing else."""
+
+        async def publish_progress(event: ProgressEvent) -> None:
+            await self.bus.publish_event(self.bus.subjects.progress(event.host), event)
+
+        return PlanParts(
+            engine=self.engine,
+            config=self.config,
+            journal=self.journal,
+            publish_progress=publish_progress,
+            puller=Puller(self.bus, self.engine, self.config.host_id),
+            hooks=self.hooks,
+            ran_before=self.ran_before,
+            draining=lambda: self.draining,
+        )
 
     async def drain(self, reason: str) -> None:
         """Vigil is stopping: let the plan in flight finish the container it is at (or put it
@@ -216,7 +191,7 @@ class Executor:
         with self.tracer.start_as_current_span("execute") as span:
             span.set_attribute("vigil.scan_id", plan.scan_id)
             span.set_attribute("vigil.host", plan.host)
-            run = PlanRun(self, plan)
+            run = PlanRun(self.plan_parts(), plan)
             self._done_keys[plan.plan_id] = run.done_keys
             try:
                 results = await run.run()
@@ -260,48 +235,3 @@ class Executor:
             where = self.config.engine_url or describe(None)
             return f"cannot reach the Docker engine at {where}: {exc}"
         return None
-
-    async def pull(self, action: UpdateAction, pulled: dict[str, str], progress: Any) -> str:
-        """Pull exactly the build the gateway resolved and tag it as the container's tag."""
-        key = action.remote_digest or action.image
-        if key in pulled:
-            return pulled[key]
-        target = (
-            pinned(action.image, action.remote_digest) if action.remote_digest else action.image
-        )
-        auth = await self._pull_auth(target)
-        await progress("pulling", target)
-        image_id = await asyncio.to_thread(pull_image, self.engine, target, auth)
-        if action.remote_digest:
-            repo, tag = split_tag(action.image)
-            await asyncio.to_thread(self.engine.api.tag, image_id, repo, tag, force=True)
-        pulled[key] = image_id
-        return image_id
-
-    async def _pull_auth(self, image: str) -> dict[str, str] | None:
-        """Pull credentials for `image` from the gateway, sealed to a key made for this one
-        request. Without an answer the pull goes ahead without credentials: an open registry
-        needs none, and a closed one fails the pull with the registry's own reason."""
-        host = self.config.host_id
-        key = OneTimeKey()
-        request = PullAuthRequest(host=host, image=image, public_key=key.public_b64)
-        try:
-            reply = await self.bus.request(
-                self.bus.subjects.pull_auth, request, PullAuthReply, timeout=30
-            )
-        except BusError as exc:
-            log.warning("no pull credentials from the gateway", image=image, error=str(exc))
-            return None
-        if reply.error:
-            log.warning("the gateway gave no pull credentials", image=image, error=reply.error)
-            return None
-        if reply.kind == "none":
-            return None
-        try:
-            opened = json.loads(key.open(reply.sealed, pull_auth_binding(host, image)))
-        except (SealError, ValueError) as exc:
-            log.error("pull credentials could not be opened", image=image, error=str(exc))
-            return None
-        if not isinstance(opened, dict):
-            return None
-        return {str(k): str(v) for k, v in opened.items()}
