@@ -35,8 +35,10 @@ from vigil.state_lock import StateDirBusy
 from vigil_coordinator.service import Coordinator
 from vigil_coordinator.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil_executor.service import Executor, ExecutorConfig
+from vigil_gateway.bootstrap import start as start_gateway
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
+from vigil_notifier.bootstrap import start as start_notifier
 from vigil_notifier.config import NotifierConfig, NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
 from vigil_notifier.legacy import LegacyNotifications
@@ -59,6 +61,7 @@ from vigil_shared.docker_engine import (
 from vigil_shared.health_record import health_path
 from vigil_shared.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
 from vigil_shared.logs import Redactor, get_logger, setup_logging
+from vigil_shared.process import Process
 from vigil_shared.telemetry import Telemetry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -276,6 +279,7 @@ async def _run(
             heartbeats.append(task)
             await task.start()
 
+        process = Process(connect, heartbeat, telemetry, redactor, engines, closers)
         engine = engines.get(host)
         if command == options.ALL_IN_ONE and not values.get("run_once"):
             await _stop_older_instances(engine, values)
@@ -286,19 +290,7 @@ async def _run(
         group: ScanGroup | None = None
         notifier: Notifier | None = None
         if options.GATEWAY in wanted:
-            gateway_bus = await connect("vigil-registry-gateway")
-            gateway = Gateway(gateway_bus, _gateway_config(values, env), redactor, telemetry)
-
-            async def close_gateway(bus: Bus = gateway_bus, service: Gateway = gateway) -> None:
-                # Its bus first: a check in flight ends (answered, or cut at the drain timeout)
-                # before its HTTP client closes, rather than failing with "client has been
-                # closed" (an ERROR) or blaming the registry ("unreachable") at a normal stop.
-                await bus.close()
-                await service.close()
-
-            closers.append(close_gateway)
-            await gateway.start()
-            await heartbeat(gateway_bus, options.GATEWAY)
+            gateway = await start_gateway(process, _gateway_config(values, env))
             metrics.add(GatewayCollector(gateway))
         if options.EXECUTOR in wanted:
             executor_bus = await connect(f"vigil-executor-{host}")
@@ -333,16 +325,7 @@ async def _run(
             await heartbeat(executor_bus, options.EXECUTOR, host, executor_details(executor))
             metrics.add(ExecutorCollector(executor))
         if options.NOTIFIER in wanted:
-            notifier_bus = await connect("vigil-notifier")
-            notifier = Notifier(
-                notifier_bus,
-                config=notifier_config,
-                redactor=redactor,
-                telemetry=telemetry,
-            )
-            closers.append(notifier.close)
-            await notifier.start()
-            await heartbeat(notifier_bus, options.NOTIFIER)
+            notifier = await start_notifier(process, notifier_config)
             metrics.add(NotifierCollector(notifier))
         if options.COORDINATOR in wanted:
             coordinator_bus = await connect("vigil-rollout-coordinator")
