@@ -13,6 +13,7 @@ from vigil.cli import build_parser
 from vigil.dashboard.command import dashboard_config
 from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
 from vigil.dashboard.view import (
+    Checked,
     FleetView,
     container_rows,
     container_state,
@@ -150,6 +151,44 @@ def test_the_rows_follow_a_cycle_from_plan_to_report() -> None:
     view.apply(event(5, inventory("s3", ContainerInfo(**{**_fields(INFO), "id": "c9"}))))
     assert container_rows(view)[0].state == "unknown"
     assert view.last_seq == 5 and len(view.events) == 5
+
+
+@pytest.mark.parametrize(
+    ("asked_at", "expected"),
+    [
+        # Asked before the update's report (seq 3): the replaced build is not "newer".
+        (0, "current"),
+        (2, "current"),
+        # Asked after it: the registry's answer counts (here a newer build again).
+        (3, "stale"),
+        (4, "stale"),
+    ],
+)
+def test_a_registry_answer_older_than_the_latest_report_is_dropped(
+    asked_at: int, expected: str
+) -> None:
+    view = FleetView()
+    view.apply(event(1, inventory("s1", INFO)))
+    report = Report(
+        scan_id="s2",
+        plan_id="p2",
+        host="h1",
+        started_at=2,
+        finished_at=3,
+        results=(ContainerResult(name="web", container_id="c2", image=IMAGE, status="fresh"),),
+    )
+    replaced = ContainerInfo(
+        **{**_fields(INFO), "id": "c2", "repo_digests": (f"127.0.0.1:5000/app@{NEW}",)}
+    )
+    view.apply(event(2, inventory("s2", replaced)))
+    view.apply(event(3, report))
+    # The answer names OLD (the build the update replaced) before the report, a newer one
+    # after it.
+    answer = check("current", OLD if asked_at < 3 else "sha256:" + "3" * 64)
+    checks = {"h1": {IMAGE: Checked(status=answer, seq=asked_at)}}
+    [row] = container_rows(view, checks)
+    assert row.state == expected
+    assert ("111111111111" in row.detail) is False
 
 
 def _fields(info: ContainerInfo) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from vigil.dashboard import routes
 from vigil.dashboard.server import Answer, HttpServer, Request
 from vigil.dashboard.view import (
     Asked,
+    Checked,
     FleetView,
     action_note,
     container_rows,
@@ -82,7 +83,7 @@ class Dashboard:
         self.bus = bus
         self.config = config
         self.view = FleetView()
-        self.checks: dict[str, dict[str, ImageStatus]] = {}
+        self.checks: dict[str, dict[str, Checked]] = {}
         self.server = HttpServer(self.app, port=config.port, address=config.address)
         self._clients: set[asyncio.Queue[bytes | None]] = set()
         self._follow: asyncio.Task[None] | None = None
@@ -172,6 +173,7 @@ class Dashboard:
 
     async def _check_images(self) -> None:
         for host, inventory in list(self.view.inventories.items()):
+            asked_at = self.view.last_seq  # a report after this is newer than the answer
             checklist = checks_for(inventory.containers)
             if not checklist.checks:
                 continue
@@ -185,7 +187,9 @@ class Dashboard:
             except BusError as exc:
                 log.warning("dashboard check not answered", host=host, error=str(exc))
                 continue
-            self.checks[host] = {status.image: status for status in reply.results}
+            self.checks[host] = {
+                status.image: Checked(status=status, seq=asked_at) for status in reply.results
+            }
         self._broadcast(b"checked", b"{}")
 
     # ---- requests ---------------------------------------------------------------------
@@ -306,6 +310,7 @@ class Dashboard:
         host, name, action = decision.host, decision.container, decision.container_action
         key = (host, name)
         now = time.time()
+        asked_at = self.view.last_seq
         try:
             if action == "update":
                 beats = await read_heartbeats(self.bus)
@@ -325,7 +330,8 @@ class Dashboard:
                         remote_digest=check.remote_digest or None,
                         target=check.target,
                     )
-                    self.checks.setdefault(host, {})[check.image] = status
+                    checked = Checked(status=status, seq=asked_at)
+                    self.checks.setdefault(host, {})[check.image] = checked
             elif action == "skip":
                 duration = parse_duration(decision.skip_for, "for") if decision.skip_for else 0.0
                 skip = await skip_container(
@@ -344,7 +350,7 @@ class Dashboard:
             return 409, {"error": str(exc), "action": f"{action}: {exc}"}
         except BusError as exc:
             return 503, {"error": str(exc)}
-        self.view.asked[key] = Asked(kind=str(action), at=now, note=note)
+        self.view.asked[key] = Asked(kind=str(action), at=now, note=note, seq=asked_at)
         log.info("container command from the dashboard", action=action, host=host, container=name)
         self._broadcast(b"checked", b"{}")
         return 200, {"action": note}

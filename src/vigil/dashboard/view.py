@@ -9,7 +9,8 @@ container's state:
   rollout) or skipped (monitor-only, --no-restart, a pre-update hook's exit 75, created from
   an image id);
 - stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
-  own gateway check finds a newer build in the registry than the one it runs;
+  own gateway check finds a newer build in the registry than the one it runs (a check asked
+  before the container's latest report is dropped: the report is the newer truth);
 - updated / current: its last result is updated / fresh, and no newer build is known;
 - unknown: no cycle has judged it yet, or the registry rate-limited the check.
 """
@@ -69,6 +70,15 @@ class Asked(msgspec.Struct, frozen=True, kw_only=True):
     at: float
     scan_id: str = ""  # update: the cycle it asked for
     note: str = ""  # check, skip, unskip: what came of it
+    seq: int = 0  # the audit stream's position when it was asked (a later report outdates a check)
+
+
+class Checked(msgspec.Struct, frozen=True, kw_only=True):
+    """The dashboard's own registry answer for an image, and the audit stream's position
+    when it was asked: a report about a container after that position is newer than it."""
+
+    status: ImageStatus
+    seq: int
 
 
 class CycleRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +108,7 @@ class FleetView:
         self.reports: deque[Report] = deque(maxlen=cycles_kept)
         # The latest result of each container (host, name), and the report it came in.
         self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
+        self.result_seq: dict[tuple[str, str], int] = {}  # the audit seq of that report
         self.events: deque[EventRow] = deque(maxlen=events_kept)
         self.last_seq = 0
         # The latest step of each container's update (host, name), and the row actions asked.
@@ -116,6 +127,7 @@ class FleetView:
             self.reports.append(m)
             for result in m.results:
                 self.results[(m.host, result.name)] = (result, m)
+                self.result_seq[(m.host, result.name)] = event.seq
         row = event_row(event)
         self.events.append(row)
         self.last_seq = event.seq
@@ -225,6 +237,8 @@ def action_note(view: FleetView, host: str, name: str) -> str:
     asked = view.asked.get((host, name))
     if asked is None:
         return ""
+    if asked.kind == "check" and view.result_seq.get((host, name), 0) > asked.seq:
+        return ""  # a report since says more than the check did
     if asked.kind != "update":
         return asked.note
     for report in reversed(view.reports):
@@ -242,9 +256,19 @@ def action_note(view: FleetView, host: str, name: str) -> str:
     return f"update asked (cycle {asked.scan_id[:8]})"
 
 
+def current_check(
+    view: FleetView, host: str, info: ContainerInfo, checked: Checked | None
+) -> ImageStatus | None:
+    """The dashboard's answer for the container's image if no report about the container
+    came after it was asked (an update, a rollout's step: the report is newer than it)."""
+    if checked is None or view.result_seq.get((host, info.name), 0) > checked.seq:
+        return None
+    return checked.status
+
+
 def container_rows(
     view: FleetView,
-    checks: Mapping[str, Mapping[str, ImageStatus]] | None = None,
+    checks: Mapping[str, Mapping[str, Checked]] | None = None,
     skips: Mapping[tuple[str, str], Skip] | None = None,
     now: float = 0.0,
 ) -> list[ContainerRow]:
@@ -264,16 +288,12 @@ def container_rows(
                 last[0].new_container_id,
             )
             result = last[0] if last is not None and judged else None
+            check = current_check(view, host, info, checks.get(host, {}).get(info.image))
             state, detail = container_state(
-                info,
-                result,
-                pending=_pending(view, host, info.name),
-                check=checks.get(host, {}).get(info.image),
+                info, result, pending=_pending(view, host, info.name), check=check
             )
             skip = skips.get((host, info.name))
-            skipped = skip is not None and skip_holds(
-                skip, info, checks.get(host, {}).get(info.image), now
-            )
+            skipped = skip is not None and skip_holds(skip, info, check, now)
             if skip is not None and skipped and detail != "update in progress":
                 state, detail = "held", skip_reason(skip)
             held_until = skip.until if skip is not None and skipped else 0.0

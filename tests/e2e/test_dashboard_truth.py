@@ -1,0 +1,182 @@
+"""The page says what the latest report and the engine say, in a real headless Chromium
+against the real all-in-one (embedded NATS, the real engine, a real registry).
+
+The dashboard keeps its own registry answers for --dashboard-check-interval (here an hour):
+one taken before an update must not outlive the update's report, or the page calls the
+container stale and names the build it has just replaced "newer" (issue 18).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import Browser
+from tests.support.images import StaleContainer, build_test_image, push_image
+from tests.support.registry_fixtures import RegistryServer, free_port
+from tests.support.registry_proxy import RegistryProxy
+from tests.support.vigil_process import VigilProcess
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "dashboard-truth-t0ken"
+HOST = "truth"
+
+
+def row_of(name: str) -> str:
+    """JavaScript: [state, why, digest] of container `name`'s row (null while none)."""
+    return (
+        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
+        " if (!c) return null; const tr = c.parentElement;"
+        " return [tr.querySelector('td[data-state]').dataset.state, tr.children[7].textContent,"
+        " tr.children[5].textContent]; })()"
+    )
+
+
+def cycles_shown(n: int) -> str:
+    return f"document.querySelectorAll('#cycles tbody tr td.mono').length >= {n}"
+
+
+def error_lines(output: str) -> list[str]:
+    return [
+        line
+        for line in output.splitlines()
+        if " ERROR " in line or "Traceback" in line or "has been closed" in line
+    ]
+
+
+@pytest.mark.timeout(240)
+def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    app = f"{registry.host}/{names('app')}:latest"
+    web = names("web")
+    build_test_image(docker_client, app, marker="web-v1")
+    old_digest = push_image(docker_client, app)
+    docker_client.containers.run(app, name=web, detach=True)
+
+    port = free_port()
+    vigil = VigilProcess(
+        tmp_path,
+        "--host-id",
+        HOST,
+        "--interval",
+        "3600",  # no cycle but those the page asks for
+        "--digest-cache-ttl",
+        "0",
+        "--dashboard-port",
+        str(port),
+        "--dashboard-token",
+        TOKEN,
+        "--dashboard-check-interval",
+        "1h",  # the dashboard's own answer is kept: the report must win over it
+        web,
+    )
+    browser: Browser | None = None
+    try:
+        vigil.wait_for("dashboard serving")
+        vigil.wait_for("services started")
+        browser = Browser(tmp_path)
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.type("#token", TOKEN)
+        browser.click("#trigger")
+        browser.wait_for(f"(({row_of(web)}) || [])[0] === 'current'", timeout=60)
+        # The dashboard's own answer for the image, now: the build it runs, up to date.
+        browser.click(f"#containers button[data-act='check'][data-name='{web}']")
+        browser.wait_for(f"(({row_of(web)}) || [''])[1].includes('checked: up to date')")
+
+        build_test_image(docker_client, app, marker="web-v2")
+        new_digest = push_image(docker_client, app)
+        browser.click("#trigger")  # updates it to the new build
+        browser.wait_for(f"(({row_of(web)}) || [])[0] === 'updated'", timeout=90)
+        browser.click("#trigger")  # the next cycle finds it on the new build
+        browser.wait_for(cycles_shown(3), timeout=60)
+        vigil.wait_for("report delivered", count=3, timeout=60)
+        browser.wait_for(
+            f"(({row_of(web)}) || [])[0] !== 'updated' && (({row_of(web)}) || [])[0] !== ''",
+            timeout=30,
+        )
+        state, why, digest = browser.evaluate(row_of(web))
+        running = docker_client.api.inspect_container(web)
+        assert running["Config"]["Labels"]["vigil.test.marker"] == "web-v2"
+        # The latest report says fresh, the engine runs the new build: current, and the
+        # build it replaced is not "a newer build in the registry".
+        assert (state, digest) == ("current", new_digest.removeprefix("sha256:")[:12]), why
+        assert old_digest.removeprefix("sha256:")[:12] not in why
+    finally:
+        if browser is not None:
+            browser.close()
+        status = vigil.stop()
+    assert status == 0, vigil.output
+    assert error_lines(vigil.output) == [], vigil.output
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def _ask(port: int, path: str, method: str = "GET") -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    request.add_header("Authorization", f"Bearer {TOKEN}")
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        return int(answer.status)
+
+
+@pytest.mark.timeout(240)
+def test_a_sigterm_while_the_dashboard_checks_the_registry_logs_no_error(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    """SIGTERM while the dashboard's own check waits for a slow registry: the all-in-one
+    exits 0 with no ERROR line (`client has been closed` was one) and no traceback."""
+    with RegistryProxy(registry.url) as proxy:
+        web = names("web")
+        StaleContainer(docker_client, proxy.host, web, names("app"))
+        port = free_port()
+        vigil = VigilProcess(
+            tmp_path,
+            "--host-id",
+            HOST,
+            "--interval",
+            "3600",
+            "--digest-cache-ttl",
+            "0",
+            "--dashboard-port",
+            str(port),
+            "--dashboard-token",
+            TOKEN,
+            "--dashboard-check-interval",
+            "1s",
+            "--monitor-only",  # the cycle only gives the dashboard an inventory
+            web,
+        )
+        try:
+            vigil.wait_for("services started", timeout=60)
+            assert _ask(port, "/api/trigger", "POST") == 202
+            vigil.wait_for("report delivered", timeout=60)
+            proxy.delay = 5.0
+            before = len(proxy.arrivals())
+            assert _ask(port, "/api/containers") == 200  # the dashboard checks its images
+            wait_until(
+                lambda: [a for a in proxy.arrivals()[before:] if "/manifests/" in a.path],
+                60,
+                "the dashboard's check reaching the registry",
+            )
+            vigil.process.send_signal(signal.SIGTERM)
+            status = vigil.process.wait(timeout=90)
+        finally:
+            vigil.stop()
+    assert status == 0, vigil.output
+    assert error_lines(vigil.output) == [], vigil.output
