@@ -180,3 +180,68 @@ def test_a_sigterm_while_the_dashboard_checks_the_registry_logs_no_error(
             vigil.stop()
     assert status == 0, vigil.output
     assert error_lines(vigil.output) == [], vigil.output
+
+
+BANNER = (
+    "(() => { const b = document.getElementById('banner');"
+    " return b.hidden ? '' : b.textContent; })()"
+)
+
+
+@pytest.mark.timeout(240)
+def test_the_page_says_when_its_stream_drops_and_reconnects_on_its_own(
+    tmp_path: Path, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
+) -> None:
+    """Vigil restarted under an open page: a banner says the connection is lost, the page
+    reconnects by itself when Vigil is back (no reload), removes the banner, and shows what
+    the new Vigil says (its audit stream, each event once)."""
+    app = f"{registry.host}/{names('app')}:latest"
+    web = names("web")
+    build_test_image(docker_client, app, marker="web-v1")
+    push_image(docker_client, app)
+    docker_client.containers.run(app, name=web, detach=True)
+    port = free_port()
+    args = ["--host-id", HOST, "--interval", "3600", "--dashboard-port", str(port)]
+    args += ["--dashboard-token", TOKEN, web]
+    first = VigilProcess(tmp_path, *args)
+    second: VigilProcess | None = None
+    browser: Browser | None = None
+    try:
+        first.wait_for("dashboard serving")
+        browser = Browser(tmp_path)
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.wait_for("document.getElementById('stream-state').textContent === '(live)'")
+        assert browser.evaluate(BANNER) == ""
+        browser.evaluate("window.notReloaded = true")
+
+        assert first.stop() == 0, first.output
+        browser.wait_for(f"{BANNER}.includes('Lost the connection to Vigil')", timeout=30)
+        assert browser.evaluate("document.getElementById('stream-state').textContent") == (
+            "(reconnecting)"
+        )
+
+        second = VigilProcess(tmp_path, *args, label="vigil-again")
+        second.wait_for("dashboard serving", timeout=60)
+        browser.wait_for(f"{BANNER} === ''", timeout=30)
+        assert browser.evaluate("document.getElementById('stream-state').textContent") == "(live)"
+        assert browser.evaluate("window.notReloaded") is True  # the same page, not a reload
+
+        # Live again: a cycle of the new Vigil shows in the page, each event once.
+        browser.type("#token", TOKEN)
+        browser.click("#trigger")
+        browser.wait_for(f"(({row_of(web)}) || [])[0] === 'current'", timeout=60)
+        browser.wait_for(
+            "[...document.querySelectorAll('#events li')].some((li) =>"
+            " li.textContent.includes('report'))",
+            timeout=30,
+        )
+        lines = browser.evaluate(
+            "[...document.querySelectorAll('#events li')].map((li) => li.textContent)"
+        )
+        assert len(lines) == len(set(lines)), lines
+    finally:
+        if browser is not None:
+            browser.close()
+        first.stop()
+        status = second.stop() if second is not None else None
+    assert status == 0, second.output if second else first.output

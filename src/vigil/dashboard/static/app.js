@@ -416,12 +416,37 @@ function soon() {  // many events in a burst: one reload
   pending = setTimeout(() => { pending = null; refreshAll(); }, 300);
 }
 
+// The event stream: the page follows it live; when it drops (Vigil restarted, the network)
+// a banner says so until it is back, and the page reconnects on its own (EventSource does,
+// every 2 s as the server's retry says; a stream the browser gave up on is opened anew).
+let source = null;
+let dropped = false;
+
+function streamLost() {
+  dropped = true;
+  document.getElementById("stream-state").textContent = "(reconnecting)";
+  const banner = document.getElementById("banner");
+  banner.textContent = "Lost the connection to Vigil: reconnecting... The page shows what it had.";
+  banner.hidden = false;
+  if (source && source.readyState === EventSource.CLOSED) {
+    source = null;
+    setTimeout(follow, 2000);
+  }
+}
+
+function streamBack() {
+  document.getElementById("stream-state").textContent = "(live)";
+  document.getElementById("banner").hidden = true;
+  // The server sends its recent events again on each connection: show them once.
+  document.getElementById("events").replaceChildren();
+  if (dropped) { dropped = false; refreshAll(); }
+}
+
 function follow() {
   const list = document.getElementById("events");
-  const state = document.getElementById("stream-state");
-  const source = new EventSource("/api/events");
-  source.onopen = () => { state.textContent = "(live)"; };
-  source.onerror = () => { state.textContent = "(reconnecting)"; };
+  source = new EventSource("/api/events");
+  source.onopen = streamBack;
+  source.onerror = streamLost;
   source.addEventListener("audit", (message) => {
     const event = JSON.parse(message.data);
     list.insertBefore(el("li", event.line), list.firstChild);
