@@ -70,6 +70,7 @@ def scanner_details(scanner: Any) -> Details:
         "last_scan_at": scanner.last_scan_at,
         "scans_total": scanner.scans_total,
         "scans_skipped": scanner.scans_skipped,
+        "next_cycle_at": scanner.next_cycle_at,
     }
 
 

@@ -40,6 +40,17 @@ def row_of(name: str) -> str:
     )
 
 
+def image_ids(docker_client: Any, app: str, running: dict[str, Any]) -> tuple[str, str]:
+    """The short ids of the build the container ran first (v1) and of the one it runs."""
+    new = str(running["Image"])
+    old = next(
+        i.id
+        for i in docker_client.images.list(all=True)
+        if i.labels.get("vigil.test.marker") == "web-v1" and app.rsplit(":", 1)[0] in str(i.attrs)
+    )
+    return old.removeprefix("sha256:")[:12], new.removeprefix("sha256:")[:12]
+
+
 def cycles_shown(n: int) -> str:
     return f"document.querySelectorAll('#cycles tbody tr td.mono').length >= {n}"
 
@@ -110,6 +121,24 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         # build it replaced is not "a newer build in the registry".
         assert (state, digest) == ("current", new_digest.removeprefix("sha256:")[:12]), why
         assert old_digest.removeprefix("sha256:")[:12] not in why
+        assert "checked: up to date" not in why  # the reports since say more than the check
+        # What next: the scanner's heartbeat (every 10 s) says when its next cycle starts.
+        browser.wait_for(
+            f"/next: checked again at the next cycle \\d{{4}}-\\d\\d-\\d\\d \\d\\d:/"
+            f".test((({row_of(web)}) || ['', ''])[1])",
+            timeout=40,
+        )
+
+        # A click on its name: its history, newest first, from the reports.
+        browser.click(f"#containers button[data-history$='/{web}']")
+        lines = "[...document.querySelectorAll('tr.history table tr[data-status]')]"
+        browser.wait_for(f"{lines}.length === 3", timeout=20)
+        history = browser.evaluate(f"{lines}.map((tr) => tr.children[2].textContent)")
+        old_id, new_id = image_ids(docker_client, app, running)
+        assert history[0] == "up to date" and history[2] == "up to date", history
+        assert history[1].startswith(f"updated {old_id} -> {new_id}"), history
+        browser.click(f"#containers button[data-history$='/{web}']")  # closes it
+        browser.wait_for("document.querySelector('tr.history') === null")
     finally:
         if browser is not None:
             browser.close()

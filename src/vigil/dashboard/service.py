@@ -26,6 +26,7 @@ from vigil.dashboard.view import (
     Checked,
     FleetView,
     action_note,
+    container_history,
     container_rows,
     cycle_rows,
     rollout_row,
@@ -228,6 +229,10 @@ class Dashboard:
         if decision.endpoint == "events":
             headers.append(("content-type", "text/event-stream"))
             return Answer(status=200, headers=headers, stream=self._events)
+        if decision.endpoint == "history":
+            history = container_history(self.view, decision.host, decision.container)
+            body = msgspec.json.encode({"history": history})
+            return Answer(status=200, headers=[*headers, *JSON], body=body)
         if decision.endpoint == "container_command" and decision.container_action is not None:
             status, doc = await self._container_command(decision)
         elif decision.endpoint == "rollout_command" and decision.action is not None:
@@ -246,7 +251,9 @@ class Dashboard:
         if endpoint == "containers":
             self._maybe_check()
             skips = await self._skips()
-            rows = container_rows(self.view, self.checks, skips, time.time())
+            beats = await read_heartbeats(self.bus)
+            next_cycles = {b.host: b.next_cycle_at for b in beats if b.role == "scanner"}
+            rows = container_rows(self.view, self.checks, skips, time.time(), next_cycles)
             return 200, {"containers": rows}
         if endpoint == "cycles":
             return 200, {"cycles": cycle_rows(self.view.reports)}

@@ -43,6 +43,7 @@ from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_imag
 
 CYCLES_KEPT = 50
 EVENTS_KEPT = 200
+HISTORY_KEPT = 20  # the last results of each container, for its history
 # The labels the page shows beside a container: those that change what Vigil does with it.
 SHOWN_LABEL_PREFIXES = ("com.centurylinklabs.watchtower.",)
 
@@ -61,6 +62,21 @@ class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
     skipped: bool = False  # a skip (vigil skip) holds it: the row offers to stop skipping
     held_until: float = 0.0  # when its hold ends (0: not held, or until a newer build)
     action: str = ""  # the progress and result of the last action asked from its row
+    next: str = ""  # what happens to it next, in words ("updated at the next cycle")
+    next_at: float = 0.0  # when (0: not known); the page writes it after `next`
+
+
+class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One report's result about a container: what its history shows."""
+
+    at: float  # when the report came (its cycle's end)
+    scan_id: str  # the cycle (a rollout's steps are cycles too)
+    status: str
+    line: str  # in words: "updated 1234abcd5678 -> 9a8b7c6d5e4f in 3.2 s"
+    image: str = ""
+    old_image_id: str = ""
+    new_image_id: str = ""
+    duration_s: float = 0.0
 
 
 class Asked(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +125,7 @@ class FleetView:
         # The latest result of each container (host, name), and the report it came in.
         self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
         self.result_seq: dict[tuple[str, str], int] = {}  # the audit seq of that report
+        self.history: dict[tuple[str, str], deque[HistoryRow]] = {}  # the last, oldest first
         self.events: deque[EventRow] = deque(maxlen=events_kept)
         self.last_seq = 0
         # The latest step of each container's update (host, name), and the row actions asked.
@@ -128,10 +145,73 @@ class FleetView:
             for result in m.results:
                 self.results[(m.host, result.name)] = (result, m)
                 self.result_seq[(m.host, result.name)] = event.seq
+                kept = self.history.setdefault((m.host, result.name), deque(maxlen=HISTORY_KEPT))
+                kept.append(history_row(result, m))
         row = event_row(event)
         self.events.append(row)
         self.last_seq = event.seq
         return row
+
+
+def history_line(result: ContainerResult) -> str:
+    """Pure: a result in the words of a container's history."""
+    words = result.status.replace("_", " ")
+    took = f" in {result.duration_s:.1f} s" if result.duration_s else ""
+    if result.status == "updated":
+        old, new = _short(result.old_image_id), _short(result.new_image_id)
+        moved = f" from {result.previous_image}" if result.previous_image else ""
+        return f"updated{moved} {old or '?'} -> {new or '?'}{took}"
+    if result.status == "fresh":
+        return "up to date"
+    if result.error:
+        return f"{words}: {result.error}{took}"
+    return words + took
+
+
+def history_row(result: ContainerResult, report: Report) -> HistoryRow:
+    return HistoryRow(
+        at=report.finished_at,
+        scan_id=report.scan_id,
+        status=result.status,
+        line=history_line(result),
+        image=result.image,
+        old_image_id=result.old_image_id,
+        new_image_id=result.new_image_id,
+        duration_s=result.duration_s,
+    )
+
+
+def container_history(view: FleetView, host: str, name: str) -> list[HistoryRow]:
+    """A container's last results, newest first (empty when none is known)."""
+    return list(reversed(view.history.get((host, name), ())))
+
+
+def next_step(
+    state: str,
+    detail: str,
+    *,
+    skip: Skip | None,
+    held_until: float,
+    next_cycle: float,
+) -> tuple[str, float]:
+    """Pure: what happens to a container next, in words, and when (0: not known). `skip` is
+    a skip that holds it now; `held_until` when its hold ends; `next_cycle` when its host's
+    next periodic cycle starts (0: none scheduled, or not said)."""
+    if state == "stale" and detail == "update in progress":
+        return "the executor is updating it now", 0.0
+    if skip is not None:
+        if skip.until:
+            return "skipped until", skip.until
+        build = skip.digest.removeprefix("sha256:")[:12]
+        return f"skipped until a newer build than {build} appears", 0.0
+    if state == "held" and held_until:
+        return "may be updated at the first cycle after", held_until
+    words = {
+        "stale": "updated at the next cycle",
+        "failed": "tried again at the next cycle",
+        "unknown": "judged at the next cycle",
+    }.get(state, "checked again at the next cycle")
+    return words, next_cycle
 
 
 def event_row(event: AuditEvent) -> EventRow:
@@ -271,12 +351,14 @@ def container_rows(
     checks: Mapping[str, Mapping[str, Checked]] | None = None,
     skips: Mapping[tuple[str, str], Skip] | None = None,
     now: float = 0.0,
+    next_cycles: Mapping[str, float] | None = None,
 ) -> list[ContainerRow]:
     """Every container of every host's latest inventory, with its state. `checks`: the
     dashboard's own gateway answers, by host then image; `skips`: the skips in force, by
-    (host, name)."""
+    (host, name); `next_cycles`: when each host's next periodic cycle starts."""
     checks = checks or {}
     skips = skips or {}
+    next_cycles = next_cycles or {}
     rows: list[ContainerRow] = []
     for host, inventory in sorted(view.inventories.items()):
         for info in sorted(inventory.containers, key=lambda c: c.name):
@@ -300,6 +382,13 @@ def container_rows(
             if not held_until and state == "held" and result is not None:
                 held_until = result.held_until
             updated = result is not None and result.status == "updated"
+            what_next, next_at = next_step(
+                state,
+                detail,
+                skip=skip if skipped else None,
+                held_until=held_until,
+                next_cycle=next_cycles.get(host, 0.0),
+            )
             rows.append(
                 ContainerRow(
                     host=host,
@@ -315,6 +404,8 @@ def container_rows(
                     skipped=skipped,
                     held_until=held_until,
                     action=action_note(view, host, info.name),
+                    next=what_next,
+                    next_at=next_at,
                 )
             )
     return rows

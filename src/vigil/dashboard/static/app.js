@@ -153,11 +153,18 @@ function containerRow(c, acting) {
     labels.appendChild(el("span", `${k.replace("com.centurylinklabs.watchtower.", "")}=${v}`, "label"));
   }
   const why = td(c.detail);
-  if (c.held_until && c.state === "held") why.appendChild(el("span", `hold ends ${when(c.held_until)}`, "note"));
+  // What happens next, and when (in the page's time zone): "updated at the next cycle 12:05".
+  if (c.next) why.appendChild(el("span", `next: ${c.next}${c.next_at ? " " + when(c.next_at) : ""}`, "note next"));
   const note = c.action || notes[rowKey(c)];
   if (note && note !== c.detail) why.appendChild(el("span", note, "note action-note"));
+  const name = el("td");
+  const opener = el("button", c.name, "link");
+  opener.type = "button";
+  opener.dataset.history = rowKey(c);
+  opener.title = "its history";
+  name.appendChild(opener);
   const row = [
-    td(c.host), td(c.name), badge(c.state), td(c.image, "mono"),
+    td(c.host), name, badge(c.state), td(c.image, "mono"),
     td(short(c.image_id), "mono"), td(short(c.digest), "mono"), labels, why,
   ];
   row[1].dataset.container = c.name;
@@ -166,6 +173,60 @@ function containerRow(c, acting) {
   tr.dataset.key = rowKey(c);
   for (const cell of row) tr.appendChild(cell);
   return tr;
+}
+
+// ---- a container's history: its last results, from the audit stream, on a click -----
+
+const histories = {};  // host/name -> the last answer, while its history is open
+
+function historyRow(key, columns) {
+  const tr = el("tr", null, "history");
+  tr.dataset.historyOf = key;
+  const cell = el("td");
+  cell.colSpan = columns;
+  const doc = histories[key];
+  if (!doc) {
+    cell.appendChild(el("span", "reading its history...", "muted"));
+  } else if (!doc.history.length) {
+    cell.appendChild(el("span", "no report about it yet", "muted"));
+  } else {
+    const table = el("table", null, "history");
+    const head = el("tr");
+    for (const h of ["when", "cycle", "result", "image"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const h of doc.history) {
+      const line = el("tr");
+      line.dataset.status = h.status;
+      line.append(td(when(h.at)), td(h.scan_id.slice(0, 8), "mono"), td(h.line), td(h.image, "mono"));
+      table.appendChild(line);
+    }
+    cell.appendChild(table);
+  }
+  tr.appendChild(cell);
+  return tr;
+}
+
+async function readHistory(key) {
+  const [host, name] = key.split("/");
+  const path = `/api/containers/${encodeURIComponent(host)}/${encodeURIComponent(name)}/history`;
+  try {
+    const doc = await load(path);
+    if (key in histories) histories[key] = doc;
+  } catch (err) {
+    if (key in histories) histories[key] = { history: [], error: err.message };
+  }
+}
+
+async function toggleHistory(key) {
+  if (key in histories) {
+    delete histories[key];
+    renderContainers();
+    return;
+  }
+  histories[key] = null;
+  renderContainers();
+  await readHistory(key);
+  renderContainers();
 }
 
 // At most this many rows are built at a time: 2,000 rows cost a second of style and layout
@@ -198,6 +259,7 @@ function renderContainers() {
       rows.push(tr);
     }
     rows.push(containerRow(c, acting));
+    if (rowKey(c) in histories) rows.push(historyRow(rowKey(c), columns));
   }
   if (ordered.length > built.length) {
     const tr = el("tr", null, "more");
@@ -233,6 +295,7 @@ function renderContainers() {
 
 async function refreshContainers() {
   const doc = await load("/api/containers");
+  await Promise.all(Object.keys(histories).map(readHistory));  // the open ones, anew
   lastContainers = doc.containers;
   renderContainers();
   // For bench/dashboard_page.py: when the first answer's rows were in the page, and when
@@ -261,6 +324,9 @@ async function containerCommand(host, name, action, skipFor) {
     notes[key] = `failed: ${err.message}`;
   }
   await refreshContainers().catch(() => {});
+  // The server's word on the row from now on (it drops a check's note once a report says more).
+  const now = lastContainers.find((c) => rowKey(c) === key);
+  if (now && now.action) delete notes[key];
 }
 
 function containerControls() {
@@ -292,6 +358,11 @@ function containerControls() {
     if (e.target.id === "more-rows" || e.target.id === "all-rows") {
       rowLimit = e.target.id === "all-rows" ? Infinity : rowLimit + PAGE_ROWS;
       renderContainers();
+      return;
+    }
+    const opener = e.target.closest("button[data-history]");
+    if (opener) {
+      toggleHistory(opener.dataset.history);
       return;
     }
     const b = e.target.closest("button[data-act]");
