@@ -4,11 +4,16 @@ against the real all-in-one (embedded NATS, the real engine, a real registry).
 The dashboard keeps its own registry answers for --dashboard-check-interval (here an hour):
 one taken before an update must not outlive the update's report, or the page calls the
 container stale and names the build it has just replaced "newer" (issue 18).
+
+The screenshot it takes is docs/dashboard-history.png: with VIGIL_DASHBOARD_SCREENSHOT_DIR=DIR
+the test also writes it there.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import time
 import urllib.request
@@ -137,6 +142,10 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         old_id, new_id = image_ids(docker_client, app, running)
         assert history[0] == "up to date" and history[2] == "up to date", history
         assert history[1].startswith(f"updated {old_id} -> {new_id}"), history
+        shot = tmp_path / "dashboard-history.png"
+        browser.screenshot(shot)
+        if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT_DIR"):
+            shutil.copyfile(shot, Path(os.environ["VIGIL_DASHBOARD_SCREENSHOT_DIR"]) / shot.name)
         browser.click(f"#containers button[data-history$='/{web}']")  # closes it
         browser.wait_for("document.querySelector('tr.history') === null")
     finally:
