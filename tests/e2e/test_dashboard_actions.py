@@ -36,7 +36,7 @@ def row_of(name: str) -> str:
         f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
         " if (!c) return null; const tr = c.parentElement;"
         " return [tr.querySelector('td[data-state]').dataset.state, tr.children[7].textContent,"
-        " [...tr.querySelectorAll('button')].map((b) => b.textContent)]; })()"
+        " [...tr.querySelectorAll('td.actions button')].map((b) => b.textContent)]; })()"
     )
 
 

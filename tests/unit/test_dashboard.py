@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from vigil import options
@@ -13,9 +14,13 @@ from vigil.cli import build_parser
 from vigil.dashboard.command import dashboard_config
 from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
 from vigil.dashboard.view import (
+    Checked,
     FleetView,
+    container_history,
     container_rows,
     container_state,
+    history_line,
+    next_step,
     rollout_actions,
     rollout_row,
     rollout_rows,
@@ -32,6 +37,7 @@ from vigil_shared.contracts import (
     Plan,
     Report,
     Rollout,
+    Skip,
     UpdateAction,
 )
 
@@ -154,6 +160,151 @@ def test_the_rows_follow_a_cycle_from_plan_to_report() -> None:
     view.apply(event(5, inventory("s3", ContainerInfo(**{**_fields(INFO), "id": "c9"}))))
     assert container_rows(view)[0].state == "unknown"
     assert view.last_seq == 5 and len(view.events) == 5
+
+
+@pytest.mark.parametrize(
+    ("asked_at", "expected"),
+    [
+        # Asked before the update's report (seq 3): the replaced build is not "newer".
+        (0, "current"),
+        (2, "current"),
+        # Asked after it: the registry's answer counts (here a newer build again).
+        (3, "stale"),
+        (4, "stale"),
+    ],
+)
+def test_a_registry_answer_older_than_the_latest_report_is_dropped(
+    asked_at: int, expected: str
+) -> None:
+    view = FleetView()
+    view.apply(event(1, inventory("s1", INFO)))
+    report = Report(
+        scan_id="s2",
+        plan_id="p2",
+        host="h1",
+        started_at=2,
+        finished_at=3,
+        results=(ContainerResult(name="web", container_id="c2", image=IMAGE, status="fresh"),),
+    )
+    replaced = ContainerInfo(
+        **{**_fields(INFO), "id": "c2", "repo_digests": (f"127.0.0.1:5000/app@{NEW}",)}
+    )
+    view.apply(event(2, inventory("s2", replaced)))
+    view.apply(event(3, report))
+    # The answer names OLD (the build the update replaced) before the report, a newer one
+    # after it.
+    answer = check("current", OLD if asked_at < 3 else "sha256:" + "3" * 64)
+    checks = {"h1": {IMAGE: Checked(status=answer, seq=asked_at)}}
+    [row] = container_rows(view, checks)
+    assert row.state == expected
+    assert ("111111111111" in row.detail) is False
+
+
+SKIP = Skip(host="h1", name="web", image=IMAGE, digest=NEW, by="vigil dashboard", created_at=1.0)
+
+
+@pytest.mark.parametrize(
+    ("state", "detail", "skip", "held_until", "expected"),
+    [
+        ("stale", "update in progress", None, 0.0, ("the executor is updating it now", 0.0)),
+        (
+            "stale",
+            "a newer build is in the registry: 2222",
+            None,
+            0.0,
+            ("updated at the next cycle", 500.0),
+        ),
+        ("failed", "pull refused", None, 0.0, ("tried again at the next cycle", 500.0)),
+        ("unknown", "", None, 0.0, ("judged at the next cycle", 500.0)),
+        ("current", "", None, 0.0, ("checked again at the next cycle", 500.0)),
+        ("updated", "", None, 0.0, ("checked again at the next cycle", 500.0)),
+        (
+            "held",
+            "held: outside the maintenance window",
+            None,
+            900.0,
+            ("may be updated at the first cycle after", 900.0),
+        ),
+        ("held", "monitor only", None, 0.0, ("checked again at the next cycle", 500.0)),
+        (
+            "held",
+            "skipped",
+            SKIP,
+            0.0,
+            ("skipped until a newer build than 222222222222 appears", 0.0),
+        ),
+        (
+            "held",
+            "skipped",
+            msgspec.structs.replace(SKIP, until=700.0),
+            700.0,
+            ("skipped until", 700.0),
+        ),
+    ],
+)
+def test_what_happens_next_to_a_container(
+    state: str, detail: str, skip: Skip | None, held_until: float, expected: tuple[str, float]
+) -> None:
+    assert next_step(state, detail, skip=skip, held_until=held_until, next_cycle=500.0) == expected
+
+
+def test_without_a_scheduled_cycle_the_next_step_has_no_time() -> None:
+    assert next_step("stale", "", skip=None, held_until=0.0, next_cycle=0.0) == (
+        "updated at the next cycle",
+        0.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "line"),
+    [
+        (
+            {"status": "updated", "old_image_id": OLD, "new_image_id": NEW, "duration_s": 3.25},
+            "updated 111111111111 -> 222222222222 in 3.2 s",
+        ),
+        (
+            {
+                "status": "updated",
+                "old_image_id": OLD,
+                "new_image_id": NEW,
+                "previous_image": "app:1.0",
+            },
+            "updated from app:1.0 111111111111 -> 222222222222",
+        ),
+        ({"status": "fresh"}, "up to date"),
+        (
+            {"status": "rolled_back", "error": "unhealthy", "duration_s": 61.0},
+            "rolled back: unhealthy in 61.0 s",
+        ),
+        ({"status": "held", "error": "held: younger than 2d"}, "held: held: younger than 2d"),
+        ({"status": "skipped"}, "skipped"),
+    ],
+)
+def test_a_result_in_the_words_of_a_history(kw: dict[str, Any], line: str) -> None:
+    assert history_line(ContainerResult(name="web", container_id="c1", image=IMAGE, **kw)) == line
+
+
+def test_a_containers_history_is_its_last_results_newest_first() -> None:
+    view = FleetView()
+    for seq in range(1, 26):
+        status = "updated" if seq == 25 else "fresh"
+        report = Report(
+            scan_id=f"s{seq}",
+            plan_id=f"p{seq}",
+            host="h1",
+            started_at=seq,
+            finished_at=seq + 0.5,
+            results=(result(status, old_image_id=OLD, new_image_id=NEW),),
+        )
+        view.apply(event(seq, report))
+    history = container_history(view, "h1", "web")
+    assert len(history) == 20  # HISTORY_KEPT
+    assert [(h.scan_id, h.status, h.at) for h in history[:2]] == [
+        ("s25", "updated", 25.5),
+        ("s24", "fresh", 24.5),
+    ]
+    assert history[0].line == "updated 111111111111 -> 222222222222"
+    assert container_history(view, "h1", "db") == []
 
 
 def _fields(info: ContainerInfo) -> dict[str, Any]:
@@ -369,3 +520,19 @@ def test_the_dashboard_options(tmp_path: Path) -> None:
 )
 def test_the_host_a_loopback_dashboard_answers_for(host: str | None, bound: str, ok: bool) -> None:
     assert host_allowed(host, bound) is ok
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "expected"),
+    [
+        ("GET", "/api/containers/h1/web/history", ("history", 200, "h1", "web")),
+        ("HEAD", "/api/containers/h1/web.1/history", ("history", 200, "h1", "web.1")),
+        ("POST", "/api/containers/h1/web/history", ("none", 405, "", "")),
+        ("GET", "/api/containers/h1/..%2Fetc/history", ("none", 400, "", "")),
+    ],
+)
+def test_a_containers_history_is_read_without_the_token(
+    method: str, target: str, expected: tuple[str, int, str, str]
+) -> None:
+    decision = route(method, target, token="t0ken", authorization=None)
+    assert (decision.endpoint, decision.status, decision.host, decision.container) == expected

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from vigil.dashboard.routes import route
-from vigil.dashboard.view import Asked, FleetView, action_note, container_rows, skip_holds
+from vigil.dashboard.view import Asked, Checked, FleetView, action_note, container_rows, skip_holds
 from vigil.skip_command import parse_target
 from vigil_scanner.api_routes import decide
 from vigil_scanner.skips import apply_skips, skip_applies, skip_reason
@@ -211,13 +212,15 @@ def test_a_skipped_row_is_held_and_offers_to_stop() -> None:
     view.apply(
         event(1, Inventory(scan_id="s", host="h1", taken_at=1, containers=(INFO,)), "inventory")
     )
-    checks = {"h1": {IMAGE: ImageStatus(image=IMAGE, outcome="stale", remote_digest=NEW)}}
+    stale = ImageStatus(image=IMAGE, outcome="stale", remote_digest=NEW)
+    checks = {"h1": {IMAGE: Checked(status=stale, seq=1)}}
     [row] = container_rows(view, checks)
     assert (row.state, row.skipped) == ("stale", False)
     the_skip = skip(digest=NEW, until=NOW + 3600, reason="bad build")
     [row] = container_rows(view, checks, {("h1", "web"): the_skip}, NOW)
     assert (row.state, row.skipped, row.held_until) == ("held", True, NOW + 3600)
     assert row.detail == skip_reason(the_skip)
+    assert (row.next, row.next_at) == ("skipped until", NOW + 3600)
 
 
 def test_the_row_follows_its_update_from_asked_to_result() -> None:
@@ -250,6 +253,11 @@ def test_the_row_follows_its_update_from_asked_to_result() -> None:
         )
     )
     assert action_note(view, "h1", "web") == "update: updated"
-    view.asked[("h1", "web")] = Asked(kind="check", at=4, note="checked: up to date")
+    view.asked[("h1", "web")] = Asked(kind="check", at=4, note="checked: up to date", seq=3)
     assert action_note(view, "h1", "web") == "checked: up to date"
+    # A report after the check says more than it did: the note goes.
+    later = msgspec.structs.replace(done, status="fresh")
+    report = Report(scan_id="s4", plan_id="p4", host="h1", started_at=4, finished_at=5)
+    view.apply(event(4, msgspec.structs.replace(report, results=(later,)), "report"))
+    assert action_note(view, "h1", "web") == ""
     assert action_note(view, "h1", "db") == ""

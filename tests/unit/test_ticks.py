@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -99,3 +100,27 @@ async def test_aligned_ticks_fall_on_multiples_of_the_interval() -> None:
     await asyncio.wait_for(task, 1)
     first = int(recorder.keys[0].split("@")[0])
     assert recorder.keys[:3] == [f"{first + n}@0.2s" for n in range(3)]  # none twice
+
+
+class Announced(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.due: list[float] = []
+
+    def scheduled(self, at: float) -> None:
+        self.due.append(at)
+
+
+async def test_the_ticker_is_told_when_each_tick_is_due() -> None:
+    """Scanners' heartbeats say when their next cycle starts (the dashboard's rows show it)."""
+    recorder = Announced()
+    stop = asyncio.Event()
+    before = time.time()
+    task = asyncio.create_task(run_on_interval(recorder, 0.2, stop))
+    while len(recorder.keys) < 1:
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert len(recorder.due) >= 2
+    assert before + 0.2 <= recorder.due[0] <= time.time()  # one interval after the start
+    assert recorder.due[1] >= recorder.due[0]

@@ -85,6 +85,7 @@ def scanner_details(scanner: Any) -> Details:
         "scans_total": scanner.scans_total,
         "scans_skipped": scanner.scans_skipped,
         "engine": engine_named(scanner),
+        "next_cycle_at": scanner.next_cycle_at,
     }
 
 

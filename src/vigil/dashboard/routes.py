@@ -11,6 +11,8 @@ allowed, and the page's HTML shell (everything in it escaped).
     POST /api/trigger      a cycle now on every live host, as `vigil trigger`
     POST /api/rollouts/{id}/approve|resume|abort
                            `vigil approve ID`, `vigil rollout resume|abort ID`
+    GET  /api/containers/{host}/{name}/history
+                           the container's last results (from the audit stream), newest first
     POST /api/containers/{host}/{name}/update|check|skip|unskip[?for=DURATION&reason=TEXT]
                            one container now: `vigil trigger --host H NAME`, a check,
                            `vigil skip H/NAME [--for D]`, `vigil skip --stop H/NAME`
@@ -41,6 +43,7 @@ Endpoint = Literal[
     "trigger",
     "rollout_command",
     "container_command",
+    "history",
     "none",
 ]
 ContainerAction = Literal["update", "check", "skip", "unskip"]
@@ -145,6 +148,12 @@ def _container_route(
     if len(parts) != 3:
         return None
     host, name, verb = (urllib.parse.unquote(p) for p in parts)
+    if verb == "history":
+        if not _NAME.match(host) or not _NAME.match(name):
+            return _refuse(400, f"{host[:80]!r}/{name[:80]!r} is not a host id and container name")
+        if method not in ("GET", "HEAD"):
+            return _refuse(405, f"{path} takes GET, not {method}", "GET, HEAD")
+        return Route(endpoint="history", host=host, container=name)
     action = CONTAINER_ACTIONS.get(verb)
     if action is None:
         return _refuse(404, f"no page at {path} (a container takes update, check, skip or unskip)")

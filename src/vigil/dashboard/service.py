@@ -23,8 +23,10 @@ from vigil.dashboard import routes
 from vigil.dashboard.server import Answer, HttpServer, Request
 from vigil.dashboard.view import (
     Asked,
+    Checked,
     FleetView,
     action_note,
+    container_history,
     container_rows,
     cycle_rows,
     rollout_row,
@@ -83,7 +85,7 @@ class Dashboard:
         self.bus = bus
         self.config = config
         self.view = FleetView()
-        self.checks: dict[str, dict[str, ImageStatus]] = {}
+        self.checks: dict[str, dict[str, Checked]] = {}
         self.server = HttpServer(self.app, port=config.port, address=config.address)
         self._clients: set[asyncio.Queue[bytes | None]] = set()
         self._follow: asyncio.Task[None] | None = None
@@ -173,6 +175,7 @@ class Dashboard:
 
     async def _check_images(self) -> None:
         for host, inventory in list(self.view.inventories.items()):
+            asked_at = self.view.last_seq  # a report after this is newer than the answer
             checklist = checks_for(inventory.containers)
             if not checklist.checks:
                 continue
@@ -186,7 +189,9 @@ class Dashboard:
             except BusError as exc:
                 log.warning("dashboard check not answered", host=host, error=str(exc))
                 continue
-            self.checks[host] = {status.image: status for status in reply.results}
+            self.checks[host] = {
+                status.image: Checked(status=status, seq=asked_at) for status in reply.results
+            }
         self._broadcast(b"checked", b"{}")
 
     # ---- requests ---------------------------------------------------------------------
@@ -225,6 +230,10 @@ class Dashboard:
         if decision.endpoint == "events":
             headers.append(("content-type", "text/event-stream"))
             return Answer(status=200, headers=headers, stream=self._events)
+        if decision.endpoint == "history":
+            history = container_history(self.view, decision.host, decision.container)
+            body = msgspec.json.encode({"history": history})
+            return Answer(status=200, headers=[*headers, *JSON], body=body)
         if decision.endpoint == "container_command" and decision.container_action is not None:
             status, doc = await self._container_command(decision)
         elif decision.endpoint == "rollout_command" and decision.action is not None:
@@ -243,7 +252,9 @@ class Dashboard:
         if endpoint == "containers":
             self._maybe_check()
             skips = await self._skips()
-            rows = container_rows(self.view, self.checks, skips, time.time())
+            beats = await read_heartbeats(self.bus)
+            next_cycles = {b.host: b.next_cycle_at for b in beats if b.role == "scanner"}
+            rows = container_rows(self.view, self.checks, skips, time.time(), next_cycles)
             return 200, {"containers": rows}
         if endpoint == "cycles":
             return 200, {"cycles": cycle_rows(self.view.reports)}
@@ -307,6 +318,7 @@ class Dashboard:
         host, name, action = decision.host, decision.container, decision.container_action
         key = (host, name)
         now = time.time()
+        asked_at = self.view.last_seq
         try:
             if action == "update":
                 beats = await read_heartbeats(self.bus)
@@ -326,7 +338,8 @@ class Dashboard:
                         remote_digest=check.remote_digest or None,
                         target=check.target,
                     )
-                    self.checks.setdefault(host, {})[check.image] = status
+                    checked = Checked(status=status, seq=asked_at)
+                    self.checks.setdefault(host, {})[check.image] = checked
             elif action == "skip":
                 duration = parse_duration(decision.skip_for, "for") if decision.skip_for else 0.0
                 skip = await skip_container(
@@ -345,7 +358,7 @@ class Dashboard:
             return 409, {"error": str(exc), "action": f"{action}: {exc}"}
         except BusError as exc:
             return 503, {"error": str(exc)}
-        self.view.asked[key] = Asked(kind=str(action), at=now, note=note)
+        self.view.asked[key] = Asked(kind=str(action), at=now, note=note, seq=asked_at)
         log.info("container command from the dashboard", action=action, host=host, container=name)
         self._broadcast(b"checked", b"{}")
         return 200, {"action": note}

@@ -11,7 +11,8 @@ container's state:
 - unverified: its last result is unverified (a newer build without the signature the trust
   policy asks for: docs/signatures.md); the reason names what failed;
 - stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
-  own gateway check finds a newer build in the registry than the one it runs;
+  own gateway check finds a newer build in the registry than the one it runs (a check asked
+  before the container's latest report is dropped: the report is the newer truth);
 - updated / current: its last result is updated / fresh, and no newer build is known;
 - unknown: no cycle has judged it yet, or the registry rate-limited the check.
 """
@@ -44,6 +45,7 @@ from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_imag
 
 CYCLES_KEPT = 50
 EVENTS_KEPT = 200
+HISTORY_KEPT = 20  # the last results of each container, for its history
 # The labels the page shows beside a container: those that change what Vigil does with it.
 SHOWN_LABEL_PREFIXES = ("com.centurylinklabs.watchtower.",)
 
@@ -62,6 +64,21 @@ class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
     skipped: bool = False  # a skip (vigil skip) holds it: the row offers to stop skipping
     held_until: float = 0.0  # when its hold ends (0: not held, or until a newer build)
     action: str = ""  # the progress and result of the last action asked from its row
+    next: str = ""  # what happens to it next, in words ("updated at the next cycle")
+    next_at: float = 0.0  # when (0: not known); the page writes it after `next`
+
+
+class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One report's result about a container: what its history shows."""
+
+    at: float  # when the report came (its cycle's end)
+    scan_id: str  # the cycle (a rollout's steps are cycles too)
+    status: str
+    line: str  # in words: "updated 1234abcd5678 -> 9a8b7c6d5e4f in 3.2 s"
+    image: str = ""
+    old_image_id: str = ""
+    new_image_id: str = ""
+    duration_s: float = 0.0
 
 
 class Asked(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +88,15 @@ class Asked(msgspec.Struct, frozen=True, kw_only=True):
     at: float
     scan_id: str = ""  # update: the cycle it asked for
     note: str = ""  # check, skip, unskip: what came of it
+    seq: int = 0  # the audit stream's position when it was asked (a later report outdates a check)
+
+
+class Checked(msgspec.Struct, frozen=True, kw_only=True):
+    """The dashboard's own registry answer for an image, and the audit stream's position
+    when it was asked: a report about a container after that position is newer than it."""
+
+    status: ImageStatus
+    seq: int
 
 
 class CycleRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +126,8 @@ class FleetView:
         self.reports: deque[Report] = deque(maxlen=cycles_kept)
         # The latest result of each container (host, name), and the report it came in.
         self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
+        self.result_seq: dict[tuple[str, str], int] = {}  # the audit seq of that report
+        self.history: dict[tuple[str, str], deque[HistoryRow]] = {}  # the last, oldest first
         self.events: deque[EventRow] = deque(maxlen=events_kept)
         self.last_seq = 0
         # The latest step of each container's update (host, name), and the row actions asked.
@@ -118,10 +146,74 @@ class FleetView:
             self.reports.append(m)
             for result in m.results:
                 self.results[(m.host, result.name)] = (result, m)
+                self.result_seq[(m.host, result.name)] = event.seq
+                kept = self.history.setdefault((m.host, result.name), deque(maxlen=HISTORY_KEPT))
+                kept.append(history_row(result, m))
         row = event_row(event)
         self.events.append(row)
         self.last_seq = event.seq
         return row
+
+
+def history_line(result: ContainerResult) -> str:
+    """Pure: a result in the words of a container's history."""
+    words = result.status.replace("_", " ")
+    took = f" in {result.duration_s:.1f} s" if result.duration_s else ""
+    if result.status == "updated":
+        old, new = _short(result.old_image_id), _short(result.new_image_id)
+        moved = f" from {result.previous_image}" if result.previous_image else ""
+        return f"updated{moved} {old or '?'} -> {new or '?'}{took}"
+    if result.status == "fresh":
+        return "up to date"
+    if result.error:
+        return f"{words}: {result.error}{took}"
+    return words + took
+
+
+def history_row(result: ContainerResult, report: Report) -> HistoryRow:
+    return HistoryRow(
+        at=report.finished_at,
+        scan_id=report.scan_id,
+        status=result.status,
+        line=history_line(result),
+        image=result.image,
+        old_image_id=result.old_image_id,
+        new_image_id=result.new_image_id,
+        duration_s=result.duration_s,
+    )
+
+
+def container_history(view: FleetView, host: str, name: str) -> list[HistoryRow]:
+    """A container's last results, newest first (empty when none is known)."""
+    return list(reversed(view.history.get((host, name), ())))
+
+
+def next_step(
+    state: str,
+    detail: str,
+    *,
+    skip: Skip | None,
+    held_until: float,
+    next_cycle: float,
+) -> tuple[str, float]:
+    """Pure: what happens to a container next, in words, and when (0: not known). `skip` is
+    a skip that holds it now; `held_until` when its hold ends; `next_cycle` when its host's
+    next periodic cycle starts (0: none scheduled, or not said)."""
+    if state == "stale" and detail == "update in progress":
+        return "the executor is updating it now", 0.0
+    if skip is not None:
+        if skip.until:
+            return "skipped until", skip.until
+        build = skip.digest.removeprefix("sha256:")[:12]
+        return f"skipped until a newer build than {build} appears", 0.0
+    if state == "held" and held_until:
+        return "may be updated at the first cycle after", held_until
+    words = {
+        "stale": "updated at the next cycle",
+        "failed": "tried again at the next cycle",
+        "unknown": "judged at the next cycle",
+    }.get(state, "checked again at the next cycle")
+    return words, next_cycle
 
 
 def event_row(event: AuditEvent) -> EventRow:
@@ -229,6 +321,8 @@ def action_note(view: FleetView, host: str, name: str) -> str:
     asked = view.asked.get((host, name))
     if asked is None:
         return ""
+    if asked.kind == "check" and view.result_seq.get((host, name), 0) > asked.seq:
+        return ""  # a report since says more than the check did
     if asked.kind != "update":
         return asked.note
     for report in reversed(view.reports):
@@ -246,17 +340,29 @@ def action_note(view: FleetView, host: str, name: str) -> str:
     return f"update asked (cycle {asked.scan_id[:8]})"
 
 
+def current_check(
+    view: FleetView, host: str, info: ContainerInfo, checked: Checked | None
+) -> ImageStatus | None:
+    """The dashboard's answer for the container's image if no report about the container
+    came after it was asked (an update, a rollout's step: the report is newer than it)."""
+    if checked is None or view.result_seq.get((host, info.name), 0) > checked.seq:
+        return None
+    return checked.status
+
+
 def container_rows(
     view: FleetView,
-    checks: Mapping[str, Mapping[str, ImageStatus]] | None = None,
+    checks: Mapping[str, Mapping[str, Checked]] | None = None,
     skips: Mapping[tuple[str, str], Skip] | None = None,
     now: float = 0.0,
+    next_cycles: Mapping[str, float] | None = None,
 ) -> list[ContainerRow]:
     """Every container of every host's latest inventory, with its state. `checks`: the
     dashboard's own gateway answers, by host then image; `skips`: the skips in force, by
-    (host, name)."""
+    (host, name); `next_cycles`: when each host's next periodic cycle starts."""
     checks = checks or {}
     skips = skips or {}
+    next_cycles = next_cycles or {}
     rows: list[ContainerRow] = []
     for host, inventory in sorted(view.inventories.items()):
         for info in sorted(inventory.containers, key=lambda c: c.name):
@@ -268,22 +374,25 @@ def container_rows(
                 last[0].new_container_id,
             )
             result = last[0] if last is not None and judged else None
+            check = current_check(view, host, info, checks.get(host, {}).get(info.image))
             state, detail = container_state(
-                info,
-                result,
-                pending=_pending(view, host, info.name),
-                check=checks.get(host, {}).get(info.image),
+                info, result, pending=_pending(view, host, info.name), check=check
             )
             skip = skips.get((host, info.name))
-            skipped = skip is not None and skip_holds(
-                skip, info, checks.get(host, {}).get(info.image), now
-            )
+            skipped = skip is not None and skip_holds(skip, info, check, now)
             if skip is not None and skipped and detail != "update in progress":
                 state, detail = "held", skip_reason(skip)
             held_until = skip.until if skip is not None and skipped else 0.0
             if not held_until and state == "held" and result is not None:
                 held_until = result.held_until
             updated = result is not None and result.status == "updated"
+            what_next, next_at = next_step(
+                state,
+                detail,
+                skip=skip if skipped else None,
+                held_until=held_until,
+                next_cycle=next_cycles.get(host, 0.0),
+            )
             rows.append(
                 ContainerRow(
                     host=host,
@@ -299,6 +408,8 @@ def container_rows(
                     skipped=skipped,
                     held_until=held_until,
                     action=action_note(view, host, info.name),
+                    next=what_next,
+                    next_at=next_at,
                 )
             )
     return rows

@@ -57,6 +57,10 @@ class ScanGroup:
         self.offered = 0  # items this replica stored first
         self.duplicates = 0  # items another replica had stored already
 
+    def scheduled(self, at: float) -> None:
+        for scanner in self.scanners.values():
+            scanner.next_cycle_at = at
+
     async def start(self) -> None:
         subjects = self.bus.subjects
         await self.bus.ensure_work_stream(DUPLICATE_WINDOW_S)

@@ -75,6 +75,7 @@ class Scanner:
         self.scans_skipped = 0
         self.last_scan_id = ""  # the latest cycle started (heartbeats report it)
         self.last_scan_at = 0.0
+        self.next_cycle_at = 0.0  # set by the tick loop (vigil_scanner.ticks)
 
     async def start(self, *, commands: bool = True) -> None:
         """`commands`: answer `vigil.cmd.scan` here (a scanner group answers it instead)."""

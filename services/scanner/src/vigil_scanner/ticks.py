@@ -55,6 +55,18 @@ class LocalCycles:
         for task in self._running:
             task.cancel()
 
+    def scheduled(self, at: float) -> None:
+        for scanner in self.scanners:
+            scanner.next_cycle_at = at
+
+
+def _announce(ticker: Ticker, at: float) -> None:
+    """Tell the ticker's scanners when the next tick is due: their heartbeats say it, and the
+    dashboard's rows ("updated at the next cycle 12:05")."""
+    scheduled = getattr(ticker, "scheduled", None)
+    if scheduled is not None:
+        scheduled(at)
+
 
 def tick_cycle_key(key: str) -> str:
     """The cycle key of a tick's cycles (CheckRequest.cycle_key); a trigger's is its scan id,
@@ -93,6 +105,7 @@ async def run_on_interval(
         wait = max(0.0, due - clock())
     log.info("first cycle scheduled", host=ticker.label, in_s=round(wait, 3))
     while True:
+        _announce(ticker, clock() + wait)
         try:
             await asyncio.wait_for(stop.wait(), timeout=wait)
             return
@@ -136,6 +149,7 @@ async def run_on_schedule(
             log.error("the schedule fires no more", host=ticker.label, schedule=schedule.text)
             await stop.wait()
             return
+        _announce(ticker, due.timestamp())
         # Sleep in short steps so that a change of the wall clock (NTP, suspend) is seen;
         # asyncio's timers run on the monotonic clock and may wake a little early.
         while (left := (due - now()).total_seconds()) > 0:

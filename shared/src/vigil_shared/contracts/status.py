@@ -37,6 +37,7 @@ class Heartbeat(Message, frozen=True, kw_only=True):
     last_scan_at: float = 0.0
     scans_total: int = 0
     scans_skipped: int = 0
+    next_cycle_at: float = 0.0  # when its next periodic cycle starts (0: none scheduled)
     # executor
     last_report: ReportSummary | None = None
     # The last heartbeat of a process that ended cleanly says when (0: still running, or it

@@ -154,11 +154,18 @@ function containerRow(c, acting) {
     labels.appendChild(el("span", `${k.replace("com.centurylinklabs.watchtower.", "")}=${v}`, "label"));
   }
   const why = td(c.detail);
-  if (c.held_until && c.state === "held") why.appendChild(el("span", `hold ends ${when(c.held_until)}`, "note"));
+  // What happens next, and when (in the page's time zone): "updated at the next cycle 12:05".
+  if (c.next) why.appendChild(el("span", `next: ${c.next}${c.next_at ? " " + when(c.next_at) : ""}`, "note next"));
   const note = c.action || notes[rowKey(c)];
   if (note && note !== c.detail) why.appendChild(el("span", note, "note action-note"));
+  const name = el("td");
+  const opener = el("button", c.name, "link");
+  opener.type = "button";
+  opener.dataset.history = rowKey(c);
+  opener.title = "its history";
+  name.appendChild(opener);
   const row = [
-    td(c.host), td(c.name), badge(c.state), td(c.image, "mono"),
+    td(c.host), name, badge(c.state), td(c.image, "mono"),
     td(short(c.image_id), "mono"), td(short(c.digest), "mono"), labels, why,
   ];
   row[1].dataset.container = c.name;
@@ -168,6 +175,65 @@ function containerRow(c, acting) {
   for (const cell of row) tr.appendChild(cell);
   return tr;
 }
+
+// ---- a container's history: its last results, from the audit stream, on a click -----
+
+const histories = {};  // host/name -> the last answer, while its history is open
+
+function historyRow(key, columns) {
+  const tr = el("tr", null, "history");
+  tr.dataset.historyOf = key;
+  const cell = el("td");
+  cell.colSpan = columns;
+  const doc = histories[key];
+  if (!doc) {
+    cell.appendChild(el("span", "reading its history...", "muted"));
+  } else if (!doc.history.length) {
+    cell.appendChild(el("span", "no report about it yet", "muted"));
+  } else {
+    const table = el("table", null, "history");
+    const head = el("tr");
+    for (const h of ["when", "cycle", "result", "image"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const h of doc.history) {
+      const line = el("tr");
+      line.dataset.status = h.status;
+      line.append(td(when(h.at)), td(h.scan_id.slice(0, 8), "mono"), td(h.line), td(h.image, "mono"));
+      table.appendChild(line);
+    }
+    cell.appendChild(table);
+  }
+  tr.appendChild(cell);
+  return tr;
+}
+
+async function readHistory(key) {
+  const [host, name] = key.split("/");
+  const path = `/api/containers/${encodeURIComponent(host)}/${encodeURIComponent(name)}/history`;
+  try {
+    const doc = await load(path);
+    if (key in histories) histories[key] = doc;
+  } catch (err) {
+    if (key in histories) histories[key] = { history: [], error: err.message };
+  }
+}
+
+async function toggleHistory(key) {
+  if (key in histories) {
+    delete histories[key];
+    renderContainers();
+    return;
+  }
+  histories[key] = null;
+  renderContainers();
+  await readHistory(key);
+  renderContainers();
+}
+
+// At most this many rows are built at a time: 2,000 rows cost a second of style and layout
+// (bench/dashboard_page.py); the counts, filters and sort still cover every container.
+const PAGE_ROWS = 200;
+let rowLimit = PAGE_ROWS;
 
 function renderContainers() {
   const acting = canAct();
@@ -181,17 +247,34 @@ function renderContainers() {
   const ordered = finder.group
     ? shown.slice().sort((a, b) => (groupOf(a) < groupOf(b) ? -1 : groupOf(a) > groupOf(b) ? 1 : 0))
     : shown;
-  for (const c of ordered) {
+  const sizes = new Map();
+  if (finder.group) for (const c of ordered) sizes.set(groupOf(c), (sizes.get(groupOf(c)) || 0) + 1);
+  const built = ordered.slice(0, rowLimit);
+  for (const c of built) {
     if (finder.group && groupOf(c) !== group) {
       group = groupOf(c);
-      const n = ordered.filter((x) => groupOf(x) === group).length;
       const tr = el("tr", null, "group");
-      const cell = el("td", `${finder.group} ${group} (${n})`);
+      const cell = el("td", `${finder.group} ${group} (${sizes.get(group)})`);
       cell.colSpan = columns;
       tr.appendChild(cell);
       rows.push(tr);
     }
     rows.push(containerRow(c, acting));
+    if (rowKey(c) in histories) rows.push(historyRow(rowKey(c), columns));
+  }
+  if (ordered.length > built.length) {
+    const tr = el("tr", null, "more");
+    const cell = el("td", `${ordered.length - built.length} more `, "muted");
+    cell.colSpan = columns;
+    const more = el("button", `show ${Math.min(PAGE_ROWS, ordered.length - built.length)} more`, "plain");
+    more.type = "button";
+    more.id = "more-rows";
+    const all = el("button", "show all", "plain");
+    all.type = "button";
+    all.id = "all-rows";
+    cell.append(more, " ", all);
+    tr.appendChild(cell);
+    rows.push(tr);
   }
   if (!rows.length) {
     const tr = el("tr");
@@ -202,8 +285,9 @@ function renderContainers() {
     rows.push(tr);
   }
   document.querySelector("#containers tbody").replaceChildren(...rows);
-  document.getElementById("shown").textContent =
-    `(${shown.length} of ${lastContainers.length})`;
+  document.getElementById("shown").textContent = built.length < shown.length
+    ? `(${built.length} shown, ${shown.length} match, ${lastContainers.length} in all)`
+    : `(${shown.length} of ${lastContainers.length})`;
   for (const th of document.querySelectorAll("#containers th[data-sort]")) {
     th.classList.toggle("sorted", th.dataset.sort === finder.sort);
     th.classList.toggle("desc", th.dataset.sort === finder.sort && finder.desc);
@@ -212,10 +296,15 @@ function renderContainers() {
 
 async function refreshContainers() {
   const doc = await load("/api/containers");
+  await Promise.all(Object.keys(histories).map(readHistory));  // the open ones, anew
   lastContainers = doc.containers;
   renderContainers();
-  // For bench/dashboard_page.py: when the first answer's rows were on the page.
-  if (!performance.getEntriesByName("containers-rendered").length) performance.mark("containers-rendered");
+  // For bench/dashboard_page.py: when the first answer's rows were in the page, and when
+  // the frame showing them was painted (a task queued from the frame's rAF runs after it).
+  if (!performance.getEntriesByName("containers-rendered").length) {
+    performance.mark("containers-rendered");
+    requestAnimationFrame(() => setTimeout(() => performance.mark("containers-painted"), 0));
+  }
 }
 
 async function containerCommand(host, name, action, skipFor) {
@@ -236,6 +325,9 @@ async function containerCommand(host, name, action, skipFor) {
     notes[key] = `failed: ${err.message}`;
   }
   await refreshContainers().catch(() => {});
+  // The server's word on the row from now on (it drops a check's note once a report says more).
+  const now = lastContainers.find((c) => rowKey(c) === key);
+  if (now && now.action) delete notes[key];
 }
 
 function containerControls() {
@@ -264,6 +356,16 @@ function containerControls() {
     renderContainers();
   });
   document.querySelector("#containers tbody").addEventListener("click", (e) => {
+    if (e.target.id === "more-rows" || e.target.id === "all-rows") {
+      rowLimit = e.target.id === "all-rows" ? Infinity : rowLimit + PAGE_ROWS;
+      renderContainers();
+      return;
+    }
+    const opener = e.target.closest("button[data-history]");
+    if (opener) {
+      toggleHistory(opener.dataset.history);
+      return;
+    }
     const b = e.target.closest("button[data-act]");
     if (!b || !canAct()) return;
     const { act, host, name } = b.dataset;
@@ -386,12 +488,37 @@ function soon() {  // many events in a burst: one reload
   pending = setTimeout(() => { pending = null; refreshAll(); }, 300);
 }
 
+// The event stream: the page follows it live; when it drops (Vigil restarted, the network)
+// a banner says so until it is back, and the page reconnects on its own (EventSource does,
+// every 2 s as the server's retry says; a stream the browser gave up on is opened anew).
+let source = null;
+let dropped = false;
+
+function streamLost() {
+  dropped = true;
+  document.getElementById("stream-state").textContent = "(reconnecting)";
+  const banner = document.getElementById("banner");
+  banner.textContent = "Lost the connection to Vigil: reconnecting... The page shows what it had.";
+  banner.hidden = false;
+  if (source && source.readyState === EventSource.CLOSED) {
+    source = null;
+    setTimeout(follow, 2000);
+  }
+}
+
+function streamBack() {
+  document.getElementById("stream-state").textContent = "(live)";
+  document.getElementById("banner").hidden = true;
+  // The server sends its recent events again on each connection: show them once.
+  document.getElementById("events").replaceChildren();
+  if (dropped) { dropped = false; refreshAll(); }
+}
+
 function follow() {
   const list = document.getElementById("events");
-  const state = document.getElementById("stream-state");
-  const source = new EventSource("/api/events");
-  source.onopen = () => { state.textContent = "(live)"; };
-  source.onerror = () => { state.textContent = "(reconnecting)"; };
+  source = new EventSource("/api/events");
+  source.onopen = streamBack;
+  source.onerror = streamLost;
   source.addEventListener("audit", (message) => {
     const event = JSON.parse(message.data);
     list.insertBefore(el("li", event.line), list.firstChild);
