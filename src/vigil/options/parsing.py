@@ -27,8 +27,7 @@ from vigil.options.model import (
     UsageError,
 )
 from vigil.options.table import OPTIONS, SECTIONS, Section
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+from vigil_shared.durations import duration_seconds
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -36,13 +35,10 @@ def parse_duration(text: str, option: str) -> float:
     value = text.strip()
     if value.startswith("-"):
         raise UsageError(f"{option}: {text!r} is negative; give a duration of 0 or more")
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
+    seconds = duration_seconds(value)
+    if seconds is None:
         raise UsageError(f"{option}: {text!r} is not a duration (examples: 30, 30s, 1m30s)")
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    return sum(float(n) * scale[u] for n, u in parts)
+    return seconds
 
 
 def _parse_bool(text: str, source: str) -> bool:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 
 import msgspec
 
+from vigil_shared.durations import duration_seconds
+
 DEFAULT_SOAK_S = 600.0
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class RolloutSpecError(ValueError):
@@ -25,12 +24,10 @@ class RolloutPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _duration(text: str) -> float:
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise RolloutSpecError(f"soak={text!r} is not a duration (examples: 30s, 10m, 1h)")
-    return sum(float(n) * _SCALE[u] for n, u in parts)
+    return seconds
 
 
 def parse_rollout(

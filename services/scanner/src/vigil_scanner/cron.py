@@ -19,11 +19,12 @@ that happens twice (01:30 on the night clocks go back) fires twice; watchtower d
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from datetime import date, datetime, time, timedelta, tzinfo
 
 import msgspec
+
+from vigil_shared.durations import GO_UNITS, duration_seconds
 
 
 class CronError(ValueError):
@@ -66,8 +67,6 @@ _DESCRIPTORS = {
     "@midnight": "0 0 0 * * *",
     "@hourly": "0 0 * * * *",
 }
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|h|m|s)")
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February at its longest
 HORIZON_YEARS = 5  # as robfig/cron: a schedule with no fire in five years has none
 
@@ -121,10 +120,9 @@ def _parse_descriptor(spec: str, text: str) -> CronSchedule:
 
 
 def _parse_go_duration(value: str) -> int:
-    parts = _GO_DURATION.findall(value)
-    if not value or "".join(n + u for n, u in parts) != value:
+    seconds = duration_seconds(value, GO_UNITS, bare_seconds=False)
+    if seconds is None:
         raise CronError(f"@every needs a duration such as 90s, 30m or 1h30m, not {value!r}")
-    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
     if seconds < 1:
         raise CronError(f"@every {value}: the shortest period is 1s")
     return int(seconds)  # whole seconds, as robfig/cron rounds down

@@ -7,12 +7,12 @@ Labels win over flags (`io.vigil.policy` over --policy, `io.vigil.min-age` over 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import msgspec
 
 from vigil_scanner.windows import Window, WindowError, parse_window
+from vigil_shared.durations import duration_seconds
 from vigil_shared.imageref import split_tag
 from vigil_shared.semver import DIGEST, PolicyError, UpdatePolicy, parse_policy, parse_version
 
@@ -20,19 +20,16 @@ POLICY_LABEL = "io.vigil.policy"
 MIN_AGE_LABEL = "io.vigil.min-age"
 WINDOW_LABEL = "io.vigil.window"
 
-_AGE_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
-_AGE_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_AGE_UNITS = ("d", "h", "m", "s")
 
 
 def parse_age(text: str) -> float:
     """`24h`, `7d`, `1h30m`, `90s`, `3600` (seconds) -> seconds; `0` holds nothing."""
     value = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    parts = _AGE_PART.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
+    seconds = duration_seconds(value, _AGE_UNITS)
+    if seconds is None:
         raise ValueError(f"{text!r} is not an age (examples: 24h, 7d, 1h30m, 3600)")
-    return sum(float(n) * _AGE_UNITS[u] for n, u in parts)
+    return seconds
 
 
 class PolicyDefaults(msgspec.Struct, frozen=True, kw_only=True):
