@@ -47,7 +47,12 @@ def test_the_heartbeat_names_the_podman_engine(podman_service: Any) -> None:
     try:
         executor = SimpleNamespace(engine=client, last_report=None)
         scanner = SimpleNamespace(
-            engine=client, last_scan_id="", last_scan_at=0.0, scans_total=0, scans_skipped=0
+            engine=client,
+            last_scan_id="",
+            last_scan_at=0.0,
+            scans_total=0,
+            scans_skipped=0,
+            next_cycle_at=0.0,
         )
         for details in (executor_details(executor), scanner_details(scanner)):
             assert str(details()["engine"]).startswith("Podman "), details()
