@@ -81,9 +81,9 @@ def test_an_operator_acts_and_a_viewer_is_refused(
 
         browser.click("#sign-out")
         browser.wait_for("location.pathname === '/auth/signed-out'")
-        assert browser.evaluate(
-            "fetch('/api/hosts').then((a) => a.status)"
-        ) == 401  # signed out: the cookie is gone
+        assert (
+            browser.evaluate("fetch('/api/hosts').then((a) => a.status)") == 401
+        )  # signed out: the cookie is gone
         browser.click("#sign-in")
         sign_in(browser, "bob")
         browser.wait_for(signed_in_as("signed in as bob (viewer)"))

@@ -54,7 +54,9 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
     base = f"http://127.0.0.1:{port}"
     client_id, secret = oidc_provider.register(base + "/auth/callback")
     oidc = OidcConfig(
-        issuer=oidc_provider.issuer, client_id=client_id, client_secret=secret,
+        issuer=oidc_provider.issuer,
+        client_id=client_id,
+        client_secret=secret,
         public_url=base + "/",
     )
     config = DashboardConfig(port=port, token=TOKEN, check_interval=0, oidc=oidc)
@@ -72,13 +74,16 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
             assert (await anonymous.get(base + "/api/hosts", headers=bearer)).status_code == 200
             acted = await anonymous.post(base + "/api/trigger", headers=bearer)
             assert acted.status_code == 409, acted.text
-            wrong = await anonymous.post(base + "/api/trigger", headers={"authorization": "Bearer x"})
+            wrong = await anonymous.post(
+                base + "/api/trigger", headers={"authorization": "Bearer x"}
+            )
             assert wrong.status_code == 401
 
         async with httpx.AsyncClient(timeout=20) as alice:
-            callback, page = await _sign_in(alice, base, "alice")
+            callback, text = await _sign_in(alice, base, "alice")
             cookie = next(
-                v for k, v in callback.headers.multi_items()
+                v
+                for k, v in callback.headers.multi_items()
                 if k == "set-cookie" and v.startswith("vigil_session=")
             )
             attributes = {a.strip().split("=")[0] for a in cookie.split(";")[1:]}
@@ -86,10 +91,10 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
             assert "SameSite=Lax" in cookie and "Secure" not in attributes  # http public URL
             # The sealed cookie tells the browser nothing: neither name, role nor CSRF token.
             sealed = cookie.split(";")[0].removeprefix("vigil_session=")
-            csrf = _data(page, "csrf")
+            csrf = _data(text, "csrf")
             assert "alice" not in sealed and "operator" not in sealed and csrf not in sealed
-            assert (_data(page, "user"), _data(page, "role")) == ("alice", "operator")
-            assert _data(page, "can-trigger") == "true"
+            assert (_data(text, "user"), _data(text, "role")) == ("alice", "operator")
+            assert _data(text, "can-trigger") == "true"
             assert (await alice.get(base + "/api/hosts")).status_code == 200
 
             same = {"origin": base}
@@ -113,12 +118,13 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
             assert (await alice.get(base + "/api/hosts")).status_code == 401
 
         async with httpx.AsyncClient(timeout=20) as bob:
-            _, page = await _sign_in(bob, base, "bob")
-            assert (_data(page, "user"), _data(page, "role")) == ("bob", "viewer")
-            assert _data(page, "can-trigger") == "true"  # the token form: bob may type it
-            csrf = _data(page, "csrf")
+            _, text = await _sign_in(bob, base, "bob")
+            assert (_data(text, "user"), _data(text, "role")) == ("bob", "viewer")
+            assert _data(text, "can-trigger") == "true"  # the token form: bob may type it
+            csrf = _data(text, "csrf")
             refused = await bob.post(
-                base + "/api/containers/h1/web/update", headers={"origin": base, "x-csrf-token": csrf}
+                base + "/api/containers/h1/web/update",
+                headers={"origin": base, "x-csrf-token": csrf},
             )
             assert refused.status_code == 403
             assert refused.json()["error"].startswith("signed in as bob, a viewer: only operators")

@@ -157,7 +157,10 @@ def test_the_gate(
 
 
 def test_the_page_says_who_is_signed_in_escaped() -> None:
-    page = '<body data-sign-in="{{sign_in}}" data-user="{{user}}" data-role="{{role}}" data-csrf="{{csrf}}">'
+    page = (
+        '<body data-sign-in="{{sign_in}}" data-user="{{user}}" data-role="{{role}}" '
+        'data-csrf="{{csrf}}">'
+    )
     odd = Session(sub="x", name='"><script>', role="viewer", csrf="tok", expires=1e12)
     assert fill_page(page, odd, sign_in=True) == (
         '<body data-sign-in="true" data-user="&quot;&gt;&lt;script&gt;" data-role="viewer" '
@@ -185,11 +188,7 @@ PUBLIC = ["--dashboard-public-url", "https://vigil.example.com"]
         (ISSUER + CLIENT, {}, "--dashboard-oidc-issuer needs --dashboard-public-url"),
         (ISSUER + CLIENT, {"VIGIL_DASHBOARD_PUBLIC_URL": ""},
          "--dashboard-oidc-issuer needs --dashboard-public-url"),
-        (CLIENT, {}, "--dashboard-oidc-client-id needs --dashboard-oidc-issuer"),
-        ([], {"VIGIL_DASHBOARD_OIDC_CLIENT_SECRET": "s"},
-         "VIGIL_DASHBOARD_OIDC_CLIENT_SECRET (--dashboard-oidc-client-secret) needs "
-         "--dashboard-oidc-issuer"),
-        (["--dashboard-oidc-issuer", "sso.example.com"] + CLIENT + PUBLIC, {},
+        (["--dashboard-oidc-issuer", "sso.example.com", *CLIENT, *PUBLIC], {},
          "--dashboard-oidc-issuer: 'sso.example.com' is not an http(s) URL"),
         (ISSUER + CLIENT + ["--dashboard-public-url", "vigil:8090"], {},
          "--dashboard-public-url: 'vigil:8090' is not an http(s) URL"),
@@ -205,6 +204,19 @@ def test_an_incomplete_sign_in_is_refused_at_start_up(
     with pytest.raises(UsageError) as raised:
         _resolve(argv, env)
     assert error in str(raised.value)
+
+
+def test_sign_in_options_without_an_issuer_are_warned_about() -> None:
+    parsed = cli.build_parser(options.DASHBOARD).parse_args(CLIENT)
+    _, warnings = options.resolve(
+        options.DASHBOARD, parsed, {"VIGIL_DASHBOARD_OIDC_CLIENT_SECRET": "s"}
+    )
+    assert warnings == [
+        "--dashboard-oidc-client-id is not used: there is no sign-in without "
+        "--dashboard-oidc-issuer",
+        "VIGIL_DASHBOARD_OIDC_CLIENT_SECRET (--dashboard-oidc-client-secret) is not used: "
+        "there is no sign-in without --dashboard-oidc-issuer",
+    ]
 
 
 def test_a_complete_sign_in_starts_and_is_configured() -> None:

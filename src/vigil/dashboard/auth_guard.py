@@ -44,9 +44,7 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}{port}"
 
 
-def csrf_problem(
-    *, origin: str | None, public_origin: str, sent: str | None, expected: str
-) -> str:
+def csrf_problem(*, origin: str | None, public_origin: str, sent: str | None, expected: str) -> str:
     """Why a cookie-authenticated action is not the dashboard page's own ('' when it is)."""
     if not origin or origin == "null":
         return "refused: the request has no Origin (actions must come from the dashboard's page)"

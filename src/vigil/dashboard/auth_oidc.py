@@ -170,7 +170,10 @@ class OidcClient:
         async with self._http() as http:
             try:
                 answer = await http.post(
-                    provider.token_endpoint, data=form, headers=headers, auth=auth or httpx.USE_CLIENT_DEFAULT
+                    provider.token_endpoint,
+                    data=form,
+                    headers=headers,
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.HTTPError as exc:
                 raise ProviderError(f"{provider.token_endpoint}: {exc}") from None
@@ -182,7 +185,11 @@ class OidcClient:
             id_token = tokens.get("id_token") if isinstance(tokens, dict) else None
             if not isinstance(id_token, str):
                 raise ProviderError("the provider's token answer has no id_token")
-            keys = KeySet.import_key_set(await self._get_json(http, provider.jwks_uri))
+            jwks = await self._get_json(http, provider.jwks_uri)
+            try:
+                keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+            except (JoseError, ValueError, KeyError, TypeError) as exc:
+                raise ProviderError(f"{provider.jwks_uri}: not a key set: {exc}") from None
             claims = self._checked(id_token, keys, nonce)
             access = tokens.get("access_token")
             if provider.userinfo_endpoint and isinstance(access, str):

@@ -25,9 +25,7 @@ def claim_values(claims: Mapping[str, object], claim: str) -> tuple[str, ...]:
     return ()
 
 
-def role_from_claims(
-    claims: Mapping[str, object], claim: str, operators: Iterable[str]
-) -> Role:
+def role_from_claims(claims: Mapping[str, object], claim: str, operators: Iterable[str]) -> Role:
     """An operator when one of the claim's values is an operator value, compared exactly (a
     group `/vigil-operators` with Keycloak's full path is another value than
     `vigil-operators`); a viewer otherwise, a missing claim included."""

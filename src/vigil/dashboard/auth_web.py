@@ -157,7 +157,9 @@ class SignIn:
             return _page(403, "Sign-in refused", f"the provider said: {why}", "x")
         state, code = (query.get("state") or [""])[0], (query.get("code") or [""])[0]
         if login is None:
-            return _page(400, "Sign-in expired", "no sign-in in progress (or it took too long)", "x")
+            return _page(
+                400, "Sign-in expired", "no sign-in in progress (or it took too long)", "x"
+            )
         if not code or not secrets.compare_digest(state.encode(), login.state.encode()):
             return _page(400, "Sign-in refused", "the answer is not for this sign-in (state)", "x")
         try:

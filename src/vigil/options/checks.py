@@ -206,7 +206,7 @@ def check_given_together(
             raise UsageError(
                 f"{_named('dashboard_address', sources)}: {values['dashboard_address']!r} {problem}"
             )
-    _check_dashboard_oidc(values, sources)
+    warnings += _check_dashboard_oidc(values, sources)
     return warnings
 
 
@@ -218,23 +218,21 @@ _OIDC_ONLY_WITH_ISSUER = (
 )
 
 
-def _check_dashboard_oidc(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+def _check_dashboard_oidc(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
     """OpenID Connect sign-in needs its issuer, client id and public URL together: half of
-    it would either serve a dashboard nobody can sign in to or ignore what was asked."""
+    it would serve a dashboard nobody can sign in to. The rest of it without an issuer is only
+    unused: a warning each."""
     issuer = str(values.get("dashboard_oidc_issuer") or "")
     if not issuer:
-        for dest in _OIDC_ONLY_WITH_ISSUER:
-            if values.get(dest):
-                raise UsageError(
-                    f"{_named(dest, sources)} needs --dashboard-oidc-issuer: without a "
-                    "provider there is no sign-in"
-                )
-        return
+        return [
+            f"{_named(dest, sources)} is not used: there is no sign-in without "
+            "--dashboard-oidc-issuer"
+            for dest in _OIDC_ONLY_WITH_ISSUER
+            if values.get(dest)
+        ]
     for dest in ("dashboard_oidc_issuer", "dashboard_public_url"):
         url = str(values.get(dest) or "")
-        if url and (
-            not re.match(r"^https?://[^/?#]+", url) or "?" in url or "#" in url
-        ):
+        if url and (not re.match(r"^https?://[^/?#]+", url) or "?" in url or "#" in url):
             raise UsageError(
                 f"{_named(dest, sources)}: {url[:200]!r} is not an http(s) URL "
                 "(such as https://sso.example.com/realms/fleet)"
@@ -257,3 +255,4 @@ def _check_dashboard_oidc(values: Mapping[str, Any], sources: Mapping[str, str])
         )
     if not str(values.get("dashboard_oidc_role_claim") or "").strip():
         raise UsageError(f"{_named('dashboard_oidc_role_claim', sources)} is empty")
+    return []
