@@ -131,3 +131,44 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
             assert (await bob.get(base + "/api/containers")).status_code == 200
     finally:
         await dashboard.close()
+
+
+async def test_a_denied_forged_or_unreachable_sign_in_is_refused_with_the_reason(
+    bus: Bus, oidc_provider: OidcProvider
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    client_id, secret = oidc_provider.register(base + "/auth/callback")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    dashboards = [
+        Dashboard(bus, DashboardConfig(port=p, check_interval=0, oidc=OidcConfig(
+            issuer=issuer, client_id=client_id, client_secret=secret, public_url=f"{url}/",
+        )))
+        for p, url, issuer in ((port, base, oidc_provider.issuer), (0, base, nowhere))
+    ]  # fmt: skip
+    for dashboard in dashboards:
+        await dashboard.start()
+    try:
+        async with httpx.AsyncClient(timeout=20) as http:
+            # The user clicks Deny on the provider's form: its error comes back, and is said.
+            form = await http.get(base + "/", follow_redirects=True)
+            denied = await http.post(str(form.url), data={"action": "deny"}, follow_redirects=True)
+            assert denied.status_code == 403 and "access_denied" in denied.text
+            assert "vigil_session" not in http.cookies
+            # An answer for another sign-in (its state), or with no sign-in begun, sets nothing.
+            await http.get(base + "/auth/login")
+            forged = await http.get(base + "/auth/callback?code=x&state=not-this-one")
+            assert forged.status_code == 400 and "state" in forged.text
+            async with httpx.AsyncClient(timeout=20) as other:
+                other.cookies.set("vigil_login", "garbage", domain="127.0.0.1")
+                fresh = await other.get(base + "/auth/callback?code=x&state=y")
+                assert fresh.status_code == 400 and "no sign-in in progress" in fresh.text
+            assert "vigil_session" not in http.cookies
+            # No provider where the issuer says: the page says which URL did not answer.
+            down = f"http://127.0.0.1:{dashboards[1].server.port}"
+            unreachable = await http.get(down + "/auth/login")
+            assert unreachable.status_code == 502
+            assert nowhere + "/.well-known/openid-configuration" in unreachable.text
+    finally:
+        for dashboard in dashboards:
+            await dashboard.close()

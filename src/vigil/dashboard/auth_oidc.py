@@ -190,7 +190,7 @@ class OidcClient:
                 keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
             except (JoseError, ValueError, KeyError, TypeError) as exc:
                 raise ProviderError(f"{provider.jwks_uri}: not a key set: {exc}") from None
-            claims = self._checked(id_token, keys, nonce)
+            claims = self._checked(id_token, keys, nonce, provider.issuer)
             access = tokens.get("access_token")
             if provider.userinfo_endpoint and isinstance(access, str):
                 info = await self._get_json(
@@ -201,11 +201,12 @@ class OidcClient:
                 claims = {**info, **claims}
         return claims
 
-    def _checked(self, id_token: str, keys: KeySet, nonce: str) -> dict[str, Any]:
+    def _checked(self, id_token: str, keys: KeySet, nonce: str, issuer: str) -> dict[str, Any]:
+        """`issuer` as discovery spells it (Authentik's ends in /, and so does its `iss`)."""
         try:
             token = jwt.decode(id_token, keys)
             jwt.JWTClaimsRegistry(
-                iss={"essential": True, "value": self.config.issuer},
+                iss={"essential": True, "value": issuer},
                 aud={"essential": True, "value": self.config.client_id},
                 sub={"essential": True},
                 exp={"essential": True},

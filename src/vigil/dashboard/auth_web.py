@@ -153,7 +153,9 @@ class SignIn:
         value = read_cookies(request.headers.get("cookie")).get(self.names.login, "")
         login = self.sealer.open(self.names.login, value, Login) if value else None
         if "error" in query:
-            why = (query.get("error_description") or query["error"])[0][:200]
+            why = query["error"][0][:80]
+            if query.get("error_description"):
+                why += ": " + query["error_description"][0][:200]
             return _page(403, "Sign-in refused", f"the provider said: {why}", "x")
         state, code = (query.get("state") or [""])[0], (query.get("code") or [""])[0]
         if login is None:
