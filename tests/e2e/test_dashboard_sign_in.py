@@ -3,11 +3,16 @@ NATS, the real engine) and a real provider process (oidc-provider-mock): the pag
 browser to the provider; alice (in vigil-operators) picks herself on its login form, comes
 back signed in as an operator and runs a cycle with a click; she signs out; bob (a viewer)
 signs in, sees the page without buttons, and an action sent from his page, with his cookie
-and CSRF token, is refused with the reason. The page's script never sees the cookie."""
+and CSRF token, is refused with the reason. The page's script never sees the cookie.
+
+The screenshot it takes is docs/dashboard-sign-in.png (alice's page, signed in as an
+operator): with VIGIL_DASHBOARD_SCREENSHOT_DIR=DIR the test also writes it there."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,6 +83,10 @@ def test_an_operator_acts_and_a_viewer_is_refused(
             "document.getElementById('trigger-result').textContent.includes('asked of signin')"
         )
         vigil.wait_for("cycle asked from the dashboard")
+        shot = tmp_path / "dashboard-sign-in.png"
+        browser.screenshot(shot)
+        if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT_DIR"):
+            shutil.copyfile(shot, Path(os.environ["VIGIL_DASHBOARD_SCREENSHOT_DIR"]) / shot.name)
 
         browser.click("#sign-out")
         browser.wait_for("location.pathname === '/auth/signed-out'")
