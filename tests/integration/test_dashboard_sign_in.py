@@ -47,20 +47,28 @@ async def _sign_in(http: httpx.AsyncClient, base: str, sub: str) -> tuple[httpx.
     return callback, page.text
 
 
-async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
-    bus: Bus, oidc_provider: OidcProvider
-) -> None:
+def _signed_in_dashboard(
+    bus: Bus, provider: OidcProvider, *, issuer: str = "", token: str = ""
+) -> tuple[Dashboard, str]:
+    """A dashboard on a free port whose client the provider knows; its base URL. `issuer`:
+    another one than the provider's (where nothing answers)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    client_id, secret = oidc_provider.register(base + "/auth/callback")
+    client_id, secret = provider.register(base + "/auth/callback")
     oidc = OidcConfig(
-        issuer=oidc_provider.issuer,
+        issuer=issuer or provider.issuer,
         client_id=client_id,
         client_secret=secret,
         public_url=base + "/",
     )
-    config = DashboardConfig(port=port, token=TOKEN, check_interval=0, oidc=oidc)
-    dashboard = Dashboard(bus, config)
+    config = DashboardConfig(port=port, token=token, check_interval=0, oidc=oidc)
+    return Dashboard(bus, config), base
+
+
+async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
+    bus: Bus, oidc_provider: OidcProvider
+) -> None:
+    dashboard, base = _signed_in_dashboard(bus, oidc_provider, token=TOKEN)
     await dashboard.start()
     try:
         async with httpx.AsyncClient(timeout=20) as anonymous:
@@ -136,17 +144,13 @@ async def test_the_code_flow_roles_csrf_and_the_token_beside_it(
 async def test_a_denied_forged_or_unreachable_sign_in_is_refused_with_the_reason(
     bus: Bus, oidc_provider: OidcProvider
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    client_id, secret = oidc_provider.register(base + "/auth/callback")
     nowhere = f"http://127.0.0.1:{free_port()}"
     dashboards = [
-        Dashboard(bus, DashboardConfig(port=p, check_interval=0, oidc=OidcConfig(
-            issuer=issuer, client_id=client_id, client_secret=secret, public_url=f"{url}/",
-        )))
-        for p, url, issuer in ((port, base, oidc_provider.issuer), (0, base, nowhere))
-    ]  # fmt: skip
-    for dashboard in dashboards:
+        _signed_in_dashboard(bus, oidc_provider),
+        _signed_in_dashboard(bus, oidc_provider, issuer=nowhere),
+    ]
+    base, down = dashboards[0][1], dashboards[1][1]
+    for dashboard, _ in dashboards:
         await dashboard.start()
     try:
         async with httpx.AsyncClient(timeout=20) as http:
@@ -165,10 +169,9 @@ async def test_a_denied_forged_or_unreachable_sign_in_is_refused_with_the_reason
                 assert fresh.status_code == 400 and "no sign-in in progress" in fresh.text
             assert "vigil_session" not in http.cookies
             # No provider where the issuer says: the page says which URL did not answer.
-            down = f"http://127.0.0.1:{dashboards[1].server.port}"
             unreachable = await http.get(down + "/auth/login")
             assert unreachable.status_code == 502
             assert nowhere + "/.well-known/openid-configuration" in unreachable.text
     finally:
-        for dashboard in dashboards:
+        for dashboard, _ in dashboards:
             await dashboard.close()
