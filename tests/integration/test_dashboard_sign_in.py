@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.oidc_provider import OidcProvider
+from tests.support.certs import TestCA
+from tests.support.oidc_provider import OPERATOR, OidcProvider
 from tests.support.registry_fixtures import free_port
 from vigil.dashboard.auth_oidc import OidcConfig
 from vigil.dashboard.service import Dashboard, DashboardConfig
@@ -175,3 +177,68 @@ async def test_a_denied_forged_or_unreachable_sign_in_is_refused_with_the_reason
     finally:
         for dashboard, _ in dashboards:
             await dashboard.close()
+
+
+def _set_cookie(answer: httpx.Response, name: str) -> str:
+    found = [v for k, v in answer.headers.multi_items() if k == "set-cookie"]
+    return next(v for v in found if v.startswith(name + "="))
+
+
+async def test_over_https_the_provider_is_checked_against_the_ca_and_the_cookie_is_secure(
+    bus: Bus, tmp_path: Path
+) -> None:
+    ca = TestCA(tmp_path)
+    cert, key = ca.server_cert("oidc")
+    provider = OidcProvider(tmp_path, (OPERATOR,), tls=(ca.path, cert, key))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    public = f"https://127.0.0.1:{port}"  # as the TLS proxy in front of it would serve it
+    client_id, secret = provider.register(public + "/auth/callback")
+
+    def dashboard(port: int, ca_file: str) -> Dashboard:
+        oidc = OidcConfig(
+            issuer=provider.issuer,
+            client_id=client_id,
+            client_secret=secret,
+            public_url=public + "/",
+            ca_file=ca_file,
+        )
+        return Dashboard(bus, DashboardConfig(port=port, check_interval=0, oidc=oidc))
+
+    trusting, untrusting = dashboard(port, str(ca.path)), dashboard(0, "")
+    for each in (trusting, untrusting):
+        await each.start()
+    try:
+        async with httpx.AsyncClient(timeout=20, verify=provider.verify) as http:
+            # Without --dashboard-oidc-ca-file the system's CAs do not know the provider's.
+            down = await http.get(f"http://127.0.0.1:{untrusting.server.port}/auth/login")
+            assert down.status_code == 502 and "CERTIFICATE_VERIFY_FAILED" in down.text
+
+            login = await http.get(base + "/auth/login")
+            assert login.status_code == 303, login.text
+            login_cookie = _set_cookie(login, "__Host-vigil_login")
+            assert login_cookie.endswith("; HttpOnly; SameSite=Lax; Secure")
+            form = await http.get(login.headers["location"])
+            back = await http.post(str(form.url), data={"sub": "alice"})
+            assert back.status_code == 302
+            http.cookies.clear()  # the dashboard's cookies go as the browser would send them
+            callback = await http.get(
+                back.headers["location"].replace(public, base, 1),  # as the proxy forwards it
+                headers={"cookie": login_cookie.split(";")[0]},
+            )
+            assert callback.status_code == 303, callback.text
+            session = _set_cookie(callback, "__Host-vigil_session")
+            assert "; Path=/;" in session and session.endswith("; HttpOnly; SameSite=Lax; Secure")
+            http.cookies.clear()
+            sent = {"cookie": session.split(";")[0]}
+            page = await http.get(base + "/", headers=sent)
+            assert _data(page.text, "role") == "operator"
+            acted = await http.post(
+                base + "/api/trigger",
+                headers={**sent, "origin": public, "x-csrf-token": _data(page.text, "csrf")},
+            )
+            assert acted.status_code == 409 and "no live scanner" in acted.json()["error"]
+    finally:
+        for each in (trusting, untrusting):
+            await each.close()
+        provider.close()

@@ -196,6 +196,11 @@ PUBLIC = ["--dashboard-public-url", "https://vigil.example.com"]
          "--dashboard-oidc-operators is empty"),
         (ISSUER + CLIENT + PUBLIC + ["--dashboard-oidc-role-claim", " "], {},
          "--dashboard-oidc-role-claim is empty"),
+        ([*ISSUER, *CLIENT, *PUBLIC, "--dashboard-oidc-ca-file", "/nonexistent/ca.pem"], {},
+         "--dashboard-oidc-ca-file: cannot use /nonexistent/ca.pem as a CA bundle: No such file"),
+        ([*ISSUER, *CLIENT, *PUBLIC], {"VIGIL_DASHBOARD_OIDC_CA_FILE": __file__},
+         f"VIGIL_DASHBOARD_OIDC_CA_FILE (--dashboard-oidc-ca-file): cannot use {__file__} as a "
+         "CA bundle"),  # not PEM
     ],
 )  # fmt: skip
 def test_an_incomplete_sign_in_is_refused_at_start_up(

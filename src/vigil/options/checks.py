@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -255,4 +256,14 @@ def _check_dashboard_oidc(values: Mapping[str, Any], sources: Mapping[str, str])
         )
     if not str(values.get("dashboard_oidc_role_claim") or "").strip():
         raise UsageError(f"{_named('dashboard_oidc_role_claim', sources)} is empty")
+    ca_file = str(values.get("dashboard_oidc_ca_file") or "")
+    if ca_file:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(
+                f"{_named('dashboard_oidc_ca_file', sources)}: cannot use {ca_file} as a CA "
+                f"bundle: {reason}"
+            ) from None
     return []

@@ -393,8 +393,9 @@ let lastRollouts = { exists: false, rollouts: [] };
 function authHeaders() {
   const typed = tokenValue();
   const csrf = document.body.dataset.csrf;
-  if (!typed && csrf) return { "X-CSRF-Token": csrf };
-  return { Authorization: `Bearer ${typed}` };
+  const headers = typed || !csrf ? { Authorization: `Bearer ${typed}` } : {};
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  return headers;
 }
 
 function signedIn() {
