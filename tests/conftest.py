@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.secured_nats",
     "tests.support.second_engine",
     "tests.support.podman_engine",
+    "tests.support.oidc_provider",
 ]

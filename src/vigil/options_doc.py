@@ -42,7 +42,8 @@ def _row(o: options.Option) -> str:
     """One option as a row of its topic's table."""
     flags = ", ".join(f"`{f}`" for f in o.flags)
     env = ", ".join(f"`{e}`" for e in o.env) or "-"
-    default = "-" if o.default in (None, False) else f"`{o.default}`"
+    shown = ",".join(o.default) if isinstance(o.default, tuple) else o.default  # a list's
+    default = "-" if o.default in (None, False) else f"`{shown}`"
     where = ", ".join(w for w in o.where if w != options.ALL_IN_ONE) or "vigil only"
     if set(options.SERVICES) <= set(o.where):
         where = "all"

@@ -134,6 +134,7 @@ async def run(
     for url in str(values.get("nats_url") or "").split(","):  # each server of a cluster
         redactor.add(urlsplit(url.strip()).password)
     redactor.add(values.get("dashboard_token"))
+    redactor.add(values.get("dashboard_oidc_client_secret"))
     for warning in warnings:
         log.warning(warning)
     shutdown = Shutdown()

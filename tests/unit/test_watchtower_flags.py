@@ -83,7 +83,7 @@ def test_bad_log_values_exit_2_naming_them(
 
 SECRET_OPTIONS = [o for o in options.OPTIONS if o.secret_file]
 # Vigil's own options that read files the same way (a docker secret holds the token).
-VIGIL_SECRET_FILE_FLAGS = frozenset({"--dashboard-token"})
+VIGIL_SECRET_FILE_FLAGS = frozenset({"--dashboard-token", "--dashboard-oidc-client-secret"})
 
 
 def test_every_secret_option_of_watchtower_that_exists_reads_files() -> None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from vigil.dashboard.auth_oidc import oidc_config
 from vigil.dashboard.service import Dashboard, DashboardConfig
 from vigil.shutdown import Shutdown
 from vigil.tool_bus import NoNats, tool_bus
@@ -31,6 +32,7 @@ def dashboard_config(
             if values.get("dashboard_check_interval") is None
             else values["dashboard_check_interval"]
         ),
+        oidc=oidc_config(values),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -19,7 +20,8 @@ import msgspec
 import nats.errors
 import nats.js.errors
 
-from vigil.dashboard import routes
+from vigil.dashboard import auth_web, routes
+from vigil.dashboard.auth_oidc import OidcConfig
 from vigil.dashboard.server import Answer, HttpServer, Request
 from vigil.dashboard.view import (
     Asked,
@@ -75,6 +77,7 @@ class DashboardConfig(msgspec.Struct, frozen=True, kw_only=True):
     address: str = "127.0.0.1"
     token: str = ""
     check_interval: float = 300.0  # 0: the dashboard asks the gateway nothing
+    oidc: OidcConfig | None = None  # sign-in (auth_web), besides the token
 
     def __repr__(self) -> str:  # the token never reaches a log through a repr
         return f"DashboardConfig(port={self.port}, address={self.address!r})"
@@ -92,6 +95,7 @@ class Dashboard:
         self._check: asyncio.Task[None] | None = None
         self._checked_at = 0.0
         self._files: dict[str, bytes] = {}
+        self.sign_in = auth_web.SignIn(config.oidc) if config.oidc is not None else None
 
     @property
     def url(self) -> str:
@@ -103,7 +107,12 @@ class Dashboard:
             self._files[name] = (static / name).read_bytes()
         self._follow = asyncio.create_task(self._follow_stream(), name="dashboard-audit")
         await self.server.start()
-        log.info("dashboard serving", url=self.url, trigger=bool(self.config.token))
+        log.info(
+            "dashboard serving",
+            url=self.url,
+            trigger=bool(self.config.token),
+            sign_in=self.config.oidc.issuer if self.config.oidc else "",
+        )
 
     async def close(self) -> None:
         for client in list(self._clients):
@@ -197,11 +206,19 @@ class Dashboard:
     # ---- requests ---------------------------------------------------------------------
 
     async def app(self, request: Request) -> Answer:
+        admission = auth_web.OPEN
+        token, authorization = self.config.token, request.headers.get("authorization")
+        if self.sign_in is not None and routes.host_allowed(
+            request.headers.get("host"), self.config.address
+        ):
+            admission = await self.sign_in.admit(request, token)
+            if admission.answer is not None:
+                return admission.answer
+            if admission.act:  # a signed-in operator, CSRF token and Origin checked: as the
+                token = secrets.token_urlsafe(16)  # token would, for this request only
+                authorization = f"Bearer {token}"
         decision = routes.route(
-            request.method,
-            request.target,
-            token=self.config.token,
-            authorization=request.headers.get("authorization"),
+            request.method, request.target, token=token, authorization=authorization
         )
         if not routes.host_allowed(request.headers.get("host"), self.config.address):
             decision = routes.Route(
@@ -220,8 +237,10 @@ class Dashboard:
             page = routes.render_page(
                 self._files["index.html"].decode(),
                 title=self._title(),
-                can_trigger=bool(self.config.token),
+                can_trigger=bool(self.config.token)
+                or (admission.session is not None and admission.session.role == "operator"),
             )
+            page = auth_web.fill_page(page, admission.session, sign_in=self.sign_in is not None)
             headers.append(("content-type", "text/html; charset=utf-8"))
             return Answer(status=200, headers=headers, body=page.encode())
         if decision.endpoint == "static":

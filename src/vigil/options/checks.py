@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -206,4 +207,63 @@ def check_given_together(
             raise UsageError(
                 f"{_named('dashboard_address', sources)}: {values['dashboard_address']!r} {problem}"
             )
+    warnings += _check_dashboard_oidc(values, sources)
     return warnings
+
+
+_OIDC_NEEDS = ("dashboard_oidc_client_id", "dashboard_public_url")
+_OIDC_ONLY_WITH_ISSUER = (
+    "dashboard_oidc_client_id",
+    "dashboard_oidc_client_secret",
+    "dashboard_oidc_ca_file",
+)
+
+
+def _check_dashboard_oidc(values: Mapping[str, Any], sources: Mapping[str, str]) -> list[str]:
+    """OpenID Connect sign-in needs its issuer, client id and public URL together: half of
+    it would serve a dashboard nobody can sign in to. The rest of it without an issuer is only
+    unused: a warning each."""
+    issuer = str(values.get("dashboard_oidc_issuer") or "")
+    if not issuer:
+        return [
+            f"{_named(dest, sources)} is not used: there is no sign-in without "
+            "--dashboard-oidc-issuer"
+            for dest in _OIDC_ONLY_WITH_ISSUER
+            if values.get(dest)
+        ]
+    for dest in ("dashboard_oidc_issuer", "dashboard_public_url"):
+        url = str(values.get(dest) or "")
+        if url and (not re.match(r"^https?://[^/?#]+", url) or "?" in url or "#" in url):
+            raise UsageError(
+                f"{_named(dest, sources)}: {url[:200]!r} is not an http(s) URL "
+                "(such as https://sso.example.com/realms/fleet)"
+            )
+    for dest in _OIDC_NEEDS:
+        if not values.get(dest):
+            raise UsageError(
+                f"--dashboard-oidc-issuer needs {_named(dest, sources)}: "
+                + (
+                    "the client id the provider knows the dashboard by"
+                    if dest == "dashboard_oidc_client_id"
+                    else "the dashboard's URL as browsers reach it (the redirect URI is "
+                    "URL/auth/callback)"
+                )
+            )
+    if not values.get("dashboard_oidc_operators"):
+        raise UsageError(
+            f"{_named('dashboard_oidc_operators', sources)} is empty: name the role "
+            "claim's values that make an operator"
+        )
+    if not str(values.get("dashboard_oidc_role_claim") or "").strip():
+        raise UsageError(f"{_named('dashboard_oidc_role_claim', sources)} is empty")
+    ca_file = str(values.get("dashboard_oidc_ca_file") or "")
+    if ca_file:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(
+                f"{_named('dashboard_oidc_ca_file', sources)}: cannot use {ca_file} as a CA "
+                f"bundle: {reason}"
+            ) from None
+    return []

@@ -317,7 +317,7 @@ async function containerCommand(host, name, action, skipFor) {
   try {
     const answer = await fetch(
       `/api/containers/${encodeURIComponent(host)}/${encodeURIComponent(name)}/${action}${query}`,
-      { method: "POST", headers: { Authorization: `Bearer ${tokenValue()}` } },
+      { method: "POST", headers: authHeaders() },
     );
     const doc = await answer.json();
     notes[key] = doc.action || `refused (${answer.status}): ${doc.error}`;
@@ -388,6 +388,28 @@ const canAct = () => document.body.dataset.canTrigger === "true";
 let confirming = null;  // the rollout whose Abort was clicked once: it asks again
 let lastRollouts = { exists: false, rollouts: [] };
 
+// A typed token goes as the header; else a signed-in user's session cookie goes with the
+// page's CSRF token (auth_guard: the server refuses a cookie without it).
+function authHeaders() {
+  const typed = tokenValue();
+  const csrf = document.body.dataset.csrf;
+  const headers = typed || !csrf ? { Authorization: `Bearer ${typed}` } : {};
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  return headers;
+}
+
+function signedIn() {
+  const { user, role, csrf } = document.body.dataset;
+  if (!user) return;
+  document.getElementById("user").textContent = `signed in as ${user} (${role})`;
+  document.getElementById("signed-in").hidden = false;
+  if (role === "operator") document.getElementById("token").hidden = true;
+  document.getElementById("sign-out").addEventListener("click", async () => {
+    await fetch("/auth/logout", { method: "POST", headers: { "X-CSRF-Token": csrf } });
+    window.location.assign("/auth/signed-out");
+  });
+}
+
 function tokenValue() {
   const token = document.getElementById("token").value;
   sessionStorage.setItem("vigil-dashboard-token", token);
@@ -399,7 +421,7 @@ async function rolloutCommand(id, action) {
   result.textContent = `asking the rollout-coordinator to ${action} ${id}...`;
   try {
     const answer = await fetch(`/api/rollouts/${encodeURIComponent(id)}/${action}`, {
-      method: "POST", headers: { Authorization: `Bearer ${tokenValue()}` },
+      method: "POST", headers: authHeaders(),
     });
     const doc = await answer.json();
     result.textContent = answer.ok
@@ -541,7 +563,7 @@ function triggerButton() {
     result.textContent = "asking...";
     try {
       const answer = await fetch("/api/trigger", {
-        method: "POST", headers: { Authorization: `Bearer ${token.value}` },
+        method: "POST", headers: authHeaders(),
       });
       const doc = await answer.json();
       result.textContent = answer.ok
@@ -555,6 +577,7 @@ function triggerButton() {
 
 document.addEventListener("DOMContentLoaded", () => {
   containerControls();
+  signedIn();
   triggerButton();
   rolloutButtons();
   follow();
