@@ -140,6 +140,7 @@ class _Consumer:
     cursor: int  # the stream sequence delivered and acknowledged last
     busy: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: asyncio.Task[None] = field(init=False)
 
 
 class FakeBus:
@@ -161,7 +162,8 @@ class FakeBus:
         self._msg_ids: dict[str, int] = {}
         self._seq = itertools.count(1)
         self._rr = itertools.count()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # deliveries to core subscribers
+        self._workers: list[asyncio.Task[None]] = []  # one per durable consumer
 
     # ---- what a test reads back ---------------------------------------------------------
 
@@ -178,7 +180,9 @@ class FakeBus:
             if pending:
                 await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
             if not any(not t.done() for t in self._tasks) and not any(
-                c.busy or self._next(c) is not None for c in self._consumers.values()
+                c.busy or self._next(c) is not None
+                for c in self._consumers.values()
+                if not c.worker.done()  # a consumer whose worker died delivers nothing
             ):
                 return
             if time.monotonic() > deadline:
@@ -194,9 +198,9 @@ class FakeBus:
         self._streams[self.subjects.work_stream_name] = list(self.subjects.work_stream_subjects)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._workers]:
             task.cancel()
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._workers]:
             with contextlib.suppress(BaseException):
                 await task
 
@@ -321,12 +325,16 @@ class FakeBus:
                     f"the consumer {durable} of stream {stream_name} is not the one Vigil makes"
                 )
             found.handler = handler  # the durable is bound again, where it stood
+            if found.worker.done():  # its consumer died (a handler that crashed)
+                found.worker = asyncio.ensure_future(self._consume(found))
+                self._workers.append(found.worker)
             found.wake.set()
             return
         cursor = self.stored[-1].seq if deliver_new and self.stored else 0
         consumer = _Consumer(stream_name, durable, subject, kind, handler, cursor)
         self._consumers[key] = consumer
-        self._spawn(self._consume(consumer))
+        consumer.worker = asyncio.ensure_future(self._consume(consumer))
+        self._workers.append(consumer.worker)
 
     def _next(self, consumer: _Consumer) -> StoredMessage | None:
         for message in self.stored:
