@@ -88,7 +88,11 @@ def side(request: pytest.FixtureRequest) -> Iterator[Side]:
     yield Side(
         client,
         names,
-        lambda tag, marker: build_test_image(client, tag, marker=marker),
+        # A build of its own (a label of the tag): other tests' builds of the same marker have
+        # the same id, and would hold the image where a case expects it gone.
+        lambda tag, marker: build_test_image(
+            client, tag, marker=marker, extra=f"LABEL vigil.test.build={tag}\n"
+        ),
         network,
         registry,
         lambda tag: push_image(client, tag),
