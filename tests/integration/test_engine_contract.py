@@ -88,7 +88,11 @@ def side(request: pytest.FixtureRequest) -> Iterator[Side]:
     yield Side(
         client,
         names,
-        lambda tag, marker: build_test_image(client, tag, marker=marker),
+        # A build of its own (a label of the tag): other tests' builds of the same marker have
+        # the same id, and would hold the image where a case expects it gone.
+        lambda tag, marker: build_test_image(
+            client, tag, marker=marker, extra=f"LABEL vigil.test.build={tag}\n"
+        ),
         network,
         registry,
         lambda tag: push_image(client, tag),
@@ -154,6 +158,34 @@ def test_kill_gives_128_plus_the_signal_and_refuses_a_stopped_container(side: Si
         side.api.kill(cid, signal="SIGKILL")
     assert _status(refused.value) == 409
     assert "is not running" in _explanation(refused.value)
+
+
+def _events(side: Side, since: float, **filters: str) -> list[dict[str, Any]]:
+    # `until` now: the engine's stream ends there instead of waiting for more.
+    found = side.api.events(
+        since=since, until=time.time(), filters={"type": "container", **filters}, decode=True
+    )
+    return list(found)
+
+
+def test_events_say_each_container_s_stop_and_kill_with_the_signal(side: Side) -> None:
+    since = time.time() - 1
+    _, stopped = side.container()
+    _, killed = side.container()
+    _, quiet = side.container(start=False)
+    side.api.stop(stopped, timeout=10)
+    side.api.kill(killed, signal="SIGHUP")
+    # What recovery asks (recovery._signalled_since): the kill events of one container.
+    stop_kills = _events(side, since, container=stopped, event="kill")
+    assert [(e["Action"], e["id"]) for e in stop_kills] == [("kill", stopped)]
+    assert stop_kills[0]["Actor"]["Attributes"]["signal"] == "15"
+    assert [e["Actor"]["Attributes"]["signal"] for e in _events(
+        side, since, container=killed, event="kill"
+    )] == ["1"]  # fmt: skip
+    assert _events(side, since, container=quiet, event="kill") == []
+    actions = [e["Action"] for e in _events(side, since, container=stopped)]
+    assert actions == ["create", "start", "kill", "die", "stop"]
+    assert _events(side, time.time() + 60, container=stopped) == []  # since: nothing later
 
 
 def test_wait_on_a_running_container_times_out(side: Side) -> None:

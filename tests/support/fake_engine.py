@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import shlex
 import signal as signals
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,8 @@ class FakeApi:
     # Shell command -> (exit code, output) for exec commands the tiny shell does not know.
     exec_scripts: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    # What `events` answers: the engine's container events, as it words them, in order.
+    event_log: list[dict[str, Any]] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
     lost: bool = False
 
@@ -162,6 +165,24 @@ class FakeApi:
             f"404 Client Error: Not Found (No such image: {ref})",
             _response(404),
             f"No such image: {ref}",
+        )
+
+    def _event(self, data: Mapping[str, Any], action: str, **attributes: str) -> None:
+        now = time.time_ns()
+        self.event_log.append(
+            {
+                "status": action,
+                "id": data["Id"],
+                "from": (data.get("Config") or {}).get("Image"),
+                "Type": "container",
+                "Action": action,
+                "Actor": {
+                    "ID": data["Id"],
+                    "Attributes": {"name": str(data["Name"]).lstrip("/"), **attributes},
+                },
+                "time": now // 1_000_000_000,
+                "timeNano": now,
+            }
         )
 
     def _untag(self, tag: str) -> None:
@@ -258,6 +279,7 @@ class FakeApi:
                 }
             },
         }
+        self._event(self.containers_by_id[container_id], "create")
         return {"Id": container_id, "Warnings": []}
 
     def rename(self, container: str, name: str) -> None:
@@ -271,7 +293,9 @@ class FakeApi:
                     f'is already in use by container "{other["Id"]}". You have to remove (or '
                     "rename) that container to be able to reuse that name.",
                 )
+        old_name = data["Name"]
         data["Name"] = f"/{name}"
+        self._event(data, "rename", oldName=old_name)
 
     def start(self, container: str) -> None:
         self._enter("start", container)
@@ -279,24 +303,44 @@ class FakeApi:
         for net in data["NetworkSettings"]["Networks"]:
             if net not in self.networks:
                 raise not_found(f"network {net} not found")
-        data["State"].update(Status="running", Running=True, ExitCode=0)
+        if not data["State"]["Running"]:
+            data["State"].update(Status="running", Running=True, ExitCode=0)
+            self._event(data, "start")
 
     def _exit(self, data: dict[str, Any], code: int) -> None:
         data["State"].update(Status="exited", Running=False, ExitCode=code)
         data["State"].pop("Health", None)
+        self._event(data, "die", exitCode=str(code))
         if (data.get("HostConfig") or {}).get("AutoRemove"):
             self.containers_by_id.pop(data["Id"], None)
+            self._event(data, "destroy")
+
+    def _stop_signal(self, data: Mapping[str, Any]) -> int:
+        name = str((data.get("Config") or {}).get("StopSignal") or "SIGTERM")
+        return (
+            int(name)
+            if name.isdigit()
+            else int(signals.Signals[f"SIG{name.upper().removeprefix('SIG')}"])
+        )
 
     def stop(self, container: str, timeout: int | None = None) -> None:
         self._enter("stop", container, timeout=timeout)
         data = self._container(container)
         if data["State"]["Running"]:
+            self._event(data, "kill", signal=str(self._stop_signal(data)))
             self._exit(data, 0)
+            self._event(data, "stop")
 
     def restart(self, container: str, timeout: int = 10) -> None:
         self._enter("restart", container, timeout=timeout)
         data = self._container(container)
+        if data["State"]["Running"]:
+            self._event(data, "kill", signal=str(self._stop_signal(data)))
+            self._event(data, "die", exitCode="0")
+            self._event(data, "stop")
         data["State"].update(Status="running", Running=True, ExitCode=0)
+        self._event(data, "start")
+        self._event(data, "restart")
 
     def kill(self, container: str, signal: str | int | None = None) -> None:
         self._enter("kill", container, signal=signal)
@@ -309,6 +353,7 @@ class FakeApi:
             if isinstance(signal, int)
             else int(signals.Signals[f"SIG{str(signal or 'KILL').upper().removeprefix('SIG')}"])
         )
+        self._event(data, "kill", signal=str(number))
         self._exit(data, 128 + number)
 
     def wait(self, container: str, timeout: float | None = None) -> dict[str, Any]:
@@ -330,7 +375,11 @@ class FakeApi:
                 f"You cannot remove a running container {data['Id']}. Stop the container "
                 "before attempting removal or force remove",
             )
-        self.containers_by_id.pop(data["Id"])
+        if data["State"]["Running"]:
+            self._event(data, "kill", signal="9")
+            self._exit(data, 137)
+        if self.containers_by_id.pop(data["Id"], None) is not None:
+            self._event(data, "destroy")
 
     # ---- images --------------------------------------------------------------------------
 
@@ -463,6 +512,36 @@ class FakeApi:
             "Components": [{"Name": "Engine", "Version": "20.10.24+dfsg1"}],
             "Platform": {"Name": ""},
         }
+
+    def events(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, Any] | None = None,
+        decode: bool | None = None,
+    ) -> Iterable[Any]:
+        """The events between `since` and `until` (the real engine's stream with `until` ends
+        there); filtered by container (id or name), event (action) and type, as the engine
+        does. Decoded as `decode=True` gives them; the port's callers ask no other way."""
+        self._enter("events", since=since, until=until, filters=filters)
+        wanted = {k: v if isinstance(v, list | tuple) else [v] for k, v in (filters or {}).items()}
+        found = []
+        for event in self.event_log:
+            at = event["timeNano"] / 1e9
+            if (since is not None and at < since) or (until is not None and at > until):
+                continue
+            refs = [event["id"], event["Actor"]["Attributes"]["name"]]
+            containers = [str(c) for c in wanted.get("container", ())]
+            if containers and not any(
+                r == c or (len(c) >= 12 and r.startswith(c)) for r in refs for c in containers
+            ):
+                continue
+            if "event" in wanted and event["Action"] not in wanted["event"]:
+                continue
+            if "type" in wanted and event["Type"] not in wanted["type"]:
+                continue
+            found.append(copy.deepcopy(event))
+        return iter(found)
 
     # ---- networks ------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from vigil_shared.engine_port import Engine, EngineApi
+
 EngineKind = Literal["docker", "podman"]
 
 
@@ -45,18 +47,18 @@ def identify_engine(version_answer: dict[str, Any]) -> EngineIdentity:
 IDENTITY_ATTR = "vigil_engine_identity"
 
 
-def remember_identity(api: Any, identity: EngineIdentity) -> None:
+def remember_identity(api: EngineApi, identity: EngineIdentity) -> None:
     """Keep `identity` on the docker-py APIClient of that engine."""
     setattr(api, IDENTITY_ATTR, identity)
 
 
-def known_identity(api: Any) -> EngineIdentity | None:
+def known_identity(api: object) -> EngineIdentity | None:
     """What a client already knows of its engine (no call); None: not asked yet."""
     known = getattr(api, IDENTITY_ATTR, None)
     return known if isinstance(known, EngineIdentity) else None
 
 
-def identify_api(api: Any) -> EngineIdentity:
+def identify_api(api: EngineApi) -> EngineIdentity:
     """The engine behind a docker-py APIClient: asked once (`/version`, blocking), then kept."""
     known = known_identity(api)
     if known is not None:
@@ -66,11 +68,11 @@ def identify_api(api: Any) -> EngineIdentity:
     return identity
 
 
-def identify_client(client: Any) -> EngineIdentity:
+def identify_client(client: Engine) -> EngineIdentity:
     """The engine behind a docker-py client (asked once per client; blocking)."""
     return identify_api(client.api)
 
 
-def engine_of(api: Any) -> EngineKind:
+def engine_of(api: EngineApi) -> EngineKind:
     """The kind of engine behind a docker-py APIClient (asked once per client; blocking)."""
     return identify_api(api).kind

@@ -83,6 +83,14 @@ class EngineApi(Protocol):
     # ---- the engine itself -------------------------------------------------------------
     def version(self) -> dict[str, Any]: ...
 
+    def events(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        filters: Mapping[str, Any] | None = None,
+        decode: bool | None = None,
+    ) -> Iterable[Any]: ...
+
     # ---- networks ----------------------------------------------------------------------
     def connect_container_to_network(
         self,

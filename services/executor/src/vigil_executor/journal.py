@@ -4,19 +4,19 @@ before each step, read by recovery after a crash (recovery.py)."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import msgspec
 import nats.js.errors
 
 from vigil_executor.recovery import parse_entries
+from vigil_shared.bus_port import KeyValue
 from vigil_shared.contracts.journal import JournalEntry
 
 
 class Journal:
     """Over a key-value bucket (Bus.key_value's FailoverKeyValue, or a test's fake)."""
 
-    def __init__(self, kv: Any) -> None:
+    def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
 
     async def entries(self) -> dict[str, bytes]:

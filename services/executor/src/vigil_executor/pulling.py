@@ -11,7 +11,8 @@ import json
 from collections.abc import Awaitable, Callable
 
 from vigil_executor.replace import pull_image
-from vigil_shared.bus import Bus, BusError
+from vigil_shared.bus import BusError
+from vigil_shared.bus_port import BusPort
 from vigil_shared.contracts import PullAuthReply, PullAuthRequest, UpdateAction
 from vigil_shared.contracts.registry import pull_auth_binding
 from vigil_shared.engine_port import Engine
@@ -32,7 +33,7 @@ def pinned(image: str, digest: str) -> str:
 class Puller:
     """Pulls for one host's executor: `bus` asks the gateway for credentials, `engine` pulls."""
 
-    def __init__(self, bus: Bus, engine: Engine, host_id: str) -> None:
+    def __init__(self, bus: BusPort, engine: Engine, host_id: str) -> None:
         self.bus = bus
         self.engine = engine
         self.host_id = host_id

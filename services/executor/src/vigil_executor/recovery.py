@@ -216,7 +216,7 @@ def stop_deadline(entry: JournalEntry, stop_timeout: float) -> float:
     return entry.at + stop_timeout + STOP_MARGIN_S
 
 
-def _signalled_since(api: Any, container_id: str, since: float) -> bool:
+def _signalled_since(api: EngineApi, container_id: str, since: float) -> bool:
     """Whether the engine has signalled the container (a `kill` event: docker stop's signal,
     or the stop-signal label's) since `since`."""
     events = api.events(
@@ -226,7 +226,9 @@ def _signalled_since(api: Any, container_id: str, since: float) -> bool:
     return any(True for _ in events)
 
 
-def await_stops(api: Any, entries: Mapping[str, JournalEntry], stop_timeout: float) -> list[str]:
+def await_stops(
+    api: EngineApi, entries: Mapping[str, JournalEntry], stop_timeout: float
+) -> list[str]:
     """Wait for every stop that a dead executor asked of the engine and that the engine is
     still carrying out. The engine goes on with a stop when its client is gone, and kills the
     container at the stop timeout: recovery must decide on what the engine will show once

@@ -19,7 +19,7 @@ from vigil_executor.journal import Journal
 from vigil_executor.plan_run import PlanParts, PlanRun
 from vigil_executor.pulling import Puller
 from vigil_executor.recovery import parse_entries, recover
-from vigil_shared.bus import Bus
+from vigil_shared.bus_port import BusPort
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report
 from vigil_shared.contracts.journal import JournalEntry
 from vigil_shared.contracts.report import FAILED_STATUSES
@@ -47,7 +47,7 @@ def interrupted_summary(
 
 class Executor:
     def __init__(
-        self, bus: Bus, engine: Engine, config: ExecutorConfig, telemetry: Telemetry
+        self, bus: BusPort, engine: Engine, config: ExecutorConfig, telemetry: Telemetry
     ) -> None:
         self.bus = bus
         self.engine = engine
