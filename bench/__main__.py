@@ -11,6 +11,8 @@ fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores
 its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
 run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
 one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
+dashboard-start: the dashboard's start on a stream of 500 hosts x 4 quiet cycles of 50
+containers, from each subject's latest message beside replaying it all (bench/dashboard_start.py).
 dashboard: the dashboard's page with 2,000 containers on 100 hosts in headless Chromium: its
 load and first render (bench/dashboard_page.py).
 """
@@ -21,6 +23,7 @@ import argparse
 
 from bench.core_cycle import run_core_cycle
 from bench.dashboard_page import run_dashboard_page
+from bench.dashboard_start import run_dashboard_start
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
 from bench.gateway_fanout import run_gateway_fanout
@@ -34,6 +37,7 @@ BENCHMARKS = (
     "fleet-large",
     "run-once",
     "dashboard",
+    "dashboard-start",
 )
 
 
@@ -82,6 +86,10 @@ def main() -> None:
         choices=("at-once", "timeout"),
         help="containers that stop at once, or take their stop timeout (default: both)",
     )
+    start = parser.add_argument_group("dashboard-start")
+    start.add_argument("--start-hosts", type=int, default=500, help="hosts (default 500)")
+    start.add_argument("--start-cycles", type=int, default=4, help="cycles kept (default 4)")
+    start.add_argument("--start-rounds", type=int, default=3, help="rounds (default 3)")
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -104,6 +112,10 @@ def main() -> None:
         run_run_once_wall(rounds=args.run_once_rounds, stops=stops)
     if "dashboard" in selected:
         run_dashboard_page()
+    if "dashboard-start" in selected:
+        run_dashboard_start(
+            hosts=args.start_hosts, cycles=args.start_cycles, rounds=args.start_rounds
+        )
 
 
 if __name__ == "__main__":

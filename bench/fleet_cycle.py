@@ -208,7 +208,9 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                 )
             direct, grouped = medians.values()
             print(f"scanner group / one scanner per host: {grouped / direct:.2f}x the time")
-            await _print_audit_cost(sides["one scanner per host"], hosts_n * rounds, per_host)
+            await _print_audit_cost(
+                sides["one scanner per host"], hosts_n * rounds, per_host, Path(tmp) / "nats"
+            )
         finally:
             for bus in reversed(buses):
                 await bus.close()
@@ -220,18 +222,44 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
 FLEET_HOSTS, CYCLES_A_DAY, RETENTION_DAYS, STORE_BUDGET_GB = 10_000, 24 * 12, 30, 50
 
 
-async def _print_audit_cost(control: Bus, host_cycles: int, per_host: int) -> None:
+async def _print_audit_cost(control: Bus, host_cycles: int, per_host: int, nats: Path) -> None:
     """The audit stream's own bytes (as JetStream counts them: subject, headers and payload
-    of every message) per host-cycle, and so the store issue 21's fleet would keep."""
-    info = await control.js.stream_info(control.subjects.stream_name)
+    of every message) per host-cycle, and so the store issue 21's fleet would keep: before
+    (every message kept raw for the retention) and now (S2 on disk; a quiet cycle's messages
+    kept --audit-quiet-retention, their Nats-TTL header)."""
+    name = control.subjects.stream_name
+    info = await control.js.stream_info(name)
     per_cycle = info.state.bytes / host_cycles
     store_gb = per_cycle * FLEET_HOSTS * CYCLES_A_DAY * RETENTION_DAYS / 1e9
     print(
         f"audit stream: {info.state.messages} messages, {info.state.bytes} bytes over "
         f"{host_cycles} host-cycles of {per_host} containers (nothing stale): "
         f"{per_cycle:,.0f} bytes a host-cycle, {info.state.messages / host_cycles:g} messages; "
-        f"{FLEET_HOSTS} hosts every 5 min over {RETENTION_DAYS} days: {store_gb:,.0f} GB "
-        f"(budget {STORE_BUDGET_GB} GB)"
+        f"kept raw for {RETENTION_DAYS} days (before): {FLEET_HOSTS} hosts every 5 min: "
+        f"{store_gb:,.0f} GB (budget {STORE_BUDGET_GB} GB)"
+    )
+    on_disk = sum(
+        f.stat().st_size
+        for d in nats.rglob(name)
+        if d.is_dir()
+        for f in d.rglob("*")
+        if f.is_file()
+    )
+    disk_cycle = on_disk / host_cycles
+    ttls = {
+        (msg.headers or {}).get("Nats-TTL", "")
+        for seq in range(
+            info.state.first_seq, min(info.state.last_seq, info.state.first_seq + 99) + 1
+        )
+        for msg in [await control.js.get_msg(name, seq)]
+    }
+    quiet_s = max((float(t) for t in ttls if t), default=RETENTION_DAYS * 86400.0)
+    kept_cycles = min(quiet_s, RETENTION_DAYS * 86400.0) / 300
+    now_gb = disk_cycle * FLEET_HOSTS * kept_cycles / 1e9
+    print(
+        f"  on disk (S2): {on_disk:,} bytes, {disk_cycle:,.0f} bytes a host-cycle; every message "
+        f"quiet, kept {quiet_s / 3600:g} h (Nats-TTL {sorted(ttls)}): {FLEET_HOSTS} hosts every "
+        f"5 min: {now_gb:,.1f} GB standing, plus what changed (budget {STORE_BUDGET_GB} GB)"
     )
     kinds: dict[str, list[int]] = {}
     for seq in range(

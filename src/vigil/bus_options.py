@@ -82,6 +82,8 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
     not apply, and a warning says so. Files are checked either way."""
     prefix = str(values.get("subject_prefix") or "vigil")
     retention = float(values.get("audit_retention") or 30 * DAY)
+    quiet = values.get("audit_quiet_retention")
+    quiet_retention = DAY if quiet is None else float(quiet)
     ca = _file(values, "nats_tls_ca")
     cert = _file(values, "nats_tls_cert")
     key = _file(values, "nats_tls_key")
@@ -111,7 +113,11 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
                 "machine is a single server, whose streams have one replica"
             )
         return BusConfig(
-            url="", prefix=prefix, audit_retention=retention, ready_timeout=ready_timeout
+            url="",
+            prefix=prefix,
+            audit_retention=retention,
+            audit_quiet_retention=quiet_retention,
+            ready_timeout=ready_timeout,
         )
     try:
         urls = server_urls(str(values.get("nats_url") or ""))
@@ -131,6 +137,7 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
         url=url,
         prefix=prefix,
         audit_retention=retention,
+        audit_quiet_retention=quiet_retention,
         user=user,
         password=password,
         creds_file=creds,

@@ -7,10 +7,19 @@ import time
 
 import msgspec
 import pytest
+from nats.js.api import StorageType, StoreCompression, StreamConfig
 
 from vigil.embedded_nats import EmbeddedNats, free_port
 from vigil_shared.bus import Bus, BusConfig, BusUnavailable, NoResponders, RemoteError
-from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus, Report
+from vigil_shared.contracts import (
+    CheckReply,
+    CheckRequest,
+    ImageCheck,
+    ImageStatus,
+    Plan,
+    Report,
+    UpdateAction,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +144,59 @@ def test_bus_config_repr_hides_the_password() -> None:
     config = BusConfig(url="nats://vigil:hunter22@hub:4222", password="hunter22")
     assert "hunter22" not in repr(config)
     assert "hunter22" in msgspec.json.encode(config).decode()  # the value itself is kept
+
+
+async def test_the_audit_stream_is_compressed_on_disk_also_one_made_before(
+    nats_server: EmbeddedNats,
+) -> None:
+    # A fleet's audit stream is ~5x smaller with S2 (docs/performance.md); a stream an older
+    # Vigil made uncompressed is brought to S2 by the next service that starts.
+    bus = await Bus.connect(BusConfig(url=nats_server.url, prefix="s2old"), name="t")
+    try:
+        await bus.js.add_stream(
+            StreamConfig(
+                name=bus.subjects.stream_name,
+                subjects=bus.subjects.stream_subjects,
+                storage=StorageType.FILE,
+                max_age=bus.config.audit_retention,
+                duplicate_window=120.0,
+            )
+        )
+        await bus.ensure_streams()
+        info = await bus.js.stream_info(bus.subjects.stream_name)
+        assert info.config.compression == StoreCompression.S2
+        assert info.config.allow_msg_ttl  # quiet cycles expire sooner (quiet.py)
+    finally:
+        await bus.close()
+
+
+async def test_a_quiet_cycle_expires_and_a_plan_with_actions_stays(
+    nats_server: EmbeddedNats,
+) -> None:
+    # 10,000 hosts' quiet cycles kept 30 days would be 5.5 TB: a plan without actions and a
+    # report of fresh containers are stored with --audit-quiet-retention as their TTL.
+    config = BusConfig(url=nats_server.url, prefix="quiet", audit_quiet_retention=1)
+    bus = await Bus.connect(config, name="t")
+    try:
+        await bus.ensure_streams()
+        action = UpdateAction(
+            container_id="c", container_name="web", image="r/a:1", old_image_id="i"
+        )
+        quiet = Plan(plan_id="p1", scan_id="s1", host="h1", created_at=0)
+        busy = Plan(plan_id="p2", scan_id="s2", host="h1", created_at=0, actions=(action,))
+        fresh = Report(scan_id="s1", plan_id="p1", host="h1", started_at=0, finished_at=1)
+        await bus.publish_event(bus.subjects.plan("h1"), quiet)
+        await bus.publish_event(bus.subjects.report("h1"), fresh)
+        await bus.publish_event(bus.subjects.plan("h1"), busy)
+        stream = bus.subjects.stream_name
+        first = await bus.js.get_msg(stream, 1)
+        assert (first.headers or {}).get("Nats-TTL") == "1"
+        assert "Nats-TTL" not in ((await bus.js.get_msg(stream, 3)).headers or {})
+        deadline = time.monotonic() + 10
+        while (await bus.js.stream_info(stream)).state.messages > 1:
+            assert time.monotonic() < deadline, "the quiet messages did not expire"
+            await asyncio.sleep(0.1)
+        kept = await bus.js.get_last_msg(stream, bus.subjects.plan("h1"))
+        assert msgspec.json.decode(kept.data or b"")["plan_id"] == "p2"
+    finally:
+        await bus.close()

@@ -71,3 +71,50 @@ async def _json(dashboard: Dashboard, path: str) -> dict[str, Any]:
     data = await reader.read()
     writer.close()
     return json.loads(data.split(b"\r\n\r\n", 1)[1])  # type: ignore[no-any-return]
+
+
+async def test_a_dashboard_started_on_a_large_stream_reads_each_hosts_latest(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fleet's stream holds millions of messages: a (re)started dashboard reads the last
+    # message of each subject, not the stream from its start, and still shows every host.
+    monkeypatch.setattr("vigil.dashboard.service.REPLAY_ALL_UP_TO", 5)
+    for cycle in range(4):
+        for host in ("h1", "h2", "h3"):
+            info = ContainerInfo(
+                id=f"{host}c", name="web", image="r:5000/app:latest", image_id="sha256:1"
+            )
+            await bus.publish_event(
+                bus.subjects.inventory(host),
+                Inventory(scan_id=f"s{cycle}", host=host, taken_at=cycle, containers=(info,)),
+            )
+            result = ContainerResult(
+                name="web",
+                container_id=info.id,
+                image=info.image,
+                status="failed" if cycle == 3 else "fresh",
+                error=f"cycle {cycle}",
+            )
+            report = Report(
+                scan_id=f"s{cycle}",
+                plan_id=f"p{cycle}",
+                host=host,
+                started_at=cycle,
+                finished_at=cycle,
+                results=(result,),
+            )
+            await bus.publish_event(bus.subjects.report(host), report)
+    dashboard = Dashboard(bus, DashboardConfig(port=0, check_interval=0))
+    await dashboard.start()
+    try:
+        await _until(
+            lambda: len(dashboard.view.inventories) == 3 and len(dashboard.view.reports) == 3
+        )
+        rows = (await _json(dashboard, "/api/containers"))["containers"]
+        assert sorted((r["host"], r["state"], r["detail"]) for r in rows) == [
+            (host, "failed", "cycle 3") for host in ("h1", "h2", "h3")
+        ]
+        # Only the latest inventory and report of each host were read (6 of 24 messages).
+        assert [e.kind for e in dashboard.view.events] == ["inventory", "report"] * 3
+    finally:
+        await dashboard.close()

@@ -58,6 +58,9 @@ def test_references_parse_as_docker_parses_them(
         ("app@sha256:abc", "not a digest"),
         ("app@sha256:" + "A" * 64, "64 lowercase hex"),
         ("my app", "whitespace"),
+        (" app", "whitespace"),
+        ("app\t", "whitespace"),
+        ("reg:5000/app\u00a0:1", "whitespace"),
         ("a//b", "empty path component"),
         ("reg:5000/", "no repository"),
         ("a/-b", "not a valid path component"),
@@ -69,6 +72,16 @@ def test_bad_references_are_refused_with_the_reason(text: str, reason: str) -> N
         parse_image_ref(text)
     assert reason in str(caught.value)
     assert repr(text) in str(caught.value) or text == ""
+
+
+def test_a_reference_is_parsed_once_and_refusals_each_time() -> None:
+    # A fleet cycle parses the same reference several times per container: the parse is
+    # memoised (the same frozen struct back), a refusal still raises every time.
+    text = "127.0.0.1:5000/memo/app:1"
+    assert parse_image_ref(text) is parse_image_ref(text)
+    for _ in range(2):
+        with pytest.raises(InvalidImageRef, match="whitespace"):
+            parse_image_ref("memo app")
 
 
 def test_only_this_repositorys_digests_count() -> None:

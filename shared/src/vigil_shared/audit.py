@@ -33,6 +33,10 @@ KINDS: dict[str, type[msgspec.Struct]] = {
     "rollout": RolloutEvent,  # a step of a rollout: fleet-wide, its host is "fleet"
 }
 CHANGES = ("updated", "failed", "rolled_back")
+# The dashboard replays a stream of up to this many messages from its start (every
+# container's recent history); a larger one from the last message of each subject, so it
+# starts in seconds at any fleet size (docs/performance.md).
+REPLAY_ALL_UP_TO = 20_000
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,24 +158,43 @@ def describe_change(row: HistoryRow) -> str:
     return line + (f": {row.error}" if row.error else "")
 
 
+def replay_start(
+    messages: int, *, since: float | None = None, replay_all_up_to: int | None = None
+) -> DeliverPolicy:
+    """Pure: where a replay of a stream holding `messages` starts. From `since` when given;
+    else from the start, unless the stream holds more than `replay_all_up_to` messages: then
+    from the last message of each subject (each host's latest inventory, plan, progress and
+    report, in stream order), so a reader of a large fleet's stream (the dashboard: 10,000
+    hosts hold ~26 M messages over 30 days) starts from what is current, not from a month."""
+    if since is not None:
+        return DeliverPolicy.BY_START_TIME
+    if replay_all_up_to is not None and messages > replay_all_up_to:
+        return DeliverPolicy.LAST_PER_SUBJECT
+    return DeliverPolicy.ALL
+
+
 async def read_events(
     bus: Bus,
     *,
     since: float | None = None,
     hosts: tuple[str, ...] = (),
     follow: bool = False,
+    replay_all_up_to: int | None = None,
 ) -> AsyncIterator[AuditEvent]:
     """Replay the audit stream (from `since`, a Unix time, or from the start), in order.
 
     One ordered consumer over the whole stream, so the order is the stream's; hosts are
     filtered here. Without `follow` it stops at the message that was last when it started. A
-    message that does not decode is skipped: it must not stop the replay.
+    message that does not decode is skipped: it must not stop the replay. With
+    `replay_all_up_to`, a stream holding more messages is read from the last message of each
+    subject instead of from its start (`replay_start`).
     """
     prefix = bus.subjects.prefix
     stream = bus.subjects.stream_name
     while True:
         try:
-            last = (await bus.js.stream_info(stream)).state.last_seq
+            state = (await bus.js.stream_info(stream)).state
+            last = state.last_seq
             break
         except nats.js.errors.NotFoundError:
             if not follow:
@@ -179,13 +202,14 @@ async def read_events(
             await asyncio.sleep(1.0)  # following: the events come once something runs
     if not follow and last == 0:
         return
+    policy = replay_start(state.messages, since=since, replay_all_up_to=replay_all_up_to)
     if since is not None:
         config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_TIME,
+            deliver_policy=policy,
             opt_start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
         )
     else:
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        config = ConsumerConfig(deliver_policy=policy)
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
 
     async def on_msg(msg: Any) -> None:

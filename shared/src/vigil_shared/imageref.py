@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import msgspec
 
@@ -29,6 +30,7 @@ _DOMAIN = re.compile(
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
 _SHA256 = re.compile(r"^sha256:[a-f0-9]{64}$")
+_WHITESPACE = re.compile(r"\s")  # one C scan, not a Python generator over the characters
 
 
 class InvalidImageRef(ValueError):
@@ -81,10 +83,20 @@ def _split_domain(remainder: str) -> tuple[str, str]:
 
 
 def parse_image_ref(text: str) -> ImageRef:
-    """Parse a reference as Docker does; raise InvalidImageRef with the reason."""
+    """Parse a reference as Docker does; raise InvalidImageRef with the reason.
+
+    Memoised: a fleet cycle parses the same few references for every container (planning,
+    the gateway's check, each RepoDigests entry), and the parse is a pure function of the
+    text returning a frozen struct. Refusals are not cached (they raise)."""
     if not isinstance(text, str) or not text:
         raise InvalidImageRef(str(text), "it is empty")
-    if text != text.strip() or any(c.isspace() for c in text):
+    return _parse_image_ref(text)
+
+
+# Bounded: the references of one host's or one gateway's containers and their RepoDigests.
+@lru_cache(maxsize=8192)
+def _parse_image_ref(text: str) -> ImageRef:
+    if _WHITESPACE.search(text):
         raise InvalidImageRef(text, "it contains whitespace")
     if len(text) > 4096:
         raise InvalidImageRef(text[:40] + "...", "it is longer than 4096 characters")

@@ -48,7 +48,7 @@ from vigil_scanner.container_commands import (
 )
 from vigil_scanner.planning import checks_for
 from vigil_scanner.skips import skip_reason
-from vigil_shared.audit import read_events
+from vigil_shared.audit import REPLAY_ALL_UP_TO, read_events
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import (
     ROLLOUT_BUCKET,
@@ -130,7 +130,9 @@ class Dashboard:
     async def _follow_stream(self) -> None:
         while True:
             try:
-                async for event in read_events(self.bus, follow=True):
+                async for event in read_events(
+                    self.bus, follow=True, replay_all_up_to=REPLAY_ALL_UP_TO
+                ):
                     if event.seq <= self.view.last_seq:
                         continue  # replayed again after a reconnect
                     row = self.view.apply(event)

@@ -168,4 +168,14 @@ OPTIONS: tuple[Option, ...] = (
         help="how long the audit stream keeps inventory, plans, progress and reports "
         "(default 30 days; e.g. 720h)",
     ),
+    _o(
+        "--audit-quiet-retention",
+        env="VIGIL_AUDIT_QUIET_RETENTION",
+        kind="duration",
+        default=86400.0,
+        metavar="DURATION",
+        help="how long the audit stream keeps a quiet cycle's messages (inventories, plans "
+        "without actions, reports of only fresh or skipped containers): keep it above the "
+        "scan interval (default 1 day; 0 keeps them for --audit-retention)",
+    ),
 )

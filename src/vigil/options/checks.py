@@ -125,6 +125,7 @@ NUMBER_RULES: Mapping[str, NumberRule] = {
     "gateway_timeout": NumberRule(0, "e.g. 30s", low_inclusive=False),
     "digest_cache_ttl": NumberRule(0, "0 reuses no answer"),
     "audit_retention": NumberRule(0, "e.g. 720h", low_inclusive=False),
+    "audit_quiet_retention": NumberRule(0, "e.g. 24h; 0 keeps quiet cycles as long"),
     "metrics_port": NumberRule(1, "a TCP port", high=65535),
     "dashboard_port": NumberRule(0, "a TCP port; 0 takes a free one", high=65535),
     "dashboard_check_interval": NumberRule(0, "e.g. 5m; 0 asks the gateway nothing"),
