@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from vigil_scanner.cron import next_fire, parse_cron
 from vigil_shared.bus import BusConfig, BusError
 from vigil_shared.jetstream_ready import READY_TIMEOUT
 from vigil_shared.logs import get_logger
 from vigil_shared.nats_cluster import ServerUrlError, parse_replicas, server_urls
+from vigil_shared.quiet import quiet_retention_for
 
 log = get_logger("vigil")
 
@@ -76,6 +79,21 @@ def _check_tls(ca: str | None, cert: str | None, key: str | None) -> None:
             ) from None
 
 
+def _cycle_s(values: Mapping[str, Any]) -> float:
+    """The time between two of this host's scan cycles: --interval, the gap between the next
+    two fires of --schedule, or the default interval (a day)."""
+    schedule = values.get("schedule")
+    if schedule:
+        try:
+            cron = parse_cron(str(schedule))
+            first = next_fire(cron, datetime.now(UTC), UTC)
+            second = next_fire(cron, first, UTC) if first else None
+        except ValueError:
+            return DAY  # the schedule's own check names what is wrong
+        return (second - first).total_seconds() if first and second else DAY
+    return float(values.get("interval") or DAY)
+
+
 def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfig:
     """The BusConfig of a command, at --nats-url. With `embedded` (a NATS this machine starts,
     which has no users and no TLS; the caller sets its URL) the credential and TLS options do
@@ -83,7 +101,7 @@ def bus_config(values: Mapping[str, Any], *, embedded: bool = False) -> BusConfi
     prefix = str(values.get("subject_prefix") or "vigil")
     retention = float(values.get("audit_retention") or 30 * DAY)
     quiet = values.get("audit_quiet_retention")
-    quiet_retention = DAY if quiet is None else float(quiet)
+    quiet_retention = quiet_retention_for(DAY if quiet is None else float(quiet), _cycle_s(values))
     ca = _file(values, "nats_tls_ca")
     cert = _file(values, "nats_tls_cert")
     key = _file(values, "nats_tls_key")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from vigil.bus_options import bus_config
 from vigil_shared.contracts import (
     ContainerResult,
     Inventory,
@@ -69,3 +70,23 @@ def test_a_cycle_that_changed_nothing_is_quiet(message: msgspec.Struct, quiet: b
 def test_no_quiet_retention_keeps_every_message_for_the_streams_retention() -> None:
     assert quiet_ttl(PLAN, 0) is None
     assert quiet_ttl(PLAN, 0.4) == 1  # whole seconds, at least one
+
+
+@pytest.mark.parametrize(
+    ("given", "values", "kept"),
+    [
+        (86400.0, {"interval": 300}, 86400.0),  # a 5-minute fleet: the day given
+        (86400.0, {}, 172800.0),  # the default daily interval: two days, not one
+        (86400.0, {"interval": 86400}, 172800.0),
+        (3600.0, {"interval": 7200}, 14400.0),
+        (86400.0, {"schedule": "0 0 4 * * *"}, 172800.0),  # daily at 04:00
+        (86400.0, {"schedule": "@every 5m"}, 86400.0),
+        (86400.0, {"schedule": "0 0 4 * * 1"}, 14 * 86400.0),  # weekly
+        (0.0, {"interval": 86400}, 0.0),  # 0: as long as the others, as given
+    ],
+)
+def test_quiet_messages_outlive_two_of_the_hosts_cycles(
+    given: float, values: dict[str, object], kept: float
+) -> None:
+    config = bus_config({"audit_quiet_retention": given, **values}, embedded=True)
+    assert config.audit_quiet_retention == kept

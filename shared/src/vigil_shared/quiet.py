@@ -36,3 +36,16 @@ def quiet_ttl(message: msgspec.Struct, quiet_retention: float) -> int | None:
     if quiet_retention <= 0 or not is_quiet(message):
         return None
     return max(1, int(quiet_retention))
+
+
+QUIET_CYCLES_KEPT = 2  # a host's latest quiet messages outlive the gap to its next cycle
+
+
+def quiet_retention_for(given: float, cycle_s: float) -> float:
+    """Pure: how long quiet messages are kept when the scan cycle comes every `cycle_s`: at
+    least two cycles, so a host's latest inventory and report never expire before its next
+    cycle replaces them (a daily interval, watchtower's default, with a 1-day retention
+    would leave a host with no report for the last moments of each day). 0 stays 0."""
+    if given <= 0:
+        return 0.0
+    return max(given, QUIET_CYCLES_KEPT * cycle_s)
