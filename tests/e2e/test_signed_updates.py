@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import cosign_signing
+from tests.support import cosign_signing, sigstore_bundles
 from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
@@ -61,7 +61,13 @@ def test_only_the_build_signed_by_the_fleet_key_is_rolled_out(
     signed = StaleContainer(docker_client, registry.host, names("signed"), names("signed"))
     unsigned = StaleContainer(docker_client, registry.host, names("unsigned"), names("unsigned"))
     foreign = StaleContainer(docker_client, registry.host, names("foreign"), names("foreign"))
+    # signed by a sigstore bundle, an OCI 1.1 referrer found through the referrers tag
+    bundled = StaleContainer(docker_client, registry.host, names("bundled"), names("bundled"))
     with httpx.Client() as http:
+        repo = bundled.tag.removeprefix(registry.host + "/").removesuffix(":latest")
+        subject = sigstore_bundles.descriptor(http, registry.url, repo, bundled.new_digest)
+        bundle = sigstore_bundles.keyed_bundle(fleet, f"{registry.host}/{repo}", bundled.new_digest)
+        sigstore_bundles.push_referrer(http, registry.url, repo, subject, bundle)
         for stale, by in ((signed, fleet), (foreign, other)):
             repo = stale.tag.removeprefix(registry.host + "/").removesuffix(":latest")
             cosign_signing.sign(
@@ -88,10 +94,12 @@ def test_only_the_build_signed_by_the_fleet_key_is_rolled_out(
         signed.name,
         unsigned.name,
         foreign.name,
+        bundled.name,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert signed.updated(), output
+    assert bundled.updated(), output
     for held in (unsigned, foreign):
         data = docker_client.api.inspect_container(held.name)
         assert data["Id"] == held.old_id, output  # never stopped nor recreated
@@ -110,7 +118,7 @@ def test_only_the_build_signed_by_the_fleet_key_is_rolled_out(
     assert "no signature for sha256:" in lines[unsigned.name], message
     assert "signed by another key" in lines[foreign.name], message
     # Vigil's own report: the status and the reason.
-    assert "3 scanned, 1 updated, 2 unverified" in output, output
+    assert "4 scanned, 2 updated, 2 unverified" in output, output
     report = {
         name: next((ln for ln in output.splitlines() if f" {name} (" in ln), "")
         for name in (unsigned.name, foreign.name)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
-from tests.support import cosign_signing
+from tests.support import cosign_signing, sigstore_bundles
 from tests.support.gateway_fixtures import GatewayFactory, check
 from tests.support.oci import push_tiny_image
 from tests.support.registry_fixtures import RegistryServer
@@ -241,3 +242,69 @@ async def test_the_containers_label_decides_for_its_container(
     assert got[("signed:latest", "key:other")][0] == "untrusted"
     outcome, error = got[("unsigned:latest", "key:nobody")]
     assert outcome == "untrusted" and "no --verify-key named nobody" in error, error
+
+
+async def test_bundles_found_through_the_referrers_tag_where_the_registry_has_no_api(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    """OCI 1.1 referrers: keyed sigstore bundles pushed as artifacts whose `subject` is the
+    build. docker-registry 2.x answers 404 on the referrers API: the gateway reads the
+    referrers tag `sha256-<hex>` instead. Only the bundle by the fleet key over this very
+    build proves it; a 500 on the referrers API fails closed, named."""
+    key = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    builds: dict[str, dict[str, Any]] = {}
+    with httpx.Client() as http:
+        for repo in ("team/bundled", "team/bundle-older", "team/bundle-otherkey"):
+            builds[repo] = push_tiny_image(http, registry.url, repo, "latest", repo)
+        older = push_tiny_image(http, registry.url, "team/bundle-older", "old", "o")["digest"]
+        for repo, by, digest in (
+            ("team/bundled", FLEET, builds["team/bundled"]["digest"]),
+            ("team/bundle-older", FLEET, older),
+            ("team/bundle-otherkey", OTHER, builds["team/bundle-otherkey"]["digest"]),
+        ):
+            bundle = sigstore_bundles.keyed_bundle(by, f"{registry.host}/{repo}", digest)
+            sigstore_bundles.push_referrer(http, registry.url, repo, builds[repo], bundle)
+        flaky = push_tiny_image(http, registry.url, "team/bundle-flaky", "latest", "f")
+        bundle = sigstore_bundles.keyed_bundle(FLEET, "team/bundle-flaky", flaky["digest"])
+        sigstore_bundles.push_referrer(http, registry.url, "team/bundle-flaky", flaky, bundle)
+    proxy = RegistryProxy(registry.url)
+    proxy.start()
+    host = proxy.host
+    try:
+        await gateway_factory(verify_keys=(str(key),), digest_cache_ttl=0)
+        answers = await check(bus, *(_stale(host, repo) for repo in builds))
+        asked = proxy.requests()
+        proxy.fault(r"/referrers/", status=500)
+        failed = await check(bus, _stale(host, "team/bundle-flaky"))
+        proxy.clear_faults()
+        healed = await check(bus, _stale(host, "team/bundle-flaky"))
+    finally:
+        proxy.stop()
+    by_repo = {repo: answers[f"{host}/{repo}:latest"] for repo in builds}
+    bundled = by_repo["team/bundled"]
+    assert bundled.outcome == "stale", bundled
+    assert bundled.remote_digest == builds["team/bundled"]["digest"]
+    hexdigest = builds["team/bundled"]["digest"].removeprefix("sha256:")
+    assert any(
+        line.startswith(f"referrers tag sha256-{hexdigest[:4]}") and "verified, fleet" in line
+        for line in bundled.signatures
+    ), bundled.signatures
+    # The registry's 404 on the referrers API led to the tag, not to a refusal.
+    assert ("GET", f"/v2/team/bundled/referrers/sha256:{hexdigest}", 404) in [
+        (m, p.split("?", 1)[0], s) for m, p, s in asked
+    ], asked
+    assert ("GET", f"/v2/team/bundled/manifests/sha256-{hexdigest}", 200) in asked, asked
+    for repo, word in (
+        ("team/bundle-older", "signature for another digest"),
+        ("team/bundle-otherkey", "signed by another key"),
+    ):
+        status = by_repo[repo]
+        assert status.outcome == "untrusted", (repo, status)
+        assert word in (status.error or ""), (repo, status.error)
+    refused = failed[f"{host}/team/bundle-flaky:latest"]
+    assert refused.outcome == "untrusted"
+    assert "signature lookup failed" in (refused.error or "") and "500" in (refused.error or "")
+    assert healed[f"{host}/team/bundle-flaky:latest"].outcome == "stale"  # the refusal not kept
