@@ -6,6 +6,7 @@ repository, else `untrusted` with the reason; a registry 5xx on the lookup fails
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.support import cosign_signing, sigstore_bundles
+from tests.support import cosign_signing, sigstore_bundles, sigstore_keyless
 from tests.support.gateway_fixtures import GatewayFactory, check
 from tests.support.oci import push_tiny_image
 from tests.support.registry_fixtures import RegistryServer
@@ -308,3 +309,70 @@ async def test_bundles_found_through_the_referrers_tag_where_the_registry_has_no
     assert refused.outcome == "untrusted"
     assert "signature lookup failed" in (refused.error or "") and "500" in (refused.error or "")
     assert healed[f"{host}/team/bundle-flaky:latest"].outcome == "stale"  # the refusal not kept
+
+
+ISSUER = "https://issuer.invalid"
+
+
+async def test_keyless_bundles_verified_against_the_given_trust_root(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    """Keyless: bundles by short-lived certificates of a CA made here (with its CT and
+    transparency logs, given as --verify-trust-root), pushed as referrers. The identity a
+    container's label asks for (issuer and subject, or subject regexp) must be the
+    certificate's; a certificate of another identity, expired when logged, of a CA or log
+    the root does not hold, is refused with that reason."""
+    sigstore = sigstore_keyless.TestSigstore()
+    stranger = sigstore_keyless.TestSigstore(name="stranger")
+    root = sigstore.trusted_root(tmp_path / "trusted_root.json")
+    fleet = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    cases: dict[str, dict[str, Any]] = {
+        "keyless/good": {},
+        "keyless/mallory": {"email": "mallory@example.com"},
+        "keyless/expired": {"cert_from": long_ago},
+        "keyless/foreign-ca": {"ca": stranger},
+        "keyless/foreign-log": {"log": stranger},
+    }
+    with httpx.Client() as http:
+        for repo, how in cases.items():
+            build = push_tiny_image(http, registry.url, repo, "latest", repo)
+            bundle = sigstore.bundle(build["digest"], issuer=ISSUER, **how)
+            sigstore_bundles.push_referrer(http, registry.url, repo, build, bundle)
+    await gateway_factory(verify_keys=(str(fleet),), verify_trust_root=str(root))
+    exact = f"identity:{ISSUER},ci@example.com"
+    regexp = f"identity-regexp:{ISSUER},^ci@example\\.(com|org)$"
+    images = [msgspec.structs.replace(_stale(registry.host, repo), verify=exact) for repo in cases]
+    images += [
+        msgspec.structs.replace(_stale(registry.host, "keyless/good"), verify=regexp),
+        msgspec.structs.replace(
+            _stale(registry.host, "keyless/good"), verify=f"identity:{ISSUER}.evil,ci@example.com"
+        ),
+        _stale(registry.host, "keyless/good"),  # the fleet's --verify-key: a key is needed
+    ]
+    reply = await bus.request(
+        bus.subjects.registry_check,
+        CheckRequest(scan_id="k1", host="h1", images=tuple(images)),
+        CheckReply,
+        timeout=30,
+    )
+    got = {(r.image.split("/", 1)[1], r.verify): r for r in reply.results}
+    good = got[("keyless/good:latest", exact)]
+    assert good.outcome == "stale", good
+    assert any("verified, ci@example.com (https://issuer.invalid)" in ln for ln in good.signatures)
+    assert got[("keyless/good:latest", regexp)].outcome == "stale"
+    refusals = {
+        ("keyless/mallory:latest", exact): "signed by another identity: mallory@example.com",
+        ("keyless/expired:latest", exact): "certificate expired",
+        ("keyless/foreign-ca:latest", exact): "certificate untrusted (not issued by a CA",
+        ("keyless/foreign-log:latest", exact): "certificate untrusted (its log entry",
+        ("keyless/good:latest", f"identity:{ISSUER}.evil,ci@example.com"): "another identity",
+        ("keyless/good:latest", ""): "keyless signature, but a key is required",
+    }
+    for which, words in refusals.items():
+        status = got[which]
+        assert status.outcome == "untrusted", (which, status)
+        assert words in (status.error or ""), (which, status.error)

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vigil_gateway.cosign import Proof, verify_bytes, verify_digest
@@ -95,7 +96,7 @@ def judge_bundle(
     *,
     digest: str,
     requirement: Requirement,
-    keys: dict[str, PublicKey],
+    keys: Mapping[str, PublicKey],
     trust_root: TrustRoot | None,
 ) -> Proof:
     """What one bundle proves of the build `digest` (blocking: run it in a thread).
@@ -121,7 +122,7 @@ def judge_bundle(
     return verify_keyless(raw, digest, requirement.identities, trust_root)
 
 
-def verify_keyed(body: dict[str, Any], digest: str, keys: dict[str, PublicKey]) -> Proof:
+def verify_keyed(body: dict[str, Any], digest: str, keys: Mapping[str, PublicKey]) -> Proof:
     """Pure: a keyed bundle (`cosign sign --key --new-bundle-format`): a DSSE envelope whose
     in-toto statement names the build among its subjects, or a message signature over the
     build's manifest (its digest). Read here with `cryptography`: the `sigstore` library
@@ -205,7 +206,17 @@ def verify_keyless(
             return Proof(ok=False, kind="no_key", reason=text)
         if "digest mismatch" in text or "Signature is invalid for input" in text:
             return Proof(ok=False, kind="other_digest", reason="signature for another digest")
-        return Proof(ok=False, kind="untrusted", reason=f"certificate expired or untrusted: {text}")
+        if "not valid at validation time" in text or "expired at time of signing" in text:
+            why = "certificate expired (not valid when the log saw the signature)"
+        elif "certificate chain" in text:
+            why = "certificate untrusted (not issued by a CA of --verify-trust-root)"
+        elif "log entry" in text or "SCT" in text or "inclusion" in text:
+            why = (
+                "certificate untrusted (its log entry or SCT is not by --verify-trust-root's logs)"
+            )
+        else:
+            why = "certificate expired or untrusted"
+        return Proof(ok=False, kind="untrusted", reason=f"{why}: {text}")
     except Exception as exc:  # a bundle the library trips on is not a proof
         return Proof(ok=False, kind="corrupt", reason=f"corrupted bundle ({_short(exc)})")
     return Proof(ok=True, signer=policy.seen)
