@@ -1,4 +1,4 @@
-"""Only signed builds roll out (issue 23, docs/signatures.md), through the real `vigil`
+"""Only signed builds roll out (issue 23, docs/trust.md), through the real `vigil`
 command, the real engine and the real registry: with `--verify-key`, one cycle updates the
 container whose new build the fleet key signed, and holds the one with an unsigned build and
 the one signed by another key `unverified`, with the reason, in the report and the notifier's

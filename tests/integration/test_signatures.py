@@ -1,4 +1,4 @@
-"""Signature checks in the registry-gateway (issue 23, docs/signatures.md), against a real
+"""Signature checks in the registry-gateway (issue 23, docs/trust.md), against a real
 docker-registry over real NATS: cosign tag-layout signatures written into the registry, a
 newer build answered `stale` only when a required key signed that very build of that
 repository, else `untrusted` with the reason; a registry 5xx on the lookup fails closed."""
