@@ -1,5 +1,5 @@
-"""Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`): keyless signatures,
-verified offline by the `sigstore` library against the trust root the user gives
+"""Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`). Keyed ones (a public
+key hint) are verified here with `cryptography` (`verify_keyed`). Keyless ones are verified offline by the `sigstore` library against the trust root the user gives
 (`--verify-trust-root`, a `trusted_root.json`): the Fulcio certificate chain, the signing
 time inside the certificate's validity, the transparency-log entry (its signed entry
 timestamp or inclusion proof, checked against the root's log keys), the signature over the
