@@ -1,9 +1,11 @@
 """Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`). Keyed ones (a public
-key hint) are verified here with `cryptography` (`verify_keyed`). Keyless ones are verified offline by the `sigstore` library against the trust root the user gives
+key hint) are verified here with `cryptography` (`verify_keyed`). Keyless ones are verified
+offline by the `sigstore` library against the trust root the user gives
 (`--verify-trust-root`, a `trusted_root.json`): the Fulcio certificate chain, the signing
-time inside the certificate's validity, the transparency-log entry (its signed entry
-timestamp or inclusion proof, checked against the root's log keys), the signature over the
-build, and the signer's identity. No call to a public Sigstore service is made.
+time inside the certificate's validity, the embedded SCT, the transparency-log entry (its
+inclusion proof, checkpoint and signed entry timestamp, checked against the root's log
+keys), the signature over the build, and the signer's identity. No call to a public
+Sigstore service is made.
 
 `sigstore` (and pydantic under it) is imported only when a trust root is given: it is the
 heaviest import of the gateway.
