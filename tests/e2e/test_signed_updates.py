@@ -127,3 +127,34 @@ def test_only_the_build_signed_by_the_fleet_key_is_rolled_out(
     assert "no signature for sha256:" in report[unsigned.name], output
     assert report[foreign.name].split()[0] == "UNVERIFIED", output
     assert "signed by another key" in report[foreign.name], output
+
+
+def test_a_rollout_never_starts_a_wave_with_an_unverified_build(
+    tmp_path: Path, registry: RegistryServer, docker_client: Any, names: Callable[[str], str]
+) -> None:
+    """With --rollout on a wave holds only updates a scanner planned and asked the
+    coordinator's gate for; an unverified build is never planned, so it never enters one."""
+    fleet = cosign_signing.new_key()
+    key = cosign_signing.write_public_key(fleet, tmp_path / "fleet.pub")
+    signed = StaleContainer(docker_client, registry.host, names("signed"), names("signed"))
+    unsigned = StaleContainer(docker_client, registry.host, names("unsigned"), names("unsigned"))
+    with httpx.Client() as http:
+        repo = signed.tag.removeprefix(registry.host + "/").removesuffix(":latest")
+        ref = f"{registry.host}/{repo}"
+        cosign_signing.sign(http, registry.url, repo, signed.new_digest, fleet, reference=ref)
+    result = run_vigil(
+        *("--state-dir", str(tmp_path / "state"), "--run-once", "--host-id", "e2e"),
+        *("--no-startup-message", "--rollout", "on", "--verify-key", str(key)),
+        signed.name,
+        unsigned.name,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert signed.updated(), output
+    assert docker_client.api.inspect_container(unsigned.name)["Id"] == unsigned.old_id, output
+    rollout_lines = [ln for ln in output.splitlines() if "vigil.rollout: rollout " in ln]
+    assert any(
+        "rollout wave_started" in ln and f"image={signed.tag} " in ln for ln in rollout_lines
+    ), output
+    assert not any(unsigned.tag in ln for ln in rollout_lines), output
+    assert "1 unverified" in output, output
