@@ -34,7 +34,8 @@ from vigil_shared.labels import MONITOR_ONLY
 
 
 class _Refusals(logging.Handler):
-    """The gateway's refusals by reason, instead of one warning line per host and image."""
+    """The gateway's refusals and the scanners' failed checks by reason, instead of one
+    warning line per host and image."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,6 +45,8 @@ class _Refusals(logging.Handler):
         fields = getattr(record, "fields", {})
         if record.getMessage().startswith("new build refused"):
             self.reasons[str(fields.get("error", ""))[:90]] += 1
+        elif record.getMessage() == "digest check failed":  # the scanner's: not comparable
+            self.reasons[f"(hosts) check failed: {str(fields.get('error', ''))[:70]}"] += 1
 
 
 def _is_signature(path: str) -> bool:
@@ -56,9 +59,10 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
     buses: list[Bus] = []
     key = cosign_signing.new_key()
     refusals = _Refusals()
-    gateway_log = logging.getLogger("vigil.gateway")
-    gateway_log.addHandler(refusals)
-    gateway_log.propagate = False
+    logs = [logging.getLogger(name) for name in ("vigil.gateway", "vigil.scanner")]
+    for log in logs:
+        log.addHandler(refusals)
+        log.propagate = False
     with tempfile.TemporaryDirectory(prefix="vigil-bench-verify-") as tmp:
         nats = EmbeddedNats(Path(tmp) / "nats")
         nats.start()
@@ -133,8 +137,9 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                     f"({hosts_n * per_host} containers)"
                 )
         finally:
-            gateway_log.removeHandler(refusals)
-            gateway_log.propagate = True
+            for log in logs:
+                log.removeHandler(refusals)
+                log.propagate = True
             for bus in reversed(buses):
                 await bus.close()
             nats.stop()
