@@ -9,6 +9,8 @@ fleet-cycle: 100 hosts x 20 containers (engines simulated) over one NATS and one
 a full fleet cycle's time and registry requests (bench/fleet_cycle.py).
 fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores with
 its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
+--verify: fleet-cycle and fleet-large with every build newer and signed, signature
+verification off and on side by side (bench/fleet_verify.py; issue 23).
 run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
 one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
 dashboard-start: the dashboard's start on a stream of 500 hosts x 4 quiet cycles of 50
@@ -26,6 +28,7 @@ from bench.dashboard_page import run_dashboard_page
 from bench.dashboard_start import run_dashboard_start
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
+from bench.fleet_verify import run_fleet_verify
 from bench.gateway_fanout import run_gateway_fanout
 from bench.run_once_wall import run_run_once_wall
 
@@ -78,6 +81,11 @@ def main() -> None:
         "--fleet-containers", type=int, default=20, help="containers per host (default 20)"
     )
     fleet.add_argument("--fleet-images", type=int, default=50, help="distinct images (default 50)")
+    fleet.add_argument(
+        "--verify",
+        action="store_true",
+        help="fleet-cycle and fleet-large: signed newer builds, verification off beside on",
+    )
     once = parser.add_argument_group("run-once")
     once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
     once.add_argument(
@@ -98,15 +106,16 @@ def main() -> None:
         run_gateway_fanout(runs=args.fanout_runs, baseline_runs=args.fanout_baseline_runs)
     if "executor-updates" in selected:
         run_executor_updates(rounds=args.executor_rounds)
+    fleet_cycle = run_fleet_verify if args.verify else run_fleet_cycle
     if "fleet-cycle" in selected:
-        run_fleet_cycle(
+        fleet_cycle(
             rounds=args.fleet_rounds,
             hosts=args.fleet_hosts,
             per_host=args.fleet_containers,
             images=args.fleet_images,
         )
     if "fleet-large" in selected:
-        run_fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
+        fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
     if "run-once" in selected:
         stops = tuple(args.run_once_stop or ("at-once", "timeout"))
         run_run_once_wall(rounds=args.run_once_rounds, stops=stops)

@@ -117,14 +117,21 @@ Connect = Callable[[str, str], Awaitable[Bus]]
 
 
 async def _start_fleet(
-    connect: Connect, prefix: str, engines: list[SimulatedEngine], tmp: str, *, replicas: int
+    connect: Connect,
+    prefix: str,
+    engines: list[SimulatedEngine],
+    tmp: str,
+    *,
+    replicas: int,
+    gateway_config: GatewayConfig | None = None,
 ) -> Bus:
     """One fleet under `prefix`: a gateway, an executor per host, and either a scanner per
     host (`replicas` 0) or `replicas` scanner processes of one group serving every host.
     Returns its control bus."""
     control = await connect("bench", prefix)
     await control.ensure_streams()
-    gateway = Gateway(await connect("gateway", prefix), GatewayConfig(home=tmp), Redactor())
+    config = gateway_config or GatewayConfig(home=tmp)
+    gateway = Gateway(await connect("gateway", prefix), config, Redactor())
     await gateway.start()
     telemetry = Telemetry.disabled()
     for engine in engines:

@@ -2,7 +2,10 @@
 
 With --nats-url the fleet's gateway answers; without, a gateway is started here over a
 temporary embedded NATS, with this machine's credentials and flags, so the answer is what an
-all-in-one `vigil` would get.
+all-in-one `vigil` would get. The --verify* flags (docs/trust.md) are that gateway's: each
+signature found is printed with what it proved, a refused build as UNTRUSTED with the reason
+(exit 1: it would not be rolled out). With --nats-url they are refused (exit 2): the fleet's
+gateway verifies by its own keys, and ours would be silently ignored.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import msgspec
 
 from vigil.bus_options import bus_config
 from vigil.embedded_nats import EmbeddedNats, start_embedded
-from vigil_gateway.service import Gateway, GatewayConfig
+from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus
 from vigil_shared.logs import Redactor
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+VERIFY_OPTIONS = ("verify", "verify_key", "verify_policy", "verify_trust_root")
 
 
 def render_status(status: ImageStatus) -> str:
@@ -58,6 +62,14 @@ async def run_check(
 ) -> int:
     images = tuple(values.get("images") or ())
     url = values.get("nats_url")
+    if url and any(values.get(name) for name in VERIFY_OPTIONS):
+        print(
+            "vigil check: --verify, --verify-key, --verify-policy and --verify-trust-root "
+            "apply to the gateway `vigil check` starts; with --nats-url the fleet's gateway "
+            "verifies by its own (drop one or the other)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     config = bus_config(values, embedded=not url)  # a bad --nats-* file is named first
     embedded: EmbeddedNats | None = None
     gateway: Gateway | None = None
@@ -71,7 +83,11 @@ async def run_check(
             if embedded is not None:
                 gateway_bus = await Bus.connect(config, name="vigil-check-gateway")
                 buses.append(gateway_bus)
-                gateway = Gateway(gateway_bus, gateway_config(), redactor)
+                try:
+                    gateway = Gateway(gateway_bus, gateway_config(), redactor)
+                except GatewayStartupError as exc:  # a bad --verify-key, policy, trust root
+                    print(f"vigil check: {exc}", file=sys.stderr)
+                    return EXIT_USAGE
                 await gateway.start()
             bus = await Bus.connect(config, name="vigil-check")
             buses.append(bus)
@@ -96,5 +112,5 @@ async def run_check(
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
     print("\n\n".join(render_status(r) for r in reply.results))
-    failed = any(r.outcome in ("error", "rate_limited") for r in reply.results)
+    failed = any(r.outcome in ("error", "rate_limited", "untrusted") for r in reply.results)
     return EXIT_FAILED if failed else EXIT_OK

@@ -73,7 +73,7 @@ def test_a_dashboard_address_not_of_this_machine_is_blamed_on_the_address(
 def test_a_bad_signature_policy_is_exit_2_before_anything_starts(
     args: tuple[str, ...], says: str, tmp_path: Path
 ) -> None:
-    """(docs/signatures.md) Named before NATS or the engine are touched; the log's "cannot
+    """(docs/trust.md) Named before NATS or the engine are touched; the log's "cannot
     start" line comes with it, as for the other faults the gateway names."""
     done = run_vigil(*args, "--state-dir", str(tmp_path), timeout=60)
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)

@@ -1,4 +1,4 @@
-"""Signature checks in the registry-gateway (issue 23, docs/signatures.md), against a real
+"""Signature checks in the registry-gateway (issue 23, docs/trust.md), against a real
 docker-registry over real NATS: cosign tag-layout signatures written into the registry, a
 newer build answered `stale` only when a required key signed that very build of that
 repository, else `untrusted` with the reason; a registry 5xx on the lookup fails closed."""
@@ -6,13 +6,15 @@ repository, else `untrusted` with the reason; a registry 5xx on the lookup fails
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
-from tests.support import cosign_signing
+from tests.support import cosign_signing, sigstore_bundles, sigstore_keyless
 from tests.support.gateway_fixtures import GatewayFactory, check
 from tests.support.oci import push_tiny_image
 from tests.support.registry_fixtures import RegistryServer
@@ -241,3 +243,136 @@ async def test_the_containers_label_decides_for_its_container(
     assert got[("signed:latest", "key:other")][0] == "untrusted"
     outcome, error = got[("unsigned:latest", "key:nobody")]
     assert outcome == "untrusted" and "no --verify-key named nobody" in error, error
+
+
+async def test_bundles_found_through_the_referrers_tag_where_the_registry_has_no_api(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    """OCI 1.1 referrers: keyed sigstore bundles pushed as artifacts whose `subject` is the
+    build. docker-registry 2.x answers 404 on the referrers API: the gateway reads the
+    referrers tag `sha256-<hex>` instead. Only the bundle by the fleet key over this very
+    build proves it; a 500 on the referrers API fails closed, named."""
+    key = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    builds: dict[str, dict[str, Any]] = {}
+    with httpx.Client() as http:
+        for repo in ("team/bundled", "team/bundle-older", "team/bundle-otherkey"):
+            builds[repo] = push_tiny_image(http, registry.url, repo, "latest", repo)
+        older = push_tiny_image(http, registry.url, "team/bundle-older", "old", "o")["digest"]
+        for repo, by, digest in (
+            ("team/bundled", FLEET, builds["team/bundled"]["digest"]),
+            ("team/bundle-older", FLEET, older),
+            ("team/bundle-otherkey", OTHER, builds["team/bundle-otherkey"]["digest"]),
+        ):
+            bundle = sigstore_bundles.keyed_bundle(by, f"{registry.host}/{repo}", digest)
+            sigstore_bundles.push_referrer(http, registry.url, repo, builds[repo], bundle)
+        flaky = push_tiny_image(http, registry.url, "team/bundle-flaky", "latest", "f")
+        bundle = sigstore_bundles.keyed_bundle(FLEET, "team/bundle-flaky", flaky["digest"])
+        sigstore_bundles.push_referrer(http, registry.url, "team/bundle-flaky", flaky, bundle)
+    proxy = RegistryProxy(registry.url)
+    proxy.start()
+    host = proxy.host
+    try:
+        await gateway_factory(verify_keys=(str(key),), digest_cache_ttl=0)
+        answers = await check(bus, *(_stale(host, repo) for repo in builds))
+        asked = proxy.requests()
+        proxy.fault(r"/referrers/", status=500)
+        failed = await check(bus, _stale(host, "team/bundle-flaky"))
+        proxy.clear_faults()
+        healed = await check(bus, _stale(host, "team/bundle-flaky"))
+    finally:
+        proxy.stop()
+    by_repo = {repo: answers[f"{host}/{repo}:latest"] for repo in builds}
+    bundled = by_repo["team/bundled"]
+    assert bundled.outcome == "stale", bundled
+    assert bundled.remote_digest == builds["team/bundled"]["digest"]
+    hexdigest = builds["team/bundled"]["digest"].removeprefix("sha256:")
+    assert any(
+        line.startswith(f"referrers tag sha256-{hexdigest[:4]}") and "verified, fleet" in line
+        for line in bundled.signatures
+    ), bundled.signatures
+    # The registry's 404 on the referrers API led to the tag, not to a refusal.
+    assert ("GET", f"/v2/team/bundled/referrers/sha256:{hexdigest}", 404) in [
+        (m, p.split("?", 1)[0], s) for m, p, s in asked
+    ], asked
+    assert ("GET", f"/v2/team/bundled/manifests/sha256-{hexdigest}", 200) in asked, asked
+    for repo, word in (
+        ("team/bundle-older", "signature for another digest"),
+        ("team/bundle-otherkey", "signed by another key"),
+    ):
+        status = by_repo[repo]
+        assert status.outcome == "untrusted", (repo, status)
+        assert word in (status.error or ""), (repo, status.error)
+    refused = failed[f"{host}/team/bundle-flaky:latest"]
+    assert refused.outcome == "untrusted"
+    assert "signature lookup failed" in (refused.error or "") and "500" in (refused.error or "")
+    assert healed[f"{host}/team/bundle-flaky:latest"].outcome == "stale"  # the refusal not kept
+
+
+ISSUER = "https://issuer.invalid"
+
+
+async def test_keyless_bundles_verified_against_the_given_trust_root(
+    bus: Bus,
+    gateway_factory: GatewayFactory,
+    registry: RegistryServer,
+    tmp_path: Path,
+) -> None:
+    """Keyless: bundles by short-lived certificates of a CA made here (with its CT and
+    transparency logs, given as --verify-trust-root), pushed as referrers. The identity a
+    container's label asks for (issuer and subject, or subject regexp) must be the
+    certificate's; a certificate of another identity, expired when logged, of a CA or log
+    the root does not hold, is refused with that reason."""
+    sigstore = sigstore_keyless.TestSigstore()
+    stranger = sigstore_keyless.TestSigstore(name="stranger")
+    root = sigstore.trusted_root(tmp_path / "trusted_root.json")
+    fleet = cosign_signing.write_public_key(FLEET, tmp_path / "fleet.pub")
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    cases: dict[str, dict[str, Any]] = {
+        "keyless/good": {},
+        "keyless/mallory": {"email": "mallory@example.com"},
+        "keyless/expired": {"cert_from": long_ago},
+        "keyless/foreign-ca": {"ca": stranger},
+        "keyless/foreign-log": {"log": stranger},
+    }
+    with httpx.Client() as http:
+        for repo, how in cases.items():
+            build = push_tiny_image(http, registry.url, repo, "latest", repo)
+            bundle = sigstore.bundle(build["digest"], issuer=ISSUER, **how)
+            sigstore_bundles.push_referrer(http, registry.url, repo, build, bundle)
+    await gateway_factory(verify_keys=(str(fleet),), verify_trust_root=str(root))
+    exact = f"identity:{ISSUER},ci@example.com"
+    regexp = f"identity-regexp:{ISSUER},^ci@example\\.(com|org)$"
+    images = [msgspec.structs.replace(_stale(registry.host, repo), verify=exact) for repo in cases]
+    images += [
+        msgspec.structs.replace(_stale(registry.host, "keyless/good"), verify=regexp),
+        msgspec.structs.replace(
+            _stale(registry.host, "keyless/good"), verify=f"identity:{ISSUER}.evil,ci@example.com"
+        ),
+        _stale(registry.host, "keyless/good"),  # the fleet's --verify-key: a key is needed
+    ]
+    reply = await bus.request(
+        bus.subjects.registry_check,
+        CheckRequest(scan_id="k1", host="h1", images=tuple(images)),
+        CheckReply,
+        timeout=30,
+    )
+    got = {(r.image.split("/", 1)[1], r.verify): r for r in reply.results}
+    good = got[("keyless/good:latest", exact)]
+    assert good.outcome == "stale", good
+    assert any("verified, ci@example.com (https://issuer.invalid)" in ln for ln in good.signatures)
+    assert got[("keyless/good:latest", regexp)].outcome == "stale"
+    refusals = {
+        ("keyless/mallory:latest", exact): "signed by another identity: mallory@example.com",
+        ("keyless/expired:latest", exact): "certificate expired",
+        ("keyless/foreign-ca:latest", exact): "certificate untrusted (not issued by a CA",
+        ("keyless/foreign-log:latest", exact): "certificate untrusted (its log entry",
+        ("keyless/good:latest", f"identity:{ISSUER}.evil,ci@example.com"): "another identity",
+        ("keyless/good:latest", ""): "keyless signature, but a key is required",
+    }
+    for which, words in refusals.items():
+        status = got[which]
+        assert status.outcome == "untrusted", (which, status)
+        assert words in (status.error or ""), (which, status.error)

@@ -1,5 +1,5 @@
 """cosign's keyed tag-layout signatures, written into a real registry by our own code (no
-cosign binary can be had here: docs/signatures.md): the simple-signing payload as a layer of
+cosign binary can be had here: docs/trust.md): the simple-signing payload as a layer of
 an OCI manifest tagged `sha256-<hex>.sig`, the signature in the layer's
 `dev.cosignproject.cosign/signature` annotation, as `cosign sign --key` writes them."""
 

@@ -3,8 +3,12 @@ found proved (pure rendering)."""
 
 from __future__ import annotations
 
-from vigil.check import render_status
+import pytest
+
+from vigil.check import render_status, run_check
+from vigil_gateway.service import GatewayConfig
 from vigil_shared.contracts import ImageStatus
+from vigil_shared.logs import Redactor
 
 
 def test_an_untrusted_build_is_named_with_the_reason_and_each_signature() -> None:
@@ -33,3 +37,13 @@ def test_a_verified_build_shows_what_verified_it() -> None:
     assert "  signature:     cosign sha256-aaaa.sig layer 0: verified, key fleet" in (
         render_status(status).splitlines()
     )
+
+
+async def test_verify_flags_with_nats_url_are_refused_not_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fleet's gateway verifies by its own keys: flags given to `vigil check` with
+    --nats-url would be silently ignored, so they stop it (exit 2), before any connection."""
+    values = {"nats_url": "nats://127.0.0.1:1", "verify_key": ["fleet.pub"], "images": ["a"]}
+    assert await run_check(values, Redactor(), lambda: GatewayConfig()) == 2
+    assert "with --nats-url the fleet's gateway verifies" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def check(outcome: str, digest: str | None) -> ImageStatus:
         (result("check_failed"), False, None, "failed"),
         (result("rolled_back"), False, check("stale", NEW), "failed"),
         (result("rate_limited"), False, None, "unknown"),
-        # A newer build without the required signature (docs/signatures.md): kept off.
+        # A newer build without the required signature (docs/trust.md): kept off.
         (result("unverified", error="no signature for sha256:2222"), False, None, "unverified"),
         (result("unverified", error="another key"), False, check("untrusted", NEW), "unverified"),
         (result("fresh"), False, check("untrusted", NEW), "current"),

@@ -233,7 +233,7 @@ def test_a_stale_container_beside_one_on_the_new_build_of_its_tag_is_updated() -
 
 
 def test_an_untrusted_build_is_never_planned_and_the_container_is_reported_unverified() -> None:
-    """The gateway's `untrusted` (docs/signatures.md): no action, the reason and the refused
+    """The gateway's `untrusted` (docs/trust.md): no action, the reason and the refused
     digest in the result; never `fresh`, never a failure."""
     containers = [c("a", "r/app:1", (f"r/app@{OLD}",)), c("b", "r/app:2", (f"r/app@{OLD}",))]
     reply = CheckReply(

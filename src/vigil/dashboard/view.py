@@ -9,7 +9,7 @@ container's state:
   rollout) or skipped (monitor-only, --no-restart, a pre-update hook's exit 75, created from
   an image id);
 - unverified: its last result is unverified (a newer build without the signature the trust
-  policy asks for: docs/signatures.md); the reason names what failed;
+  policy asks for: docs/trust.md); the reason names what failed;
 - stale: the host's latest plan updates it and its report is not in yet, or the dashboard's
   own gateway check finds a newer build in the registry than the one it runs (a check asked
   before the container's latest report is dropped: the report is the newer truth);

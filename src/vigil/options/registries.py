@@ -56,7 +56,7 @@ OPTIONS: tuple[Option, ...] = (
         env="VIGIL_VERIFY",
         where=GATEWAYS,
         help="only roll out builds that carry a signature the trust policy asks for "
-        "(docs/signatures.md); needs --verify-key or --verify-policy",
+        "(docs/trust.md); needs --verify-key or --verify-policy",
     ),
     _o(
         "--verify-key",

@@ -1,9 +1,11 @@
-"""Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`): keyless signatures,
-verified offline by the `sigstore` library against the trust root the user gives
+"""Sigstore bundles (`application/vnd.dev.sigstore.bundle.v0.3+json`). Keyed ones (a public
+key hint) are verified here with `cryptography` (`verify_keyed`). Keyless ones are verified
+offline by the `sigstore` library against the trust root the user gives
 (`--verify-trust-root`, a `trusted_root.json`): the Fulcio certificate chain, the signing
-time inside the certificate's validity, the transparency-log entry (its signed entry
-timestamp or inclusion proof, checked against the root's log keys), the signature over the
-build, and the signer's identity. No call to a public Sigstore service is made.
+time inside the certificate's validity, the embedded SCT, the transparency-log entry (its
+inclusion proof, checkpoint and signed entry timestamp, checked against the root's log
+keys), the signature over the build, and the signer's identity. No call to a public
+Sigstore service is made.
 
 `sigstore` (and pydantic under it) is imported only when a trust root is given: it is the
 heaviest import of the gateway.
@@ -11,11 +13,14 @@ heaviest import of the gateway.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vigil_gateway.cosign import Proof
+from vigil_gateway.cosign import Proof, verify_bytes, verify_digest
 from vigil_gateway.trust_policy import Identity, Requirement, TrustConfigError
 
 if TYPE_CHECKING:
@@ -93,7 +98,7 @@ def judge_bundle(
     *,
     digest: str,
     requirement: Requirement,
-    keys: dict[str, PublicKey],
+    keys: Mapping[str, PublicKey],
     trust_root: TrustRoot | None,
 ) -> Proof:
     """What one bundle proves of the build `digest` (blocking: run it in a thread).
@@ -107,11 +112,9 @@ def judge_bundle(
     if not isinstance(material, dict):
         return Proof(ok=False, kind="corrupt", reason="corrupted bundle (no verificationMaterial)")
     if "publicKey" in material:
-        return Proof(
-            ok=False,
-            kind="no_key",
-            reason="a keyed bundle: not read here (cosign's tag layout carries keyed signatures)",
-        )
+        if not keys:
+            return Proof(ok=False, kind="no_key", reason="keyed bundle, but no key required")
+        return verify_keyed(body, digest, keys)
     if not requirement.identities:
         return Proof(ok=False, kind="no_key", reason="keyless signature, but a key is required")
     if trust_root is None:
@@ -119,6 +122,53 @@ def judge_bundle(
             ok=False, kind="untrusted", reason="keyless signature: no --verify-trust-root given"
         )
     return verify_keyless(raw, digest, requirement.identities, trust_root)
+
+
+def verify_keyed(body: dict[str, Any], digest: str, keys: Mapping[str, PublicKey]) -> Proof:
+    """Pure: a keyed bundle (`cosign sign --key --new-bundle-format`): a DSSE envelope whose
+    in-toto statement names the build among its subjects, or a message signature over the
+    build's manifest (its digest). Read here with `cryptography`: the `sigstore` library
+    verifies certificate bundles only. A log entry it carries is not checked (keyed: the key
+    is the trust)."""
+    algorithm, _, hexdigest = digest.partition(":")
+    envelope = body.get("dsseEnvelope")
+    message = body.get("messageSignature")
+    try:
+        if isinstance(envelope, dict):
+            payload = base64.b64decode(envelope["payload"], validate=True)
+            kind = str(envelope["payloadType"])
+            signature = base64.b64decode(envelope["signatures"][0]["sig"], validate=True)
+            signed = dsse_pae(kind, payload)
+            signer = next((n for n, k in keys.items() if verify_bytes(k, signature, signed)), "")
+            prehashed = False
+        elif isinstance(message, dict):
+            signed = base64.b64decode(message["messageDigest"]["digest"], validate=True)
+            signature = base64.b64decode(message["signature"], validate=True)
+            signer = next((n for n, k in keys.items() if verify_digest(k, signature, signed)), "")
+            prehashed = True
+        else:
+            return Proof(ok=False, kind="corrupt", reason="corrupted bundle (no signature)")
+    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        return Proof(ok=False, kind="corrupt", reason="corrupted bundle (signature)")
+    if not signer:
+        return Proof(
+            ok=False, kind="no_key", reason=f"signed by another key (not {', '.join(keys)})"
+        )
+    if prehashed:
+        proved = algorithm == "sha256" and signed.hex() == hexdigest
+    else:
+        proved = hexdigest in subjects_of(payload, algorithm)
+    if not proved:
+        return Proof(
+            ok=False, signer=signer, kind="other_digest", reason="signature for another digest"
+        )
+    return Proof(ok=True, signer=signer)
+
+
+def dsse_pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what an envelope's signature is over."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
 
 
 def verify_keyless(
@@ -158,7 +208,17 @@ def verify_keyless(
             return Proof(ok=False, kind="no_key", reason=text)
         if "digest mismatch" in text or "Signature is invalid for input" in text:
             return Proof(ok=False, kind="other_digest", reason="signature for another digest")
-        return Proof(ok=False, kind="untrusted", reason=f"certificate expired or untrusted: {text}")
+        if "not valid at validation time" in text or "expired at time of signing" in text:
+            why = "certificate expired (not valid when the log saw the signature)"
+        elif "certificate chain" in text:
+            why = "certificate untrusted (not issued by a CA of --verify-trust-root)"
+        elif "log entry" in text or "SCT" in text or "inclusion" in text:
+            why = (
+                "certificate untrusted (its log entry or SCT is not by --verify-trust-root's logs)"
+            )
+        else:
+            why = "certificate expired or untrusted"
+        return Proof(ok=False, kind="untrusted", reason=f"{why}: {text}")
     except Exception as exc:  # a bundle the library trips on is not a proof
         return Proof(ok=False, kind="corrupt", reason=f"corrupted bundle ({_short(exc)})")
     return Proof(ok=True, signer=policy.seen)

@@ -84,6 +84,26 @@ def verify_bytes(key: PublicKey, signature: bytes, payload: bytes) -> bool:
     return True
 
 
+def verify_digest(key: PublicKey, signature: bytes, digest: bytes) -> bool:
+    """A signature over a SHA-256 `digest` (a bundle's message signature): ECDSA and RSA;
+    Ed25519 signs whole messages and cannot verify a digest alone."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+    prehashed = utils.Prehashed(hashes.SHA256())
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 class Layer(msgspec.Struct, frozen=True, kw_only=True):
     """One signature of a `.sig` manifest: its payload descriptor and signature."""
 

@@ -136,7 +136,7 @@ class DigestChecker:
         self, status: ImageStatus, ref: ImageRef, label: str = ""
     ) -> ImageStatus:
         """A newer build is rolled out only when it carries what the trust policy asks
-        (docs/signatures.md): else `untrusted`, with the reason. Only a build that would be
+        (docs/trust.md): else `untrusted`, with the reason. Only a build that would be
         pulled is looked at; one that runs already (`current`) is not."""
         assert self.verifier is not None
         requirement = requirement_for(self.verifier.policy, ref, label)

@@ -324,7 +324,7 @@ class RegistryClient:
     async def fetch(self, ref: ImageRef, credentials: Credentials, path: str) -> httpx.Response:
         """`GET /v2/<repository>/<path>` of `ref`'s repository through the same auth, token
         cache and TLS trust as the digest checks, whatever it answers (signature lookups:
-        docs/signatures.md). Unreachable, timeouts and certificates raise RegistryError."""
+        docs/trust.md). Unreachable, timeouts and certificates raise RegistryError."""
         registry = ref.api_host
         auth = RegistryAuth(self, registry, f"repository:{ref.repository}:pull", credentials)
         self.signature_requests += 1

@@ -48,7 +48,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     registry_ca_validate: bool = False
     warn_on_head_failure: str = "auto"  # always, auto, never
     tags_page_size: int = DEFAULT_PAGE_SIZE  # tags asked for a page when listing (`n`)
-    # Signature verification (docs/signatures.md): off unless one of these is given.
+    # Signature verification (docs/trust.md): off unless one of these is given.
     verify: bool = False
     verify_keys: tuple[str, ...] = ()  # `[NAME=]PATH` of PEM public keys
     verify_policy: str | None = None  # a containers-policy.json-shaped file

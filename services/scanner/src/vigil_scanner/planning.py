@@ -171,7 +171,7 @@ def build_plan(
             settled.append(_settled(c, "rate_limited", status.error or "rate limited"))
         elif status.outcome == "untrusted":
             # The new build lacks the signature the gateway's trust policy asks for: never
-            # pulled; the container keeps its build (docs/signatures.md).
+            # pulled; the container keeps its build (docs/trust.md).
             refused = _settled(c, "unverified", status.error or "no trusted signature")
             settled.append(
                 msgspec.structs.replace(refused, remote_digest=status.remote_digest or "")

@@ -14,13 +14,13 @@ from vigil_shared.contracts.base import Message
 # unverified: the registry gave no digest (no HEAD support, 5xx, timeout), so the executor
 # pulls the tag and compares image ids, as watchtower does; untrusted: the registry's build
 # does not carry the signature the verification policy asks for (`error` says why,
-# `signatures` what each one found proved): never pulled (docs/signatures.md).
+# `signatures` what each one found proved): never pulled (docs/trust.md).
 CheckOutcome = Literal[
     "stale", "current", "pinned", "error", "rate_limited", "unverified", "untrusted"
 ]
 
 
-# A container's label naming who must sign its builds (docs/signatures.md).
+# A container's label naming who must sign its builds (docs/trust.md).
 VERIFY_LABEL = "io.vigil.verify"
 
 
@@ -35,7 +35,7 @@ class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     # Also say how old the answered build is (`ImageStatus.created`, `first_seen`): for a
     # minimum image age.
     age: bool = False
-    # The container's io.vigil.verify label (VERIFY_LABEL; docs/signatures.md): who must sign
+    # The container's io.vigil.verify label (VERIFY_LABEL; docs/trust.md): who must sign
     # its builds, over the gateway's fleet rules. Checks with other labels are apart; the
     # status echoes it (`ImageStatus.verify`).
     verify: str = ""
@@ -71,7 +71,7 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     # config has none), and when the gateway first saw this digest (kept across restarts).
     created: float = 0.0
     first_seen: float = 0.0
-    # With signature verification on (docs/signatures.md): what each signature found for
+    # With signature verification on (docs/trust.md): what each signature found for
     # `remote_digest` proved, one line each ("cosign tag sha256-….sig: key fleet: verified").
     # (Added with a default: an older peer ignores it.)
     signatures: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from vigil_shared.contracts.base import Message
 # closed; until `held_until`), or a rollout makes it wait (a later wave, an approval, a halted
 # rollout). `error` says which. Not a failure, and not up to date: a later cycle updates it.
 # unverified: a newer build is there but it does not carry the signature the verification
-# policy asks for (docs/signatures.md); `error` names the reason. The container keeps its build:
+# policy asks for (docs/trust.md); `error` names the reason. The container keeps its build:
 # never pulled, never "up to date", not a failure of the container.
 ResultStatus = Literal[
     "updated",
