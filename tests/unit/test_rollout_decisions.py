@@ -311,3 +311,41 @@ def test_when_the_coordinator_must_look_again_without_a_report(
     fields: dict[str, object], due: float | None
 ) -> None:
     assert decisions.soak_ends(_state(rollout(), **fields)) == due
+
+
+@pytest.mark.parametrize(
+    ("second_scan", "at", "reported", "decision"),
+    [
+        ("s2", 102.0, False, "wait"),  # the coordinator's cycle while the host's own updates
+        ("s1", 102.0, False, "go"),  # the same cycle asking again (more containers)
+        ("s2", 101.0 + decisions.IN_FLIGHT_S, False, "go"),  # that plan must be lost
+        ("s2", 102.0, True, "go"),  # the cycle given go has reported (updated elsewhere)
+    ],
+)
+def test_a_second_cycle_waits_while_the_hosts_go_is_on_its_way(
+    second_scan: str, at: float, reported: bool, decision: str
+) -> None:
+    r, first, _ = decisions.gate(rollout(), "a", item("a"), CANARY, 101.0, "s1")
+    assert (first, r.hosts["a"].go_scan_id) == ("go", "s1")
+    if reported:  # s1's report: its container held elsewhere, the host still "go"
+        held = Report(scan_id="s1", plan_id="p", host="a", started_at=0, finished_at=1,
+                      results=(result("a", "held"),))  # fmt: skip
+        r = decisions.on_report(r, held, 101.5)[0]
+    got, why = decisions.gate(r, "a", item("a"), CANARY, at, second_scan)[1:]
+    assert got == decision, why
+    if decision == "wait":
+        assert "an update to this build is on its way on a (cycle s1)" in why
+
+
+def test_a_canary_rolled_back_before_its_second_cycle_runs_is_never_updated_again() -> None:
+    """The e2e flake's root: the host's own cycle got go, a cycle the coordinator asked for
+    got go too and queued behind it; the first rolled back and halted the rollout, then the
+    second updated the container again."""
+    r = decisions.gate(rollout(), "a", item("a"), CANARY, 101.0, "own")[0]
+    r, second, _ = decisions.gate(r, "a", item("a"), CANARY, 101.2, "asked")
+    assert second == "wait"
+    failed = Report(scan_id="own", plan_id="p", host="a", started_at=0, finished_at=1,
+                    results=(result("a", "rolled_back"),))  # fmt: skip
+    r = decisions.on_report(r, failed, 104.0)[0]
+    assert r.state == "halted"
+    assert decisions.gate(r, "a", item("a"), CANARY, 105.0, "next")[1] == "hold"

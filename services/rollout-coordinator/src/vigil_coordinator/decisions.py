@@ -29,6 +29,8 @@ from vigil_shared.imageref import split_tag
 TERMINAL = frozenset({"aborted", "done"})
 DONE = frozenset({"updated", "gone"})  # a host with nothing more to do in its wave
 _SCANS_KEPT = 32
+# A cycle given "go" whose report has not come for this long lost its plan: go again.
+IN_FLIGHT_S = 900.0
 _FAILED = frozenset({"failed", "rolled_back"})
 _ON_BUILD = frozenset({"updated", "fresh"})
 _SEEN = _FAILED | _ON_BUILD | {"skipped"}  # the results that say how an update went
@@ -148,15 +150,39 @@ def decide(r: Rollout, host: str) -> tuple[Decision, str]:
     return "wait", f"waiting for wave {progress.wave + 1} of rollout {rid}"
 
 
+def in_flight(progress: HostProgress, scan_id: str, now: float) -> bool:
+    """Pure: `host` was given "go" by another cycle whose report has not come (and not so
+    long ago that its plan must be lost): that update is still on its way."""
+    return (
+        progress.status == "go"
+        and bool(progress.go_scan_id)
+        and progress.go_scan_id != scan_id
+        and now - progress.go_at < IN_FLIGHT_S
+    )
+
+
 def gate(
-    r: Rollout, host: str, item: GateItem, policy: RolloutPolicy, now: float
+    r: Rollout,
+    host: str,
+    item: GateItem,
+    policy: RolloutPolicy,
+    now: float,
+    scan_id: str = "",
 ) -> tuple[Rollout, Decision, str]:
-    """A scanner asks whether `host` may update `item` now: the answer, and the rollout with
-    the container remembered (to put it back on its old build should the rollout be
-    aborted)."""
+    """A scanner asks whether `host` may update `item` now (in its cycle `scan_id`): the
+    answer, and the rollout with the container remembered (to put it back on its old build
+    should the rollout be aborted)."""
     r = join(r, host, policy, now)
     decision, reason = decide(r, host)
     progress = r.hosts[host]
+    if decision == "go" and r.state != "done" and in_flight(progress, scan_id, now):
+        # A cycle the coordinator asked for can start while the host's own cycle, given
+        # "go" a moment ago, is still updating: both plans would run, one after the other.
+        return (
+            r,
+            "wait",
+            f"an update to this build is on its way on {host} (cycle {progress.go_scan_id[:12]})",
+        )
     known = {c.name: c for c in progress.containers}
     old_digest = next((d for d in item.old_digests if d.split("@", 1)[0] == _repo(r.image)), "")
     if item.container_name not in known or known[item.container_name].new_image_id == "":
@@ -169,7 +195,7 @@ def gate(
         )
     fields: dict[str, object] = {"containers": tuple(known.values())}
     if decision == "go" and progress.status == "pending":
-        fields["status"] = "go"
+        fields.update(status="go", go_scan_id=scan_id, go_at=now)
     return _host(r, host, now, **fields), decision, reason
 
 
@@ -187,6 +213,10 @@ def on_report(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[Rol
     if progress.revert_plan_id and report.plan_id == progress.revert_plan_id:
         return _reverted(r, report, now)
     mine = [x for x in report.results if _concerns(r, x)]
+    if progress.go_scan_id and report.scan_id == progress.go_scan_id:
+        # The cycle given "go" has reported: nothing of this host is on its way any more.
+        progress = msgspec.structs.replace(progress, go_scan_id="")
+        r = _with(r, now, hosts={**r.hosts, report.host: progress})
     if r.state in TERMINAL:
         return r, []
     if not mine:

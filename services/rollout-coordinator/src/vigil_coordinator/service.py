@@ -149,7 +149,9 @@ class Coordinator:
                 r = await self.load(rid)
                 if r is None:
                     r = await self._create(item.image, item.digest, request.host, now)
-                r, decision, reason = decisions.gate(r, request.host, item, self.policy, now)
+                r, decision, reason = decisions.gate(
+                    r, request.host, item, self.policy, now, request.scan_id
+                )
                 await self._store(r, ())
                 verdicts.append(
                     GateVerdict(

@@ -98,6 +98,10 @@ class HostProgress(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
     revert_plan_id: str = ""
     at: float = 0.0  # when the status last changed
+    # The cycle given "go" and when: until its report, another cycle of this host waits, or
+    # the container would be updated twice (and again after a halt its first update caused).
+    go_scan_id: str = ""
+    go_at: float = 0.0
 
 
 class Rollout(Message, frozen=True, kw_only=True):
