@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
@@ -31,6 +32,7 @@ from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
+from vigil.startup_facts import startup_facts
 from vigil.state_lock import StateDirBusy
 from vigil_coordinator.service import DEFAULT_RETENTION_S, Coordinator
 from vigil_coordinator.spec import RolloutPolicy, RolloutSpecError, parse_rollout
@@ -198,6 +200,10 @@ async def _run(
     shutdown: Shutdown,
 ) -> int:
     notifier_config = _notifier_config(values)
+    # The start-up message's facts (watchtower's words): the schedule as of now.
+    notifier_config = msgspec.structs.replace(
+        notifier_config, startup=startup_facts(values, env, command, time.time())
+    )
     policy = _rollout_policy(values, command)  # a bad --rollout: a usage error, first
     if command in (options.ALL_IN_ONE, options.NOTIFIER):
         try:
