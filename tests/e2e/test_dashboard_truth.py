@@ -11,7 +11,6 @@ the test also writes it there.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from tests.support import dashboard_page
 from tests.support.browser import Browser
+from tests.support.dashboard_page import DIGEST, STATE, WHY
 from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.registry_proxy import RegistryProxy
@@ -33,16 +34,16 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "dashboard-truth-t0ken"
 HOST = "truth"
+SOURCE = "https://git.example.test/web"
+OCI_LABELS = (
+    f'LABEL org.opencontainers.image.source="{SOURCE}" '
+    'org.opencontainers.image.version="2.0.0" org.opencontainers.image.revision="9fceb02"\n'
+)
 
 
 def row_of(name: str) -> str:
     """JavaScript: [state, why, digest] of container `name`'s row (null while none)."""
-    return (
-        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
-        " if (!c) return null; const tr = c.parentElement;"
-        " return [tr.querySelector('td[data-state]').dataset.state, tr.children[7].textContent,"
-        " tr.children[5].textContent]; })()"
-    )
+    return dashboard_page.row_of(name, STATE, WHY, DIGEST)
 
 
 def image_ids(docker_client: Any, app: str, running: dict[str, Any]) -> tuple[str, str]:
@@ -108,7 +109,7 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         browser.click(f"#containers button[data-act='check'][data-name='{web}']")
         browser.wait_for(f"(({row_of(web)}) || [''])[1].includes('checked: up to date')")
 
-        build_test_image(docker_client, app, marker="web-v2")
+        build_test_image(docker_client, app, marker="web-v2", extra=OCI_LABELS)
         new_digest = push_image(docker_client, app)
         browser.click("#trigger")  # updates it to the new build
         browser.wait_for(f"(({row_of(web)}) || [])[0] === 'updated'", timeout=90)
@@ -142,6 +143,11 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         old_id, new_id = image_ids(docker_client, app, running)
         assert history[0] == "up to date" and history[2] == "up to date", history
         assert history[1].startswith(f"updated {old_id} -> {new_id}"), history
+        # Its image's OCI labels above the results, the source a link to it.
+        source = "document.querySelector('tr.history a[data-oci=source]')"
+        assert browser.evaluate(f"[{source}.href, {source}.textContent]") == [SOURCE, SOURCE]
+        oci = "(k) => document.querySelector(`tr.history [data-oci=${k}]`).textContent"
+        assert browser.evaluate(f"['version', 'revision'].map({oci})") == ["2.0.0", "9fceb02"]
         shot = tmp_path / "dashboard-history.png"
         browser.screenshot(shot)
         if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT_DIR"):
