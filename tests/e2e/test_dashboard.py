@@ -47,7 +47,7 @@ def rollout_of(image: str) -> str:
         f"(tr) => tr.children[1] && tr.children[1].textContent === {json.dumps(image)});"
         " if (!row) return null; return [row.children[0].textContent,"
         " row.querySelector('td[data-state]').dataset.state,"
-        " [...row.querySelectorAll('button')].map((b) => b.textContent)]; })()"
+        " [...row.querySelectorAll('td.actions button')].map((b) => b.textContent)]; })()"
     )
 
 
