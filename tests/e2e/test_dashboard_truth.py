@@ -46,6 +46,16 @@ def row_of(name: str) -> str:
     return dashboard_page.row_of(name, STATE, WHY, DIGEST)
 
 
+def dashboard_args(port: int, check_interval: str) -> tuple[str, ...]:
+    """The all-in-one of these tests: no cycle but those the test asks for, no digest cache,
+    the dashboard on `port` with the token, its own checks every `check_interval`."""
+    return (
+        *("--host-id", HOST, "--interval", "3600", "--digest-cache-ttl", "0"),
+        *("--dashboard-port", str(port), "--dashboard-token", TOKEN),
+        *("--dashboard-check-interval", check_interval),
+    )
+
+
 def image_ids(docker_client: Any, app: str, running: dict[str, Any]) -> tuple[str, str]:
     """The short ids of the build the container ran first (v1) and of the one it runs."""
     new = str(running["Image"])
@@ -80,22 +90,8 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
     docker_client.containers.run(app, name=web, detach=True)
 
     port = free_port()
-    vigil = VigilProcess(
-        tmp_path,
-        "--host-id",
-        HOST,
-        "--interval",
-        "3600",  # no cycle but those the page asks for
-        "--digest-cache-ttl",
-        "0",
-        "--dashboard-port",
-        str(port),
-        "--dashboard-token",
-        TOKEN,
-        "--dashboard-check-interval",
-        "1h",  # the dashboard's own answer is kept: the report must win over it
-        web,
-    )
+    # The dashboard's own answer is kept an hour: the report must win over it.
+    vigil = VigilProcess(tmp_path, *dashboard_args(port, "1h"), web)
     browser: Browser | None = None
     try:
         vigil.wait_for("dashboard serving")
@@ -191,18 +187,7 @@ def test_a_sigterm_while_the_dashboard_checks_the_registry_logs_no_error(
         port = free_port()
         vigil = VigilProcess(
             tmp_path,
-            "--host-id",
-            HOST,
-            "--interval",
-            "3600",
-            "--digest-cache-ttl",
-            "0",
-            "--dashboard-port",
-            str(port),
-            "--dashboard-token",
-            TOKEN,
-            "--dashboard-check-interval",
-            "1s",
+            *dashboard_args(port, "1s"),
             "--monitor-only",  # the cycle only gives the dashboard an inventory
             web,
         )
