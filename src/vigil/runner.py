@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
@@ -31,8 +32,9 @@ from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
+from vigil.startup_facts import startup_facts
 from vigil.state_lock import StateDirBusy
-from vigil_coordinator.service import Coordinator
+from vigil_coordinator.service import DEFAULT_RETENTION_S, Coordinator
 from vigil_coordinator.spec import RolloutPolicy, RolloutSpecError, parse_rollout
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.bootstrap import start as start_gateway
@@ -199,6 +201,10 @@ async def _run(
     shutdown: Shutdown,
 ) -> int:
     notifier_config = _notifier_config(values)
+    # The start-up message's facts (watchtower's words): the schedule as of now.
+    notifier_config = msgspec.structs.replace(
+        notifier_config, startup=startup_facts(values, env, command, time.time())
+    )
     policy = _rollout_policy(values, command)  # a bad --rollout: a usage error, first
     if command in (options.ALL_IN_ONE, options.NOTIFIER):
         try:
@@ -330,7 +336,11 @@ async def _run(
             metrics.add(NotifierCollector(notifier))
         if options.COORDINATOR in wanted:
             coordinator_bus = await connect("vigil-rollout-coordinator")
-            coordinator = Coordinator(coordinator_bus, policy or RolloutPolicy())
+            coordinator = Coordinator(
+                coordinator_bus,
+                policy or RolloutPolicy(),
+                retention_s=_rollout_retention(values),
+            )
             closers.append(coordinator.close)
             await coordinator.start()
             await heartbeat(coordinator_bus, options.COORDINATOR)
@@ -398,6 +408,12 @@ async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
         )
     except InstanceError as exc:
         raise StartupError(str(exc)) from None
+
+
+def _rollout_retention(values: Mapping[str, Any]) -> float:
+    """--rollout-retention in seconds (0: keep every rollout)."""
+    given = values.get("rollout_retention")
+    return DEFAULT_RETENTION_S if given is None else float(given)
 
 
 def _rollout_policy(values: Mapping[str, Any], command: str) -> RolloutPolicy | None:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support.browser import Browser
+from tests.support.dashboard_page import STATE, row_of
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.vigil_process import VigilProcess
@@ -36,10 +37,7 @@ MARKUP = '<img id="injected" src="x"><b>bold</b>'
 
 def state_of(name: str) -> str:
     """JavaScript: the state the page shows for container `name` ('' while it shows none)."""
-    return (
-        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
-        " return c ? c.parentElement.querySelector('td[data-state]').dataset.state : ''; })()"
-    )
+    return f"(({row_of(name, STATE)}) || [''])[0]"
 
 
 def rollout_of(image: str) -> str:
@@ -49,7 +47,7 @@ def rollout_of(image: str) -> str:
         f"(tr) => tr.children[1] && tr.children[1].textContent === {json.dumps(image)});"
         " if (!row) return null; return [row.children[0].textContent,"
         " row.querySelector('td[data-state]').dataset.state,"
-        " [...row.querySelectorAll('button')].map((b) => b.textContent)]; })()"
+        " [...row.querySelectorAll('td.actions button')].map((b) => b.textContent)]; })()"
     )
 
 

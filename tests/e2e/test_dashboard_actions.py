@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.support import dashboard_page
 from tests.support.browser import Browser
+from tests.support.dashboard_page import BUTTONS, STATE, WHY
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.vigil_process import VigilProcess, run_vigil
@@ -32,12 +34,7 @@ HOST = "dash"
 
 def row_of(name: str) -> str:
     """JavaScript: [state, why, buttons] of container `name`'s row (null while none)."""
-    return (
-        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
-        " if (!c) return null; const tr = c.parentElement;"
-        " return [tr.querySelector('td[data-state]').dataset.state, tr.children[7].textContent,"
-        " [...tr.querySelectorAll('td.actions button')].map((b) => b.textContent)]; })()"
-    )
+    return dashboard_page.row_of(name, STATE, WHY, BUTTONS)
 
 
 def state_is(name: str, state: str) -> str:

@@ -11,7 +11,6 @@ the test also writes it there.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from tests.support import dashboard_page
 from tests.support.browser import Browser
+from tests.support.dashboard_page import DIGEST, STATE, WHY
 from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.registry_proxy import RegistryProxy
@@ -33,15 +34,25 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "dashboard-truth-t0ken"
 HOST = "truth"
+SOURCE = "https://git.example.test/web"
+OCI_LABELS = (
+    f'LABEL org.opencontainers.image.source="{SOURCE}" '
+    'org.opencontainers.image.version="2.0.0" org.opencontainers.image.revision="9fceb02"\n'
+)
 
 
 def row_of(name: str) -> str:
     """JavaScript: [state, why, digest] of container `name`'s row (null while none)."""
+    return dashboard_page.row_of(name, STATE, WHY, DIGEST)
+
+
+def dashboard_args(port: int, check_interval: str) -> tuple[str, ...]:
+    """The all-in-one of these tests: no cycle but those the test asks for, no digest cache,
+    the dashboard on `port` with the token, its own checks every `check_interval`."""
     return (
-        f"(() => {{ const c = document.querySelector('td[data-container={json.dumps(name)}]');"
-        " if (!c) return null; const tr = c.parentElement;"
-        " return [tr.querySelector('td[data-state]').dataset.state, tr.children[7].textContent,"
-        " tr.children[5].textContent]; })()"
+        *("--host-id", HOST, "--interval", "3600", "--digest-cache-ttl", "0"),
+        *("--dashboard-port", str(port), "--dashboard-token", TOKEN),
+        *("--dashboard-check-interval", check_interval),
     )
 
 
@@ -79,22 +90,8 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
     docker_client.containers.run(app, name=web, detach=True)
 
     port = free_port()
-    vigil = VigilProcess(
-        tmp_path,
-        "--host-id",
-        HOST,
-        "--interval",
-        "3600",  # no cycle but those the page asks for
-        "--digest-cache-ttl",
-        "0",
-        "--dashboard-port",
-        str(port),
-        "--dashboard-token",
-        TOKEN,
-        "--dashboard-check-interval",
-        "1h",  # the dashboard's own answer is kept: the report must win over it
-        web,
-    )
+    # The dashboard's own answer is kept an hour: the report must win over it.
+    vigil = VigilProcess(tmp_path, *dashboard_args(port, "1h"), web)
     browser: Browser | None = None
     try:
         vigil.wait_for("dashboard serving")
@@ -108,7 +105,7 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         browser.click(f"#containers button[data-act='check'][data-name='{web}']")
         browser.wait_for(f"(({row_of(web)}) || [''])[1].includes('checked: up to date')")
 
-        build_test_image(docker_client, app, marker="web-v2")
+        build_test_image(docker_client, app, marker="web-v2", extra=OCI_LABELS)
         new_digest = push_image(docker_client, app)
         browser.click("#trigger")  # updates it to the new build
         browser.wait_for(f"(({row_of(web)}) || [])[0] === 'updated'", timeout=90)
@@ -142,6 +139,11 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         old_id, new_id = image_ids(docker_client, app, running)
         assert history[0] == "up to date" and history[2] == "up to date", history
         assert history[1].startswith(f"updated {old_id} -> {new_id}"), history
+        # Its image's OCI labels above the results, the source a link to it.
+        source = "document.querySelector('tr.history a[data-oci=source]')"
+        assert browser.evaluate(f"[{source}.href, {source}.textContent]") == [SOURCE, SOURCE]
+        oci = "(k) => document.querySelector(`tr.history [data-oci=${k}]`).textContent"
+        assert browser.evaluate(f"['version', 'revision'].map({oci})") == ["2.0.0", "9fceb02"]
         shot = tmp_path / "dashboard-history.png"
         browser.screenshot(shot)
         if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT_DIR"):
@@ -185,18 +187,7 @@ def test_a_sigterm_while_the_dashboard_checks_the_registry_logs_no_error(
         port = free_port()
         vigil = VigilProcess(
             tmp_path,
-            "--host-id",
-            HOST,
-            "--interval",
-            "3600",
-            "--digest-cache-ttl",
-            "0",
-            "--dashboard-port",
-            str(port),
-            "--dashboard-token",
-            TOKEN,
-            "--dashboard-check-interval",
-            "1s",
+            *dashboard_args(port, "1s"),
             "--monitor-only",  # the cycle only gives the dashboard an inventory
             web,
         )

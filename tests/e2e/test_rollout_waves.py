@@ -6,6 +6,11 @@ the first host named as the canary.
   and updated by the coordinator only after the soak, even though the coordinator is
   restarted in the middle of it; `vigil rollout abort` then puts both hosts back on the old
   build.
+- The dashboard (`vigil dashboard` beside the fleet, in a real headless Chromium) shows the
+  rollout as it goes: a click on the held host's row opens the rollout's page, its soak
+  counting down; then both waves done with every step, and after the abort both hosts
+  reverted. The screenshot is docs/dashboard-rollout.png (VIGIL_DASHBOARD_SCREENSHOT_DIR=DIR
+  writes it there).
 - A build whose healthcheck fails is rolled back on the canary by its executor and halts the
   rollout: the other host is never touched and `vigil rollout status` says halted.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +28,9 @@ from typing import Any
 import docker.errors
 import pytest
 
+from tests.support.browser import Browser
 from tests.support.images import build_test_image, push_image
-from tests.support.registry_fixtures import RegistryServer
+from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.second_engine import SecondEngine
 from tests.support.vigil_process import VigilProcess, run_vigil
 from vigil.embedded_nats import EmbeddedNats
@@ -180,8 +187,38 @@ def _result(report: dict[str, Any]) -> dict[str, Any]:
     return dict(result)
 
 
+SOAK_TEXT = "document.getElementById('rollout-soak').textContent"
+STEPS = (
+    "[...document.querySelectorAll('#rollout-steps tbody tr')]"
+    ".map((tr) => tr.children[1].textContent)"
+)
+HOST_STATES = (
+    "Object.fromEntries([...document.querySelectorAll('#rollout-waves span.wave-host')]"
+    ".map((s) => [s.dataset.host, s.dataset.state]))"
+)
+WAVE_STATES = (
+    "[...document.querySelectorAll('#rollout-waves tbody td[data-state]')]"
+    ".map((td) => td.dataset.state)"
+)
+
+
 def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHosts) -> None:
+    port = free_port()
+    dashboard = hosts.start(
+        "dashboard", "dashboard", "--dashboard-port", str(port), "--dashboard-check-interval", "0"
+    )
     new_id = hosts.push_v2()
+    dashboard.wait_for("dashboard serving", timeout=60)
+    browser = Browser(hosts.tmp_path)
+    try:
+        browser.open(f"http://127.0.0.1:{port}/")
+        rid = _the_canary_then_the_soak_then_host_b(hosts, browser, new_id)
+        _abort_puts_both_back(hosts, browser, rid)
+    finally:
+        browser.close()
+
+
+def _the_canary_then_the_soak_then_host_b(hosts: TwoHosts, browser: Browser, new_id: str) -> str:
     reports = hosts.trigger()
     canary, held = _result(reports[HOST_A]), _result(reports[HOST_B])
     assert canary["status"] == "updated", hosts.logs()
@@ -190,6 +227,15 @@ def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHo
     assert hosts.container(HOST_A)["Image"] == new_id
     assert hosts.container(HOST_B)["Id"] == hosts.first_ids[HOST_B]  # not touched
     canary_done = reports[HOST_A]["finished_at"]
+
+    # The page, during the soak: the held host's row names the rollout it belongs to; a
+    # click opens the rollout's page, its soak counting down.
+    link = f"#containers tr[data-key='{HOST_B}/{hosts.name}'] button[data-open-rollout]"
+    browser.wait_for(f"document.querySelector({json.dumps(link)}) !== null", timeout=SOAK_S)
+    browser.click(link)
+    browser.wait_for(f"/^soak of wave 1 ends in \\d+ s/.test({SOAK_TEXT})", timeout=SOAK_S)
+    assert browser.evaluate(HOST_STATES) == {HOST_A: "updated", HOST_B: "pending"}
+    assert browser.evaluate(WAVE_STATES) == ["soaking", "waiting"]
 
     # The coordinator goes away in the middle of the soak; its state is in NATS.
     assert hosts.processes["coordinator"].stop() == 0
@@ -207,6 +253,7 @@ def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHo
         HOST_B: "updated",
     }
     rid = rollout["rollout_id"]
+    assert browser.evaluate("location.hash") == f"#rollout={rid}"
 
     # Every step is in the audit stream.
     events = run_vigil("events", "--json", "--nats-url", hosts.url)
@@ -223,7 +270,27 @@ def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHo
         ("wave_done", 1),
         ("done", 1),
     ], events.stdout[-3000:]
+    # The rollout's page says the same: both waves done, each host updated, every step.
+    browser.wait_for(f"{WAVE_STATES}.join() === 'done,done'", timeout=20)
+    assert browser.evaluate(HOST_STATES) == {HOST_A: "updated", HOST_B: "updated"}
+    browser.wait_for(f"{STEPS}.length === 6")
+    assert browser.evaluate(STEPS) == [
+        "created",
+        "wave started",
+        "wave done",
+        "wave started",
+        "wave done",
+        "done",
+    ]
+    assert "every wave done" in browser.evaluate(SOAK_TEXT)
+    shot = hosts.tmp_path / "dashboard-rollout.png"
+    browser.screenshot(shot)
+    if os.environ.get("VIGIL_DASHBOARD_SCREENSHOT_DIR"):
+        shutil.copyfile(shot, Path(os.environ["VIGIL_DASHBOARD_SCREENSHOT_DIR"]) / shot.name)
+    return str(rid)
 
+
+def _abort_puts_both_back(hosts: TwoHosts, browser: Browser, rid: str) -> None:
     # Abort: the fleet goes back to the old build, by its digest.
     result = run_vigil("rollout", "abort", rid, "--nats-url", hosts.url)
     assert result.returncode == 0, result.stderr + hosts.logs()
@@ -242,6 +309,17 @@ def test_the_canary_updates_first_and_the_other_host_after_the_soak(hosts: TwoHo
         assert _result(reports[host])["status"] == "held"
         assert f"rollout {rid} was aborted" in _result(reports[host])["error"]
     assert hosts.container(HOST_A)["Image"] == hosts.old_id
+    # The page, reached from the rollouts list this time: both hosts reverted.
+    browser.click("#rollout-close")
+    browser.wait_for("document.getElementById('rollout-page').hidden")
+    browser.click(f"#rollouts button[data-open-rollout='{rid}']")
+    reverted = f"(({HOST_STATES}) || {{}})"
+    browser.wait_for(
+        f"{reverted}['{HOST_A}'] === 'reverted' && {reverted}['{HOST_B}'] === 'reverted'"
+    )
+    assert browser.evaluate("document.getElementById('rollout-summary').dataset.state") == (
+        "aborted"
+    )
 
 
 def test_a_failing_canary_halts_the_rollout_and_the_other_host_is_never_touched(

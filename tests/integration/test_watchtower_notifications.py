@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from tests.support.notify_receivers import Mailbox, Receiver, receiver, receivers, smtp_server
 from vigil_notifier.legacy import LegacyNotifications
 from vigil_notifier.service import Notifier, NotifierConfig
+from vigil_notifier.startup import StartupFacts, filter_description
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import ContainerResult, Report
 
@@ -257,3 +259,41 @@ async def test_porcelain_prints_every_cycle_even_when_nothing_changed(bus: Bus) 
     empty = msgspec.structs.replace(make_report(), results=())
     out = await notify(bus, config(porcelain="v1"), empty)
     assert out.getvalue() == "no containers matched filter\n"
+
+
+async def test_watchtowers_startup_notification_goes_out_once_in_its_words(
+    bus: Bus, receivers: list[Receiver]
+) -> None:
+    """What watchtower sends at start (its version, the notifications in use, which
+    containers it checks, when the first check runs), as one message, once per start; a
+    quiet cycle after it sends nothing more; --no-startup-message sends none."""
+    hook = receiver(receivers)
+    first = time.time() + 3600
+    facts = StartupFacts(
+        version="0.1.0",
+        filtering=filter_description(names=("web", "db")),
+        schedule="first_run",
+        first_run_at=first,
+    )
+    cfg = config(
+        urls=(f"generic+http://127.0.0.1:{hook.port}/in",), startup_message=True, startup=facts
+    )
+    quiet = msgspec.structs.replace(make_report(), results=make_report().results[1:2])
+    await notify(bus, cfg, quiet)
+    assert len(hook.requests) == 1  # the start-up message; the quiet cycle sends nothing
+    lines = hook.json()["message"].splitlines()
+    assert lines[:3] == [
+        "Watchtower 0.1.0",
+        "Using notifications: generic+http",  # the URL's scheme, as watchtower names it
+        'Only checking containers which name matches "web" or "db"',
+    ]
+    assert lines[3] == "Scheduling first run: " + time.strftime(
+        "%Y-%m-%d %H:%M:%S %z %Z", time.localtime(first)
+    )
+    assert lines[4].startswith("Note that the first check will be performed in 59 minutes, ")
+    assert len(lines) == 5
+    assert hook.json()["title"] == f"Watchtower updates on {socket.gethostname()}"
+
+    again = msgspec.structs.replace(quiet, scan_id=uuid.uuid4().hex)
+    await notify(bus, msgspec.structs.replace(cfg, startup_message=False), again)
+    assert len(hook.requests) == 1  # --no-startup-message: nothing at this start

@@ -363,7 +363,10 @@ def test_the_token_check(header: str | None, token: str, ok: bool) -> None:
         ("POST", "/api/rollouts/%3Cb%3E/approve", "tok", "Bearer tok", "none", 400),
         ("POST", "/api/rollouts//approve", "tok", "Bearer tok", "none", 400),
         ("POST", "/api/rollouts/x/approve/more", "tok", "Bearer tok", "none", 404),
-        ("GET", "/api/rollouts/x", "", None, "none", 404),
+        # A rollout's page: read without the token, as the list.
+        ("GET", "/api/rollouts/x", "", None, "rollout", 200),
+        ("POST", "/api/rollouts/3f2a9c0d1b7e", "tok", "Bearer tok", "none", 405),
+        ("GET", "/api/rollouts/a.b", "", None, "none", 400),
     ],
 )  # fmt: skip
 def test_the_routes(

@@ -7,6 +7,8 @@ allowed, and the page's HTML shell (everything in it escaped).
     GET  /api/containers   every container of the latest inventories, with its state
     GET  /api/cycles       the last cycles (reports), newest first
     GET  /api/rollouts     every rollout of the VIGIL_ROLLOUTS bucket, with its buttons
+    GET  /api/rollouts/{id}
+                           one rollout's page: its waves, each host's state, its soak, every step
     GET  /api/events       the audit stream, live (Server-Sent Events)
     POST /api/trigger      a cycle now on every live host, as `vigil trigger`
     POST /api/rollouts/{id}/approve|resume|abort
@@ -44,6 +46,7 @@ Endpoint = Literal[
     "rollout_command",
     "container_command",
     "history",
+    "rollout",
     "none",
 ]
 ContainerAction = Literal["update", "check", "skip", "unskip"]
@@ -127,6 +130,12 @@ def _guarded(
 def _rollout_route(method: str, path: str, token: str, authorization: str | None) -> Route | None:
     """POST /api/rollouts/{id}/{approve|resume|abort}; None for any other path."""
     parts = path.removeprefix(ROLLOUTS_PATH).split("/")
+    if len(parts) == 1 and parts[0]:  # GET /api/rollouts/{id}: the rollout's page
+        if not _ROLLOUT_ID.match(parts[0]):
+            return _refuse(400, f"{parts[0][:80]!r} is not a rollout id (letters, digits, - and _)")
+        if method not in ("GET", "HEAD"):
+            return _refuse(405, f"{path} takes GET, not {method}", "GET, HEAD")
+        return Route(endpoint="rollout", rollout_id=parts[0])
     if len(parts) != 2:
         return None
     rollout_id, name = parts

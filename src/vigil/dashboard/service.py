@@ -31,8 +31,12 @@ from vigil.dashboard.view import (
     container_history,
     container_rows,
     cycle_rows,
+    find_rollout,
+    oci_labels,
+    rollout_page,
     rollout_row,
     rollout_rows,
+    source_link,
 )
 from vigil.fleet_commands import status_document, targets
 from vigil.options import UsageError, parse_duration
@@ -50,11 +54,13 @@ from vigil_scanner.planning import checks_for
 from vigil_scanner.skips import skip_reason
 from vigil_shared.audit import REPLAY_ALL_UP_TO, read_events
 from vigil_shared.bus import Bus, BusError, NoResponders
+from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import (
     ROLLOUT_BUCKET,
     CheckReply,
     CheckRequest,
     ImageStatus,
+    Rollout,
     RolloutCommand,
     ScanCommand,
     Skip,
@@ -253,8 +259,13 @@ class Dashboard:
             return Answer(status=200, headers=headers, stream=self._events)
         if decision.endpoint == "history":
             history = container_history(self.view, decision.host, decision.container)
-            body = msgspec.json.encode({"history": history})
+            body = msgspec.json.encode(
+                {"history": history, "image": self._image_labels(decision.host, decision.container)}
+            )
             return Answer(status=200, headers=[*headers, *JSON], body=body)
+        if decision.endpoint == "rollout":
+            status, doc = await self._rollout_page(decision.rollout_id)
+            return Answer(status=status, headers=[*headers, *JSON], body=msgspec.json.encode(doc))
         if decision.endpoint == "container_command" and decision.container_action is not None:
             status, doc = await self._container_command(decision)
         elif decision.endpoint == "rollout_command" and decision.action is not None:
@@ -275,7 +286,9 @@ class Dashboard:
             skips = await self._skips()
             beats = await read_heartbeats(self.bus)
             next_cycles = {b.host: b.next_cycle_at for b in beats if b.role == "scanner"}
-            rows = container_rows(self.view, self.checks, skips, time.time(), next_cycles)
+            rows = container_rows(
+                self.view, self.checks, skips, time.time(), next_cycles, await self._read_rollouts()
+            )
             return 200, {"containers": rows}
         if endpoint == "cycles":
             return 200, {"cycles": cycle_rows(self.view.reports)}
@@ -292,6 +305,37 @@ class Dashboard:
         except (nats.errors.Error, TimeoutError) as exc:  # e.g. a user that may not read it
             return {"bucket": bucket, "exists": False, "rollouts": [], "error": str(exc)}
         return {"bucket": bucket, "exists": True, "rollouts": rollout_rows(entries)}
+
+    async def _read_rollouts(self) -> list[Rollout]:
+        """The rollouts of the bucket ([] when there is none, or it cannot be read: the
+        rollouts panel says why); an unreadable entry is left out."""
+        bucket = f"{self.bus.subjects.stream_name}_{ROLLOUT_BUCKET}"
+        try:
+            entries = await kv_entries(self.bus.js, bucket)
+        except (nats.errors.Error, TimeoutError):
+            return []
+        found = []
+        for value in entries.values():
+            with contextlib.suppress(BadMessage):
+                found.append(decode(value, Rollout))
+        return found
+
+    async def _rollout_page(self, given: str) -> tuple[int, object]:
+        """A rollout's page (its id or an unambiguous start of it), 404 when none is."""
+        r = find_rollout(await self._read_rollouts(), given)
+        if r is None:
+            return 404, {"error": f"no rollout {given!r} in the bucket"}
+        return 200, rollout_page(r, self.view.rollout_steps.get(r.rollout_id, ()))
+
+    def _image_labels(self, host: str, name: str) -> dict[str, str]:
+        """The OCI labels of the container's image (source, version, revision), and the
+        source as a link when it is an http(s) URL."""
+        inventory = self.view.inventories.get(host)
+        containers = inventory.containers if inventory is not None else ()
+        info = next((c for c in containers if c.name == name), None)
+        labels = oci_labels(info.labels) if info is not None else {}
+        link = source_link(labels.get("source", ""))
+        return {**labels, "source_link": link} if link else labels
 
     async def _trigger(self) -> tuple[int, object]:
         """As `vigil trigger`: a cycle now on every host with a live scanner. It answers at

@@ -19,8 +19,9 @@ container's state:
 
 from __future__ import annotations
 
+import urllib.parse
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -38,6 +39,7 @@ from vigil_shared.contracts import (
     ProgressEvent,
     Report,
     Rollout,
+    RolloutEvent,
     Skip,
 )
 from vigil_shared.contracts.report import FAILED_STATUSES
@@ -48,6 +50,13 @@ EVENTS_KEPT = 200
 HISTORY_KEPT = 20  # the last results of each container, for its history
 # The labels the page shows beside a container: those that change what Vigil does with it.
 SHOWN_LABEL_PREFIXES = ("com.centurylinklabs.watchtower.",)
+STEPS_KEPT = 200  # the steps of each rollout, for its page
+# The image's OCI labels a container's history shows (where its source is, which version).
+OCI_LABELS = (
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.revision",
+)
 
 
 class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +75,7 @@ class ContainerRow(msgspec.Struct, frozen=True, kw_only=True):
     action: str = ""  # the progress and result of the last action asked from its row
     next: str = ""  # what happens to it next, in words ("updated at the next cycle")
     next_at: float = 0.0  # when (0: not known); the page writes it after `next`
+    rollout: str = ""  # the id of the rollout it belongs to (its image's newest on its host)
 
 
 class HistoryRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +143,7 @@ class FleetView:
         # The latest step of each container's update (host, name), and the row actions asked.
         self.progress: dict[tuple[str, str], ProgressEvent] = {}
         self.asked: dict[tuple[str, str], Asked] = {}
+        self.rollout_steps: dict[str, deque[RolloutEvent]] = {}  # each rollout's, oldest first
 
     def apply(self, event: AuditEvent) -> EventRow:
         m = event.message
@@ -149,6 +160,9 @@ class FleetView:
                 self.result_seq[(m.host, result.name)] = event.seq
                 kept = self.history.setdefault((m.host, result.name), deque(maxlen=HISTORY_KEPT))
                 kept.append(history_row(result, m))
+        elif isinstance(m, RolloutEvent):
+            steps = self.rollout_steps.setdefault(m.rollout_id, deque(maxlen=STEPS_KEPT))
+            steps.append(m)
         row = event_row(event)
         self.events.append(row)
         self.last_seq = event.seq
@@ -356,10 +370,13 @@ def container_rows(
     skips: Mapping[tuple[str, str], Skip] | None = None,
     now: float = 0.0,
     next_cycles: Mapping[str, float] | None = None,
+    rollouts: Sequence[Rollout] = (),
 ) -> list[ContainerRow]:
     """Every container of every host's latest inventory, with its state. `checks`: the
     dashboard's own gateway answers, by host then image; `skips`: the skips in force, by
-    (host, name); `next_cycles`: when each host's next periodic cycle starts."""
+    (host, name); `next_cycles`: when each host's next periodic cycle starts; `rollouts`:
+    those of the bucket (each row names the one it belongs to)."""
+    belongs = rollout_index(rollouts)
     checks = checks or {}
     skips = skips or {}
     next_cycles = next_cycles or {}
@@ -410,9 +427,37 @@ def container_rows(
                     action=action_note(view, host, info.name),
                     next=what_next,
                     next_at=next_at,
+                    rollout=belongs.get((host, info.image), ""),
                 )
             )
     return rows
+
+
+def rollout_index(rollouts: Iterable[Rollout]) -> dict[tuple[str, str], str]:
+    """Pure: (host, image reference) -> the id of the newest rollout of that image with the
+    host in it: the rollout a container of that image on that host belongs to."""
+    index: dict[tuple[str, str], str] = {}
+    for r in sorted(rollouts, key=lambda r: (r.created_at, r.rollout_id)):
+        for host in r.hosts:
+            index[(host, r.image)] = r.rollout_id
+    return index
+
+
+def oci_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Pure: the image's OCI labels (source, version, revision) among a container's labels."""
+    return {k.rsplit(".", 1)[1]: labels[k] for k in OCI_LABELS if labels.get(k)}
+
+
+def source_link(source: str) -> str:
+    """Pure: the label's source as a link the page may open: an http or https URL with a
+    host, else "" (a `javascript:` or `file:` value is shown as text, never followed)."""
+    try:
+        url = urllib.parse.urlsplit(source.strip())
+    except ValueError:
+        return ""
+    if url.scheme.lower() not in ("http", "https") or not url.netloc:
+        return ""
+    return url.geturl()
 
 
 def cycle_rows(reports: Iterable[Report], limit: int = 20) -> list[CycleRow]:
@@ -523,3 +568,112 @@ def rollout_rows(entries: Mapping[str, bytes]) -> list[RolloutRow]:
         except BadMessage as exc:
             rows.append(RolloutRow(rollout_id=key, state="unreadable", waits_for=str(exc)))
     return sorted(rows, key=lambda row: (-row.created_at, row.rollout_id))
+
+
+# ---- a rollout's page: its waves, each host's state, its soak and every step -----------
+
+# The coordinator's host statuses in the page's words (vigil_shared.contracts.rollout).
+HOST_STATES = {
+    "pending": "pending",
+    "go": "updating",
+    "updated": "updated",
+    "gone": "gone",
+    "failed": "failed",
+    "reverting": "reverting",
+    "reverted": "reverted",
+    "revert_failed": "failed",
+}
+
+
+class RolloutHostRow(msgspec.Struct, frozen=True, kw_only=True):
+    host: str
+    state: str  # pending, updating, updated, gone, failed, reverting, reverted
+    status: str  # the coordinator's own word (go, revert_failed, ...)
+    containers: tuple[str, ...] = ()
+    error: str = ""
+    at: float = 0.0  # when its state last changed
+
+
+class WaveRow(msgspec.Struct, frozen=True, kw_only=True):
+    number: int  # from 1
+    state: str  # done, soaking, updating, waiting (a later wave), stopped (halted, aborted)
+    hosts: tuple[RolloutHostRow, ...] = ()
+
+
+class StepRow(msgspec.Struct, frozen=True, kw_only=True):
+    at: float
+    step: str
+    wave: int  # from 1
+    hosts: tuple[str, ...] = ()
+    detail: str = ""
+
+
+class RolloutPage(msgspec.Struct, frozen=True, kw_only=True):
+    rollout: RolloutRow
+    reason: str = ""
+    soak_s: float = 0.0
+    wave_finished_at: float = 0.0  # when the current wave was all on the build (0: not yet)
+    waves: tuple[WaveRow, ...] = ()
+    steps: tuple[StepRow, ...] = ()  # oldest first
+
+
+def host_row(host: str, r: Rollout) -> RolloutHostRow:
+    p = r.hosts[host]
+    return RolloutHostRow(
+        host=host,
+        state=HOST_STATES.get(p.status, p.status),
+        status=p.status,
+        containers=tuple(c.name for c in p.containers),
+        error=p.error,
+        at=p.at,
+    )
+
+
+def wave_state(r: Rollout, index: int) -> str:
+    """Pure: where a wave is: done (every host on the build, or with nothing to do), soaking
+    (done, its soak running), updating (the wave allowed now), waiting (a later one), or
+    stopped (a halted or aborted rollout's wave that is not done)."""
+    wave = r.waves[index]
+    done = all(r.hosts[h].status in DONE for h in wave)
+    if index < r.wave or (done and r.state == "done"):
+        return "done"
+    if index > r.wave:
+        return "stopped" if r.state in ("aborted", "halted") else "waiting"
+    if done:
+        return "soaking" if soak_ends(r) is not None else "done"
+    if r.state in ("aborted", "halted"):
+        return "stopped"
+    return "waiting" if r.state == "awaiting_approval" else "updating"
+
+
+def rollout_page(r: Rollout, steps: Iterable[RolloutEvent]) -> RolloutPage:
+    """Pure: what a rollout's page shows, from its entry in the bucket and its steps in the
+    audit stream."""
+    return RolloutPage(
+        rollout=rollout_row(r),
+        reason=r.reason,
+        soak_s=r.soak_s,
+        wave_finished_at=r.wave_finished_at,
+        waves=tuple(
+            WaveRow(
+                number=i + 1,
+                state=wave_state(r, i),
+                hosts=tuple(host_row(h, r) for h in wave if h in r.hosts),
+            )
+            for i, wave in enumerate(r.waves)
+        ),
+        steps=tuple(
+            StepRow(at=e.at, step=e.step, wave=e.wave + 1, hosts=e.hosts, detail=e.detail)
+            for e in steps
+            if e.rollout_id == r.rollout_id
+        ),
+    )
+
+
+def find_rollout(rollouts: Sequence[Rollout], given: str) -> Rollout | None:
+    """Pure: a rollout by its id or by an unambiguous start of it (as the command line)."""
+    exact = next((r for r in rollouts if r.rollout_id == given), None)
+    if exact is not None or not given:
+        return exact
+    matches = [r for r in rollouts if r.rollout_id.startswith(given)]
+    return matches[0] if len(matches) == 1 else None

@@ -35,4 +35,15 @@ OPTIONS: tuple[Option, ...] = (
         help="every rollout waits for 'vigil approve ID' before any host updates; the held "
         "updates are reported (and notified) saying what waits",
     ),
+    _o(
+        "--rollout-retention",
+        env="VIGIL_ROLLOUT_RETENTION",
+        kind="duration",
+        default=30 * 86400.0,
+        metavar="DURATION",
+        where=(ALL_IN_ONE, COORDINATOR),
+        help="how long a finished rollout (done or aborted) stays in the rollouts bucket after "
+        "its last change; then the coordinator prunes it, saying so in its log and the audit "
+        "stream (default 30 days; e.g. 720h; 0: keep every rollout)",
+    ),
 )

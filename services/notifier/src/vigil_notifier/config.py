@@ -12,6 +12,7 @@ from vigil_notifier.goruntime import GoTemplate
 from vigil_notifier.gotemplate import GoTemplateError, looks_like_go
 from vigil_notifier.legacy import LegacyError, LegacyNotifications, convert
 from vigil_notifier.policy import STYLES, Policy, Style, parse_level
+from vigil_notifier.startup import StartupFacts
 from vigil_notifier.templates import TemplateError, compile_template
 from vigil_notifier.urls import Target, UrlError, mask_url, translate_all, webhook_target
 from vigil_notifier.watchtower import COMMON_TEMPLATES, compile_watchtower, sample_data
@@ -52,6 +53,8 @@ class NotifierConfig(msgspec.Struct, frozen=True, kw_only=True):
     retry_base_s: float = 2.0  # backoff before the 2nd attempt, doubled for each next one
     retry_max_s: float = 60.0
     rollouts: bool = False  # --rollout / --approve: notify the steps of rollouts too
+    # What the start-up message says of the process (watchtower's format): version, schedule.
+    startup: StartupFacts = StartupFacts()
 
     def __repr__(self) -> str:  # the URLs' secrets never reach a log through a repr
         urls = ", ".join(mask_url(u) for u in self.urls)

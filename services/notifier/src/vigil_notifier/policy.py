@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from vigil_notifier.render import image_of, render_report
+from vigil_notifier.startup import StartupFacts, startup_lines
 from vigil_notifier.templates import (
     TemplateError,
     counts_of,
@@ -236,23 +237,35 @@ def messages_for(reports: Sequence[Report], policy: Policy) -> list[Message]:
     ]
 
 
-def startup_message(policy: Policy, hostname: str, services: Sequence[str]) -> Message | None:
-    """Watchtower's startup notification; None when the level keeps no info events."""
+def startup_message(
+    policy: Policy,
+    hostname: str,
+    services: Sequence[str],
+    facts: StartupFacts | None = None,
+    now: float = 0.0,
+) -> Message | None:
+    """The startup notification; None when the level keeps no info events. In watchtower's
+    format (and with `facts`) watchtower's own lines, one entry each (vigil_notifier.startup),
+    so that filters matching on them keep working; in Vigil's format one line of its own."""
     if _RANK[policy.level] < _RANK["info"]:
         return None
-    where = ", ".join(services) if services else "no service"
-    body = (
-        f"Vigil's notifier started on {hostname}: cycles at level {policy.level} and above "
-        f"are sent to {where}"
-    )
+    if policy.style == "watchtower" and facts is not None:
+        lines = startup_lines(facts, services, now)
+    else:
+        where = ", ".join(services) if services else "no service"
+        lines = [
+            f"Vigil's notifier started on {hostname}: cycles at level {policy.level} and above "
+            f"are sent to {where}"
+        ]
     return Message(
         title=title_for(policy, (hostname,)),
-        body=body,
+        body="\n".join(lines),
         kind="info",
         scan_id="",
         hosts=(hostname,),
-        events=(
-            Event(host=hostname, name="", image="", status="startup", level="info", text=body),
+        events=tuple(
+            Event(host=hostname, name="", image="", status="startup", level="info", text=line)
+            for line in lines
         ),
     )
 

@@ -126,7 +126,9 @@ class Notifier:
             if self.config.log_stdout or self.settings.porcelain:
                 services.append("stdout")
             hostname = self.config.hostname or socket.gethostname()
-            message = startup_message(self.settings.policy, hostname, services)
+            message = startup_message(
+                self.settings.policy, hostname, services, self.config.startup, time.time()
+            )
             if message is not None:
                 self._startup = self._spawn(self._send_message(message, ()))
 

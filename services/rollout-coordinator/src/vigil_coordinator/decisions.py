@@ -418,6 +418,16 @@ def _reverted(r: Rollout, report: Report, now: float) -> tuple[Rollout, list[Rol
     return r, [_event(r, "reverted", now, hosts=(report.host,), detail=detail)]
 
 
+def prunable(r: Rollout, now: float, retention_s: float) -> bool:
+    """Whether a rollout is past its retention: finished (done or aborted, no host still
+    going back) and unchanged for `retention_s` or more. 0 keeps every rollout."""
+    if retention_s <= 0 or r.state not in TERMINAL:
+        return False
+    if any(p.status == "reverting" for p in r.hosts.values()):
+        return False
+    return now - (r.updated_at or r.created_at) >= retention_s
+
+
 def counts(r: Rollout) -> dict[str, int]:
     """Hosts by status, for `vigil rollout status`."""
     out: dict[str, int] = {}

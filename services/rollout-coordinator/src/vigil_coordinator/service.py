@@ -43,13 +43,26 @@ log = get_logger("vigil.rollout")
 ROLE = "rollout-coordinator"
 QUEUE = "rollout-coordinator"
 DURABLE = "rollout-coordinator"
+DEFAULT_RETENTION_S = 30 * 86400.0  # --rollout-retention
+PRUNE_EVERY_S = 60.0  # at most this long between two looks for rollouts to prune
 
 
 class Coordinator:
-    def __init__(self, bus: Bus, policy: RolloutPolicy, *, tick_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        policy: RolloutPolicy,
+        *,
+        tick_s: float = 1.0,
+        retention_s: float = DEFAULT_RETENTION_S,
+    ) -> None:
         self.bus = bus
         self.policy = policy
         self.tick_s = tick_s
+        self.retention_s = retention_s
+        # A short retention (tests) is looked at as often as it needs, a long one once a minute.
+        self._prune_every = min(PRUNE_EVERY_S, max(tick_s, retention_s / 4))
+        self._pruned_at = 0.0  # monotonic
         self._lock = asyncio.Lock()  # one change of the rollouts at a time
         self._kv: Any = None
         self._ticker: asyncio.Task[None] | None = None
@@ -70,6 +83,7 @@ class Coordinator:
             subjects.all_reports, DURABLE, Report, self._on_report, max_ack_pending=64
         )
         await self._advance()  # after a restart: a soak that ended meanwhile, the next ones
+        await self._prune()
         self._ticker = asyncio.create_task(self._tick_loop())
 
     async def close(self) -> None:
@@ -212,9 +226,44 @@ class Coordinator:
                     await self._store(changed, events)
         await self._advance()
 
+    async def _prune(self) -> None:
+        """Finished rollouts past --rollout-retention leave the bucket: each said in the log
+        and as a `pruned` step in the audit stream (after it, the same build's next gate
+        request starts a new rollout: an aborted build is held only as long as its rollout
+        is kept)."""
+        self._pruned_at = time.monotonic()
+        if self.retention_s <= 0:
+            return
+        async with self._lock:
+            for r in await self.rollouts():
+                now = time.time()
+                if not decisions.prunable(r, now, self.retention_s):
+                    continue
+                await self._kv.purge(r.rollout_id)
+                age = now - (r.updated_at or r.created_at)
+                detail = (
+                    f"{r.state} {age:.0f}s ago, past --rollout-retention {self.retention_s:g}s: "
+                    "removed from the rollouts bucket"
+                )
+                log.info(
+                    "rollout pruned",
+                    rollout=r.rollout_id,
+                    image=r.image,
+                    state=r.state,
+                    finished_s_ago=round(age),
+                    retention_s=self.retention_s,
+                )
+                event = decisions.step(r, "pruned", now, detail)
+                await self.bus.publish_event(self.bus.subjects.rollout(r.rollout_id), event)
+
     async def _tick_loop(self) -> None:
         while not self._stopping.is_set():
             await asyncio.sleep(self.tick_s)
+            if time.monotonic() - self._pruned_at >= self._prune_every:
+                try:
+                    await self._prune()
+                except Exception:  # the next look tries again; the service keeps running
+                    log.exception("rollout pruning failed")
             if self._due is None or time.time() < self._due:
                 continue
             self._due = None

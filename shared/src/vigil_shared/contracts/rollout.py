@@ -47,6 +47,7 @@ Step = Literal[
     "aborted",
     "reverted",
     "done",
+    "pruned",  # a finished rollout older than --rollout-retention, removed from the bucket
 ]
 CommandAction = Literal["resume", "abort", "approve", "list"]
 

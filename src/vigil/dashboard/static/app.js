@@ -158,6 +158,11 @@ function containerRow(c, acting) {
   if (c.next) why.appendChild(el("span", `next: ${c.next}${c.next_at ? " " + when(c.next_at) : ""}`, "note next"));
   const note = c.action || notes[rowKey(c)];
   if (note && note !== c.detail) why.appendChild(el("span", note, "note action-note"));
+  if (c.rollout) {
+    const link = rolloutLink(c.rollout, `rollout ${c.rollout}`);
+    link.classList.add("note");
+    why.appendChild(link);
+  }
   const name = el("td");
   const opener = el("button", c.name, "link");
   opener.type = "button";
@@ -186,6 +191,7 @@ function historyRow(key, columns) {
   const cell = el("td");
   cell.colSpan = columns;
   const doc = histories[key];
+  if (doc && doc.image && Object.keys(doc.image).length) cell.appendChild(imageLabels(doc.image));
   if (!doc) {
     cell.appendChild(el("span", "reading its history...", "muted"));
   } else if (!doc.history.length) {
@@ -205,6 +211,35 @@ function historyRow(key, columns) {
   }
   tr.appendChild(cell);
   return tr;
+}
+
+// The image's OCI labels: its source (a link only when the server found an http(s) URL;
+// set as an attribute, never as markup), version and revision.
+function imageLabels(image) {
+  const line = el("p", null, "oci");
+  line.appendChild(el("span", "image: ", "muted"));
+  if (image.source) {
+    line.appendChild(el("span", "source ", "muted"));
+    if (image.source_link) {
+      const a = el("a", image.source);
+      a.href = image.source_link;
+      a.rel = "noopener noreferrer";
+      a.target = "_blank";
+      a.dataset.oci = "source";
+      line.appendChild(a);
+    } else {
+      line.appendChild(el("span", image.source, "mono"));
+    }
+    line.append(" ");
+  }
+  for (const key of ["version", "revision"]) {
+    if (!image[key]) continue;
+    line.appendChild(el("span", `${key} `, "muted"));
+    const value = el("span", image[key], "mono");
+    value.dataset.oci = key;
+    line.append(value, " ");
+  }
+  return line;
 }
 
 async function readHistory(key) {
@@ -468,6 +503,7 @@ function renderRollouts() {
       td(r.waves ? `${r.wave}/${r.waves}` : "-"), td(hosts), td(r.waits_for),
       td(r.soak_ends_at ? when(r.soak_ends_at) : "-"),
     ];
+    row[0].replaceChildren(rolloutLink(r.rollout_id, r.rollout_id));
     row[0].dataset.rollout = r.rollout_id;
     row[5].title = Object.entries(r.hosts).map(([h, s]) => `${h}: ${s}`).join("\n");
     if (acting) row.push(actionsCell(r));
@@ -478,6 +514,112 @@ function renderRollouts() {
 async function refreshRollouts() {
   lastRollouts = await load("/api/rollouts");
   renderRollouts();
+  if (openRollout) await readRolloutPage();
+}
+
+// ---- a rollout's page: its waves, each host's state, the soak's countdown, every step ----
+// Reached from the rollouts list and from a container's row; its address is #rollout=ID.
+
+let openRollout = "";
+let rolloutDoc = null;
+
+function rolloutLink(id, text) {
+  const b = el("button", text, "link mono");
+  b.type = "button";
+  b.dataset.openRollout = id;
+  b.title = "the rollout's page";
+  return b;
+}
+
+async function readRolloutPage() {
+  const id = openRollout;
+  try {
+    const doc = await load(`/api/rollouts/${encodeURIComponent(id)}`);
+    if (id === openRollout) rolloutDoc = doc;
+  } catch (err) {
+    if (id === openRollout) rolloutDoc = { error: err.message };
+  }
+  renderRolloutPage();
+}
+
+function soakText(doc, now) {
+  const r = doc.rollout;
+  if (r.soak_ends_at) {
+    const left = Math.max(0, Math.ceil(r.soak_ends_at - now));
+    return left > 0
+      ? `soak of wave ${r.wave} ends in ${left} s (at ${when(r.soak_ends_at)}), then wave ${r.wave + 1} of ${r.waves}`
+      : `soak of wave ${r.wave} ended at ${when(r.soak_ends_at)}: wave ${r.wave + 1} starts`;
+  }
+  return `soak: ${doc.soak_s} s after each wave${r.state === "done" ? " (every wave done)" : ""}`;
+}
+
+function tickSoak() {
+  if (!rolloutDoc || rolloutDoc.error) return;
+  document.getElementById("rollout-soak").textContent = soakText(rolloutDoc, Date.now() / 1000);
+}
+
+function renderRolloutPage() {
+  const page = document.getElementById("rollout-page");
+  page.hidden = !openRollout;
+  if (!openRollout) return;
+  document.getElementById("rollout-id").textContent = openRollout;
+  const summary = document.getElementById("rollout-summary");
+  const doc = rolloutDoc;
+  if (!doc || doc.error) {
+    summary.textContent = doc ? `cannot read it: ${doc.error}` : "reading the rollout...";
+    document.getElementById("rollout-soak").textContent = "";
+    fill("rollout-waves", [], "-", 3);
+    fill("rollout-steps", [], "-", 5);
+    return;
+  }
+  const r = doc.rollout;
+  summary.replaceChildren(
+    el("span", r.image, "mono"), " @ ", el("span", r.build, "mono"), " ",
+    el("span", r.state, `badge state-${r.state}`),
+    ` wave ${r.waves ? r.wave : 0} of ${r.waves}; hosts ${r.done} done, ${r.pending} pending, ${r.failed} failed`,
+    r.waits_for ? `; waits for ${r.waits_for}` : "", doc.reason ? ` (${doc.reason})` : "",
+  );
+  summary.dataset.state = r.state;
+  tickSoak();
+  fill("rollout-waves", doc.waves.map((w) => {
+    const hosts = el("td");
+    for (const h of w.hosts) {
+      const item = el("span", null, "wave-host");
+      item.dataset.host = h.host;
+      item.dataset.state = h.state;
+      item.title = [h.status, h.containers.join(", "), h.error, when(h.at)].filter(Boolean).join("\n");
+      item.append(h.host, " ", el("span", h.state, `badge state-${h.state}`));
+      if (h.error) item.appendChild(el("span", h.error, "note"));
+      hosts.appendChild(item);
+    }
+    const state = badge(w.state);
+    return [td(`wave ${w.number}`), state, hosts];
+  }), "no waves (no host runs the image)", 3);
+  fill("rollout-steps", doc.steps.map((s) => [
+    td(when(s.at)), td(s.step.replace(/_/g, " ")), td(s.wave), td(s.hosts.join(", ")), td(s.detail),
+  ]), "no step in the audit stream read so far", 5);
+}
+
+async function showRollout(id) {
+  openRollout = id;
+  rolloutDoc = null;
+  if (id) history.replaceState(null, "", `#rollout=${encodeURIComponent(id)}`);
+  else history.replaceState(null, "", location.pathname);
+  renderRolloutPage();
+  if (!id) return;
+  document.getElementById("rollout-page").scrollIntoView({ block: "start" });
+  await readRolloutPage();
+}
+
+function rolloutPageControls() {
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest("button[data-open-rollout]");
+    if (link) showRollout(link.dataset.openRollout);
+  });
+  document.getElementById("rollout-close").addEventListener("click", () => showRollout(""));
+  const asked = /^#rollout=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  if (asked) showRollout(asked[1]);
+  setInterval(tickSoak, 1000);  // the countdown, between the server's answers
 }
 
 function rolloutButtons() {
@@ -580,6 +722,7 @@ document.addEventListener("DOMContentLoaded", () => {
   signedIn();
   triggerButton();
   rolloutButtons();
+  rolloutPageControls();
   follow();
   refreshAll();
   setInterval(refreshAll, 5000);  // liveness ages even when nothing happens
