@@ -28,6 +28,7 @@ def image_exists(client: Any, image_id: str) -> bool:
     return True
 
 
+@pytest.mark.both_engines
 async def test_an_unused_untagged_old_image_is_removed(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:

@@ -87,11 +87,14 @@ class Host:
         """Container names in the order the engine reports `action` for them."""
         ours = set(self.containers.values())
         found = []
+        # Podman 4.3 answers nothing when `until` has passed: ask up to now, keep to `until`.
+        asked = max(int(until), int(time.time())) + 1
         for event in self.client.api.events(
-            since=int(since), until=int(until) + 1, decode=True, filters={"type": "container"}
+            since=int(since), until=asked, decode=True, filters={"type": "container"}
         ):
             name = event.get("Actor", {}).get("Attributes", {}).get("name", "")
-            if event.get("status") == action and name in ours:
+            late = int(event.get("time") or 0) > int(until) + 1
+            if event.get("status") == action and name in ours and not late:
                 found.append(name)
         return found
 
@@ -119,6 +122,7 @@ def by_name(report: Report) -> dict[str, ContainerResult]:
     return {r.name: r for r in report.results}
 
 
+@pytest.mark.both_engines
 async def test_a_chain_stops_dependents_first_and_starts_them_after(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:
@@ -319,6 +323,7 @@ async def test_a_stopped_container_is_started_only_with_revive_stopped(
     assert docker_client.api.inspect_container(web)["State"]["Running"] is revive
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize("remove_volumes", [False, True])
 async def test_anonymous_volumes_follow_or_go_with_remove_volumes(
     bus: Bus, host: Host, docker_client: Any, remove_volumes: bool

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from docker.types import Healthcheck
 
+from tests.integration.test_fidelity import PAYLOAD, read_payload, wait_running, write_payload
 from tests.support.images import build_test_image
 from vigil_executor.replace import replace_container
 from vigil_shared.docker_engine import connect_engine
@@ -60,6 +61,7 @@ def updated(podman_service: Any, tmp_path_factory: pytest.TempPathFactory) -> It
                 pids_limit=100,
                 cap_add=["NET_ADMIN"],
                 cap_drop=["MKNOD"],
+                devices=["/dev/null:/dev/xnull:rwm"],
                 network_mode=net,
             ),
             networking_config=api.create_networking_config(
@@ -67,11 +69,13 @@ def updated(podman_service: Any, tmp_path_factory: pytest.TempPathFactory) -> It
             ),
         )
         api.start(name)
+        write_payload(client, name, ("/cache", "/named", "/bound"))
         old = api.inspect_container(name)
         build_test_image(client, tag, marker="v2", extra="VOLUME /cache\n")
         outcome = replace_container(client, old["Id"], tag, stop_timeout=2, health_timeout=60)
         new = api.inspect_container(name)
-        yield outcome, old, new
+        payloads = {d: read_payload(client, name, d) for d in ("/cache", "/named", "/bound")}
+        yield outcome, old, new, payloads
     finally:
         for c in api.containers(all=True):
             if any(run in n for n in c.get("Names") or ()):
@@ -83,7 +87,7 @@ def updated(podman_service: Any, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_the_update_succeeds_and_runs(updated: Any) -> None:
-    outcome, old, new = updated
+    outcome, old, new, _ = updated
     assert outcome.status == "updated", outcome.error
     assert new["Id"] != old["Id"] and new["State"]["Running"] is True
 
@@ -110,6 +114,8 @@ PICKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "healthcheck": lambda c: c["Config"].get("Healthcheck"),
     "working dir": lambda c: c["Config"]["WorkingDir"],
     "hostname": lambda c: c["Config"]["Hostname"],
+    "devices": lambda c: c["HostConfig"]["Devices"],
+    "anonymous volume": lambda c: [m["Name"] for m in c["Mounts"] if m["Destination"] == "/cache"],
     "networks": lambda c: sorted(c["NetworkSettings"]["Networks"]),
     "aliases": lambda c: sorted(
         a
@@ -122,7 +128,80 @@ PICKS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 @pytest.mark.parametrize("what", sorted(PICKS))
 def test_setting_survives_the_update_on_podman(updated: Any, what: str) -> None:
-    _, old, new = updated
+    _, old, new, _ = updated
     pick = PICKS[what]
     assert pick(old), f"{what}: the old container should have it set"
     assert pick(new) == pick(old), what
+
+
+@pytest.mark.parametrize("directory", ["/cache", "/named", "/bound"])
+def test_data_in_volumes_and_binds_is_kept_on_podman(updated: Any, directory: str) -> None:
+    """/cache: the image's VOLUME, an anonymous volume (Podman names it in Binds)."""
+    assert updated[3][directory] == PAYLOAD
+
+
+# The tests below make containers of their own on Podman: `docker_client` and `names` are
+# Podman's (tests/support/engine_fixtures.py).
+ON_PODMAN = pytest.mark.parametrize("engine_kind", ["podman"], indirect=True)
+
+
+@ON_PODMAN
+def test_a_container_on_another_containers_network_on_podman(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    """`--network container:X`: the replacement joins the same container's namespace."""
+    api = docker_client.api
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    provider, guest = names("provider"), names("guest")
+    api.start(api.create_container(tag, name=provider))
+    joined = f"container:{provider}"
+    api.start(
+        api.create_container(
+            tag, name=guest, host_config=api.create_host_config(network_mode=joined)
+        )
+    )
+    old = api.inspect_container(guest)
+    build_test_image(docker_client, tag, marker="v2")
+
+    outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=2)
+
+    assert outcome.status == "updated", outcome.error
+    new = wait_running(docker_client, guest)
+    assert new["Id"] != old["Id"] and new["State"]["Running"]
+    assert new["HostConfig"]["NetworkMode"] == old["HostConfig"]["NetworkMode"]
+    provider_id = api.inspect_container(provider)["Id"]
+    assert new["HostConfig"]["NetworkMode"] == f"container:{provider_id}"
+
+
+@ON_PODMAN
+def test_an_auto_removed_container_is_replaced_with_its_data_on_podman(
+    docker_client: Any, names: Callable[[str], str]
+) -> None:
+    """`--rm`: Podman removes the old container when it stops; the replacement, made before,
+    has its anonymous volume (by name) and `--rm` again."""
+    api = docker_client.api
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    web = names("web")
+    api.start(
+        api.create_container(
+            tag, name=web, volumes=["/data"], host_config=api.create_host_config(auto_remove=True)
+        )
+    )
+    write_payload(docker_client, web, ("/data",))
+    old = api.inspect_container(web)
+    new_image = build_test_image(docker_client, tag, marker="v2")
+
+    outcome = replace_container(docker_client, old["Id"], tag, stop_timeout=2)
+
+    assert outcome.status == "updated", outcome.error
+    new = wait_running(docker_client, web)
+    assert new["Id"] == outcome.new_container_id != old["Id"]
+    assert new["Image"] == new_image and new["HostConfig"]["AutoRemove"] is True
+    assert read_payload(docker_client, web, "/data") == PAYLOAD
+    assert [c["Names"] for c in api.containers(all=True) if web in c["Names"][0]] == [[f"/{web}"]]
+    # Podman's volume stays anonymous (its own mark, not the name): `rm -v` removes it.
+    volume = next(m["Name"] for m in new["Mounts"] if m["Destination"] == "/data")
+    api.remove_container(web, force=True, v=True)
+    assert volume not in {v.name for v in docker_client.volumes.list()}

@@ -1,5 +1,7 @@
 """On a real Podman engine: pods, systemd-managed containers and `podman auto-update`'s label
-are refused with their reason before anything is stopped; the container runs on untouched."""
+are refused with their reason before anything is stopped; the container runs on untouched.
+The scanner sees them (labels, pod) and settles them as skipped, so nothing is planned; the
+executor refuses them again should one reach it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import pytest
 
 from tests.support.images import build_test_image
 from vigil_executor.replace import replace_container
+from vigil_scanner.inventory import list_containers
+from vigil_scanner.planning import checks_for
 from vigil_shared.docker_engine import connect_engine
 
 pytestmark = [pytest.mark.integration]
@@ -60,6 +64,9 @@ def test_a_podman_managed_container_is_refused_and_left_running(
     before = client.api.inspect_container(name)
     build_test_image(client, tag, marker="v2")
 
+    [seen] = [c for c in list_containers(client) if c.name == name]
+    [skipped] = checks_for([seen]).unusable
+    assert skipped.status == "skipped" and reason in skipped.error, skipped
     outcome = replace_container(client, before["Id"], tag, stop_timeout=2)
 
     assert outcome.status == "failed"

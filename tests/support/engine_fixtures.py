@@ -100,12 +100,25 @@ def cleanup_resources(client: Any, run: str) -> None:
     high-level list inspects each container, and fails on one removed meanwhile, as Vigil or a
     compose project may do); a resource already gone is fine."""
     marker = f"-{run}-"
-    for container in client.api.containers(all=True):
-        for name in container.get("Names") or ():
-            if name.lstrip("/").startswith(TEST_PREFIX) and marker in name:
-                with contextlib.suppress(docker.errors.NotFound):
-                    client.api.remove_container(container["Id"], force=True, v=True)
-                break
+    ours = [
+        c["Id"]
+        for c in client.api.containers(all=True)
+        if any(n.lstrip("/").startswith(TEST_PREFIX) and marker in n for n in c.get("Names") or ())
+    ]
+    # Podman refuses to remove a container another one shares a namespace of ("has dependent
+    # containers"): those go in a second round, after their dependents.
+    for attempt in (1, 2):
+        refused = []
+        for container_id in ours:
+            try:
+                client.api.remove_container(container_id, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                if attempt == 2:
+                    raise
+                refused.append(container_id)
+        ours = refused
     for network in client.networks.list():
         if network.name.startswith(TEST_PREFIX) and marker in network.name:
             with contextlib.suppress(docker.errors.NotFound):

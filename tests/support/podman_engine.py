@@ -12,7 +12,13 @@ process), so `make test` changes nothing in /etc:
   plugins are not installed), runc (crun refuses the hybrid cgroup v1 hierarchy of these
   machines) and cgroupfs (no systemd here);
 - the test registries (127.0.0.1 on random ports) insecure: a registry entry for `127.0.0.1`
-  also matches `127.0.0.1:PORT` in the containers/image of Debian's podman 4.3.
+  also matches `127.0.0.1:PORT` in the containers/image of Debian's podman 4.3;
+- a storage of its own (storage.conf: graphroot and runroot in the session's directory), not
+  the machine's /var/lib/containers: the test images are built the same way everywhere, so
+  two sessions on one storage (two worktrees, or a suite beside a helper's run) get one image
+  (the build cache) under their own tags, and Podman's forced `rmi` of one session's tag, at
+  its tests' clean-up, removes the other session's containers on that image ("no container
+  with name or ID ... found" in the middle of its update).
 
 Under CI=true a Podman that cannot start fails the test (tests/support/real_parts.py).
 """
@@ -66,6 +72,15 @@ REGISTRIES_CONF = (
 )
 
 
+def storage_conf(root: Path) -> str:
+    return (
+        "[storage]\n"
+        'driver = "overlay"\n'
+        f'graphroot = "{root / "storage"}"\n'
+        f'runroot = "{root / "run"}"\n'
+    )
+
+
 class PodmanService:
     """`podman system service` on a socket of its own; `url` is its `unix://` address."""
 
@@ -77,6 +92,7 @@ class PodmanService:
         self.log_path = self.dir / "podman.log"
         self.conf = self.dir / "containers.conf"
         self.registries = self.dir / "registries.conf"
+        self.storage = self.dir / "storage.conf"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +102,7 @@ class PodmanService:
             **os.environ,
             "CONTAINERS_CONF": str(self.conf),
             "CONTAINERS_REGISTRIES_CONF": str(self.registries),
+            "CONTAINERS_STORAGE_CONF": str(self.storage),
         }
 
     def start(self) -> None:
@@ -95,6 +112,7 @@ class PodmanService:
             part_missing("the Podman tests run rootful podman: they need root")
         self.conf.write_text(containers_conf())
         self.registries.write_text(REGISTRIES_CONF)
+        self.storage.write_text(storage_conf(self.dir))
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             ["podman", "system", "service", "--time=0", self.url],
@@ -133,6 +151,9 @@ class PodmanService:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
+        if self.process is not None:
+            # The session's storage: whatever is left in it (and its overlay mounts) goes.
+            self.podman("system", "reset", "--force")
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -67,6 +67,19 @@ CASES: list[tuple[EngineKind, tuple[str, ...], Any, Any]] = [
     ("podman", ("StopSignal",), "2", "SIGINT"),
     ("podman", ("StopSignal",), "SIGUSR1", "SIGUSR1"),
     ("docker", ("StopSignal",), "SIGINT", "SIGINT"),
+    # Podman reports no device permissions, and refuses "" at create.
+    (
+        "podman",
+        ("HostConfig", "Devices"),
+        [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": ""}],
+        [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}],
+    ),
+    (
+        "podman",
+        ("HostConfig", "Devices"),
+        [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "r"}],
+        [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "r"}],
+    ),
 ]
 
 

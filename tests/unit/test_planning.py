@@ -65,6 +65,40 @@ def test_a_container_run_from_a_short_image_id_is_skipped_not_checked() -> None:
     assert [x.image for x in checklist.checks] == ["aaaa-app"]
 
 
+@pytest.mark.parametrize(
+    ("engine", "pod", "labels", "reason"),
+    [
+        ("podman", "f" * 64, {}, "in Podman pod ffffffffffff"),
+        ("podman", "", {"PODMAN_SYSTEMD_UNIT": "web.service"}, "systemd unit web.service"),
+        ("podman", "", {"io.containers.autoupdate": "registry"}, "podman auto-update updates"),
+        ("podman", "", {"team": "core"}, ""),
+        # Podman's labels mean nothing to Docker: such a container is updated there.
+        ("docker", "", {"io.containers.autoupdate": "registry"}, ""),
+        ("", "", {"PODMAN_SYSTEMD_UNIT": "web.service"}, ""),
+    ],
+)
+def test_a_container_podman_manages_is_skipped_with_its_reason_and_never_planned(
+    engine: str, pod: str, labels: dict[str, str], reason: str
+) -> None:
+    stale = ContainerInfo(
+        id="x", name="x", image="r/app:1", image_id="img", repo_digests=(f"r/app@{OLD}",),
+        labels=labels, engine=engine, pod=pod,
+    )  # fmt: skip
+    checklist = checks_for([stale])
+    statuses = [ImageStatus(image="r/app:1", outcome="stale", remote_digest=NEW)]
+    plan = build_plan(
+        plan_id="p", scan_id="s", host="h", now=1.0, containers=[stale], checklist=checklist,
+        reply=CheckReply(scan_id="s", results=tuple(statuses)),
+    )  # fmt: skip
+    if not reason:
+        assert [a.container_name for a in plan.actions] == ["x"]
+        return
+    assert plan.actions == () and checklist.checks == ()  # not even asked about
+    [result] = plan.settled
+    assert result.status == "skipped"
+    assert result.error.startswith("not updated: ") and reason in result.error, result.error
+
+
 def test_decisions_table() -> None:
     containers = [
         c("stale", "r/app:1", (f"r/app@{OLD}",)),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.podman_refusals import podman_refusal
+from vigil_shared.podman_refusals import podman_refusal
 
 
 def inspect(pod: str = "", **labels: str) -> dict[str, Any]:

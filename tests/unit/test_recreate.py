@@ -939,6 +939,15 @@ TMPFS = {"Type": "tmpfs", "Source": "", "Destination": "/run", "RW": True}
             {"VolumesFrom": None, "Binds": ["/data"]},
             id="remove-volumes-bind-without-source-stays",
         ),
+        pytest.param(  # Podman's inspect names every anonymous volume in Binds
+            {
+                "Binds": [f"{ANON}:/data:rw,rprivate,nosuid,nodev,rbind", f"{ANON2}:/ro:ro,rbind"],
+                "Mounts": [anon(ANON, "/data"), anon(ANON2, "/ro")],
+            },
+            "fresh",
+            {"VolumesFrom": None, "Binds": ["/data", "/ro:ro"]},
+            id="remove-volumes-bind-naming-an-anonymous-volume-is-fresh",
+        ),
         pytest.param(
             {
                 "Volumes": {"/data": {}},

@@ -17,7 +17,10 @@ body that recreate.py built out of the inspect data, the body for the engine it 
 - namespace modes Podman reports that `docker run` never gave: `private` (PID, UTS, cgroup)
   and `shareable` (IPC) are its defaults, left out;
 - the stop signal as a number (`15`): Podman's default, left out; another number is given
-  back as its name.
+  back as its name;
+- devices: Podman reports no cgroup permissions (`CgroupPermissions: ""`, whatever `--device`
+  said) and its create refuses that ("invalid device mode: "): they are given as `rwm`,
+  `--device`'s default (a narrower one given at `podman run` is not in the inspect to carry).
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ def for_engine(body: dict[str, Any], kind: EngineKind, short_id: str = "") -> di
     for key, defaults in _PODMAN_DEFAULT_MODES.items():
         if host_config.get(key) in defaults:
             host_config.pop(key, None)
+    if host_config.get("Devices"):
+        host_config["Devices"] = [
+            {**d, "CgroupPermissions": d.get("CgroupPermissions") or "rwm"}
+            for d in host_config["Devices"]
+        ]
     stop_signal = str(out.get("StopSignal") or "")
     if stop_signal == str(int(signal.SIGTERM)):
         out.pop("StopSignal")

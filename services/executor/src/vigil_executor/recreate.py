@@ -177,6 +177,23 @@ def _keep_anonymous_volumes(
     return taken
 
 
+def _fresh_anonymous_binds(container: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """`--remove-volumes`: a bind that names one of the old container's anonymous volumes
+    becomes a fresh anonymous volume at its destination. Podman reports every anonymous
+    volume so in Binds (`<64 hex>:/data:rw,rprivate,...`), as does an earlier update that
+    bound one by name; kept, it would give the old data to the new container."""
+    anonymous = {name for m in container.get("Mounts") or () if (name := _anonymous(m))}
+    binds = []
+    for bind in host_config.get("Binds") or ():
+        source, _, rest = str(bind).partition(":")
+        if source in anonymous:
+            dest, _, options = rest.partition(":")
+            bind = f"{dest}:ro" if "ro" in options.split(",") else dest
+        binds.append(bind)
+    if binds:
+        host_config["Binds"] = binds
+
+
 def _can_take_over(container: dict[str, Any]) -> bool:
     """Whether the replacement may hold the anonymous volumes as anonymous ones.
 
@@ -260,7 +277,9 @@ def build_create_spec(
             config.pop(key, None)
 
     _without_our_volumes_from(container, host_config)
-    if anonymous_volumes != "fresh":
+    if anonymous_volumes == "fresh":
+        _fresh_anonymous_binds(container, host_config)
+    else:
         take_over = anonymous_volumes == "take_over"
         if _keep_anonymous_volumes(container, declared, host_config, take_over):
             config["Labels"] = {**(config.get("Labels") or {}), VOLUMES_FROM_LABEL: container["Id"]}

@@ -20,7 +20,6 @@ from typing import Any, Literal
 import msgspec
 
 from vigil_executor.podman_api import PodmanHealthRuns, container_inspect, image_inspect
-from vigil_executor.podman_refusals import podman_refusal
 from vigil_executor.recreate import (
     CreateSpec,
     NetworkAttachment,
@@ -34,6 +33,7 @@ from vigil_shared.engine_kind import engine_of
 from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.imageref import split_tag
 from vigil_shared.logs import get_logger
+from vigil_shared.podman_refusals import podman_refusal
 
 log = get_logger("vigil.executor")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from vigil_shared.contracts import ContainerInfo
+from vigil_shared.engine_kind import engine_of
 from vigil_shared.engine_port import Engine, EngineApi
 
 
@@ -16,6 +19,8 @@ def list_containers(client: Engine) -> tuple[ContainerInfo, ...]:
     images: dict[str, tuple[str, ...]] = {}
     tags: dict[str, str] = {}
     found: list[ContainerInfo] = []
+    engine = engine_of(api)
+    pods = _podman_pods(api) if engine == "podman" else {}
     for summary in api.containers(all=True):
         try:
             data = api.inspect_container(summary["Id"])
@@ -40,9 +45,20 @@ def list_containers(client: Engine) -> tuple[ContainerInfo, ...]:
                 labels=dict((data.get("Config") or {}).get("Labels") or {}),
                 created=data.get("Created", ""),
                 tag_image_id=tags[reference],
+                engine=engine,
+                pod=pods.get(data["Id"], ""),
             )
         )
     return tuple(found)
+
+
+def _podman_pods(api: Any) -> dict[str, str]:
+    """Each container's pod id on Podman (its own list call: the compatible inspect has none),
+    one call for them all."""
+    listed = api._result(
+        api._get(api._url("/libpod/containers/json"), params={"all": True}), json=True
+    )
+    return {str(c.get("Id")): str(c.get("Pod") or "") for c in listed or ()}
 
 
 def _repo_digests(api: EngineApi, image_id: str) -> tuple[str, ...]:

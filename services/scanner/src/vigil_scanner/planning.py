@@ -24,6 +24,7 @@ from vigil_shared.contracts import (
 )
 from vigil_shared.contracts.registry import VERIFY_LABEL
 from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
+from vigil_shared.podman_refusals import refusal_of
 
 
 class CheckList(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +43,15 @@ def _settled(c: ContainerInfo, status: str, error: str = "") -> ContainerResult:
         old_image_id=c.image_id,
         error=error,
     )
+
+
+def engine_refusal(c: ContainerInfo) -> str:
+    """Why Vigil does not recreate `c` on its engine ("": it may): on Podman, a pod's
+    container, a systemd unit's, or one `podman auto-update` updates."""
+    if c.engine != "podman":
+        return ""
+    reason = refusal_of(c.labels, c.pod)
+    return f"not updated: {reason}" if reason else ""
 
 
 def _created_from_image_id(c: ContainerInfo) -> bool:
@@ -81,6 +91,10 @@ def checks_for(
         policy = (policies or {}).get(c.id, _DEFAULT)
         if isinstance(policy, str):
             unusable.append(_settled(c, "failed", policy))
+            continue
+        refused = engine_refusal(c)
+        if refused:  # nothing to check nor plan: it keeps running as it is
+            unusable.append(_settled(c, "skipped", refused))
             continue
         if c.id in local_only:
             continue

@@ -14,7 +14,7 @@ import msgspec
 from vigil_scanner.container_commands import read_skips
 from vigil_scanner.image_filter import ImageFilter, parse_image_filter
 from vigil_scanner.inventory import list_containers
-from vigil_scanner.planning import Policies, build_plan, checks_for
+from vigil_scanner.planning import Policies, build_plan, checks_for, engine_refusal
 from vigil_scanner.policy import (
     POLICY_LABEL,
     LabelProblem,
@@ -70,6 +70,8 @@ class Scanner:
         self.tracer = telemetry.tracer("vigil.scanner")
         # (container, image) told once that the host's tag policy does not fit its tag
         self._passed_over: set[tuple[str, str]] = set()
+        # (container, reason) told once that Vigil does not recreate it on its engine
+        self._refusals_said: set[tuple[str, str]] = set()
         self._busy = asyncio.Lock()
         self.scans_total = 0
         self.scans_skipped = 0
@@ -182,6 +184,7 @@ class Scanner:
             )
         )
         policies = self._policies(selected.containers)
+        self._say_refused(selected.containers)
         checklist = checks_for(selected.containers, local_only, policies)
         reply: CheckReply | None = None
         check_error = ""
@@ -250,6 +253,16 @@ class Scanner:
                 log.error("policy label refused", container=c.name, error=str(exc))
                 found[c.id] = str(exc)
         return found
+
+    def _say_refused(self, containers: Iterable[ContainerInfo]) -> None:
+        """Once per container and reason (not at every cycle; its report row says it each
+        time, as skipped): Vigil leaves this container to what manages it on Podman."""
+        for c in containers:
+            reason = engine_refusal(c)
+            if not reason or (c.name, reason) in self._refusals_said:
+                continue
+            self._refusals_said.add((c.name, reason))
+            log.info("container left as it is", container=c.name, engine=c.engine, reason=reason)
 
     def _say_policy_passed_over(self, c: ContainerInfo) -> None:
         """Once per container and image (not at every cycle): the host's tag policy does not

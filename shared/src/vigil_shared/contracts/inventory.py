@@ -19,6 +19,10 @@ class ContainerInfo(msgspec.Struct, frozen=True, kw_only=True):
     # The image the container's tag names on this host now (--no-pull compares with it);
     # empty when the tag is not on the host.
     tag_image_id: str = ""
+    # The engine it runs on ("docker", "podman"; "" from an older scanner), and on Podman the
+    # pod it is in ("": none), which decide whether Vigil may recreate it (podman_refusals).
+    engine: str = ""
+    pod: str = ""
 
 
 class Inventory(Message, frozen=True, kw_only=True):

@@ -8,11 +8,14 @@
   made would be one the unit does not know, and the unit's restart would fight it.
 - With `io.containers.autoupdate`: `podman auto-update` updates it already; two updaters on
   one container race each other.
-Each is refused before anything is stopped, with what to do instead.
+Each is refused with what to do instead: by the scanner, which settles such a container as
+`skipped` before anything is planned (it sees the labels and the pod), and again by the
+executor before anything is stopped, should a label have changed in between.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 SYSTEMD_UNIT_LABEL = "PODMAN_SYSTEMD_UNIT"
@@ -20,9 +23,14 @@ AUTOUPDATE_LABEL = "io.containers.autoupdate"
 
 
 def podman_refusal(libpod_inspect: dict[str, Any]) -> str:
-    """Why this Podman container is not recreated (empty: it is). Pure."""
+    """Why this Podman container is not recreated (empty: it is), from its libpod inspect."""
     labels = (libpod_inspect.get("Config") or {}).get("Labels") or {}
-    pod = str(libpod_inspect.get("Pod") or "")
+    return refusal_of(labels, str(libpod_inspect.get("Pod") or ""))
+
+
+def refusal_of(labels: Mapping[str, str], pod: str) -> str:
+    """Why a Podman container with these labels, in this pod ("": none), is not recreated
+    (empty: it is). Pure."""
     if pod:
         return (
             f"in Podman pod {pod[:12]}: a pod's container cannot be recreated through the "
