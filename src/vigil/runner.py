@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import msgspec
 
 from vigil import bus_options, options, state_lock
 from vigil.cycles import ApiStartupError, run_cycles
+from vigil.dashboard.bootstrap import DashboardStartupError
+from vigil.dashboard.bootstrap import start as start_dashboard
 from vigil.embedded_nats import (
     EmbeddedNats,
     EmbeddedNatsError,
@@ -29,24 +31,24 @@ from vigil.embedded_nats import (
 )
 from vigil.instances import InstanceError, stop_older_instances
 from vigil.metrics_server import MetricsServer
+from vigil.service_configs import ConfigError, Configs, configs, gateway_config
 from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.shutdown import Shutdown
 from vigil.state_lock import StateDirBusy
-from vigil_coordinator.service import Coordinator
-from vigil_coordinator.spec import RolloutPolicy, RolloutSpecError, parse_rollout
-from vigil_executor.service import Executor, ExecutorConfig
+from vigil_coordinator.bootstrap import start as start_coordinator
+from vigil_executor.bootstrap import start as start_executor
+from vigil_executor.service import Executor
 from vigil_gateway.bootstrap import start as start_gateway
 from vigil_gateway.metrics import GatewayCollector
-from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
+from vigil_gateway.service import Gateway, GatewayStartupError
 from vigil_notifier.bootstrap import start as start_notifier
-from vigil_notifier.config import NotifierConfig, NotifierConfigError
+from vigil_notifier.config import NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
-from vigil_notifier.legacy import LegacyNotifications
 from vigil_notifier.service import Notifier
+from vigil_scanner.bootstrap import Started as ScannersStarted
+from vigil_scanner.bootstrap import start as start_scanners
 from vigil_scanner.engines import EngineSpecError, EngineTarget, engine_targets
-from vigil_scanner.scan_group import ScanGroup, ack_wait_for
-from vigil_scanner.selection import Selection
-from vigil_scanner.service import Scanner, ScannerConfig
+from vigil_scanner.service import Scanner
 from vigil_scanner.zones import UnknownZone, zone_from_env
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import Report
@@ -55,11 +57,10 @@ from vigil_shared.docker_engine import (
     EngineUnavailable,
     connect_engine,
     default_cert_path,
-    describe,
     engine_tls,
 )
 from vigil_shared.health_record import health_path
-from vigil_shared.heartbeat import Details, HeartbeatTask, executor_details, scanner_details
+from vigil_shared.heartbeat import Details, HeartbeatTask
 from vigil_shared.logs import Redactor, get_logger, setup_logging
 from vigil_shared.process import Process
 from vigil_shared.telemetry import Telemetry
@@ -142,7 +143,7 @@ async def run(
         if command == options.CHECK:
             from vigil.check import run_check
 
-            return await run_check(values, redactor, lambda: _gateway_config(values, env))
+            return await run_check(values, redactor, lambda: gateway_config(values, env))
         if command in (options.EVENTS, options.HISTORY):
             from vigil.audit_commands import run_audit
 
@@ -172,6 +173,8 @@ async def run(
         EmbeddedNatsError,
         ApiStartupError,
         StateDirBusy,
+        ConfigError,
+        DashboardStartupError,
     ) as exc:
         log.error("cannot start", error=str(exc))
         print(f"vigil: {exc}", file=sys.stderr)
@@ -190,6 +193,27 @@ async def run(
         shutdown.uninstall()
 
 
+class Root(NamedTuple):
+    """How the runner starts a service: its composition root, its config among the run's,
+    and the Prometheus collector of what the root started."""
+
+    start: Callable[[Process, Any], Awaitable[Any]]
+    config: Callable[[Configs], Any]
+    collector: Callable[[Any], Any] | None = None
+
+
+# In start order: the scanners last, once what answers them runs.
+ROOTS: dict[str, Root] = {
+    options.GATEWAY: Root(start_gateway, lambda c: c.gateway, GatewayCollector),
+    options.EXECUTOR: Root(start_executor, lambda c: c.executor, ExecutorCollector),
+    options.NOTIFIER: Root(start_notifier, lambda c: c.notifier, NotifierCollector),
+    options.COORDINATOR: Root(start_coordinator, lambda c: c.coordinator),
+    options.SCANNER: Root(
+        start_scanners, lambda c: c.scanners, lambda s: ScannerCollector(*s.scanners)
+    ),
+}
+
+
 async def _run(
     command: str,
     values: dict[str, Any],
@@ -197,18 +221,7 @@ async def _run(
     redactor: Redactor,
     shutdown: Shutdown,
 ) -> int:
-    notifier_config = _notifier_config(values)
-    policy = _rollout_policy(values, command)  # a bad --rollout: a usage error, first
-    if command in (options.ALL_IN_ONE, options.NOTIFIER):
-        try:
-            prepare_notifier(notifier_config)  # a bad URL or template: a usage error, first
-        except NotifierConfigError as exc:
-            raise StartupError(str(exc)) from None
-    if command in (options.ALL_IN_ONE, options.GATEWAY) and values.get("registry_ca_validate"):
-        # A bad --registry-ca is the fault to name first, before NATS or the engine.
-        Gateway.ca_bundle(_gateway_config(values, env))
-    if command in (options.ALL_IN_ONE, options.GATEWAY):
-        Gateway.trust_policy(_gateway_config(values, env))  # a bad --verify-*: first too
+    wanted, targets, config = _configs(command, values, env)
     embedded: EmbeddedNats | None = None
     # The embedded NATS's store, and every service's health file (vigil --health-check).
     state_dir = Path(values.get("state_dir") or default_state_dir())
@@ -228,14 +241,8 @@ async def _run(
     )
     stop = asyncio.Event()
     engines: dict[str, Any] = {}
-    executor: Executor | None = None
+    started: dict[str, Any] = {}
     try:
-        wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
-        if command == options.ALL_IN_ONE and policy is None:
-            wanted = tuple(s for s in wanted if s != options.COORDINATOR)
-        targets = (
-            _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
-        )
         host = targets[0].host_id if targets else ""
 
         async def connect_engines() -> None:
@@ -247,10 +254,10 @@ async def _run(
         if not url:
             embedded = EmbeddedNats(state_dir / "nats")
             # Together: the server's start and the engines' first round trips both wait.
-            started = await asyncio.gather(
+            outcomes = await asyncio.gather(
                 start_embedded(embedded), connect_engines(), return_exceptions=True
             )
-            for outcome in started:
+            for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
             bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
@@ -279,84 +286,38 @@ async def _run(
             heartbeats.append(task)
             await task.start()
 
-        process = Process(connect, heartbeat, telemetry, redactor, engines, closers)
-        engine = engines.get(host)
+        process = Process(
+            connect, heartbeat, telemetry, redactor, engines, closers, shutdown.on_signal
+        )
         if command == options.ALL_IN_ONE and not values.get("run_once"):
-            await _stop_older_instances(engine, values)
+            await _stop_older_instances(engines.get(host), values)
         first = await connect(f"vigil-{wanted[0]}")
         await first.ensure_streams()
 
-        scanners: list[Scanner] = []
-        group: ScanGroup | None = None
-        notifier: Notifier | None = None
-        if options.GATEWAY in wanted:
-            gateway = await start_gateway(process, _gateway_config(values, env))
-            metrics.add(GatewayCollector(gateway))
-        if options.EXECUTOR in wanted:
-            executor_bus = await connect(f"vigil-executor-{host}")
-            executor = Executor(
-                executor_bus,
-                engines[host],
-                ExecutorConfig(
-                    host_id=host,
-                    cleanup=bool(values.get("cleanup")),
-                    stop_timeout=int(values.get("stop_timeout") or 10),
-                    health_timeout=float(values.get("health_timeout") or 60),
-                    lifecycle_hooks=bool(values.get("enable_lifecycle_hooks")),
-                    rolling_restart=bool(values.get("rolling_restart")),
-                    monitor_only=bool(values.get("monitor_only")),
-                    no_restart=bool(values.get("no_restart")),
-                    no_pull=bool(values.get("no_pull")),
-                    revive_stopped=bool(values.get("revive_stopped")),
-                    remove_volumes=bool(values.get("remove_volumes")),
-                    label_take_precedence=bool(values.get("label_take_precedence")),
-                    plan_ack_wait=float(values.get("plan_ack_wait") or 30),
-                    engine_url=describe(targets[0].url),
-                ),
-                telemetry,
-            )
-            loop = asyncio.get_running_loop()
-            # A hook must not outlive a Vigil asked to stop: killed at the signal, at once.
-            shutdown.on_signal(
-                lambda: loop.run_in_executor(None, executor.hooks.stop, executor.engine.api)
-            )
-            closers.append(lambda: asyncio.to_thread(_stop_hooks, executor))
-            await executor.start()
-            await heartbeat(executor_bus, options.EXECUTOR, host, executor_details(executor))
-            metrics.add(ExecutorCollector(executor))
-        if options.NOTIFIER in wanted:
-            notifier = await start_notifier(process, notifier_config)
-            metrics.add(NotifierCollector(notifier))
-        if options.COORDINATOR in wanted:
-            coordinator_bus = await connect("vigil-rollout-coordinator")
-            coordinator = Coordinator(coordinator_bus, policy or RolloutPolicy())
-            closers.append(coordinator.close)
-            await coordinator.start()
-            await heartbeat(coordinator_bus, options.COORDINATOR)
-        if options.SCANNER in wanted:
-            scanners, group = await _start_scanners(
-                values, targets, engines, connect, heartbeat, telemetry, _window_zone(env)
-            )
-            metrics.add(ScannerCollector(*scanners))
+        for name, root in ROOTS.items():
+            if name in wanted:
+                started[name] = await root.start(process, root.config(config))
+                if root.collector is not None:
+                    metrics.add(root.collector(started[name]))
+        executor: Executor | None = started.get(options.EXECUTOR)
+        scanning: ScannersStarted | None = started.get(options.SCANNER)
+        scanners = scanning.scanners if scanning is not None else ()
 
         if values.get("run_once") and scanners:
             shutdown.graceful(stop)  # a signal now lets the update in flight finish
+            notifier: Notifier | None = started.get(options.NOTIFIER)
             return await _run_once(
                 scanners[0], first, host, notifier, shutdown, stop, _drainer(executor, shutdown)
             )
-        if values.get("dashboard_port") is not None:
-            from vigil.dashboard.command import dashboard_config, serve_problem, start_dashboard
-
-            try:
-                dashboard = await start_dashboard(await connect("vigil-dashboard"), values)
-            except OSError as exc:  # the port is taken, the address is not this machine's
-                raise StartupError(serve_problem(exc, dashboard_config(values))) from None
-            closers.append(dashboard.close)
+        if config.dashboard is not None:
+            await start_dashboard(process, config.dashboard)
 
         shutdown.graceful(stop)
-        if scanners:
+        if scanning is not None and scanners:
             log.info("services started", services=",".join(wanted), nats=bus_config.url)
-            await run_cycles(values, env, scanners, metrics.registry, stop, redactor, group=group)
+            await run_cycles(
+                values, env, scanners, metrics.registry, stop, redactor, group=scanning.group
+            )
         else:
             log.info("vigil is running", services=",".join(wanted))
             await stop.wait()
@@ -382,6 +343,29 @@ async def _run(
                 client.close()
 
 
+def _configs(
+    command: str, values: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[tuple[str, ...], tuple[EngineTarget, ...], Configs]:
+    """The services this command starts, the engines they serve and their configs; a bad
+    option among them is a usage error, before NATS or an engine is reached."""
+    wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
+    targets = _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
+    config = configs(command, wanted, values, env, targets, lambda: _window_zone(env))
+    if config.coordinator is None:  # the all-in-one without --rollout/--approve
+        wanted = tuple(s for s in wanted if s != options.COORDINATOR)
+    if options.NOTIFIER in wanted:
+        try:
+            prepare_notifier(config.notifier)  # a bad URL or template: a usage error, first
+        except NotifierConfigError as exc:
+            raise StartupError(str(exc)) from None
+    if options.GATEWAY in wanted:
+        if values.get("registry_ca_validate"):
+            # A bad --registry-ca is the fault to name first, before NATS or the engine.
+            Gateway.ca_bundle(config.gateway)
+        Gateway.trust_policy(config.gateway)  # a bad --verify-*: first too
+    return wanted, targets, config
+
+
 async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
     """The newest Vigil of a scope on an engine stops the older ones (watchtower's start-up
     check; docs/options.md, --scope)."""
@@ -399,22 +383,6 @@ async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
         raise StartupError(str(exc)) from None
 
 
-def _rollout_policy(values: Mapping[str, Any], command: str) -> RolloutPolicy | None:
-    """The rollout-coordinator's policy; None when no rollout control is asked for (the
-    all-in-one then runs no coordinator, and every host updates at once, as without it)."""
-    spec, approve = values.get("rollout"), bool(values.get("approve"))
-    if not spec and not approve and command != options.COORDINATOR:
-        return None
-    try:
-        return parse_rollout(
-            str(spec or "on"),
-            canary_hosts=tuple(values.get("canary_host") or ()),
-            approve=approve,
-        )
-    except RolloutSpecError as exc:
-        raise StartupError(f"--rollout: {exc}") from None
-
-
 def _drainer(executor: Executor | None, shutdown: Shutdown) -> Callable[[], Awaitable[None]]:
     """What a graceful stop waits for before the services close: the executor's update in
     flight finished (or put back) and its report published (Executor.drain)."""
@@ -424,54 +392,6 @@ def _drainer(executor: Executor | None, shutdown: Shutdown) -> Callable[[], Awai
             await executor.drain(f"vigil stopped by {shutdown.name or 'a signal'}")
 
     return drain
-
-
-def _stop_hooks(executor: Executor) -> None:
-    killed = executor.hooks.stop(executor.engine.api)
-    if killed:
-        log.warning("lifecycle hooks killed: vigil is stopping", count=killed)
-
-
-async def _start_scanners(
-    values: Mapping[str, Any],
-    targets: tuple[EngineTarget, ...],
-    engines: Mapping[str, Any],
-    connect: Callable[[str], Awaitable[Bus]],
-    heartbeat: Callable[..., Awaitable[None]],
-    telemetry: Telemetry,
-    zone: tzinfo,
-) -> tuple[list[Scanner], ScanGroup | None]:
-    """A scanner per engine, each on its own connection and heartbeat; with --scanner-group
-    they take their cycles from the group's work queue instead of vigil.cmd.scan."""
-    group_name = str(values.get("scanner_group") or "")
-    scanners: list[Scanner] = []
-    for target in targets:
-        bus = await connect(f"vigil-scanner-{target.host_id}")
-        scanner = Scanner(
-            bus,
-            engines[target.host_id],
-            ScannerConfig(
-                host_id=target.host_id,
-                selection=_selection(values),
-                no_pull=bool(values.get("no_pull")),
-                label_take_precedence=bool(values.get("label_take_precedence")),
-                engine_url=describe(target.url),
-                check_timeout=float(values.get("gateway_timeout") or 30),
-                policy=options.policy_defaults(values),
-                zone=zone,
-                rollout_gate=bool(values.get("rollout") or values.get("approve")),
-            ),
-            telemetry,
-        )
-        await scanner.start(commands=not group_name)
-        await heartbeat(bus, options.SCANNER, target.host_id, scanner_details(scanner))
-        scanners.append(scanner)
-    if not group_name:
-        return scanners, None
-    interval = float(values.get("interval") or 86400)
-    group = ScanGroup(scanners[0].bus, group_name, scanners, ack_wait=ack_wait_for(interval))
-    await group.start()
-    return scanners, group
 
 
 async def _run_once(
@@ -545,58 +465,6 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def _notifier_config(values: Mapping[str, Any]) -> NotifierConfig:
-    return NotifierConfig(
-        urls=tuple(values.get("notification_url") or ()),
-        level=str(values.get("notifications_level") or "info"),
-        report=bool(values.get("notification_report")),
-        per_container=bool(values.get("notification_per_container")),
-        template=str(values.get("notification_template") or ""),
-        title_tag=str(values.get("notification_title_tag") or ""),
-        skip_title=bool(values.get("notification_skip_title")),
-        hostname=str(values.get("notifications_hostname") or ""),
-        delay_s=float(values.get("notifications_delay") or 0),
-        startup_message=not values.get("no_startup_message"),
-        log_stdout=bool(values.get("notification_log_stdout")),
-        fleet_summary=bool(values.get("notification_fleet_summary")),
-        fleet_hosts=tuple(values.get("notification_fleet_hosts") or ()),
-        report_format=str(values.get("notification_report_format") or "watchtower"),
-        porcelain=str(values.get("porcelain") or ""),
-        legacy=_legacy_notifications(values),
-        rollouts=bool(values.get("rollout") or values.get("approve")),
-    )
-
-
-def _legacy_notifications(values: Mapping[str, Any]) -> LegacyNotifications:
-    """--notifications TYPE and its --notification-TYPE-* options, as given."""
-
-    def text(name: str, default: str = "") -> str:
-        return str(values.get(name) or default)
-
-    return LegacyNotifications(
-        types=tuple(values.get("notifications") or ()),
-        email_from=text("notification_email_from"),
-        email_to=text("notification_email_to"),
-        email_server=text("notification_email_server"),
-        email_server_port=int(_given(values.get("notification_email_server_port"), 25)),
-        email_server_user=text("notification_email_server_user"),
-        email_server_password=text("notification_email_server_password"),
-        email_server_tls_skip_verify=bool(values.get("notification_email_server_tls_skip_verify")),
-        email_delay=int(values.get("notification_email_delay") or 0),
-        email_subjecttag=text("notification_email_subjecttag"),
-        slack_hook_url=text("notification_slack_hook_url"),
-        slack_identifier=text("notification_slack_identifier", "watchtower"),
-        slack_channel=text("notification_slack_channel"),
-        slack_icon_emoji=text("notification_slack_icon_emoji"),
-        slack_icon_url=text("notification_slack_icon_url"),
-        msteams_hook=text("notification_msteams_hook"),
-        msteams_data=bool(values.get("notification_msteams_data")),
-        gotify_url=text("notification_gotify_url"),
-        gotify_token=text("notification_gotify_token"),
-        gotify_tls_skip_verify=bool(values.get("notification_gotify_tls_skip_verify")),
-    )
-
-
 def _start_metrics(metrics: MetricsServer) -> None:
     try:
         metrics.start()
@@ -607,17 +475,6 @@ def _start_metrics(metrics: MetricsServer) -> None:
     log.info("metrics served", url=f"http://{metrics.addr}:{metrics.port}/metrics")
 
 
-def _selection(values: Mapping[str, Any]) -> Selection:
-    return Selection(
-        names=tuple(values.get("names") or ()),
-        label_enable=bool(values.get("label_enable")),
-        disabled=tuple(values.get("disable_containers") or ()),
-        scope=str(values.get("scope") or ""),
-        include_stopped=bool(values.get("include_stopped")),
-        include_restarting=bool(values.get("include_restarting")),
-    )
-
-
 def _window_zone(env: Mapping[str, str]) -> tzinfo:
     """Where maintenance windows are read: TZ. An unknown TZ with --window stopped the start
     already (exit 2); for windows given only by labels it means UTC, and the log says so."""
@@ -626,26 +483,3 @@ def _window_zone(env: Mapping[str, str]) -> tzinfo:
     except UnknownZone as exc:
         log.warning("maintenance windows are read in UTC", error=str(exc))
         return UTC
-
-
-def _given(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def _gateway_config(values: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
-    return GatewayConfig(
-        registry_ca=values.get("registry_ca") or None,
-        insecure_registries=tuple(values.get("insecure_registry") or ()),
-        # 0 is a real choice (no reuse), not a missing value.
-        digest_cache_ttl=float(_given(values.get("digest_cache_ttl"), 600.0)),
-        repo_user=env.get("REPO_USER") or None,
-        repo_pass=env.get("REPO_PASS") or None,
-        docker_config_env=env.get("DOCKER_CONFIG") or None,
-        home=env.get("HOME") or None,
-        registry_ca_validate=bool(values.get("registry_ca_validate")),
-        warn_on_head_failure=str(values.get("warn_on_head_failure") or "auto"),
-        verify=bool(values.get("verify")),
-        verify_keys=tuple(values.get("verify_key") or ()),
-        verify_policy=values.get("verify_policy") or None,
-        verify_trust_root=values.get("verify_trust_root") or None,
-    )
