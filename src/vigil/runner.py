@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 import uuid
@@ -265,7 +266,7 @@ async def _run(
         else:
             await connect_engines()
         if values.get("metrics_port"):
-            _start_metrics(metrics)
+            await _start_metrics(metrics)
 
         async def connect(name: str) -> Bus:
             bus = await Bus.connect(bus_config, name=name)
@@ -328,7 +329,7 @@ async def _run(
         # Together: each writes a last heartbeat, bounded, and a NATS that is gone must not
         # make the stop wait once per service.
         await asyncio.gather(*(task.stop() for task in heartbeats))
-        metrics.stop()
+        await metrics.stop()
         for close in closers:
             await close()
         for bus in reversed(buses):
@@ -465,13 +466,13 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def _start_metrics(metrics: MetricsServer) -> None:
+async def _start_metrics(metrics: MetricsServer) -> None:
     try:
-        metrics.start()
+        await metrics.start()
     except OSError as exc:
-        raise StartupError(
-            f"--metrics-port {metrics.port}: cannot listen: {exc.strerror}"
-        ) from None
+        # The system's words (asyncio's own say "error while attempting to bind ...").
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise StartupError(f"--metrics-port {metrics.port}: cannot listen: {reason}") from None
     log.info("metrics served", url=f"http://{metrics.addr}:{metrics.port}/metrics")
 
 
