@@ -8,7 +8,7 @@ import time
 import msgspec
 import pytest
 
-from vigil.embedded_nats import EmbeddedNats, free_port
+from vigil.process.embedded_nats import EmbeddedNats, free_port
 from vigil_shared.bus import Bus, BusConfig, BusUnavailable, NoResponders, RemoteError
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus, Report
 

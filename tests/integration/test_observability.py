@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
-from vigil.metrics_server import MetricsServer
-from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
+from vigil.process.metrics_server import MetricsServer
+from vigil.process.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig

@@ -3,7 +3,7 @@ found proved (pure rendering)."""
 
 from __future__ import annotations
 
-from vigil.check import render_status
+from vigil.commands.check import render_status
 from vigil_shared.contracts import ImageStatus
 
 

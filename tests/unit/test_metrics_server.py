@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import Counter, Gauge, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 
-from vigil.metrics_server import MetricsServer
+from vigil.process.metrics_server import MetricsServer
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ async def test_only_get_and_options(metrics: MetricsServer) -> None:
 
 
 async def test_a_port_taken_is_named(metrics: MetricsServer) -> None:
-    from vigil.runner import StartupError, _start_metrics
+    from vigil.process.runner import StartupError, _start_metrics
 
     with pytest.raises(StartupError) as caught:
         await _start_metrics(MetricsServer(metrics.port, "127.0.0.1"))

@@ -1,6 +1,6 @@
 """What every service takes from the host process, handed to its composition root.
 
-The runner (vigil.runner) builds one `Process` per run: it owns the bus connections, the
+The runner (vigil.process.runner) builds one `Process` per run: it owns the bus connections, the
 heartbeats, the closers run at the stop, the telemetry and the engines. Each service's
 `start(process, config)` (the `bootstrap` module of each service package) builds the service
 from its typed config and these, so the all-in-one and `vigil <service>` build it one way.

@@ -19,6 +19,8 @@ import msgspec
 import nats.errors
 import nats.js.errors
 
+from vigil.commands.fleet import status_document, targets
+from vigil.commands.rollout import NO_COORDINATOR, ask_coordinator
 from vigil.dashboard import routes
 from vigil.dashboard.server import Answer, HttpServer, Request
 from vigil.dashboard.view import (
@@ -32,9 +34,7 @@ from vigil.dashboard.view import (
     rollout_row,
     rollout_rows,
 )
-from vigil.fleet_commands import status_document, targets
 from vigil.options import UsageError, parse_duration
-from vigil.rollout_commands import NO_COORDINATOR, ask_coordinator
 from vigil_scanner.container_commands import (
     ContainerCheck,
     Refused,

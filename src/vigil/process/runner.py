@@ -20,22 +20,23 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from vigil import bus_options, options, state_lock
-from vigil.cycles import ApiStartupError, run_cycles
+from vigil import options
 from vigil.dashboard.bootstrap import DashboardStartupError
 from vigil.dashboard.bootstrap import start as start_dashboard
-from vigil.embedded_nats import (
+from vigil.process import bus_options, state_lock
+from vigil.process.cycles import ApiStartupError, run_cycles
+from vigil.process.embedded_nats import (
     EmbeddedNats,
     EmbeddedNatsError,
     default_state_dir,
     start_embedded,
 )
-from vigil.instances import InstanceError, stop_older_instances
-from vigil.metrics_server import MetricsServer
-from vigil.service_configs import ConfigError, Configs, configs, gateway_config
-from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
-from vigil.shutdown import Shutdown
-from vigil.state_lock import StateDirBusy
+from vigil.process.instances import InstanceError, stop_older_instances
+from vigil.process.metrics_server import MetricsServer
+from vigil.process.service_configs import ConfigError, Configs, configs, gateway_config
+from vigil.process.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
+from vigil.process.shutdown import Shutdown
+from vigil.process.state_lock import StateDirBusy
 from vigil_coordinator.bootstrap import start as start_coordinator
 from vigil_executor.bootstrap import start as start_executor
 from vigil_executor.service import Executor
@@ -142,15 +143,15 @@ async def run(
     shutdown.install()  # first: a signal at any moment stops what this process started
     try:
         if command == options.CHECK:
-            from vigil.check import run_check
+            from vigil.commands.check import run_check
 
             return await run_check(values, redactor, lambda: gateway_config(values, env))
         if command in (options.EVENTS, options.HISTORY):
-            from vigil.audit_commands import run_audit
+            from vigil.commands.audit import run_audit
 
             return await run_audit(command, values)
         if command in (options.STATUS, options.TRIGGER):
-            from vigil.fleet_commands import run_fleet
+            from vigil.commands.fleet import run_fleet
 
             return await run_fleet(command, values)
         if command == options.DASHBOARD:
@@ -158,11 +159,11 @@ async def run(
 
             return await run_dashboard(values, shutdown)
         if command in (options.ROLLOUT, options.APPROVE):
-            from vigil.rollout_commands import run_rollout
+            from vigil.commands.rollout import run_rollout
 
             return await run_rollout(command, values)
         if command == options.SKIP:
-            from vigil.skip_command import run_skip
+            from vigil.commands.skip import run_skip
 
             return await run_skip(values)
         return await _run(command, values, env, redactor, shutdown)
