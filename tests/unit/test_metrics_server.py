@@ -86,7 +86,7 @@ async def test_only_get_and_options(metrics: MetricsServer) -> None:
 
 
 async def test_a_port_taken_is_named(metrics: MetricsServer) -> None:
-    from vigil.process.runner import StartupError, _start_metrics
+    from vigil.process.host import StartupError, _start_metrics
 
     with pytest.raises(StartupError) as caught:
         await _start_metrics(MetricsServer(metrics.port, "127.0.0.1"))

@@ -1,4 +1,6 @@
-"""The composition root: build adapters, wire services, run, drain on SIGTERM.
+"""The composition of `vigil` and `vigil <service>`: the services' configs from the options,
+the host process (vigil.process.host), each service's composition root in turn (ROOTS), then
+the cycles or the wait for a signal, and the drain.
 
 The all-in-one and a fleet run the same services over the same subjects; the only difference
 is whether the NATS server is embedded here or reached at --nats-url.
@@ -8,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,21 +18,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import msgspec
-
 from vigil import options
 from vigil.dashboard.bootstrap import DashboardStartupError
 from vigil.dashboard.bootstrap import start as start_dashboard
-from vigil.process import bus_options, state_lock
 from vigil.process.cycles import ApiStartupError, run_cycles
-from vigil.process.embedded_nats import (
-    EmbeddedNats,
-    EmbeddedNatsError,
-    default_state_dir,
-    start_embedded,
-)
+from vigil.process.embedded_nats import EmbeddedNatsError
+from vigil.process.host import StartupError, engine_targets_of, open_host
 from vigil.process.instances import InstanceError, stop_older_instances
-from vigil.process.metrics_server import MetricsServer
 from vigil.process.service_configs import ConfigError, Configs, configs, gateway_config
 from vigil.process.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.process.shutdown import Shutdown
@@ -49,31 +41,18 @@ from vigil_notifier.config import prepare as prepare_notifier
 from vigil_notifier.service import Notifier
 from vigil_scanner.bootstrap import Started as ScannersStarted
 from vigil_scanner.bootstrap import start as start_scanners
-from vigil_scanner.engines import EngineSpecError, EngineTarget, engine_targets
+from vigil_scanner.engines import EngineTarget
 from vigil_scanner.service import Scanner
 from vigil_scanner.zones import UnknownZone, zone_from_env
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import Report
-from vigil_shared.contracts.subjects import check_token
-from vigil_shared.docker_engine import (
-    EngineUnavailable,
-    connect_engine,
-    default_cert_path,
-    engine_tls,
-)
-from vigil_shared.health_record import health_path
-from vigil_shared.heartbeat import Details, HeartbeatTask
+from vigil_shared.docker_engine import EngineUnavailable
 from vigil_shared.logs import Redactor, get_logger, setup_logging
 from vigil_shared.process import Process
-from vigil_shared.telemetry import Telemetry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 log = get_logger("vigil")
-
-
-class StartupError(RuntimeError):
-    pass
 
 
 def _log_level(values: Mapping[str, Any]) -> str:
@@ -83,47 +62,6 @@ def _log_level(values: Mapping[str, Any]) -> str:
     return {"panic": "critical", "fatal": "critical", "warn": "warning", "trace": "debug"}.get(
         level, level
     )
-
-
-def _host_id(values: Mapping[str, Any]) -> str:
-    host = str(values.get("host_id") or socket.gethostname().split(".")[0])
-    try:
-        return check_token("--host-id", host)
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
-
-
-def _engine_targets(values: Mapping[str, Any]) -> tuple[EngineTarget, ...]:
-    """The engines this process serves: the --engine list (a scanner), else one engine under
-    --host-id at --docker-host."""
-    explicit = [
-        f for f, d in (("--host-id", "host_id"), ("--docker-host", "docker_host")) if values.get(d)
-    ]
-    try:
-        targets = engine_targets(
-            tuple(values.get("engine") or ()),
-            host_id=_host_id(values),
-            docker_host=values.get("docker_host") or None,
-            explicit=explicit,
-        )
-    except EngineSpecError as exc:
-        raise StartupError(str(exc)) from None
-    if len(targets) > 1 and values.get("http_api_update"):
-        raise StartupError(
-            "--http-api-update updates one host: with several --engine, trigger cycles with "
-            "vigil trigger (or run one scanner per engine)"
-        )
-    return targets
-
-
-def _connect_engine(target: EngineTarget, values: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    """The engine of `target`, with TLS verified when --tlsverify (DOCKER_TLS_VERIFY) is given
-    and the engine is reached over TCP (a unix socket needs none)."""
-    url = target.url or env.get("DOCKER_HOST") or None
-    tls = None
-    if values.get("tlsverify") and url and not url.startswith("unix://"):
-        tls = engine_tls(default_cert_path(env))
-    return connect_engine(url, tls=tls)
 
 
 async def run(
@@ -224,78 +162,14 @@ async def _run(
     shutdown: Shutdown,
 ) -> int:
     wanted, targets, config = _configs(command, values, env)
-    embedded: EmbeddedNats | None = None
-    # The embedded NATS's store, and every service's health file (vigil --health-check).
-    state_dir = Path(values.get("state_dir") or default_state_dir())
-    url = values.get("nats_url")
-    if not url and command != options.ALL_IN_ONE:
-        raise StartupError(f"vigil {command} needs --nats-url (or VIGIL_NATS_URL)")
-    bus_config = bus_options.bus_config(values, embedded=not url)  # bad files: named first
-    # One Vigil per state dir: a second one would open the same JetStream store.
-    lock = await asyncio.to_thread(state_lock.acquire, state_dir, "vigil") if not url else None
-    telemetry = Telemetry.from_env("vigil" if command == options.ALL_IN_ONE else command, env)
-    buses: list[Bus] = []
-    closers: list[Callable[[], Awaitable[None]]] = []
-    heartbeats: list[HeartbeatTask] = []
-    # Always built: --metrics-port serves it, and so does the HTTP API's /v1/metrics.
-    metrics = MetricsServer(
-        int(values.get("metrics_port") or 0), str(values.get("metrics_address"))
-    )
-    stop = asyncio.Event()
-    engines: dict[str, Any] = {}
-    started: dict[str, Any] = {}
-    try:
-        host = targets[0].host_id if targets else ""
-
-        async def connect_engines() -> None:
-            for target in targets:
-                engines[target.host_id] = await asyncio.to_thread(
-                    _connect_engine, target, values, env
-                )
-
-        if not url:
-            embedded = EmbeddedNats(state_dir / "nats")
-            # Together: the server's start and the engines' first round trips both wait.
-            outcomes = await asyncio.gather(
-                start_embedded(embedded), connect_engines(), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-            bus_config = msgspec.structs.replace(bus_config, url=embedded.url)
-            log.info("embedded NATS started", url=embedded.url, state_dir=str(state_dir))
-        else:
-            await connect_engines()
-        if values.get("metrics_port"):
-            await _start_metrics(metrics)
-
-        async def connect(name: str) -> Bus:
-            bus = await Bus.connect(bus_config, name=name)
-            buses.append(bus)
-            return bus
-
-        async def heartbeat(
-            bus: Bus, role: str, host: str = "", details: Details | None = None
-        ) -> None:
-            task = HeartbeatTask(
-                bus,
-                role,
-                host,
-                details,
-                health_file=health_path(state_dir, role, host),
-                run_once=bool(values.get("run_once")),
-            )
-            heartbeats.append(task)
-            await task.start()
-
-        process = Process(
-            connect, heartbeat, telemetry, redactor, engines, closers, shutdown.on_signal
-        )
+    async with open_host(command, values, env, redactor, shutdown, targets) as host:
+        process, metrics, stop = host.process, host.metrics, asyncio.Event()
+        host_id = targets[0].host_id if targets else ""
         if command == options.ALL_IN_ONE and not values.get("run_once"):
-            await _stop_older_instances(engines.get(host), values)
-        first = await connect(f"vigil-{wanted[0]}")
+            await _stop_older_instances(process.engines.get(host_id), values)
+        first = await process.connect(f"vigil-{wanted[0]}")
         await first.ensure_streams()
-
+        started: dict[str, Any] = {}
         for name, root in ROOTS.items():
             if name in wanted:
                 started[name] = await root.start(process, root.config(config))
@@ -309,14 +183,14 @@ async def _run(
             shutdown.graceful(stop)  # a signal now lets the update in flight finish
             notifier: Notifier | None = started.get(options.NOTIFIER)
             return await _run_once(
-                scanners[0], first, host, notifier, shutdown, stop, _drainer(executor, shutdown)
+                scanners[0], first, host_id, notifier, shutdown, stop, _drainer(executor, shutdown)
             )
         if config.dashboard is not None:
             await start_dashboard(process, config.dashboard)
 
         shutdown.graceful(stop)
         if scanning is not None and scanners:
-            log.info("services started", services=",".join(wanted), nats=bus_config.url)
+            log.info("services started", services=",".join(wanted), nats=host.bus_config.url)
             await run_cycles(
                 values, env, scanners, metrics.registry, stop, redactor, group=scanning.group
             )
@@ -326,23 +200,6 @@ async def _run(
         await _drainer(executor, shutdown)()
         log.info("stopping: draining the bus")
         return EXIT_OK
-    finally:
-        # Together: each writes a last heartbeat, bounded, and a NATS that is gone must not
-        # make the stop wait once per service.
-        await asyncio.gather(*(task.stop() for task in heartbeats))
-        await metrics.stop()
-        for close in closers:
-            await close()
-        for bus in reversed(buses):
-            await bus.close()
-        telemetry.shutdown()
-        if embedded:
-            await asyncio.to_thread(embedded.stop)
-        if lock is not None:
-            lock.release()
-        for client in engines.values():
-            with contextlib.suppress(Exception):
-                client.close()
 
 
 def _configs(
@@ -351,7 +208,7 @@ def _configs(
     """The services this command starts, the engines they serve and their configs; a bad
     option among them is a usage error, before NATS or an engine is reached."""
     wanted: tuple[str, ...] = options.SERVICES if command == options.ALL_IN_ONE else (command,)
-    targets = _engine_targets(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
+    targets = engine_targets_of(values) if {options.SCANNER, options.EXECUTOR} & set(wanted) else ()
     config = configs(command, wanted, values, env, targets, lambda: _window_zone(env))
     if config.coordinator is None:  # the all-in-one without --rollout/--approve
         wanted = tuple(s for s in wanted if s != options.COORDINATOR)
@@ -465,16 +322,6 @@ def _rss_mb() -> float:
     except OSError:
         pass
     return 0.0
-
-
-async def _start_metrics(metrics: MetricsServer) -> None:
-    try:
-        await metrics.start()
-    except OSError as exc:
-        # The system's words (asyncio's own say "error while attempting to bind ...").
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise StartupError(f"--metrics-port {metrics.port}: cannot listen: {reason}") from None
-    log.info("metrics served", url=f"http://{metrics.addr}:{metrics.port}/metrics")
 
 
 def _window_zone(env: Mapping[str, str]) -> tzinfo:
