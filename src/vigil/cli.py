@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
         return health_check(Path(values.get("state_dir") or default_state_dir()))
 
-    from vigil.process.runner import run  # imported late: --help stays fast
+    from vigil.main import run  # imported late: --help stays fast
 
     try:
         return asyncio.run(run(command, values, warnings, env))

@@ -16,25 +16,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from vigil import options
-from vigil.dashboard.bootstrap import DashboardStartupError
 from vigil.dashboard.bootstrap import start as start_dashboard
-from vigil.process.cycles import ApiStartupError, run_cycles
-from vigil.process.embedded_nats import EmbeddedNatsError
+from vigil.process.cycles import run_cycles
 from vigil.process.host import StartupError, engine_targets_of, open_host
 from vigil.process.instances import InstanceError, stop_older_instances
-from vigil.process.service_configs import ConfigError, Configs, configs, gateway_config
+from vigil.process.service_configs import Configs, configs
 from vigil.process.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil.process.shutdown import Shutdown
-from vigil.process.state_lock import StateDirBusy
 from vigil_coordinator.bootstrap import start as start_coordinator
 from vigil_executor.bootstrap import start as start_executor
 from vigil_executor.service import Executor
 from vigil_gateway.bootstrap import start as start_gateway
 from vigil_gateway.metrics import GatewayCollector
-from vigil_gateway.service import Gateway, GatewayStartupError
+from vigil_gateway.service import Gateway
 from vigil_notifier.bootstrap import start as start_notifier
 from vigil_notifier.config import NotifierConfigError
 from vigil_notifier.config import prepare as prepare_notifier
@@ -44,93 +40,14 @@ from vigil_scanner.bootstrap import start as start_scanners
 from vigil_scanner.engines import EngineTarget
 from vigil_scanner.service import Scanner
 from vigil_scanner.zones import UnknownZone, zone_from_env
-from vigil_shared.bus import Bus, BusError
+from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report
-from vigil_shared.docker_engine import EngineUnavailable
-from vigil_shared.logs import Redactor, get_logger, setup_logging
+from vigil_shared.logs import Redactor, get_logger
 from vigil_shared.process import Process
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 log = get_logger("vigil")
-
-
-def _log_level(values: Mapping[str, Any]) -> str:
-    if values.get("debug") or values.get("trace"):
-        return "debug"
-    level = str(values.get("log_level") or "info")
-    return {"panic": "critical", "fatal": "critical", "warn": "warning", "trace": "debug"}.get(
-        level, level
-    )
-
-
-async def run(
-    command: str, values: dict[str, Any], warnings: list[str], env: Mapping[str, str]
-) -> int:
-    redactor = Redactor()
-    fmt = "json" if values.get("log_format") == "json" else "text"
-    setup_logging(_log_level(values), fmt, redactor)
-    # The NATS password, given by option or inside the URL, is masked in every log line.
-    redactor.add(values.get("nats_password"))
-    for url in str(values.get("nats_url") or "").split(","):  # each server of a cluster
-        redactor.add(urlsplit(url.strip()).password)
-    redactor.add(values.get("dashboard_token"))
-    for warning in warnings:
-        log.warning(warning)
-    shutdown = Shutdown()
-    shutdown.install()  # first: a signal at any moment stops what this process started
-    try:
-        if command == options.CHECK:
-            from vigil.commands.check import run_check
-
-            return await run_check(values, redactor, lambda: gateway_config(values, env))
-        if command in (options.EVENTS, options.HISTORY):
-            from vigil.commands.audit import run_audit
-
-            return await run_audit(command, values)
-        if command in (options.STATUS, options.TRIGGER):
-            from vigil.commands.fleet import run_fleet
-
-            return await run_fleet(command, values)
-        if command == options.DASHBOARD:
-            from vigil.dashboard.command import run_dashboard
-
-            return await run_dashboard(values, shutdown)
-        if command in (options.ROLLOUT, options.APPROVE):
-            from vigil.commands.rollout import run_rollout
-
-            return await run_rollout(command, values)
-        if command == options.SKIP:
-            from vigil.commands.skip import run_skip
-
-            return await run_skip(values)
-        return await _run(command, values, env, redactor, shutdown)
-    except (
-        StartupError,
-        BusError,
-        EngineUnavailable,
-        GatewayStartupError,
-        EmbeddedNatsError,
-        ApiStartupError,
-        StateDirBusy,
-        ConfigError,
-        DashboardStartupError,
-    ) as exc:
-        log.error("cannot start", error=str(exc))
-        print(f"vigil: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except asyncio.CancelledError:
-        if shutdown.signum is None:
-            raise
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        if command == options.ALL_IN_ONE and values.get("run_once"):
-            print(f"vigil: stopped by {shutdown.name} before the cycle finished", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK
-    finally:
-        shutdown.uninstall()
 
 
 class Root(NamedTuple):
@@ -154,7 +71,7 @@ ROOTS: dict[str, Root] = {
 }
 
 
-async def _run(
+async def run_services(
     command: str,
     values: dict[str, Any],
     env: Mapping[str, str],
