@@ -94,8 +94,8 @@ _EXECUTOR = {
 
 def executor_config(values: Mapping[str, Any], target: EngineTarget) -> ExecutorConfig:
     given = _given(values, _EXECUTOR)
-    # A whole number of seconds for the engine's stop; 0 kept its old meaning, the default.
-    if values.get("stop_timeout"):
+    # A whole number of seconds for the engine's stop; 0 kills at once, as with watchtower.
+    if values.get("stop_timeout") is not None:
         given["stop_timeout"] = int(values["stop_timeout"])
     given.update(host_id=target.host_id, engine_url=describe(target.url))
     return _convert(given, ExecutorConfig)
