@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vigil.dashboard import service as dashboard_service
 from vigil.dashboard.service import Dashboard, DashboardConfig
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import encode
 from vigil_shared.contracts import ContainerInfo, ContainerResult, Inventory, Plan, Report

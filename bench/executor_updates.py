@@ -26,7 +26,7 @@ from typing import Any
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_executor.recreate import build_create_spec, container_name
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.service import Gateway, GatewayConfig

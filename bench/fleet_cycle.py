@@ -30,7 +30,7 @@ import httpx
 
 from tests.support.oci import push_tiny_image
 from tests.support.registry_fixtures import RegistryServer
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.service import Gateway, GatewayConfig
 from vigil_scanner.scan_group import ScanGroup

@@ -27,7 +27,7 @@ from bench.fleet_cycle import _fleet, _round, _start_fleet
 from tests.support import cosign_signing
 from tests.support.oci import push_tiny_image
 from tests.support.registry_fixtures import RegistryServer
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_gateway.service import GatewayConfig
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.labels import MONITOR_ONLY

@@ -41,7 +41,7 @@ import httpx
 
 from tests.support.registry_fixtures import RegistryServer, TokenServer
 from tests.support.registry_proxy import RegistryProxy
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_gateway.challenge import parse_www_authenticate
 from vigil_gateway.registry_client import MANIFEST_ACCEPT
 from vigil_gateway.service import Gateway, GatewayConfig

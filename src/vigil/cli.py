@@ -303,12 +303,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
     if values.get("health_check"):
         # A HEALTHCHECK runs every few seconds: it reads files and imports no service.
-        from vigil.embedded_nats import default_state_dir
-        from vigil.health import health_check
+        from vigil.commands.health import health_check
+        from vigil.process.embedded_nats import default_state_dir
 
         return health_check(Path(values.get("state_dir") or default_state_dir()))
 
-    from vigil.runner import run  # imported late: --help stays fast
+    from vigil.main import run  # imported late: --help stays fast
 
     try:
         return asyncio.run(run(command, values, warnings, env))

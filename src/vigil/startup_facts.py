@@ -1,6 +1,6 @@
 """What the notifier's start-up message says of this process, in watchtower's words
 (vigil_notifier.startup): the version, which containers it checks and when its first cycle
-runs, read from the options as the scanner reads them (src/vigil/cycles.py)."""
+runs, read from the options as the scanner reads them (src/vigil/process/cycles.py)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import make_users
 from tests.support.vigil_process import run_vigil
-from vigil.embedded_nats import free_port
+from vigil.process.embedded_nats import free_port
 
 # The first test also makes the Debian base (about 100 s) and builds the image (about 50 s).
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

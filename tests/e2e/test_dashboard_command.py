@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.registry_fixtures import free_port
 from tests.support.vigil_process import VigilProcess, run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.codec import encode
 from vigil_shared.contracts import HostProgress, Rollout
 

@@ -16,7 +16,7 @@ import pytest
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import VigilProcess, run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 

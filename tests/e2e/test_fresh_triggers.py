@@ -25,7 +25,7 @@ from tests.support.fleet import Fleet, fleet
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.vigil_process import VigilProcess, run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.contracts import Report, ScanCommand
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.vigil_process import clean_env, run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from tests.support.bus_recorder import BusRecorder, secret_forms
 from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.second_engine import SecondEngine
 from tests.support.vigil_process import VigilProcess, run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 

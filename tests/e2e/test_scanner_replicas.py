@@ -23,7 +23,7 @@ from tests.support.registry_proxy import RegistryProxy
 from tests.support.second_engine import SecondEngine
 from tests.support.secured_nats import SecuredNats
 from tests.support.vigil_process import VigilProcess, main_engine_url
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.codec import decode
 from vigil_shared.contracts import Plan
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.vigil_process import run_vigil
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import VigilProcess
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import ERROR_HEADER, Bus, BusConfig
 from vigil_shared.contracts import (
     CheckRequest,

@@ -32,7 +32,7 @@ from tests.support.images import build_test_image, push_image
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.second_engine import SecondEngine
 from tests.support.vigil_process import VigilProcess, clean_env, main_engine_url
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 # Out of `make test` (pyproject addopts) while it still finds a real violation: seed 7
 # round 1 (the scanner SIGTERMed mid-cycle) can leave containers behind with no report.

@@ -26,7 +26,7 @@ import pytest
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import SPY, SecuredNats
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
 from vigil_shared.contracts.journal import ASIDE_MARKER

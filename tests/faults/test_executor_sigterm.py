@@ -28,7 +28,7 @@ from tests.faults.test_executor_sigkill import (
 )
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.contracts import Plan, ProgressEvent, Report, UpdateAction
 from vigil_shared.contracts.journal import ASIDE_MARKER

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from vigil.audit_commands import run_audit
-from vigil.embedded_nats import EmbeddedNats
+from vigil.commands.audit import run_audit
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import (
     ContainerInfo,

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from nats.js.api import StorageType, StoreCompression, StreamConfig
 
-from vigil.embedded_nats import EmbeddedNats, free_port
+from vigil.process.embedded_nats import EmbeddedNats, free_port
 from vigil_shared.bus import Bus, BusConfig, BusUnavailable, NoResponders, RemoteError
 from vigil_shared.contracts import (
     CheckReply,

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig, BusError
 from vigil_shared.contracts import Report
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.certs import TestCA
 from tests.support.secured_nats import SPY, make_users
-from vigil.embedded_nats import free_port, launch_nats_server, stop_nats_server
+from vigil.process.embedded_nats import free_port, launch_nats_server, stop_nats_server
 from vigil_shared.bus import Bus, BusConfig, BusError
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.test_rollout_coordinator import IMAGE, POLICY, ask, command
 from tests.support.nats_proxy import LateDeliveriesProxy
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_coordinator.service import Coordinator
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import encode

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from tests.support.notify_receivers import Mailbox, Receiver, receiver, receivers, smtp_server
-from vigil.embedded_nats import free_port
+from vigil.process.embedded_nats import free_port
 from vigil_notifier.delivery import RetryPolicy, deliver
 from vigil_notifier.policy import Message
 from vigil_notifier.service import Notifier, NotifierConfig

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
-from vigil.metrics_server import MetricsServer
-from vigil.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
+from vigil.process.metrics_server import MetricsServer
+from vigil.process.service_metrics import ExecutorCollector, NotifierCollector, ScannerCollector
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_gateway.metrics import GatewayCollector
 from vigil_gateway.service import Gateway, GatewayConfig
@@ -73,7 +73,7 @@ async def test_one_cycle_is_one_trace_and_counted_in_metrics(
     notifier = Notifier(bus, out=io.StringIO(), telemetry=telemetry)
     await notifier.start()
     metrics.add(NotifierCollector(notifier))
-    metrics.start()
+    await metrics.start()
     try:
         plan = await scanner.scan()
         assert plan is not None and len(plan.actions) == 1
@@ -83,7 +83,7 @@ async def test_one_cycle_is_one_trace_and_counted_in_metrics(
         async with httpx.AsyncClient() as http:
             text = (await http.get(f"http://127.0.0.1:{metrics.port}/metrics")).text
     finally:
-        metrics.stop()
+        await metrics.stop()
         await gateway.close()
     figures = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

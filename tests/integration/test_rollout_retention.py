@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_coordinator.service import Coordinator
 from vigil_coordinator.spec import RolloutPolicy
 from vigil_shared.audit import read_events

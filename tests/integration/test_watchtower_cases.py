@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.images import build_test_image, push_image
 from tests.support.vigil_process import VigilProcess, run_vigil
-from vigil.instances import stop_older_instances
+from vigil.process.instances import stop_older_instances
 from vigil_shared import labels
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.vigil_process import VigilProcess, clean_env
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 
 READY = "vigil is running"  # every service logs it once it serves
 

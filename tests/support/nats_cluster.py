@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from vigil.embedded_nats import free_port, launch_nats_server
+from vigil.process.embedded_nats import free_port, launch_nats_server
 
 CLUSTER = "vigil-test"
 

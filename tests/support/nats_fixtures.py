@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.embedded_nats import EmbeddedNats
+from vigil.process.embedded_nats import EmbeddedNats
 from vigil_shared.bus import Bus, BusConfig
 
 

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from vigil.embedded_nats import free_port
+from vigil.process.embedded_nats import free_port
 
 
 class Mailbox:

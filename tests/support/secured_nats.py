@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.certs import TestCA
-from vigil.embedded_nats import free_port, launch_nats_server, stop_nats_server
+from vigil.process.embedded_nats import free_port, launch_nats_server, stop_nats_server
 
 REPO = Path(__file__).resolve().parents[2]
 FLEET_CONF = REPO / "deploy" / "nats" / "fleet.conf"

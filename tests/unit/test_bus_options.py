@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.certs import TestCA
 from vigil import cli, options
-from vigil.bus_options import BusSettingsError, bus_config
+from vigil.process.bus_options import BusSettingsError, bus_config
 from vigil_shared.bus import BusConfig, inbox_prefix, nats_user
 
 

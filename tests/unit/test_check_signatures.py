@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.check import render_status, run_check
+from vigil.commands.check import render_status, run_check
 from vigil_gateway.service import GatewayConfig
 from vigil_shared.contracts import ImageStatus
 from vigil_shared.logs import Redactor

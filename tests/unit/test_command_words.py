@@ -8,7 +8,7 @@ import pytest
 
 from vigil.cli import split_command
 from vigil.options import UsageError
-from vigil.state_lock import Holder, StateLock, describe_holder, read_holder
+from vigil.process.state_lock import Holder, StateLock, describe_holder, read_holder
 
 
 @pytest.mark.parametrize(

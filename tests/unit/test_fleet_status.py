@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from vigil.fleet_commands import (
+from vigil.commands.fleet import (
     liveness,
     render_status,
     run_once_lines,

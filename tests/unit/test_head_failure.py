@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.check import render_status
+from vigil.commands.check import render_status
 from vigil_gateway.digests import warn_on_head_failure
 from vigil_shared.contracts import ImageStatus
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.health import health_check, judge
+from vigil.commands.health import health_check, judge
 from vigil_shared.health_record import (
     HealthRecord,
     health_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.instances import Instance, in_scope, older_instances
+from vigil.process.instances import Instance, in_scope, older_instances
 
 SELF = "com.centurylinklabs.watchtower"
 SCOPE = "com.centurylinklabs.watchtower.scope"

@@ -11,8 +11,8 @@ import nats.js.errors
 import pytest
 
 from vigil import cli, options
-from vigil.bus_options import BusSettingsError, bus_config
 from vigil.options import UsageError
+from vigil.process.bus_options import BusSettingsError, bus_config
 from vigil_shared import failover
 from vigil_shared.bus import BusConfig, inbox_prefix, nats_user
 from vigil_shared.nats_cluster import (

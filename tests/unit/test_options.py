@@ -198,7 +198,7 @@ def test_docs_options_md_is_current() -> None:
 def test_audit_retention_is_resolved_as_a_duration_by_flag_and_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import vigil.runner
+    import vigil.main
 
     captured: dict[str, Any] = {}
 
@@ -206,7 +206,7 @@ def test_audit_retention_is_resolved_as_a_duration_by_flag_and_env(
         captured.update(values)
         return 0
 
-    monkeypatch.setattr(vigil.runner, "run", fake_run)
+    monkeypatch.setattr(vigil.main, "run", fake_run)
     url = ["executor", "--nats-url", "nats://127.0.0.1:1"]
     assert cli.main([*url, "--audit-retention", "1h"], env={}) == 0
     assert captured["audit_retention"] == 3600.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from vigil.bus_options import bus_config
+from vigil.process.bus_options import bus_config
 from vigil_shared.contracts import (
     ContainerResult,
     Inventory,

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from vigil import cli
-from vigil.rollout_commands import render_status
+from vigil.commands.rollout import render_status
 from vigil_coordinator import decisions
 from vigil_coordinator.spec import RolloutPolicy
 from vigil_notifier.render import render_report

@@ -105,7 +105,7 @@ def test_env_vars_select_exactly_what_the_flags_select(
     argv: list[str], env: dict[str, str]
 ) -> None:
     from vigil import cli, options
-    from vigil.runner import _selection
+    from vigil.process.service_configs import selection as _selection
 
     def selection(args: list[str], environ: dict[str, str]) -> Selection:
         parsed = cli.build_parser(options.SCANNER).parse_args(args)

@@ -8,9 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from vigil.commands.skip import parse_target
 from vigil.dashboard.routes import route
 from vigil.dashboard.view import Asked, Checked, FleetView, action_note, container_rows, skip_holds
-from vigil.skip_command import parse_target
 from vigil_scanner.api_routes import decide
 from vigil_scanner.skips import apply_skips, skip_applies, skip_reason
 from vigil_shared.audit import AuditEvent

@@ -19,7 +19,7 @@ LATER = [
 @pytest.mark.parametrize(("library", "why"), LATER)
 def test_the_start_does_not_import(library: str, why: str) -> None:
     code = (
-        "import sys, vigil.cli, vigil.runner; "
+        "import sys, vigil.cli, vigil.main; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] == {library!r})[:3])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,7 @@ import typing
 import msgspec
 import pytest
 
-from vigil.fleet_commands import _counts
+from vigil.commands.fleet import _counts
 from vigil_notifier.render import render_report, summary_line
 from vigil_shared.audit import AuditEvent, describe
 from vigil_shared.contracts import ContainerResult, Report

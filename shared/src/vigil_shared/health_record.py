@@ -1,7 +1,7 @@
 """Health records: the file each service process keeps, `<state dir>/health/<role>.<host>.json`.
 
 The heartbeat (vigil_shared.heartbeat) writes it every beat; `vigil --health-check`
-(vigil.health) reads and judges it. Writer and reader of one format, so both live here.
+(vigil.commands.health) reads and judges it. Writer and reader of one format, so both live here.
 """
 
 from __future__ import annotations

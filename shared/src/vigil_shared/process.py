@@ -1,8 +1,8 @@
 """What every service takes from the host process, handed to its composition root.
 
-The runner (vigil.runner) builds one `Process` per run: it owns the bus connections, the
+The runner (vigil.process.runner) builds one `Process` per run: it owns the bus connections, the
 heartbeats, the closers run at the stop, the telemetry and the engines. Each service's
-`start(process, config)` (vigil_gateway.bootstrap, vigil_notifier.bootstrap) builds the service
+`start(process, config)` (the `bootstrap` module of each service package) builds the service
 from its typed config and these, so the all-in-one and `vigil <service>` build it one way.
 """
 
@@ -38,3 +38,6 @@ class Process:
     redactor: Redactor
     engines: Mapping[str, Any] = field(default_factory=dict)  # by host id
     closers: list[Closer] = field(default_factory=list)  # run in order at the stop
+    # Run at once at the first SIGTERM/SIGINT, before any graceful stop (the executor kills
+    # its lifecycle hooks there).
+    on_signal: Callable[[Callable[[], object]], None] = lambda callback: None

@@ -10,16 +10,13 @@ from __future__ import annotations
 import ssl
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 TIMEOUT_S = 10.0
 CALLBACK_PATH = "/auth/callback"
@@ -135,6 +132,12 @@ class OidcClient:
 
     async def start(self) -> Started:
         """The authorization request: response_type=code, PKCE S256, a state and a nonce."""
+        # authlib and joserfc (and cryptography under them) load at the first sign-in, not
+        # at every start: tests/unit/test_startup_imports.py.
+        from authlib.common.security import generate_token
+        from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
         provider = await self.provider()
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         url = prepare_grant_uri(
@@ -186,6 +189,9 @@ class OidcClient:
             if not isinstance(id_token, str):
                 raise ProviderError("the provider's token answer has no id_token")
             jwks = await self._get_json(http, provider.jwks_uri)
+            from joserfc.errors import JoseError
+            from joserfc.jwk import KeySet
+
             try:
                 keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
             except (JoseError, ValueError, KeyError, TypeError) as exc:
@@ -203,6 +209,9 @@ class OidcClient:
 
     def _checked(self, id_token: str, keys: KeySet, nonce: str, issuer: str) -> dict[str, Any]:
         """`issuer` as discovery spells it (Authentik's ends in /, and so does its `iss`)."""
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             token = jwt.decode(id_token, keys)
             jwt.JWTClaimsRegistry(

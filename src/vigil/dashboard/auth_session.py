@@ -27,10 +27,6 @@ import time
 from typing import TypeVar
 
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigil.dashboard.auth_roles import Role
 
@@ -95,6 +91,11 @@ class Sealer:
     sealed by another key, for another cookie, or has expired)."""
 
     def __init__(self, secret: str) -> None:
+        # cryptography loads when sign-in is configured, not at every start.
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         material = secret.encode() if secret else os.urandom(32)
         key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"vigil dashboard cookies"
@@ -107,6 +108,8 @@ class Sealer:
         return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def open(self, cookie: str, value: str, kind: type[T], now: float | None = None) -> T | None:
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             plain = self._aead.decrypt(raw[:12], raw[12:], cookie.encode())

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from vigil.commands.tool_bus import NoNats, tool_bus
 from vigil.dashboard.auth_oidc import oidc_config
 from vigil.dashboard.service import Dashboard, DashboardConfig
-from vigil.shutdown import Shutdown
-from vigil.tool_bus import NoNats, tool_bus
+from vigil.process.shutdown import Shutdown
 from vigil_shared.bus import Bus
 
 EXIT_OK, EXIT_USAGE = 0, 2

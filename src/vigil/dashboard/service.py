@@ -20,6 +20,8 @@ import msgspec
 import nats.errors
 import nats.js.errors
 
+from vigil.commands.fleet import status_document, targets
+from vigil.commands.rollout import NO_COORDINATOR, ask_coordinator
 from vigil.dashboard import auth_web, routes
 from vigil.dashboard.auth_oidc import OidcConfig
 from vigil.dashboard.server import Answer, HttpServer, Request
@@ -38,9 +40,7 @@ from vigil.dashboard.view import (
     rollout_rows,
     source_link,
 )
-from vigil.fleet_commands import status_document, targets
 from vigil.options import UsageError, parse_duration
-from vigil.rollout_commands import NO_COORDINATOR, ask_coordinator
 from vigil_scanner.container_commands import (
     ContainerCheck,
     Refused,

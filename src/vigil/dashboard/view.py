@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from vigil.rollout_commands import tally
+from vigil.commands.rollout import tally
 from vigil_coordinator.decisions import DONE, soak_ends
 from vigil_scanner.skips import skip_applies, skip_reason
 from vigil_shared.audit import AuditEvent, describe

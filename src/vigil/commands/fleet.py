@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import msgspec
 
 from vigil import options
-from vigil.tool_bus import NoNats, tool_bus
+from vigil.commands.tool_bus import NoNats, tool_bus
 from vigil_notifier.render import render_report
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import Heartbeat, Report, ReportSummary, ScanCommand

@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import msgspec
 
+from vigil.commands.tool_bus import NoNats, tool_bus
 from vigil.options import UsageError, parse_duration
-from vigil.tool_bus import NoNats, tool_bus
 from vigil_scanner.container_commands import (
     Refused,
     read_skips,

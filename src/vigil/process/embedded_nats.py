@@ -153,7 +153,7 @@ class EmbeddedNats:
 def stop_orphan(state_dir: Path, conf: Path) -> int | None:
     """Stop the nats-server a SIGKILLed vigil left on this store (it runs in a session of its
     own, so it outlives its parent). Only a process whose command line names this store's
-    configuration is touched. Called under the state dir's lock (vigil.state_lock), so no
+    configuration is touched. Called under the state dir's lock (vigil.process.state_lock), so no
     live Vigil owns that server. Returns the pid stopped."""
     try:
         pid = int((state_dir / PID_FILE).read_text().strip())

@@ -13,9 +13,9 @@ from typing import Any
 
 import msgspec
 
-from vigil.bus_options import bus_config
-from vigil.embedded_nats import EmbeddedNats, default_state_dir, running_url, start_embedded
-from vigil.state_lock import StateDirBusy, StateLock, busy_message
+from vigil.process.bus_options import bus_config
+from vigil.process.embedded_nats import EmbeddedNats, default_state_dir, running_url, start_embedded
+from vigil.process.state_lock import StateDirBusy, StateLock, busy_message
 from vigil_shared.bus import Bus
 
 WAIT_FOR_RUNNING_S = 10.0  # a Vigil that holds the state dir has this long to answer

@@ -20,8 +20,8 @@ from typing import Any
 
 import msgspec
 
-from vigil.bus_options import bus_config
-from vigil.embedded_nats import EmbeddedNats, start_embedded
+from vigil.process.bus_options import bus_config
+from vigil.process.embedded_nats import EmbeddedNats, start_embedded
 from vigil_gateway.service import Gateway, GatewayConfig, GatewayStartupError
 from vigil_shared.bus import Bus, BusError
 from vigil_shared.contracts import CheckReply, CheckRequest, ImageCheck, ImageStatus

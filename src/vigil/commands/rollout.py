@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import msgspec
 
 from vigil import options
-from vigil.tool_bus import NoNats, tool_bus
+from vigil.commands.tool_bus import NoNats, tool_bus
 from vigil_coordinator.decisions import counts, soak_ends
 from vigil_shared.bus import Bus, BusError, NoResponders
 from vigil_shared.contracts import Rollout, RolloutCommand, RolloutCommandReply

@@ -24,7 +24,7 @@ from vigil_shared import labels
 from vigil_shared.contracts.journal import ASIDE_MARKER
 from vigil_shared.logs import get_logger
 
-log = get_logger("vigil.instances")
+log = get_logger("vigil.process.instances")
 
 STOP_TIMEOUT_S = 600  # watchtower's 10 minutes for a previous instance to stop
 _CREATED = re.compile(r"^(?P<base>[^.Z+]+)(?:\.(?P<frac>\d+))?(?P<zone>.*)$")

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import msgspec
 
 from vigil import options
-from vigil.tool_bus import tool_bus
+from vigil.commands.tool_bus import tool_bus
 from vigil_shared.audit import as_json, describe, describe_change, history, mentions, read_events
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report

@@ -85,7 +85,7 @@ def acquire(state_dir: Path, command: str) -> StateLock:
 
 
 def busy_message(state_dir: Path) -> str:
-    from vigil.embedded_nats import running_url  # the URL file is the embedded NATS's
+    from vigil.process.embedded_nats import running_url  # the URL file is the embedded NATS's
 
     holder = describe_holder(read_holder(state_dir), running_url(state_dir / "nats"))
     return (
