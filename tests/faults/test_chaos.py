@@ -182,6 +182,18 @@ def wait_reports(soak: Soak, names: list[str]) -> Audit:
         time.sleep(0.5)  # a poll interval of the deadline-bound wait above
 
 
+def cycle_began(soak: Soak, scans: int) -> None:
+    """Wait until the scanner has begun the trigger's cycle (its `scan started` lines past
+    `scans`), so that the fault lands within the cycle: on a loaded machine the trigger
+    process alone takes seconds to send its command, and a fault timed from its start landed
+    before the cycle, every time for the scanner's. A command that never comes (it went
+    nowhere) is the round's outcome to judge, not the soak's failure."""
+    scanner = soak.role["scanner"]
+    deadline = time.monotonic() + 30
+    while scanner.output.count("scan started") <= scans and time.monotonic() < deadline:
+        time.sleep(0.05)  # a poll interval of the deadline-bound wait above
+
+
 def silent_hosts(trigger_json: str) -> tuple[str, ...]:
     """The hosts `vigil trigger --json` said sent no report. A trigger that printed no answer
     (it lost NATS itself) claimed no report of any host."""
@@ -298,8 +310,10 @@ def test_chaos_soak(soak: Soak, capsys: pytest.CaptureFixture[str]) -> None:
         before = {app.key: soak.inspect(app) for app in soak.apps}
         fault = order[(n - 1) % len(order)]
         faults[fault] += 1
+        scans = soak.role["scanner"].output.count("scan started")
         trigger = soak.fleet.trigger("--timeout", "60s", "--json")
-        time.sleep(rng.uniform(0, 4))  # the fault's moment, not a wait
+        cycle_began(soak, scans)
+        time.sleep(rng.uniform(0, 4))  # the fault's moment in the cycle, not a wait
         restart = inject(soak, fault)
         if restart:
             soak.role[restart].process.wait(timeout=60)
