@@ -4,11 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.executor_faults import executors, fault_host, plain_nats
 from tests.support.fleet import fleet
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.registry_proxy import RegistryProxy
 
-__all__ = ["fleet", "proxy"]
+__all__ = ["executors", "fault_host", "fleet", "plain_nats", "proxy"]
 
 
 @pytest.fixture

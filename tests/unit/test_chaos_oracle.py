@@ -79,3 +79,20 @@ def test_check_round_uses_the_latest_line_of_each_container() -> None:
                   all_names=("web",))  # fmt: skip
     assert check_round([seen()], {"web": TAG}, audit) == []
     assert check_round([seen(OLD)], {"web": TAG}, audit) != []
+
+
+def test_a_host_the_trigger_called_silent_may_stay_behind_but_not_lie() -> None:
+    """The scan command lost (SIGKILLed scanner, NATS restarted): `vigil trigger` says the
+    host sent no report, which is true; its containers staying on the previous build is no
+    violation then, but a report that disagrees with the engine still is."""
+    name = "chaos-a/web"
+    behind = Seen(name=name, count=1, running=True, image_id=OLD, ran_before=True)
+    quiet = Audit(all_names=(name,), silent=("chaos-a",))
+    assert check_round([behind], {name: TAG}, quiet) == []
+    assert check_round([behind], {name: TAG}, Audit(all_names=(name,), silent=("chaos-b",)))
+    down = Seen(name=name, count=1, running=False, image_id=OLD, ran_before=True)
+    assert check_round([down], {name: TAG}, quiet) == [
+        f"{name}: ran before the round, not running now"
+    ]
+    lied = Result(plan_id="p", name=name, status="updated", old_image_id=OLD, new_image_id=NEW)
+    assert check_round([behind], {name: TAG}, Audit(results=(lied,), silent=("chaos-a",)))

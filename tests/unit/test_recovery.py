@@ -6,8 +6,23 @@ from typing import Any
 
 import pytest
 
-from vigil_executor.recovery import decide, has_cases, owned_elsewhere, recovery_order
-from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
+from vigil_executor.recovery import (
+    decide,
+    has_cases,
+    marked_elsewhere,
+    owned_elsewhere,
+    recovery_order,
+)
+from vigil_shared.contracts.journal import (
+    ASIDE_MARKER,
+    HOST_LABEL,
+    REPLACES_LABEL,
+    Aside,
+    JournalEntry,
+    aside_name,
+    host_tag,
+    parse_aside,
+)
 
 OLD, NEW = "o" * 64, "n" * 64
 
@@ -187,3 +202,59 @@ def test_recovery_order_puts_a_container_after_what_it_is_tied_to(
     by_name = {c["Name"].lstrip("/"): c for c in containers}
     names = {n.split(ASIDE_MARKER)[0] for n in by_name}
     assert recovery_order(names, by_name) == expected
+
+
+def _marked(aside_host: str | None, label_host: str | None) -> tuple[Any, Any]:
+    """An aside (named with `aside_host`'s tag; None: no aside) and the new container that
+    replaces it (labelled with `label_host`; None: none)."""
+    old = "ab" * 32  # a hex id, as an aside name holds
+    aside = None
+    if aside_host is not None:
+        aside = {**container(old, running=False), "Name": "/" + aside_name("web", old, aside_host)}
+    current = None
+    if label_host is not None:
+        current = container(NEW, running=False, replaces=old)
+        if label_host:
+            current["Config"]["Labels"][HOST_LABEL] = label_host
+    return aside, current
+
+
+@pytest.mark.parametrize(
+    ("host", "journalled", "aside_host", "label_host", "owner"),
+    [
+        ("a", False, "b", None, "b"),  # another host's aside: not ours
+        ("a", False, "b", "b", "b"),
+        ("a", False, "a", "a", ""),  # ours, journal lost: recovered
+        ("a", False, "a", None, ""),
+        ("a", False, "", None, ""),  # a mark from before marks carried a host: ours
+        ("a", False, "", "", ""),
+        ("a", True, "b", "b", ""),  # our journal names it: ours whatever the marks say
+        ("", False, "b", "b", ""),  # no host known: as before
+        ("a", False, None, "b", "b"),  # a new container of another host's
+        ("a b", False, "a b", "a b", ""),  # a host id a name cannot hold: its tag
+        ("a b", False, "a c", None, host_tag("a c")),
+    ],
+)
+def test_marks_of_another_host(
+    host: str, journalled: bool, aside_host: str | None, label_host: str | None, owner: str
+) -> None:
+    aside, current = _marked(aside_host, label_host)
+    assert (
+        marked_elsewhere(host, entry("creating") if journalled else None, aside, current) == owner
+    )
+
+
+@pytest.mark.parametrize(
+    ("full_name", "parsed"),
+    [
+        ("/web-vigil-old-0123456789ab", Aside("web", "0123456789ab", "")),
+        ("web-vigil-old-0123456789ab.h-1.lan", Aside("web", "0123456789ab", "h-1.lan")),
+        ("a-b-vigil-old-0123456789ab.x", Aside("a-b", "0123456789ab", "x")),
+        ("web", None),
+        ("web-vigil-old-0123", None),
+    ],
+)
+def test_aside_names(full_name: str, parsed: Aside | None) -> None:
+    assert parse_aside(full_name) == parsed
+    if parsed is not None:
+        assert aside_name(parsed.name, parsed.short, parsed.host_tag) == full_name.lstrip("/")

@@ -61,6 +61,7 @@ T = TypeVar("T")
 
 ERROR_HEADER = "Vigil-Error"
 DRAIN_TIMEOUT = 2.0  # seconds a closing connection may take to deliver what it holds
+CLOSE_MARGIN = 3.0  # beyond it: the last flush and the close itself
 DAY = 86400.0
 STREAM_WAIT = 60.0  # seconds a role that may not create the stream waits for it to appear
 # JetStream's "no suitable peers for placement", "insufficient resources" and "replicas > 1
@@ -387,9 +388,12 @@ class Bus:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         if not self.nc.is_closed:
-            # Bounded: a service that was asked to stop must stop.
+            # Bounded: a service that was asked to stop must stop. nats-py's own drain_timeout
+            # (DRAIN_TIMEOUT) gives up first, on a handler still at work; were this bound to
+            # cancel the drain from outside, its gather's CancelledError would be left
+            # unretrieved, logged as an ERROR at every such shutdown.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.nc.drain(), DRAIN_TIMEOUT)
+                await asyncio.wait_for(self.nc.drain(), DRAIN_TIMEOUT + CLOSE_MARGIN)
             if not self.nc.is_closed:
                 with contextlib.suppress(Exception):
                     await self.nc.close()

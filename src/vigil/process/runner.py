@@ -114,6 +114,8 @@ async def run_services(
         else:
             log.info("vigil is running", services=",".join(wanted))
             await stop.wait()
+        # A cycle in flight publishes its plan before the services close (Scanner.drain).
+        await asyncio.gather(*(s.drain() for s in scanners))
         await _drainer(executor, shutdown)()
         log.info("stopping: draining the bus")
         return EXIT_OK

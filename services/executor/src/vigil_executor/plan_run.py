@@ -525,6 +525,7 @@ class PlanRun:
             journal=self.journal_for(name),
             hand_over=hand_over,
             moved=tuple(self.moved),
+            host=self.plan.host,
         )
         await self._note_moved(name, str(data["Id"]))
         new_id = self.new_ids[name]
@@ -685,6 +686,7 @@ class PlanRun:
             journal=self.journal_for(name),
             moved=tuple(self.moved),
             pin_image=str(data["Image"]),
+            host=self.plan.host,
         )
         await self._note_moved(name, container_id)
         if outcome.status == "updated":

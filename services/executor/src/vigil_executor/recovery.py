@@ -9,7 +9,6 @@ container it replaces). The decision is a pure function; `recover` is its adapte
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -19,13 +18,18 @@ import msgspec
 from vigil_executor.replace import has_healthcheck, restore_tied
 from vigil_executor.ties import Moved, namespace_refs, replaced, retarget
 from vigil_shared.codec import BadMessage, decode
-from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry, aside_name
+from vigil_shared.contracts.journal import (
+    HOST_LABEL,
+    REPLACES_LABEL,
+    JournalEntry,
+    aside_name,
+    host_tag,
+    parse_aside,
+)
 from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.executor")
-
-_ASIDE = re.compile(rf"^(?P<name>.+){re.escape(ASIDE_MARKER)}(?P<short>[0-9a-f]{{12}})$")
 
 FINISHED = "the update had finished"
 
@@ -128,8 +132,8 @@ def decide(
 
 
 def _base_name(full_name: str) -> str:
-    match = _ASIDE.match(full_name)
-    return match["name"] if match else full_name
+    aside = parse_aside(full_name)
+    return aside.name if aside else full_name
 
 
 def _tied_to(data: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -190,20 +194,46 @@ def owned_elsewhere(
         return ""
     shorts = []
     if aside is not None:
-        match = _ASIDE.match(str(aside.get("Name") or "").lstrip("/"))
-        if match:
-            shorts.append(match["short"])
+        parsed = parse_aside(str(aside.get("Name") or ""))
+        if parsed:
+            shorts.append(parsed.short)
     replaces = ((current or {}).get("Config") or {}).get("Labels") or {}
     if replaces.get(REPLACES_LABEL):
         shorts.append(str(replaces[REPLACES_LABEL])[:12])
     return next((others[s] for s in shorts if s in others), "")
 
 
+def marked_elsewhere(
+    host: str,
+    entry: JournalEntry | None,
+    aside: Mapping[str, Any] | None,
+    current: Mapping[str, Any] | None,
+) -> str:
+    """Pure: the host id (or its tag, from an aside name) of another Vigil whose marks an
+    interrupted replacement carries, when this host's journal does not name it, else "".
+    Another install sharing the engine, with its own NATS, or a run that died long ago: not
+    ours to finish or roll back. A mark without a host (written before marks carried one) is
+    taken as ours, as it always was; so is every mark when `host` is "" (no host known)."""
+    if entry is not None or not host:
+        return ""
+    if aside is not None:
+        parsed = parse_aside(str(aside.get("Name") or ""))
+        if parsed and parsed.host_tag and parsed.host_tag != host_tag(host):
+            return parsed.host_tag
+    labels = ((current or {}).get("Config") or {}).get("Labels") or {}
+    replaces = str(labels.get(REPLACES_LABEL) or "")
+    marked = str(labels.get(HOST_LABEL) or "")
+    pairs = aside is None or replaces == str(aside.get("Id"))
+    if replaces and pairs and marked and marked != host:
+        return marked
+    return ""
+
+
 def has_cases(entries: Mapping[str, JournalEntry], names: Iterable[str]) -> bool:
     """Pure: whether recovery has anything to look at: a journalled update, or a container
     renamed aside (engine names, "/"-prefixed). Without either, no container is inspected:
     every start of an executor would otherwise inspect each container of its engine."""
-    return bool(entries) or any(_ASIDE.match(str(name).lstrip("/")) for name in names)
+    return bool(entries) or any(parse_aside(str(name)) for name in names)
 
 
 # Beyond the stop timeout, how long a stop the engine began may still take (the kill, the
@@ -264,13 +294,16 @@ def recover(
     others: Mapping[str, str] | None = None,
     stop_timeout: float = 10.0,
     finished: dict[str, str] | None = None,
+    host: str = "",
 ) -> list[str]:
     """Finish or roll back every interrupted replacement on this engine (blocking: run in a
     thread), except those another host's executor journals (`others`, see owned_elsewhere):
     that one is alive, or will recover them itself. A stop the engine still carries out is
     waited for first (`stop_timeout`: the executor's). Returns what was done, one line each;
     `finished` gets the journal key and new container id of each update found finished (its
-    report is still to be published by the plan delivered again)."""
+    report is still to be published by the plan delivered again). `host`: this executor's
+    host id; a replacement its journal does not name is recovered only when its marks carry
+    this host's id, or no host at all (see marked_elsewhere)."""
     api = client.api
     await_stops(api, entries, stop_timeout)
     listed = api.containers(all=True)
@@ -287,11 +320,22 @@ def recover(
     cases: dict[str, tuple[JournalEntry | None, dict[str, Any] | None]] = {}
     for journalled in entries.values():
         cases[journalled.name] = (journalled, None)
+    foreign: dict[str, str] = {}  # an aside of another host's, by its own name
     for full_name, data in by_name.items():
-        match = _ASIDE.match(full_name)
-        if match:
-            cases[match["name"]] = (cases.get(match["name"], (None, None))[0], data)
-    done: list[str] = []
+        parsed = parse_aside(full_name)
+        if not parsed:
+            continue
+        entry = cases.get(parsed.name, (None, None))[0]
+        # An entry of that name for another old container does not make this aside ours.
+        names_it = entry if entry is not None and entry.old_id.startswith(parsed.short) else None
+        owner = marked_elsewhere(host, names_it, data, None)
+        if owner:
+            foreign[full_name] = owner
+            continue
+        cases[parsed.name] = (entry, data)
+    done: list[str] = [
+        f"{full_name}: left alone: marked by host {owner}" for full_name, owner in foreign.items()
+    ]
     key_of = {e.name: k for k, e in entries.items()}
     for name in recovery_order(cases, by_name):
         entry, aside = cases[name]
@@ -303,6 +347,10 @@ def recover(
         if owner:
             done.append(f"{name}: left alone: the executor of host {owner} is replacing it")
             continue
+        marked = marked_elsewhere(host, entry, aside, current)
+        if marked:
+            done.append(f"{name}: left alone: marked by host {marked}")
+            continue
         decision = decide(name, entry, aside, current, old_under_name)
         ended = decision.action == "finish" or decision.reason == FINISHED
         if ended and entry is not None and finished is not None and current is not None:
@@ -310,7 +358,7 @@ def recover(
         if decision.action == "nothing":
             continue
         try:
-            _carry_out(api, decision, remove_volumes, moved)
+            _carry_out(api, decision, remove_volumes, moved, host)
             if decision.action == "finish" and decision.new_id:
                 # The old one is gone now: what is tied to it (recovered next) follows the
                 # new one.
@@ -323,25 +371,27 @@ def recover(
 
 
 def _carry_out(
-    api: EngineApi, decision: Recovery, remove_volumes: bool, moved: list[Moved]
+    api: EngineApi, decision: Recovery, remove_volumes: bool, moved: list[Moved], host: str
 ) -> None:
     if decision.action == "finish":
         api.remove_container(decision.old_id, v=remove_volumes, force=True)
     elif decision.action == "roll_back":
         if decision.new_id:
             api.remove_container(decision.new_id, force=True)
-        if not _restored_tied(api, decision, moved, aside=True):
+        if not _restored_tied(api, decision, moved, host, aside=True):
             api.rename(decision.old_id, decision.name)
             if decision.start:
                 api.start(decision.old_id)
     elif decision.action == "start_old":
-        if not _restored_tied(api, decision, moved, aside=False):
+        if not _restored_tied(api, decision, moved, host, aside=False):
             api.start(decision.old_id)
     elif decision.action == "start_new":
         api.start(decision.new_id)
 
 
-def _restored_tied(api: EngineApi, decision: Recovery, moved: list[Moved], *, aside: bool) -> bool:
+def _restored_tied(
+    api: EngineApi, decision: Recovery, moved: list[Moved], host: str, *, aside: bool
+) -> bool:
     """An old container that names a container replaced meanwhile (its shared namespace's
     or its link's, now gone) cannot start again as it is: it is created again from its own
     settings, tied to the replacement, on its old image (replace.restore_tied). Whether it
@@ -351,7 +401,7 @@ def _restored_tied(api: EngineApi, decision: Recovery, moved: list[Moved], *, as
     if not ties:
         return False
     if not aside:  # its name must be free for the copy; the old one stays until it is there
-        api.rename(decision.old_id, aside_name(decision.name, decision.old_id))
+        api.rename(decision.old_id, aside_name(decision.name, decision.old_id, host))
     image = str((old.get("Config") or {}).get("Image") or old.get("Image"))
     outcome = restore_tied(
         api,
@@ -363,6 +413,7 @@ def _restored_tied(api: EngineApi, decision: Recovery, moved: list[Moved], *, as
         decision.start,
         "an interrupted update",
         lambda phase, message: None,
+        host,
     )
     if outcome.status == "failed":
         raise RuntimeError(outcome.error)

@@ -28,7 +28,7 @@ from vigil_executor.recreate import (
 )
 from vigil_executor.stopping import stop_container
 from vigil_executor.ties import Moved, retarget
-from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
+from vigil_shared.contracts.journal import HOST_LABEL, REPLACES_LABEL, aside_name
 from vigil_shared.engine_kind import engine_of
 from vigil_shared.engine_port import Engine, EngineApi
 from vigil_shared.imageref import split_tag
@@ -157,6 +157,7 @@ def replace_container(
     hand_over: bool = False,
     moved: Sequence[Moved] = (),
     pin_image: str = "",
+    host: str = "",
 ) -> ReplaceOutcome:
     """Recreate `container_id` on `image` (already pulled and tagged) with its own settings.
 
@@ -171,7 +172,8 @@ def replace_container(
     container that names one of them names its replacement in the new container (and in the
     old one's settings, should it have to be created again). `pin_image`: create the new
     container on this image id (its own, for a container recreated only to follow what it is
-    tied to) while its Config.Image still names `image`.
+    tied to) while its Config.Image still names `image`. `host`: this executor's host id,
+    put in the marks (aside name, label) so that recovery tells its own from another Vigil's.
     """
     api = client.api
     record: JournalWriter = journal or (lambda step, new_id: None)
@@ -201,10 +203,10 @@ def replace_container(
         engine=engine_of(api),
     )
     spec.body.setdefault("Labels", {})
-    spec.body["Labels"] = {**(spec.body["Labels"] or {}), REPLACES_LABEL: str(old["Id"])}
+    spec.body["Labels"] = {**(spec.body["Labels"] or {}), **update_marks(str(old["Id"]), host)}
     running_now = bool((old.get("State") or {}).get("Running"))
     was_running = running_now if start is None else start
-    aside = aside_name(name, container_id)
+    aside = aside_name(name, container_id, host)
     if hand_over and running_now:
         return _hand_over(api, old, spec, image, aside, health_timeout, on_step, record)
     if running_now and (old.get("HostConfig") or {}).get("AutoRemove"):
@@ -245,7 +247,9 @@ def replace_container(
         error = _api_error(exc)
         new_id = created[0] if created else ""
         if ties:
-            return restore_tied(api, source, name, new_id, image, ties, was_running, error, on_step)
+            return restore_tied(
+                api, source, name, new_id, image, ties, was_running, error, on_step, host
+            )  # fmt: skip
         return _roll_back(api, container_id, new_id, name, was_running, error, on_step)
 
     notes = _not_carried_over(old)
@@ -352,6 +356,12 @@ def _replace_auto_removed(
             if not _not_found(exc):
                 notes.append(f"the old container {aside} could not be removed: {_api_error(exc)}")
     return ReplaceOutcome(status="updated", new_container_id=new_id, notes=tuple(notes))
+
+
+def update_marks(old_id: str, host: str) -> dict[str, str]:
+    """The labels of a new container: which container it replaces, and (when known) the host
+    whose executor made it."""
+    return {REPLACES_LABEL: old_id, **({HOST_LABEL: host} if host else {})}
 
 
 class HealthGateFailed(RuntimeError):
@@ -572,6 +582,7 @@ def restore_tied(
     start: bool,
     error: str,
     on_step: StepCallback,
+    host: str = "",
 ) -> ReplaceOutcome:
     """Roll back a container tied to a provider this cycle replaced: the old container names
     the old provider, which is gone, so it cannot simply start again. It is created again
@@ -586,7 +597,7 @@ def restore_tied(
             return refused
     # None: every setting kept as it was
     spec = build_create_spec(old, None, image, engine=engine_of(api))
-    spec.body["Labels"] = {**(spec.body.get("Labels") or {}), REPLACES_LABEL: old_id}
+    spec.body["Labels"] = {**(spec.body.get("Labels") or {}), **update_marks(old_id, host)}
     old_image = str(old.get("Image") or "")
     try:
         restored = _create_again(api, spec, name, image, old_image, start=start)

@@ -107,6 +107,7 @@ class Executor:
             others,
             self.config.stop_timeout,
             finished,
+            self.config.host_id,
         )
         for line in done:
             log.warning("recovered an interrupted update", host=self.config.host_id, what=line)

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from vigil_shared.contracts.journal import REPLACES_LABEL, aside_name
+from vigil_shared.contracts.journal import REPLACES_LABEL, parse_aside
 
 # HostConfig fields that may hold `container:<id or name>`.
 NAMESPACE_MODES = {"NetworkMode": "network", "IpcMode": "IPC", "PidMode": "PID"}
@@ -46,6 +46,13 @@ def namespace_refs(host_config: Mapping[str, Any]) -> list[str]:
 
 def _matches(ref: str, moved: Moved) -> bool:
     return len(ref) >= 12 and moved.old_id.startswith(ref)
+
+
+def _aside_of(link_target: str, moved: Moved) -> bool:
+    """Whether a link's target is `moved`'s old container under its aside name (with a host
+    tag or, as marks were written before, without)."""
+    aside = parse_aside(link_target)
+    return aside is not None and aside.name == moved.name and moved.old_id.startswith(aside.short)
 
 
 def replaced(containers: Iterable[Mapping[str, Any]]) -> list[Moved]:
@@ -87,7 +94,7 @@ def retarget(
     for link in host.get("Links") or ():
         # `/X:/dependent/alias`, X possibly renamed aside by the engine meanwhile.
         target, sep, rest = str(link).partition(":")
-        found = next((m for m in moved if target.lstrip("/") == aside_name(m.name, m.old_id)), None)
+        found = next((m for m in moved if _aside_of(target, m)), None)
         if found is not None:
             link = f"/{found.name}{sep}{rest}"
             ties.append(f"the new {found.name} by its link")

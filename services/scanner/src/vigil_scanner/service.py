@@ -60,6 +60,11 @@ class ScannerConfig(msgspec.Struct, frozen=True, kw_only=True):
     rollout_gate: bool = False
 
 
+# Beyond its gateway checks, how long a cycle in flight may take to plan and publish when
+# the scanner is stopped (listing the containers, the skips, the rollout gate).
+DRAIN_MARGIN_S = 10.0
+
+
 class Scanner:
     def __init__(
         self, bus: Bus, engine: Engine, config: ScannerConfig, telemetry: Telemetry
@@ -83,6 +88,22 @@ class Scanner:
         """`commands`: answer `vigil.cmd.scan` here (a scanner group answers it instead)."""
         if commands:
             await self.bus.subscribe(self.bus.subjects.cmd_scan, ScanCommand, self._on_command)
+
+    async def drain(self) -> bool:
+        """Wait for the cycle in flight, if any, to end: a graceful stop (SIGTERM) lets it
+        publish its plan, so the cycle a trigger asked for gets its report, instead of being
+        cut short with no plan and no report. Bounded by two gateway timeouts (a check, and
+        the one retry) and a margin; whether it ended."""
+        if not self._busy.locked():
+            return True
+        log.info("stopping: finishing the cycle in flight", host=self.config.host_id)
+        try:
+            async with asyncio.timeout(2 * self.config.check_timeout + DRAIN_MARGIN_S):
+                async with self._busy:
+                    return True
+        except TimeoutError:
+            log.warning("stopping: the cycle in flight did not end", host=self.config.host_id)
+            return False
 
     async def _on_command(self, cmd: ScanCommand, headers: dict[str, str]) -> None:
         if cmd.hosts and self.config.host_id not in cmd.hosts:

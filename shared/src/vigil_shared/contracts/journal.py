@@ -7,6 +7,8 @@ the host is its only writer and reader.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Literal
 
 import msgspec
@@ -20,8 +22,17 @@ Step = Literal["stopping", "renaming", "creating", "starting", "removing-old", "
 # so the engine itself says which update a container belongs to, even if the journal lost
 # the entry.
 REPLACES_LABEL = "io.vigil.replaces"
-# The old container is renamed `NAME-vigil-old-SHORTID` while its replacement starts.
+# On the new container too: the host id of the executor that created it. With the host tag
+# of the aside name, it tells an executor which interrupted replacements are its own when
+# its journal lost them, and which belong to another Vigil sharing the engine.
+HOST_LABEL = "io.vigil.host"
+# The old container is renamed `NAME-vigil-old-SHORTID.HOST` while its replacement starts
+# (`NAME-vigil-old-SHORTID` before marks carried a host: such a one is taken as this host's).
 ASIDE_MARKER = "-vigil-old-"
+_NAME_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ASIDE = re.compile(
+    rf"^(?P<name>.+){re.escape(ASIDE_MARKER)}(?P<short>[0-9a-f]{{12}})(?:\.(?P<host>[A-Za-z0-9_.-]+))?$"
+)
 
 
 class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,5 +51,28 @@ def journal_key(host: str, old_id: str) -> str:
     return f"{host}.{old_id[:12]}"
 
 
-def aside_name(name: str, old_id: str) -> str:
-    return f"{name}{ASIDE_MARKER}{old_id[:12]}"
+def host_tag(host: str) -> str:
+    """The host id as it can stand in a container name: itself, or a digest of it when it has
+    characters a name cannot hold (or is too long)."""
+    if _NAME_SAFE.match(host):
+        return host
+    return "h" + hashlib.sha256(host.encode()).hexdigest()[:16]
+
+
+def aside_name(name: str, old_id: str, host: str = "") -> str:
+    mark = f".{host_tag(host)}" if host else ""
+    return f"{name}{ASIDE_MARKER}{old_id[:12]}{mark}"
+
+
+class Aside(msgspec.Struct, frozen=True):
+    name: str  # the container's own name
+    short: str  # the old container's short id
+    host_tag: str  # "" in a mark written before marks carried a host
+
+
+def parse_aside(full_name: str) -> Aside | None:
+    """What an aside name says (None: not one)."""
+    match = _ASIDE.match(full_name.lstrip("/"))
+    if match is None:
+        return None
+    return Aside(match["name"], match["short"], match["host"] or "")
