@@ -208,6 +208,14 @@ def verify_keyless(
             return Proof(ok=False, kind="no_key", reason=text)
         if "digest mismatch" in text or "Signature is invalid for input" in text:
             return Proof(ok=False, kind="other_digest", reason="signature for another digest")
+        if text.startswith("DSSE: invalid signature"):
+            # The statement is inside the envelope: a signature its certificate's key did not
+            # make is an altered envelope, not a certificate problem.
+            return Proof(
+                ok=False,
+                kind="corrupt",
+                reason="corrupted bundle (DSSE signature not by its certificate's key)",
+            )
         if "not valid at validation time" in text or "expired at time of signing" in text:
             why = "certificate expired (not valid when the log saw the signature)"
         elif "certificate chain" in text:
