@@ -334,6 +334,11 @@ def test_a_failing_canary_halts_the_rollout_and_the_other_host_is_never_touched(
     hosts.wait_for("the rollout halted", lambda: hosts.rollouts()[0]["state"] == "halted")
     time.sleep(SOAK_S + 1)  # longer than the soak: still nothing starts on B
     assert hosts.container(HOST_B)["Id"] == hosts.first_ids[HOST_B]
+    # One plan for the canary: the cycle the coordinator would ask of it (its own was already
+    # under way) must not update it a second time after the halt.
+    pulls = hosts.processes["exec-a"].output.count(": pulling ")
+    assert pulls == 1, hosts.logs()
+    assert hosts.container(HOST_A)["Image"] == hosts.old_id
     status = run_vigil("rollout", "status", "--nats-url", hosts.url)
     assert status.returncode == 0
     assert "halted" in status.stdout and f"the update failed on {HOST_A}" in status.stdout

@@ -45,6 +45,10 @@ QUEUE = "rollout-coordinator"
 DURABLE = "rollout-coordinator"
 DEFAULT_RETENTION_S = 30 * 86400.0  # --rollout-retention
 PRUNE_EVERY_S = 60.0  # at most this long between two looks for rollouts to prune
+# The other canaries are asked for a cycle only if they have not asked the gate within this:
+# a trigger starts every host's cycle at once, and a canary whose own cycle is under way would
+# otherwise get a second plan for the same update (after a halt, an update it must not make).
+ASK_GRACE_S = 5.0
 
 
 class Coordinator:
@@ -70,6 +74,7 @@ class Coordinator:
         # When the next soak ends (the bucket is only read again then, or on a report).
         self._due: float | None = None
         self.gate_requests = 0
+        self._asks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._kv = await self.bus.key_value(ROLLOUT_BUCKET)
@@ -92,6 +97,8 @@ class Coordinator:
             self._ticker.cancel()
             # Bounded: a NATS call that swallows the cancellation must not hold the stop.
             await asyncio.wait({self._ticker}, timeout=2.0)
+        for ask in self._asks:
+            ask.cancel()
 
     # ---- state ------------------------------------------------------------------------
 
@@ -189,10 +196,26 @@ class Coordinator:
                 done = decisions.supersede(old, now, reason)
                 await self._store(done, [decisions.step(done, "done", now, reason)])
         await self._store(r, events)
-        # The other canaries are asked for a cycle now, not at their next scheduled one.
-        if r.state == "running" and r.waves:
-            r = await self._scan(r, (h for h in r.waves[0] if h != asking))
+        # The other canaries are asked for a cycle now, not at their next scheduled one
+        # (unless their own cycle asks the gate meanwhile: ASK_GRACE_S).
+        others = tuple(h for h in r.waves[0] if h != asking) if r.waves else ()
+        if r.state == "running" and others:
+            task = asyncio.create_task(self._ask_if_silent(r.rollout_id, others))
+            self._asks.add(task)
+            task.add_done_callback(self._asks.discard)
         return r
+
+    async def _ask_if_silent(self, rid: str, hosts: tuple[str, ...]) -> None:
+        await asyncio.sleep(ASK_GRACE_S)
+        try:
+            async with self._lock:
+                r = await self.load(rid)
+                if r is None or r.state != "running":
+                    return
+                silent = [h for h in hosts if h in r.hosts and r.hosts[h].status == "pending"]
+                await self._scan(r, silent)
+        except Exception as exc:  # NATS away: the canaries' own next cycles ask instead
+            log.warning("could not ask the canaries for a cycle", rollout=rid, error=str(exc))
 
     async def _hosts_running(self, image: str, digest: str) -> set[str]:
         """The hosts with a live scanner whose last inventory has a container of `image` not
