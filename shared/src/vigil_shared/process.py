@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from vigil_shared.bus import Bus
+from vigil_shared.engine_port import Engine
 from vigil_shared.heartbeat import Details
 from vigil_shared.logs import Redactor
 from vigil_shared.telemetry import Telemetry
@@ -36,7 +37,7 @@ class Process:
     heartbeat: Beat  # start `role`'s heartbeat on `bus`, stopped by the process at the stop
     telemetry: Telemetry
     redactor: Redactor
-    engines: Mapping[str, Any] = field(default_factory=dict)  # by host id
+    engines: Mapping[str, Engine] = field(default_factory=dict)  # by host id
     closers: list[Closer] = field(default_factory=list)  # run in order at the stop
     # Run at once at the first SIGTERM/SIGINT, before any graceful stop (the executor kills
     # its lifecycle hooks there).

@@ -15,13 +15,13 @@ the executor's journalled hand-over removes it once the new instance is healthy.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import msgspec
 
 from vigil_executor.stopping import stop_container, stop_signal
 from vigil_shared import labels
 from vigil_shared.contracts.journal import ASIDE_MARKER
+from vigil_shared.engine_port import Engine
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.process.instances")
@@ -82,7 +82,7 @@ def _wanted_state(state: str, include_stopped: bool, include_restarting: bool) -
 
 
 def list_instances(
-    client: Any, *, include_stopped: bool, include_restarting: bool
+    client: Engine, *, include_stopped: bool, include_restarting: bool
 ) -> tuple[Instance, ...]:
     """The containers labelled as Vigil itself on this engine (blocking: call in a thread)."""
     api = client.api
@@ -109,7 +109,7 @@ def list_instances(
 
 
 def stop_older_instances(
-    client: Any,
+    client: Engine,
     scope: str,
     *,
     cleanup: bool,

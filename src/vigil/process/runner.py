@@ -42,6 +42,7 @@ from vigil_scanner.service import Scanner
 from vigil_scanner.zones import UnknownZone, zone_from_env
 from vigil_shared.bus import Bus
 from vigil_shared.contracts import Report
+from vigil_shared.engine_port import Engine
 from vigil_shared.logs import Redactor, get_logger
 from vigil_shared.process import Process
 
@@ -83,7 +84,7 @@ async def run_services(
         process, metrics, stop = host.process, host.metrics, asyncio.Event()
         host_id = targets[0].host_id if targets else ""
         if command == options.ALL_IN_ONE and not values.get("run_once"):
-            await _stop_older_instances(process.engines.get(host_id), values)
+            await _stop_older_instances(process.engines[host_id], values)
         first = await process.connect(f"vigil-{wanted[0]}")
         await first.ensure_streams()
         started: dict[str, Any] = {}
@@ -144,7 +145,7 @@ def _configs(
     return wanted, targets, config
 
 
-async def _stop_older_instances(engine: Any, values: Mapping[str, Any]) -> None:
+async def _stop_older_instances(engine: Engine, values: Mapping[str, Any]) -> None:
     """The newest Vigil of a scope on an engine stops the older ones (watchtower's start-up
     check; docs/options.md, --scope)."""
     try:
