@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer, free_port
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.vigil_process import VigilProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -156,16 +156,6 @@ def test_after_an_update_the_row_shows_the_report_not_an_older_registry_answer(
         status = vigil.stop()
     assert status == 0, vigil.output
     assert error_lines(vigil.output) == [], vigil.output
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def _ask(port: int, path: str, method: str = "GET") -> int:

@@ -22,6 +22,7 @@ from tests.support.images import StaleContainer, build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.registry_proxy import RegistryProxy
 from tests.support.vigil_process import VigilProcess, clean_env, run_vigil
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 __all__ = ["fleet"]
@@ -51,16 +52,6 @@ def pids_with(*needles: str, cgroup: str = "") -> list[int]:
 
 def nats_servers(state: Path) -> list[int]:
     return pids_with(str(state / "nats" / "nats-server.conf"))
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 @pytest.mark.parametrize(
