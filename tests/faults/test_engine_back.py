@@ -88,7 +88,7 @@ async def test_what_a_dead_engine_left_is_recovered_when_it_is_back(
     executor.engine = back  # the same engine, a new connection to it
     try:
         # While the engine was away nothing could be done: the old container is still aside.
-        assert back.api.inspect_container(aside_name(name, old["Id"]))["Id"] == old["Id"]
+        assert back.api.inspect_container(aside_name(name, old["Id"], HOST))["Id"] == old["Id"]
         # The next plan (nothing to update) finds the engine back and recovers first.
         await executor.execute(plan_for())
         now = back.api.inspect_container(name)
