@@ -388,3 +388,29 @@ async def test_a_garbage_manifest_answer_is_a_failed_check_naming_what_was_wrong
     assert bad.remote_digest is None
     assert (bad.error or "").startswith(f"registry {proxy.host}: "), bad.error
     assert expected in (bad.error or ""), bad.error
+
+
+async def test_a_close_ends_the_requests_whose_askers_were_cancelled(
+    proxy: RegistryProxy, pushed: Pushed, checker_factory: Callable[..., DigestChecker]
+) -> None:
+    """A stop cancels the check (its handler) while the shared request, shielded for the
+    other askers, still waits on a slow registry; close() must end that request before the
+    client closes, or it fails on the closed client as an unretrieved task exception (seen as
+    an ERROR line at a normal SIGTERM, test_process_lifecycle's run-once case)."""
+    proxy.fault(manifests_of(pushed.bad), delay=5)
+    checker = checker_factory()
+    asker = asyncio.create_task(checker.check(local(proxy, pushed.bad, pushed.digest)))
+
+    def fetching() -> list[asyncio.Task[Any]]:
+        return [t for t in asyncio.all_tasks() if "_fetch_and_keep" in repr(t.get_coro())]
+
+    deadline = time.monotonic() + 10
+    while not fetching() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # a poll interval of the deadline-bound wait
+    (request,) = fetching()
+    asker.cancel()
+    await asyncio.gather(asker, return_exceptions=True)
+    assert not request.done()  # shielded: the askers' cancel leaves it running
+    await checker.close()
+    assert request.cancelled()
+    assert fetching() == []

@@ -19,6 +19,7 @@ import msgspec
 
 from vigil_gateway.ages import ImageAges
 from vigil_gateway.credentials import CredentialError, CredentialStore
+from vigil_gateway.in_flight import settle
 from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryError
 from vigil_gateway.signatures import SignatureVerifier
 from vigil_gateway.tags import TagLister, TagListError
@@ -196,6 +197,11 @@ class DigestChecker:
         created = await self.ages.created(ref, digest, creds)
         first_seen = await self.ages.first_seen(digest)
         return msgspec.structs.replace(status, created=created, first_seen=first_seen)
+
+    async def close(self) -> None:
+        """The requests in flight end before the client they use closes (in_flight.py)."""
+        await settle(self._inflight.values())
+        await self.tags.close()
 
     async def remote_digest(self, ref: ImageRef, cycle_key: str = "") -> RemoteDigest:
         """The registry's answer for `ref`, fetched for the cycle `cycle_key` (shared by its

@@ -159,6 +159,10 @@ class Gateway:
         log.info("registry gateway serving", subject=self.bus.subjects.registry_check)
 
     async def close(self) -> None:
+        # What the caches still fetch ends first: it would fail on the closed client.
+        await self.checker.close()
+        if self.verifier is not None:
+            await self.verifier.close()
         await self.client.aclose()
 
     async def _on_check(self, request: CheckRequest, headers: dict[str, str]) -> CheckReply:

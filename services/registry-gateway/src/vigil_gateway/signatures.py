@@ -27,6 +27,7 @@ from vigil_gateway.cosign import (
     signature_tag,
 )
 from vigil_gateway.credentials import CredentialError, Credentials, CredentialStore
+from vigil_gateway.in_flight import settle
 from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_gateway.trust_policy import Requirement, TrustPolicy
 from vigil_shared.imageref import ImageRef
@@ -72,6 +73,10 @@ class SignatureVerifier:
         self._verdicts: dict[tuple[str, str, bytes], tuple[float, Verdict]] = {}
         self._inflight: dict[tuple[str, str, bytes], asyncio.Task[Verdict]] = {}
         self.lookups = 0  # verifications that went to the registry
+
+    async def close(self) -> None:
+        """The lookups in flight end before the client they use closes (in_flight.py)."""
+        await settle(self._inflight.values())
 
     async def verify(
         self, ref: ImageRef, digest: str, requirement: Requirement, fresh: bool = False

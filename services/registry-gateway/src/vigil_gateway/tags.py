@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from vigil_gateway.credentials import CredentialError, CredentialStore
+from vigil_gateway.in_flight import settle
 from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_shared.imageref import ImageRef
 
@@ -42,6 +43,10 @@ class TagLister:
         self._answers: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[tuple[str, ...]]] = {}
         self.listings = 0  # listings made (each one or more pages)
+
+    async def close(self) -> None:
+        """The listings in flight end before the client they use closes (in_flight.py)."""
+        await settle(self._inflight.values())
 
     async def tags(self, ref: ImageRef, cycle_key: str = "") -> tuple[str, ...]:
         """The repository's tags; raises TagListError naming the registry's fault."""
