@@ -24,6 +24,7 @@ from tests.support.registry_fixtures import RegistryServer
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.codec import BadMessage, decode
 from vigil_shared.contracts import Report
+from vigil_shared.contracts.journal import is_entry_key
 from vigil_shared.failover import through_failover
 from vigil_shared.kv_listing import kv_keys
 
@@ -69,7 +70,8 @@ async def reports_in_stream(bus: Bus) -> list[Report]:
 async def journal_keys(bus: Bus) -> list[str]:
     # Not kv.keys(): it can list a bucket that holds keys as empty (vigil_shared.kv_listing).
     keys = await kv_keys(bus.js, f"{bus.subjects.stream_name}_JOURNAL")
-    return [k for k in keys if k.startswith(f"{HOST}.")]
+    # Replacements in flight only, not the host's list of reported plans.
+    return [k for k in keys if k.startswith(f"{HOST}.") and is_entry_key(k)]
 
 
 @pytest.mark.timeout(150)

@@ -26,6 +26,7 @@ import pytest
 from tests.support.images import build_test_image, push_image
 from vigil_shared.bus import Bus, BusConfig
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, Report, UpdateAction
+from vigil_shared.contracts.journal import is_entry_key
 from vigil_shared.kv_listing import kv_keys
 
 
@@ -105,7 +106,8 @@ async def journal_keys(bus: Bus, host: str) -> list[str]:
     """The host's journal keys, read so that a listing never comes back falsely empty
     (nats-py's keys() can: see vigil_shared.kv_listing)."""
     keys = await kv_keys(bus.js, f"{bus.subjects.stream_name}_JOURNAL")
-    return [k for k in keys if k.startswith(f"{host}.")]
+    # Replacements in flight only, not the host's list of reported plans.
+    return [k for k in keys if k.startswith(f"{host}.") and is_entry_key(k)]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from tests.support.fake_engine import FakeEngine
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_shared import labels
 from vigil_shared.contracts import ContainerResult, Plan, Report, UpdateAction
-from vigil_shared.contracts.journal import ASIDE_MARKER, REPLACES_LABEL, JournalEntry
+from vigil_shared.contracts.journal import (
+    ASIDE_MARKER,
+    REPLACES_LABEL,
+    JournalEntry,
+    is_entry_key,
+    reported_plans_key,
+)
 from vigil_shared.telemetry import Telemetry
 
 TAG = "127.0.0.1:5000/app:latest"
@@ -113,7 +119,9 @@ class Host:
     async def journal(self) -> dict[str, JournalEntry]:
         kv = await self.bus.key_value("JOURNAL")
         return {
-            k: msgspec.json.decode(v, type=JournalEntry) for k, v in (await kv.entries()).items()
+            k: msgspec.json.decode(v, type=JournalEntry)
+            for k, v in (await kv.entries()).items()
+            if is_entry_key(k)
         }
 
 
@@ -220,6 +228,48 @@ async def test_rollback_puts_the_old_container_back_under_its_name_running(faili
     assert host.id_of("api") == api_id
     assert await host.journal() == {}
     assert report.problems == ()  # the engine answers: nothing for recovery to do
+
+
+# ---- a plan delivered again -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["same-executor", "restarted-executor"])
+async def test_a_plan_delivered_again_after_its_report_is_not_run_again(restarted: bool) -> None:
+    """JetStream delivers a plan again when its ack is lost after the report went out (a NATS
+    restart mid-plan: chaos seed 146). Run again, it stopped the dependents a second time and
+    retried the update it had rolled back, and its report was dropped as a duplicate."""
+    host = Host(HEALTHCHECK)
+    db_id = host.run("db")
+    api_id = host.run("api", depends="db")
+    host.engine.api.health["db"] = "unhealthy"
+    plan = host.plan(["db"], ["api"])
+    first = by_name(await host.execute(plan, health_timeout=5))
+    assert first["db"].status == "rolled_back", first["db"]
+    host.start_events()
+    if restarted:  # the list of reported plans is in the journal, not only in memory
+        await host.executor(health_timeout=5).start()
+    await host.deliver(plan)
+    assert [e["Action"] for e in host.engine.api.event_log] == []
+    assert (host.id_of("db"), host.id_of("api")) == (db_id, api_id)
+    assert host.engine.names() == {"db": True, "api": True}
+    kv = await host.bus.key_value("JOURNAL")
+    kept = msgspec.json.decode((await kv.get(reported_plans_key("h1"))).value or b"")
+    assert kept == [plan.plan_id]
+
+
+async def test_a_plan_without_actions_is_not_recorded_and_an_unreadable_record_is_ignored() -> None:
+    host = Host()
+    host.run("web")
+    kv = await host.bus.key_value("JOURNAL")
+    await kv.put(reported_plans_key("h1"), b"not json")
+    executor = host.executor()
+    await executor.start()  # an unreadable list: warned of, taken as empty
+    assert executor.reported == []
+    await host.deliver(host.plan([], ["web"]))
+    assert executor.reported == []  # nothing it could do twice: no write per quiet cycle
+    plan = host.plan(["web"])
+    await host.deliver(plan)
+    assert executor.reported == [plan.plan_id]
 
 
 # ---- recovery after a crash --------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The executor service: takes its host's plans from a durable consumer and carries them out.
 
 A plan is acknowledged only once its report is published, so a plan survives an executor
-restart, and `max_ack_pending=1` means two plans never run at once on one host.
+restart, and `max_ack_pending=1` means two plans never run at once on one host. A plan whose
+report is out is never run again, even when JetStream delivers it again (its ack was lost:
+a NATS restart can lose a consumer's acks; the journal keeps the host's reported plan ids).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import msgspec
 
 from vigil_executor.config import ExecutorConfig as ExecutorConfig  # re-exported: its old home
 from vigil_executor.hooks import RunningHooks
-from vigil_executor.journal import Journal
+from vigil_executor.journal import REPORTED_KEPT, Journal
 from vigil_executor.plan_run import PlanParts, PlanRun
 from vigil_executor.pulling import Puller
 from vigil_executor.recovery import parse_entries, recover
@@ -69,10 +71,13 @@ class Executor:
         self._idle.set()
         # By plan id: journal keys of finished replacements whose report is not out yet.
         self._done_keys: dict[str, list[str]] = {}
+        # The host's last plans whose report is out, oldest first (read from the journal).
+        self.reported: list[str] = []
 
     async def start(self) -> None:
         host = self.config.host_id
         self.journal = Journal(await self.bus.key_value("JOURNAL"))
+        self.reported = await self.journal.reported_plans(host)
         await self.recover()
         await self.bus.consume(
             self.bus.subjects.plan(host),
@@ -165,6 +170,15 @@ class Executor:
         if plan.host != self.config.host_id:
             log.warning("ignored a plan for another host", plan_host=plan.host)
             return
+        if plan.plan_id in self.reported:
+            # Its ack was lost after the report went out: running it again would stop its
+            # containers' dependents again and retry what it rolled back, unreported.
+            log.info(
+                "plan delivered again after its report: not run again",
+                host=plan.host,
+                plan_id=plan.plan_id,
+            )
+            return
         self._idle.clear()
         try:
             report = await self.execute(plan)
@@ -173,12 +187,26 @@ class Executor:
             await self.bus.publish_event(
                 self.bus.subjects.report(plan.host), report, msg_id=f"report-{plan.plan_id}"
             )
+            if plan.actions:  # one without any is harmless to run again
+                await self._note_reported(plan.plan_id)
             self.ran_before.pop(plan.plan_id, None)
             # Reported: nothing to say of them again if this plan is delivered once more.
             for key in self._done_keys.pop(plan.plan_id, ()):
                 await self.journal_forget(key)
         finally:
             self._idle.set()
+
+    async def _note_reported(self, plan_id: str) -> None:
+        self.reported = [*self.reported, plan_id][-REPORTED_KEPT:]
+        try:
+            await self.journal.note_reported(self.config.host_id, self.reported)
+        except Exception as exc:  # the report is out: failing the plan now would rerun it
+            log.warning(
+                "could not record the plan as reported; this executor still remembers it",
+                host=self.config.host_id,
+                plan_id=plan_id,
+                error=str(exc) or type(exc).__name__,
+            )
 
     async def execute(self, plan: Plan) -> Report:
         started = time.time()

@@ -2,7 +2,9 @@
 
 Kept in the JetStream key-value bucket `{PREFIX}_JOURNAL` under `{host}.{old id, 12}`, so an
 executor that starts again finds what it left unfinished. Not a bus message: the executor of
-the host is its only writer and reader.
+the host is its only writer and reader. Beside the entries, one key per host,
+`{host}.reported-plans`, holds the ids of the host's last plans whose report is out: a plan
+JetStream delivers again after that (its ack lost, e.g. in a NATS restart) is not run again.
 """
 
 from __future__ import annotations
@@ -49,6 +51,18 @@ class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 def journal_key(host: str, old_id: str) -> str:
     return f"{host}.{old_id[:12]}"
+
+
+REPORTED_PLANS = "reported-plans"
+
+
+def reported_plans_key(host: str) -> str:
+    return f"{host}.{REPORTED_PLANS}"
+
+
+def is_entry_key(key: str) -> bool:
+    """A replacement's entry, not the host's list of reported plans."""
+    return not key.endswith(f".{REPORTED_PLANS}")
 
 
 def host_tag(host: str) -> str:
