@@ -1,12 +1,12 @@
 """The chaos soak: seeded random rounds against two real engines, a real registry behind a
-proxy that can fail, real NATS and Vigil's services as processes. Each round pushes new builds
+proxy that can fail, real NATS and Vigil's services as processes (two hosts run as separate
+services, a third as the all-in-one joined to the same NATS). Each round pushes new builds
 (sometimes one that never turns healthy), starts a cycle, and injects one fault at a random
 moment; then the oracle (tests/support/chaos_oracle.py) checks what the engines, the registry
 and the audit stream show.
 
-`make test` runs a short soak with a fixed seed (3 rounds, seed 82: the scanner SIGTERMed,
-executor-b SIGKILLed, manifests answered 503; a NATS restart mid-plan still finds a violation:
-docs/testing.md); `make chaos ROUNDS=200 SEED=7` a long one
+`make test` runs a short soak with a fixed seed (3 rounds, seed 470: NATS restarted mid-plan,
+executor-a SIGKILLed, the all-in-one SIGTERMed); `make chaos ROUNDS=200 SEED=7` a long one
 (CHAOS_ROUNDS, CHAOS_SEED). The summary line gives rounds, faults, violations and the seed,
 and each violation its evidence.
 """
@@ -39,8 +39,11 @@ from vigil.process.embedded_nats import EmbeddedNats
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
-SEED = int(os.environ.get("CHAOS_SEED", "82"))
+SEED = int(os.environ.get("CHAOS_SEED", "470"))
 HOST_A, HOST_B = "chaos-a", "chaos-b"
+# A third host on the main engine, under a scope of its own: the all-in-one (scanner,
+# gateway, executor and notifier in one process) joined to the soak's NATS.
+HOST_C = "chaos-c"
 SCOPE_LABEL = "com.centurylinklabs.watchtower.scope"
 DEPENDS_LABEL = "com.centurylinklabs.watchtower.depends-on"
 REPORT_DEADLINE_S = 90  # a cycle whose reporter was killed is reported after its restart
@@ -50,7 +53,7 @@ UNHEALTHY = 'HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD ["false"]\n'
 # Ignores SIGTERM: each stop takes the container's whole stop timeout (2 s) and a SIGKILL.
 SLOW_STOP = 'ENTRYPOINT ["/bin/sh", "-c", "trap \'\' TERM; while true; do sleep 1; done"]\n'
 REPOS = {"app": HEALTHY, "slow": SLOW_STOP, "side": ""}
-SERVICES = ("gateway", "scanner", "executor-a", "executor-b")
+SERVICES = ("gateway", "scanner", "executor-a", "executor-b", "all-in-one")
 FAULTS = (
     *(f"{sig} {s}" for s in SERVICES for sig in ("SIGKILL", "SIGTERM")),
     "nats restart",
@@ -81,6 +84,7 @@ class Soak:
     engines: dict[str, Any]
     engine_b: SecondEngine
     scope: str
+    scope_c: str  # the all-in-one's (HOST_C)
     prefix: str
     fleet: Fleet
     role: dict[str, VigilProcess] = field(default_factory=dict)
@@ -108,7 +112,13 @@ class Soak:
         args: tuple[str, ...] = ()
         env: dict[str, str] | None = None
         argv = ["--nats-url", self.nats.url]
-        if role == "gateway":
+        command: str | None
+        if role == "all-in-one":
+            command = None  # `vigil` itself
+            args = ("--host-id", HOST_C, "--scope", self.scope_c, "--interval", "86400",
+                    "--docker-host", main_engine_url(), "--stop-timeout", "2",
+                    "--health-timeout", "15", "--plan-ack-wait", "2")  # fmt: skip
+        elif role == "gateway":
             command = "registry-gateway"
         elif role == "scanner":
             command = "scanner"
@@ -136,12 +146,16 @@ class Soak:
             return None
         return dict(self.engines[app.host].api.inspect_container(app.name))
 
+    def unique_engines(self) -> list[Any]:
+        """Each engine once (HOST_A and HOST_C share the main one)."""
+        return list({id(e): e for e in self.engines.values()}.values())
+
     def all_names(self) -> list[str]:
         # The low-level listing: docker-py's containers.list inspects each container and
         # fails on one an executor removes meanwhile (round 8 of seed 7 did).
         return [
             name
-            for engine in self.engines.values()
+            for engine in self.unique_engines()
             for c in engine.api.containers(all=True)
             for name in (str(n).lstrip("/") for n in (c.get("Names") or ())[:1])
             if name.startswith(self.prefix)
@@ -247,17 +261,19 @@ def soak(
     engine_b = second_engine_factory(tls=True)
     client_b = engine_b.client()
     fleet = Fleet(tmp_path, nats_server.url)
-    s = Soak(tmp_path, nats_server, proxy, {HOST_A: docker_client, HOST_B: client_b}, engine_b,
-             names("scope"), names("chaos"), fleet)  # fmt: skip
+    engines = {HOST_A: docker_client, HOST_B: client_b, HOST_C: docker_client}
+    s = Soak(tmp_path, nats_server, proxy, engines, engine_b,
+             names("scope"), names("scope-c"), names("chaos"), fleet)  # fmt: skip
     try:
         yield s
     finally:
         fleet.stop_all()
-        for engine in s.engines.values():
-            for c in engine.containers.list(
-                all=True, filters={"label": f"{SCOPE_LABEL}={s.scope}"}
-            ):
-                c.remove(force=True)
+        for engine in s.unique_engines():
+            for scope in (s.scope, s.scope_c):
+                for c in engine.containers.list(
+                    all=True, filters={"label": f"{SCOPE_LABEL}={scope}"}
+                ):
+                    c.remove(force=True)
         client_b.close()
 
 
@@ -275,10 +291,18 @@ def set_up(soak: Soak) -> None:
         App(HOST_A, f"{soak.prefix}-slow", "slow"),
         App(HOST_B, web, "app"),
         App(HOST_B, f"{soak.prefix}-slow", "slow"),
+        App(HOST_C, f"{soak.prefix}-c-web", "app"),
+        App(
+            HOST_C,
+            f"{soak.prefix}-c-dep",
+            "side",
+            {"labels": {DEPENDS_LABEL: f"{soak.prefix}-c-web"}},
+        ),
     ]
     for app in soak.apps:
         run = dict(app.run)
-        labels = {SCOPE_LABEL: soak.scope, **run.pop("labels", {})}
+        scope = soak.scope_c if app.host == HOST_C else soak.scope
+        labels = {SCOPE_LABEL: scope, **run.pop("labels", {})}
         api = soak.engines[app.host].api
         api.create_container(
             soak.tag(app.repo), name=app.name, labels=labels, stop_signal="SIGTERM",
