@@ -28,6 +28,7 @@ from tests.support.executor_faults import (
     stale_app,
     started,
 )
+from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import SPY, SecuredNats
 from vigil.process.embedded_nats import EmbeddedNats
@@ -286,3 +287,70 @@ async def test_killed_while_replacing_a_namespace_parent_both_run_tied(
     assert left == [], f"killed at {phase}: left behind {left}"
     keys = await journal_keys(plain_nats.bus, plain_nats.host)
     assert keys == [], f"killed at {phase}: journal not empty"
+
+
+UNHEALTHY = 'HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD ["false"]\n'
+DEPENDS_LABEL = "com.centurylinklabs.watchtower.depends-on"
+
+
+async def acknowledged_past(run_nats: Nats, seq: int, log: Path, timeout: float = 60) -> None:
+    """The host's executor has acknowledged a plan stored after stream sequence `seq`."""
+    bus, deadline = run_nats.bus, time.monotonic() + timeout
+    while True:
+        info = await bus.js.consumer_info(bus.subjects.stream_name, f"executor-{run_nats.host}")
+        if info.ack_floor.stream_seq > seq and not info.num_ack_pending:
+            return
+        assert time.monotonic() < deadline, "the copy was never acknowledged: " + log.read_text()
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.timeout(120)
+async def test_a_plan_delivered_again_after_its_report_is_not_run_again(
+    run_nats: Nats,
+    executors: list[ExecutorProcess],
+    registry: RegistryServer,
+    docker_client: Any,
+    names: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """JetStream delivers a plan again when its ack is lost after the report went out (a
+    NATS restart mid-plan: chaos seed 146). Run again, the plan stopped the dependents a
+    second time and retried the update it had rolled back, with that run's report dropped
+    as a duplicate. Here the copy comes to a restarted executor: the list of reported plans
+    is in the journal, within the executor's permissions on the secured NATS."""
+    web, dep = names("web"), names("dep")
+    tag = f"{registry.host}/{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    push_image(docker_client, tag)
+    docker_client.containers.run(tag, name=web, detach=True)
+    docker_client.containers.run(tag, name=dep, detach=True, labels={DEPENDS_LABEL: web})
+    build_test_image(docker_client, tag, marker="v2", extra=UNHEALTHY)  # never turns healthy
+    push_image(docker_client, tag)
+    docker_client.api.remove_image(tag)  # the executor pulls it
+    watch = await PlanWatch(run_nats).start()
+    plan = watch.plan(docker_client, tag, [web], settled=[dep])
+    first = await started(run_nats, executors, tmp_path / "executor-1.log")
+    await watch.publish(plan)
+    report = await watch.report(plan.plan_id, tmp_path / "executor-1.log")
+    assert [r.status for r in report.results if r.name == web] == ["rolled_back"], report
+    first.kill()
+    await first.wait()
+    before = {n: docker_client.api.inspect_container(n) for n in (web, dep)}
+
+    log = tmp_path / "executor-2.log"
+    await started(run_nats, executors, log, first=False)
+    while not watch.seen.empty():  # the first run's progress
+        watch.seen.get_nowait()
+    # The same plan again, as JetStream delivers it when the ack was lost.
+    bus = run_nats.bus
+    info = await bus.js.consumer_info(bus.subjects.stream_name, f"executor-{run_nats.host}")
+    await bus.publish_event(bus.subjects.plan(run_nats.host), plan, msg_id=f"{plan.plan_id}-x")
+    await acknowledged_past(run_nats, info.delivered.stream_seq, log)
+
+    after = {n: docker_client.api.inspect_container(n) for n in (web, dep)}
+    for n in (web, dep):  # neither stopped nor replaced: the same container, the same start
+        assert after[n]["Id"] == before[n]["Id"], n
+        assert after[n]["State"]["StartedAt"] == before[n]["State"]["StartedAt"], n
+        assert after[n]["State"]["Running"], n
+    assert watch.seen.empty(), f"the copy was run: {watch.seen.get_nowait()}"
+    assert "plan delivered again after its report: not run again" in log.read_text()
