@@ -8,7 +8,8 @@
 #     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/);
 #   - Debian's chromium, the headless browser that drives the dashboard's page in its test;
 #   - Debian's podman and what its rootful engine needs here (runc: crun refuses a hybrid
-#     cgroup hierarchy; netavark and aardvark-dns: its networks; conmon comes with it): the
+#     cgroup hierarchy; netavark and aardvark-dns: its networks; catatonit: a pod's pause
+#     image, which `podman pod create` builds from it; conmon comes with it): the
 #     tests start `podman system service` on a socket of their own (tests/support/podman_engine.py);
 #   - rootless Podman: Debian's uidmap (newuidmap/newgidmap) and slirp4netns, the user
 #     vigil-rootless with its subuid/subgid ranges, and /dev/net/tun open to users (0666, as
@@ -123,6 +124,8 @@ ensure_test_tools() {
   [[ -x /usr/lib/podman/netavark ]] || command -v netavark >/dev/null || missing+=(netavark)
   [[ -x /usr/lib/podman/aardvark-dns ]] || command -v aardvark-dns >/dev/null ||
     missing+=(aardvark-dns)
+  # A pod's infra container runs catatonit (a Recommends of podman, so not installed here).
+  command -v catatonit >/dev/null || missing+=(catatonit)
   command -v newuidmap >/dev/null || missing+=(uidmap)
   command -v slirp4netns >/dev/null || missing+=(slirp4netns)
   ((${#missing[@]} == 0)) && return 0
