@@ -11,6 +11,7 @@
 #     cgroup hierarchy; netavark and aardvark-dns: its networks; catatonit: a pod's pause
 #     image, which `podman pod create` builds from it; conmon comes with it): the
 #     tests start `podman system service` on a socket of their own (tests/support/podman_engine.py);
+#   - Debian's podman-compose (tests/e2e/test_podman_compose.py);
 #   - rootless Podman: Debian's uidmap (newuidmap/newgidmap) and slirp4netns, the user
 #     vigil-rootless with its subuid/subgid ranges, and /dev/net/tun open to users (0666, as
 #     systemd-udev's default rule makes it; without udev it can be root's alone, and slirp4netns
@@ -126,6 +127,7 @@ ensure_test_tools() {
     missing+=(aardvark-dns)
   # A pod's infra container runs catatonit (a Recommends of podman, so not installed here).
   command -v catatonit >/dev/null || missing+=(catatonit)
+  command -v podman-compose >/dev/null || missing+=(podman-compose)
   command -v newuidmap >/dev/null || missing+=(uidmap)
   command -v slirp4netns >/dev/null || missing+=(slirp4netns)
   ((${#missing[@]} == 0)) && return 0
