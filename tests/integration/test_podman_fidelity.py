@@ -205,3 +205,42 @@ def test_an_auto_removed_container_is_replaced_with_its_data_on_podman(
     volume = next(m["Name"] for m in new["Mounts"] if m["Destination"] == "/data")
     api.remove_container(web, force=True, v=True)
     assert volume not in {v.name for v in docker_client.volumes.list()}
+
+
+@ON_PODMAN
+def test_static_ipv4_and_ipv6_addresses_are_kept_on_podman(
+    docker_client: Any, podman_service: Any, names: Callable[[str], str]
+) -> None:
+    """`podman run --network NET --ip A --ip6 B`: Podman's inspects show the addresses but not
+    that they were given (IPAMConfig is null); the replacement keeps them, and so does the
+    replacement's own replacement (from Vigil's label, its CreateCommand being the service's)."""
+    api = docker_client.api
+    tag = f"{names('app')}:latest"
+    build_test_image(docker_client, tag, marker="v1")
+    image_name = api.inspect_image(tag)["RepoTags"][0]
+    n = int(uuid.uuid4().hex[:2], 16)
+    net = names("net")
+    ipv4, ipv6 = f"10.236.{n}.50", f"fd00:7670:{n:x}::50"
+    made = podman_service.podman(
+        "network", "create", "--ipv6", "--subnet", f"10.236.{n}.0/24",
+        "--subnet", f"fd00:7670:{n:x}::/64", net,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    web = names("web")
+    ran = podman_service.podman(
+        "run", "-d", "--name", web, "--network", net, "--ip", ipv4, "--ip6", ipv6, image_name
+    )
+    assert ran.returncode == 0, ran.stderr
+
+    def addresses() -> tuple[str, str]:
+        endpoint = api.inspect_container(web)["NetworkSettings"]["Networks"][net]
+        return endpoint["IPAddress"], endpoint["GlobalIPv6Address"]
+
+    assert addresses() == (ipv4, ipv6)
+    for marker in ("v2", "v3"):
+        build_test_image(docker_client, tag, marker=marker)
+        old_id = api.inspect_container(web)["Id"]
+        outcome = replace_container(docker_client, old_id, tag, stop_timeout=2)
+        assert outcome.status == "updated", outcome.error
+        assert wait_running(docker_client, web)["Id"] == outcome.new_container_id
+        assert addresses() == (ipv4, ipv6), marker

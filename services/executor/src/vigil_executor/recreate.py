@@ -36,6 +36,7 @@ from typing import Any, Literal
 import msgspec
 
 from vigil_executor.engine_forms import for_engine
+from vigil_executor.podman_api import STATIC_ADDRESSES_LABEL
 from vigil_shared.contracts.journal import HOST_LABEL, REPLACES_LABEL
 from vigil_shared.engine_kind import EngineKind
 
@@ -46,7 +47,7 @@ _ANONYMOUS_VOLUME = re.compile(r"^[0-9a-f]{64}$")
 # HostConfig.VolumesFrom that Vigil added. That container is removed afterwards, so the next
 # update leaves the entry out.
 VOLUMES_FROM_LABEL = "io.vigil.volumes-from"
-UPDATE_MARKS = frozenset({REPLACES_LABEL, HOST_LABEL, VOLUMES_FROM_LABEL})
+UPDATE_MARKS = frozenset({REPLACES_LABEL, HOST_LABEL, VOLUMES_FROM_LABEL, STATIC_ADDRESSES_LABEL})
 # What becomes of the old container's anonymous volumes: taken over (the default), bound by
 # name (for an old container that the engine has removed already), or fresh
 # (`--remove-volumes`).

@@ -13,13 +13,22 @@ again from its inspect data, on its old image, and started.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import msgspec
 
-from vigil_executor.podman_api import PodmanHealthRuns, container_inspect, image_inspect
+from vigil_executor.podman_api import (
+    STATIC_ADDRESSES_LABEL,
+    PodmanHealthRuns,
+    StaticAddresses,
+    addresses_given,
+    container_inspect,
+    image_inspect,
+    with_addresses,
+)
 from vigil_executor.recreate import (
     CreateSpec,
     NetworkAttachment,
@@ -121,15 +130,20 @@ def _not_carried_over(old: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _podman_refusal(api: EngineApi, container_id: str) -> str:
+def _podman_refusal(
+    api: EngineApi, container_id: str, old: dict[str, Any]
+) -> tuple[str, StaticAddresses]:
     """Why Vigil does not recreate this container on Podman (pods, systemd units, podman
-    auto-update's label); empty on Docker and for any other container."""
+    auto-update's label), empty on Docker and for any other container; and on Podman the
+    addresses the container was given (`old`: its compatible inspect, which does not say)."""
     if engine_of(api) != "podman":
-        return ""
+        return "", {}
     try:
-        return podman_refusal(container_inspect(api, container_id))
+        libpod = container_inspect(api, container_id)
     except Exception as exc:
-        return f"cannot read Podman's inspect: {_api_error(exc)}"
+        return f"cannot read Podman's inspect: {_api_error(exc)}", {}
+    networks = list(((old.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    return podman_refusal(libpod), addresses_given(libpod, networks)
 
 
 def _inspect_image(client: Engine, image_id: str) -> dict[str, Any] | None:
@@ -181,13 +195,13 @@ def replace_container(
         old = api.inspect_container(container_id)
     except Exception as exc:
         return ReplaceOutcome(status="failed", error=f"cannot inspect: {_api_error(exc)}")
-    podman_reason = _podman_refusal(api, container_id)
+    podman_reason, addresses = _podman_refusal(api, container_id, old)
     if podman_reason:  # before anything is stopped: the container runs on as it was
         return ReplaceOutcome(status="failed", error=f"not updated: {podman_reason}")
     name = container_name(old)
     # What the old container names is gone once its provider was replaced: its settings,
     # tied to the replacements, are the source of the new container and of any restore.
-    source, ties = retarget(old, moved)
+    source, ties = retarget(with_addresses(old, addresses) if addresses else old, moved)
 
     def create(spec: CreateSpec, created: list[str]) -> str:
         if pin_image:
@@ -204,6 +218,8 @@ def replace_container(
     )
     spec.body.setdefault("Labels", {})
     spec.body["Labels"] = {**(spec.body["Labels"] or {}), **update_marks(str(old["Id"]), host)}
+    if addresses:  # Podman: what this replacement is given, for its own next update
+        spec.body["Labels"][STATIC_ADDRESSES_LABEL] = json.dumps(addresses, sort_keys=True)
     running_now = bool((old.get("State") or {}).get("Running"))
     was_running = running_now if start is None else start
     aside = aside_name(name, container_id, host)
