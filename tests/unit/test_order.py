@@ -55,6 +55,29 @@ def test_order(
     assert order.cycles == ()
 
 
+@pytest.mark.parametrize(
+    ("nodes", "stale", "waves"),
+    [
+        pytest.param(CHAIN, ["db"], [["web"], ["api"], ["db"]], id="chain: one at a time"),
+        pytest.param(
+            DIAMOND, ["base"], [["top"], ["right", "left"], ["base"]], id="diamond: sides at once"
+        ),
+        pytest.param([n("a"), n("b"), n("c")], ["c", "a"], [["c", "a"]], id="independent: at once"),
+        pytest.param(
+            [*CHAIN, n("cache")], ["db", "cache"], [["web"], ["api"], ["db", "cache"]], id="mixed"
+        ),
+        pytest.param([n("db")], ["nobody"], [], id="nothing"),
+    ],
+)
+def test_stop_waves_stop_at_once_what_does_not_depend_on_each_other(
+    nodes: list[Node], stale: list[str], waves: list[list[str]]
+) -> None:
+    order = plan_order(nodes, stale)
+    assert [list(w) for w in order.stop_waves] == waves
+    # The waves are the stop order, cut where a container waits for one before it.
+    assert [m for w in order.stop_waves for m in w] == list(order.stop)
+
+
 def test_a_cycle_is_left_alone_with_what_depends_on_it() -> None:
     nodes = [n("x", "y"), n("y", "x"), n("z", "x"), n("free")]
     order = plan_order(nodes, ["x", "free"])

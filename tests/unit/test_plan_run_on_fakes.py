@@ -10,6 +10,7 @@ the middle of a plan.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -203,6 +204,32 @@ async def test_plan_order_every_stale_container_is_pulled_once_and_updated() -> 
     assert {r.name: r.status for r in report.results} == {"a": "updated", "b": "updated"}
     assert len(host.engine.api.called("pull")) == 1  # one digest: pulled once for both
     assert host.image_of("a") == host.image_of("b") == host.new_image
+
+
+async def test_plan_order_independent_containers_are_stopped_at_once() -> None:
+    """Two containers that do not depend on each other stop together: two that each take
+    their stop timeout cost one timeout, not two. Their dependent still stops first."""
+    host = Host()
+    host.run("a")
+    host.run("b")
+    host.run("front", depends="a")
+    both = threading.Barrier(2, timeout=5)  # broken unless a's and b's stops overlap
+    real_stop = host.engine.api.stop
+
+    def stop(container: str, **kwargs: Any) -> Any:
+        if container in (host.id_of("a"), host.id_of("b")):
+            both.wait()
+        return real_stop(container, **kwargs)
+
+    host.engine.api.stop = stop  # type: ignore[method-assign]
+    host.start_events()
+    report = await host.execute(host.plan(["a", "b"], ["front"]))
+    assert {r.name: r.status for r in report.results if r.name != "front"} == {
+        "a": "updated",
+        "b": "updated",
+    }, report
+    stops = [name for _, name in host.actions("stop")]
+    assert stops[0] == "front" and sorted(stops[1:3]) == ["a", "b"], stops
 
 
 # ---- rollback ----------------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Node(msgspec.Struct, frozen=True, kw_only=True):
 
 class UpdateOrder(msgspec.Struct, frozen=True, kw_only=True):
     stop: tuple[str, ...]  # dependents before what they depend on
+    # `stop` in waves: none in a wave depends on another of it, so a wave's containers are
+    # stopped at once (two that each take their stop timeout cost one timeout, not two).
+    stop_waves: tuple[tuple[str, ...], ...] = ()
     start: tuple[str, ...]  # what is depended on first
     restart_only: tuple[str, ...]  # current image, restarted because a dependency moves
     cycles: tuple[tuple[str, ...], ...] = ()  # each cycle's members: left alone
@@ -162,13 +165,17 @@ def plan_order(
     movable = moving - tied
 
     start: list[str] = []
+    ranks: list[tuple[str, ...]] = []
     remaining = set(movable)
     while remaining:  # Kahn's algorithm; names sorted within a rank, for a stable order
         ready = sorted(n for n in remaining if not (graph[n] & remaining))
         start.extend(ready)
+        ranks.append(tuple(ready))
         remaining -= set(ready)
     return UpdateOrder(
         stop=tuple(reversed(start)),
+        # A rank's dependents are all in later ranks: the last rank stops first.
+        stop_waves=tuple(tuple(reversed(rank)) for rank in reversed(ranks)),
         start=tuple(start),
         restart_only=tuple(n for n in start if n not in stale_set),
         cycles=tuple(sorted(c for c in cycles if set(c) & moving)),

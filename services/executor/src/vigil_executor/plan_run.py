@@ -258,9 +258,10 @@ class PlanRun:
                     await self._stop(name, stale)
                 await self._bring_up(name, stale, order.start)
         else:
-            for name in order.stop:
-                if not self.draining:
-                    await self._stop(name, stale)
+            for wave in order.stop_waves:
+                if self.draining:
+                    break
+                await self._stop_wave(wave, stale)
             for name in order.start:
                 await self._bring_up(name, stale, order.start)
         # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
@@ -444,6 +445,14 @@ class PlanRun:
                 if hook.output.strip():
                     error += f": {hook.output.strip()[-300:]}"
                 self.results[name] = self.result(stale.pop(name), "failed", error=error)
+
+    async def _stop_wave(self, wave: tuple[str, ...], stale: dict[str, UpdateAction]) -> None:
+        """Stop a wave's containers at once (none depends on another of them). Each stop is
+        awaited before anything fails: none is left stopping unwatched."""
+        done = await asyncio.gather(*(self._stop(n, stale) for n in wave), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _stop(self, name: str, stale: dict[str, UpdateAction]) -> None:
         data = self.inspected.get(name)
