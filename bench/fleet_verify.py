@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,7 @@ from tests.support.registry_fixtures import RegistryServer
 from vigil.process.embedded_nats import EmbeddedNats
 from vigil_gateway.service import GatewayConfig
 from vigil_shared.bus import Bus, BusConfig
+from vigil_shared.engine_kind import EngineIdentity, remember_identity
 from vigil_shared.labels import MONITOR_ONLY
 
 
@@ -40,6 +43,8 @@ class _Refusals(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.reasons: collections.Counter[str] = collections.Counter()
+        self.answers: list[float] = []  # the gateway's seconds per check request
+        self.retries = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         fields = getattr(record, "fields", {})
@@ -47,6 +52,42 @@ class _Refusals(logging.Handler):
             self.reasons[str(fields.get("error", ""))[:90]] += 1
         elif record.getMessage() == "digest check failed":  # the scanner's: not comparable
             self.reasons[f"(hosts) check failed: {str(fields.get('error', ''))[:70]}"] += 1
+        elif record.getMessage() == "scan failed":  # a host's cycle ended before any check
+            self.reasons[f"(hosts) scan failed: {str(fields.get('error', ''))[:70]}"] += 1
+        elif record.getMessage().startswith("no answer from the registry gateway"):
+            self.retries += 1  # the scanner's request timed out: it asks again
+        elif record.getMessage() == "checked images":  # the gateway's, once per request
+            self.answers.append(float(fields.get("seconds", 0.0)))
+
+    def clear(self) -> None:
+        self.reasons.clear()
+        self.answers.clear()
+        self.retries = 0
+
+
+class _LoopLag:
+    """How late the bench process's event loop wakes a 0.1 s sleep: every service of the
+    fleet (the gateway, a scanner and an executor per host) shares this one loop, so a lag
+    of seconds is seconds added to every answer the gateway gives."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _probe(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.lags.append(time.monotonic() - started - 0.1)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._probe())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def _is_signature(path: str) -> bool:
@@ -60,9 +101,11 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
     key = cosign_signing.new_key()
     refusals = _Refusals()
     logs = [logging.getLogger(name) for name in ("vigil.gateway", "vigil.scanner")]
+    levels = [log.level for log in logs]
     for log in logs:
         log.addHandler(refusals)
         log.propagate = False
+    logs[0].setLevel(logging.INFO)  # the gateway's "checked images", one a request
     with tempfile.TemporaryDirectory(prefix="vigil-bench-verify-") as tmp:
         nats = EmbeddedNats(Path(tmp) / "nats")
         nats.start()
@@ -84,6 +127,9 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
             older = [f"sha256:{i + 1:064x}" for i in range(images_n)]
             engines = _fleet(registry.host, older, hosts_n, per_host)
             for engine in engines:
+                # The scanner asks an engine's kind (`/version`) once per client; the
+                # simulated engines have no `version()`: what that answer would tell.
+                remember_identity(engine.api, EngineIdentity(kind="docker", api_version="1.41"))
                 for container in engine._containers.values():
                     container["Config"]["Labels"][MONITOR_ONLY] = "true"
             hosts = [e.host for e in engines]
@@ -104,12 +150,18 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                 "gateway per side, one NATS (the engines simulated); the sides alternate"
             )
             rows: dict[str, list[tuple[float, int, int]]] = {side: [] for side in sides}
+            lag = _LoopLag()
+            lag.start()
             for n in range(rounds):
                 for side, control in sides.items():
                     before = len(registry.requests())
+                    lag.lags.clear()
+                    refusals.clear()
+                    cpu = time.process_time()
                     wall = await _round(
                         control, hosts, timeout=max(120.0, hosts_n * per_host / 100)
                     )
+                    cpu = time.process_time() - cpu
                     asked = registry.requests()[before:]
                     signatures = sum(1 for _, path, _ in asked if _is_signature(path))
                     manifests = sum(
@@ -122,11 +174,21 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                         f"  round {n + 1}, {side}: {wall:5.2f} s, {manifests} manifest "
                         f"requests, {signatures} signature requests"
                     )
+                    answers = refusals.answers or [0.0]
+                    print(
+                        f"    the bench process: {cpu:.1f} s CPU in {wall:.1f} s; its event "
+                        f"loop woke a 0.1 s sleep {statistics.median(lag.lags or [0.0]):.2f} s "
+                        f"late (median), {max(lag.lags or [0.0]):.2f} s (max); the gateway "
+                        f"answered {len(refusals.answers)} check requests in "
+                        f"{statistics.median(answers):.2f} s (median), {max(answers):.2f} s "
+                        f"(max); {refusals.retries} unanswered in the scanners' "
+                        "check timeout (asked again)"
+                    )
                     for reason, count in refusals.reasons.most_common(3):
                         print(f"    refused {count} host-images: {reason}")
-                    refusals.reasons.clear()
                 if n + 1 < rounds:  # past the gateways' answer cache: each round asks anew
                     await asyncio.sleep(31)
+            await lag.stop()
             for side, figures in rows.items():
                 print(
                     f"median over {rounds} rounds, {side}: a full fleet cycle in "
@@ -137,9 +199,10 @@ async def _run(rounds: int, hosts_n: int, per_host: int, images_n: int) -> None:
                     f"({hosts_n * per_host} containers)"
                 )
         finally:
-            for log in logs:
+            for log, level in zip(logs, levels, strict=True):
                 log.removeHandler(refusals)
                 log.propagate = True
+                log.setLevel(level)
             for bus in reversed(buses):
                 await bus.close()
             nats.stop()

@@ -1,4 +1,5 @@
-"""A test certificate authority and the certificates it signs (for TLS registries)."""
+"""A test certificate authority and the certificates it signs (for TLS registries, NATS, and
+the Fulcio-like CA of tests/support/sigstore_keyless.py)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,17 @@ class TestCA:
 
     def __init__(
         self,
-        workdir: Path,
+        workdir: Path | None,
         *,
         name: str = "vigil test CA",
         days: int = 7,
         is_ca: bool = True,
         expired: bool = False,
+        key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
+        """`workdir` None: the certificate in memory only (a Sigstore's CA)."""
         self.workdir = workdir
-        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.key = key or ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         start = now - datetime.timedelta(days=30 if expired else 1)
         end = now - datetime.timedelta(days=1) if expired else now + datetime.timedelta(days=days)
@@ -67,11 +70,14 @@ class TestCA:
                     decipher_only=False,
                 ),
                 critical=True,
+            ).add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
             )
         self.cert = builder.sign(self.key, hashes.SHA256())
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
-        self.path = workdir / f"{name.replace(' ', '-')}.pem"
-        self.path.write_bytes(self.pem)
+        if workdir is not None:
+            self.path = workdir / f"{name.replace(' ', '-')}.pem"
+            self.path.write_bytes(self.pem)
 
     def server_cert(self, stem: str = "server") -> tuple[Path, Path]:
         """(certificate, key) files for a server on 127.0.0.1 / localhost."""
@@ -113,8 +119,8 @@ class TestCA:
             .add_extension(x509.ExtendedKeyUsage(list(usage)), critical=False)
             .sign(self.key, hashes.SHA256())
         )
-        cert_path = self.workdir / f"{stem}.crt"
-        key_path = self.workdir / f"{stem}.key"
+        assert self.workdir is not None, "a CA made without workdir writes no leaf files"
+        cert_path, key_path = self.workdir / f"{stem}.crt", self.workdir / f"{stem}.key"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path.write_bytes(_pem_key(key))
         return cert_path, key_path

@@ -18,8 +18,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from tests.support.certs import TestCA
 from vigil_gateway.bundles import BUNDLE_TYPE
 
 ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
@@ -70,42 +71,9 @@ class TestSigstore:
     )
 
     def __post_init__(self) -> None:
-        now = datetime.now(UTC)
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.name),
-                x509.NameAttribute(NameOID.COMMON_NAME, self.name),
-            ]
-        )
-        self.ca = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()),
-                critical=False,
-            )
-            .sign(self.ca_key, hashes.SHA256())
-        )
+        # Fulcio's root, as tests/support/certs.py makes a TLS CA (webpki's CA rules, which
+        # the `sigstore` library applies: basic constraints, key usage, key identifier).
+        self.ca = TestCA(None, name=self.name, days=365, key=self.ca_key).cert
 
     def trusted_root(self, path: Path) -> Path:
         """The `trusted_root.json` of this Sigstore (protobuf-specs' TrustedRoot, as JSON)."""

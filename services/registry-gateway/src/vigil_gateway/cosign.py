@@ -49,6 +49,10 @@ def load_public_key(pem: bytes, name: str) -> PublicKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+    if b"PRIVATE KEY-----" in pem:  # cosign.key (or any private key) given for cosign.pub
+        raise KeyFileError(
+            f"key {name}: a private key, not a public key (give cosign.pub, not cosign.key)"
+        )
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
