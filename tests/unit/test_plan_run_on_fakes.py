@@ -221,7 +221,7 @@ async def test_plan_order_independent_containers_are_stopped_at_once() -> None:
             both.wait()
         return real_stop(container, **kwargs)
 
-    host.engine.api.stop = stop  # type: ignore[method-assign]
+    host.engine.api.stop = stop  # type: ignore[method-assign,assignment]
     host.start_events()
     report = await host.execute(host.plan(["a", "b"], ["front"]))
     assert {r.name: r.status for r in report.results if r.name != "front"} == {
