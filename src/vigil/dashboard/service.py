@@ -33,6 +33,7 @@ from vigil.dashboard.view import (
     container_history,
     container_rows,
     cycle_rows,
+    event_row,
     find_rollout,
     oci_labels,
     rollout_page,
@@ -141,8 +142,9 @@ class Dashboard:
                 ):
                     if event.seq <= self.view.last_seq:
                         continue  # replayed again after a reconnect
-                    row = self.view.apply(event)
-                    self._broadcast(b"audit", msgspec.json.encode(row))
+                    self.view.apply(event)
+                    if self._clients:  # a row in words only for open pages
+                        self._broadcast(b"audit", msgspec.json.encode(event_row(event)))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS away: read on from where the view is, shortly
@@ -165,7 +167,7 @@ class Dashboard:
         self._clients.add(queue)
         try:
             yield b"retry: 2000\n\n"
-            for row in list(self.view.events):
+            for row in self.view.event_rows():
                 yield b"event: audit\ndata: " + msgspec.json.encode(row) + b"\n\n"
             while True:
                 try:
