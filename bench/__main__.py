@@ -98,6 +98,12 @@ def main() -> None:
     start.add_argument("--start-hosts", type=int, default=500, help="hosts (default 500)")
     start.add_argument("--start-cycles", type=int, default=4, help="cycles kept (default 4)")
     start.add_argument("--start-rounds", type=int, default=3, help="rounds (default 3)")
+    start.add_argument(
+        "--start-side",
+        action="append",
+        choices=("latest", "replay"),
+        help="from each subject's latest, or replaying it all (default: both)",
+    )
     args = parser.parse_args()
     selected = args.only or list(BENCHMARKS)
     if "core-cycle" in selected:
@@ -123,7 +129,10 @@ def main() -> None:
         run_dashboard_page()
     if "dashboard-start" in selected:
         run_dashboard_start(
-            hosts=args.start_hosts, cycles=args.start_cycles, rounds=args.start_rounds
+            hosts=args.start_hosts,
+            cycles=args.start_cycles,
+            rounds=args.start_rounds,
+            sides=tuple(args.start_side or ("latest", "replay")),
         )
 
 

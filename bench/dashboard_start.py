@@ -6,12 +6,16 @@ round: reading each subject's latest message (what it does past REPLAY_ALL_UP_TO
 vigil_shared/audit.py) and replaying the stream from its start (what it did before). Each
 start is timed until its view holds every host's inventory and latest report (every
 container has its state). Target (issue 21): within 10 s at 10,000 hosts.
-Run with `python -m bench --only dashboard-start [--start-hosts N --start-cycles N]`.
+Run with `python -m bench --only dashboard-start [--start-hosts N --start-cycles N]
+[--start-side latest]` (10,000 hosts: `--start-hosts 10000 --start-cycles 1 --start-side
+latest`, ~1 GB of stream). A start that does not get every host within `GIVE_UP_S` says what
+its view holds and counts as that long (messages lost on the way never come).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import tempfile
 import time
@@ -26,6 +30,8 @@ from vigil_shared.codec import encode
 from vigil_shared.contracts import ContainerInfo, ContainerResult, Inventory, Plan, Report
 
 PER_HOST = 50
+GIVE_UP_S = 300.0
+SIDES = {"latest": "latest per subject", "replay": "replay from the start (before)"}
 REG = "127.0.0.1:5000"
 
 
@@ -82,15 +88,22 @@ async def _fill(bus: Bus, hosts: int, cycles: int) -> None:
 
 async def _start(bus: Bus, hosts: int, replay_all_up_to: int) -> float:
     dashboard_service.REPLAY_ALL_UP_TO = replay_all_up_to  # type: ignore[attr-defined]
+    gc.collect()  # the last start's dashboard is garbage now: not this start's to collect
     started = time.monotonic()
     dashboard = Dashboard(bus, DashboardConfig(port=0, check_interval=0))
     await dashboard.start()
     try:
         view = dashboard.view
-        while len(view.inventories) < hosts or len(view.results) < hosts * PER_HOST:
-            await asyncio.sleep(0.02)
-        # every host's latest report is in: the view is current once the stream's last is read
         last = (await bus.js.stream_info(bus.subjects.stream_name)).state.last_seq
+        # every host's latest report is in, and the view is current (the stream's last read)
+        while len(view.inventories) < hosts or len(view.results) < hosts * PER_HOST:
+            if view.last_seq >= last and time.monotonic() - started > GIVE_UP_S:
+                print(
+                    f"  gave up: the view holds {len(view.inventories)} of {hosts} inventories "
+                    f"and {len(view.results)} of {hosts * PER_HOST} results at the stream's end"
+                )
+                break
+            await asyncio.sleep(0.02)
         while view.last_seq < last:
             await asyncio.sleep(0.02)
         return time.monotonic() - started
@@ -98,7 +111,7 @@ async def _start(bus: Bus, hosts: int, replay_all_up_to: int) -> float:
         await dashboard.close()
 
 
-async def _run(hosts: int, cycles: int, rounds: int) -> None:
+async def _run(hosts: int, cycles: int, rounds: int, sides: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-dstart-") as tmp:
         nats = EmbeddedNats(Path(tmp) / "nats")
         nats.start()
@@ -113,11 +126,12 @@ async def _run(hosts: int, cycles: int, rounds: int) -> None:
                 f"{state.messages} messages, {state.bytes:,} bytes in the stream "
                 f"(filled in {time.monotonic() - filled:.1f} s)"
             )
-            sides = {"latest per subject": 0, "replay from the start (before)": 10**12}
-            times: dict[str, list[float]] = {side: [] for side in sides}
+            thresholds = {"latest": 0, "replay": 10**12}
+            times: dict[str, list[float]] = {SIDES[side]: [] for side in sides}
             for n in range(rounds):
-                for side, threshold in sides.items():
-                    took = await _start(bus, hosts, threshold)
+                for key in sides:
+                    side = SIDES[key]
+                    took = await _start(bus, hosts, thresholds[key])
                     times[side].append(took)
                     print(f"  round {n + 1}, {side}: {took:.2f} s to every host's state")
             for side, figures in times.items():
@@ -127,5 +141,7 @@ async def _run(hosts: int, cycles: int, rounds: int) -> None:
             nats.stop()
 
 
-def run_dashboard_start(*, hosts: int = 500, cycles: int = 4, rounds: int = 3) -> None:
-    asyncio.run(_run(hosts, cycles, rounds))
+def run_dashboard_start(
+    *, hosts: int = 500, cycles: int = 4, rounds: int = 3, sides: tuple[str, ...] = tuple(SIDES)
+) -> None:
+    asyncio.run(_run(hosts, cycles, rounds, sides))

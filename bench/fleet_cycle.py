@@ -55,6 +55,9 @@ class SimulatedEngine:
     def ping(self) -> bool:
         return True
 
+    def version(self) -> dict[str, Any]:  # the scanner asks which engine it is (engine_kind)
+        return {"Version": "26.1.5", "ApiVersion": "1.45", "Platform": {"Name": "Docker Engine"}}
+
     def containers(self, all: bool = False) -> list[dict[str, Any]]:
         return [{"Id": cid} for cid in self._containers]
 

@@ -3,6 +3,9 @@ gateway's answer, the rows of the page, the token check, the routes, the escapin
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,10 @@ import pytest
 
 from vigil import options
 from vigil.cli import build_parser
+from vigil.dashboard import service
 from vigil.dashboard.command import dashboard_config
 from vigil.dashboard.routes import host_allowed, render_page, route, token_matches
+from vigil.dashboard.service import CatchUp
 from vigil.dashboard.view import (
     Checked,
     FleetView,
@@ -539,3 +544,45 @@ def test_a_containers_history_is_read_without_the_token(
 ) -> None:
     decision = route(method, target, token="t0ken", authorization=None)
     assert (decision.endpoint, decision.status, decision.host, decision.container) == expected
+
+
+def test_a_long_history_is_trimmed_and_still_the_last_results() -> None:
+    view = FleetView()
+    for seq in range(1, 101):
+        report = Report(
+            scan_id=f"s{seq}",
+            plan_id=f"p{seq}",
+            host="h1",
+            started_at=seq,
+            finished_at=seq + 0.5,
+            results=(result("fresh"),),
+        )
+        view.apply(event(seq, report))
+    assert len(view.history[("h1", "web")]) < 40  # trimmed, not one entry per report kept
+    history = container_history(view, "h1", "web")
+    assert [h.scan_id for h in history] == [f"s{seq}" for seq in range(100, 80, -1)]
+    assert view.result_seq("h1", "web") == 100 and view.result_seq("h1", "db") == 0
+
+
+async def test_the_gc_waits_only_while_the_dashboard_catches_up() -> None:
+    assert gc.isenabled()
+    catch_up = CatchUp(30_000)
+    assert not gc.isenabled()
+    catch_up.done()
+    assert gc.isenabled()
+    catch_up.done()  # twice: still on
+    assert gc.isenabled()
+    nothing = CatchUp(0)  # nothing to read up to: the GC stays on
+    assert gc.isenabled()
+    nothing.done()
+    assert gc.isenabled()
+
+
+async def test_the_gc_is_never_off_for_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "CATCH_UP_MAX_S", 0.01)
+    CatchUp(30_000)
+    assert not gc.isenabled()
+    deadline = time.monotonic() + 5.0  # the timer turns it on again (a condition, asked)
+    while not gc.isenabled() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert gc.isenabled()

@@ -211,12 +211,23 @@ async def read_events(
     else:
         config = ConsumerConfig(deliver_policy=policy)
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+    # No pending limits on the subscription: past them (256 MB) nats-py drops messages as a
+    # slow consumer, and its ordered consumer does not notice (it counted the dropped one
+    # before dropping it), so a slow reader silently misses them: a dashboard starting on
+    # 10,000 hosts (30,000 messages of ~22 KB, 675 MB) lost half the fleet that way
+    # (docs/performance.md). What waits is bounded by the replay's size.
 
     async def on_msg(msg: Any) -> None:
         await queue.put(msg)
 
     sub = await bus.js.subscribe(
-        f"{prefix}.*.*", stream=stream, ordered_consumer=True, config=config, cb=on_msg
+        f"{prefix}.*.*",
+        stream=stream,
+        ordered_consumer=True,
+        config=config,
+        cb=on_msg,
+        pending_msgs_limit=0,
+        pending_bytes_limit=0,
     )
     try:
         while True:

@@ -127,6 +127,10 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
     line: str
 
 
+# A container's result, the report it came in, and that report's audit seq.
+Judged = tuple[ContainerResult, Report, int]
+
+
 class FleetView:
     """The audit stream as far as the page needs it; fed one event at a time, in order."""
 
@@ -134,18 +138,23 @@ class FleetView:
         self.inventories: dict[str, Inventory] = {}
         self.plans: dict[str, Plan] = {}  # the latest plan of each host
         self.reports: deque[Report] = deque(maxlen=cycles_kept)
-        # The latest result of each container (host, name), and the report it came in.
-        self.results: dict[tuple[str, str], tuple[ContainerResult, Report]] = {}
-        self.result_seq: dict[tuple[str, str], int] = {}  # the audit seq of that report
-        self.history: dict[tuple[str, str], deque[HistoryRow]] = {}  # the last, oldest first
-        self.events: deque[EventRow] = deque(maxlen=events_kept)
+        # The latest result of each container (host, name), the report it came in and that
+        # report's audit seq: one tuple per result, shared with the container's history.
+        self.results: dict[tuple[str, str], Judged] = {}
+        # The last results of each container, oldest first: between HISTORY_KEPT and twice
+        # that many (trimmed now and then, not per result); its rows are made when asked.
+        self.history: dict[tuple[str, str], list[Judged]] = {}
+        # The last events, as read: their rows (describe) are made only for a page.
+        self.events: deque[AuditEvent] = deque(maxlen=events_kept)
         self.last_seq = 0
         # The latest step of each container's update (host, name), and the row actions asked.
         self.progress: dict[tuple[str, str], ProgressEvent] = {}
         self.asked: dict[tuple[str, str], Asked] = {}
         self.rollout_steps: dict[str, deque[RolloutEvent]] = {}  # each rollout's, oldest first
 
-    def apply(self, event: AuditEvent) -> EventRow:
+    def apply(self, event: AuditEvent) -> None:
+        """Fold one event in. Per result of a report only a tuple and two dict entries: a
+        10,000-host start folds 500,000 of them (docs/performance.md)."""
         m = event.message
         if isinstance(m, Inventory):
             self.inventories[m.host] = m
@@ -155,18 +164,32 @@ class FleetView:
             self.progress[(m.host, m.container)] = m
         elif isinstance(m, Report):
             self.reports.append(m)
+            host, seq, results, history = m.host, event.seq, self.results, self.history
             for result in m.results:
-                self.results[(m.host, result.name)] = (result, m)
-                self.result_seq[(m.host, result.name)] = event.seq
-                kept = self.history.setdefault((m.host, result.name), deque(maxlen=HISTORY_KEPT))
-                kept.append(history_row(result, m))
+                key = (host, result.name)
+                judged = (result, m, seq)
+                results[key] = judged
+                kept = history.get(key)
+                if kept is None:
+                    history[key] = [judged]
+                else:
+                    kept.append(judged)
+                    if len(kept) >= 2 * HISTORY_KEPT:
+                        del kept[:-HISTORY_KEPT]
         elif isinstance(m, RolloutEvent):
             steps = self.rollout_steps.setdefault(m.rollout_id, deque(maxlen=STEPS_KEPT))
             steps.append(m)
-        row = event_row(event)
-        self.events.append(row)
+        self.events.append(event)
         self.last_seq = event.seq
-        return row
+
+    def result_seq(self, host: str, name: str) -> int:
+        """The audit seq of the report with the container's latest result (0: none)."""
+        judged = self.results.get((host, name))
+        return judged[2] if judged is not None else 0
+
+    def event_rows(self) -> list[EventRow]:
+        """The last events as the page lists them, oldest first."""
+        return [event_row(e) for e in self.events]
 
 
 def history_line(result: ContainerResult) -> str:
@@ -199,7 +222,8 @@ def history_row(result: ContainerResult, report: Report) -> HistoryRow:
 
 def container_history(view: FleetView, host: str, name: str) -> list[HistoryRow]:
     """A container's last results, newest first (empty when none is known)."""
-    return list(reversed(view.history.get((host, name), ())))
+    kept = view.history.get((host, name), ())
+    return [history_row(result, report) for result, report, _ in reversed(kept[-HISTORY_KEPT:])]
 
 
 def next_step(
@@ -335,7 +359,7 @@ def action_note(view: FleetView, host: str, name: str) -> str:
     asked = view.asked.get((host, name))
     if asked is None:
         return ""
-    if asked.kind == "check" and view.result_seq.get((host, name), 0) > asked.seq:
+    if asked.kind == "check" and view.result_seq(host, name) > asked.seq:
         return ""  # a report since says more than the check did
     if asked.kind != "update":
         return asked.note
@@ -359,7 +383,7 @@ def current_check(
 ) -> ImageStatus | None:
     """The dashboard's answer for the container's image if no report about the container
     came after it was asked (an update, a rollout's step: the report is newer than it)."""
-    if checked is None or view.result_seq.get((host, info.name), 0) > checked.seq:
+    if checked is None or view.result_seq(host, info.name) > checked.seq:
         return None
     return checked.status
 
