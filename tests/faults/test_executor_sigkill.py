@@ -159,9 +159,11 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
     watch = await PlanWatch(plain_nats).start()
     plan = watch.plan(docker_client, app.tag, [name])
     old_id = plan.actions[0].container_id
-    # The stop takes 8 s (SIGTERM is ignored); the plan comes again only after 15 s, so
-    # the new executor's recovery runs while the engine still stops the container.
-    timing = ("--plan-ack-wait", "15", "--stop-timeout", "8")
+    # The stop takes 5 s (SIGTERM is ignored), so the new executor's recovery (its process is
+    # up within 2 s of the kill, usually 0.5 s) runs while the engine still stops the
+    # container; the plan comes again only after 8 s, 3 s after that stop is over: had the
+    # recovery not waited for the stop, the plan would find the container stopped.
+    timing = ("--plan-ack-wait", "8", "--stop-timeout", "5")
     first = await started(plain_nats, executors, tmp_path / "executor-1.log", timing)
     asked = time.time() - 1
     await watch.publish(plan)
