@@ -83,13 +83,20 @@ def keys_taken(replica: VigilProcess, host: str) -> list[str]:
     return re.findall(rf"cycle taken .*host={host} key=(\S+)", replica.output)
 
 
-def next_taker(replicas: list[VigilProcess], host: str, timeout: float) -> VigilProcess | None:
-    """The replica that takes `host`'s next cycle, as soon as it has taken it."""
-    before = [len(keys_taken(r, host)) for r in replicas]
+def tick_key(tick: int) -> str:
+    """The key every replica gives the tick that starts at `tick * INTERVAL` (ticks.py's
+    interval_key)."""
+    return f"{tick}@{INTERVAL}s"
+
+
+def taker_of(
+    replicas: list[VigilProcess], host: str, key: str, timeout: float
+) -> VigilProcess | None:
+    """The replica that takes `host`'s cycle of the tick `key`, as soon as it has taken it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for replica, count in zip(replicas, before, strict=True):
-            if len(keys_taken(replica, host)) > count:
+        for replica in replicas:
+            if key in keys_taken(replica, host):
                 return replica
         time.sleep(0.02)
     return None
@@ -149,18 +156,21 @@ def test_each_host_is_scanned_exactly_once_per_tick_even_when_a_replica_dies(
             process.wait_for("vigil is running")
         every_host_once = Counter(dict.fromkeys(HOSTS, 1))
 
-        ticks = ticks_after(url, time.time(), 2)
-        assert all(scans == every_host_once for scans in ticks.values()), (ticks, logs())
-
-        # Kill the replica that takes host A's next cycle, while it waits for the registry.
-        holder = next_taker(replicas, HOSTS[0], timeout=3 * INTERVAL)
+        # Two whole ticks with the three replicas, then the tick of the kill and two more.
+        # The kill lands in the tick right after the first two (whose audit is read at the
+        # end, with the others): no tick goes by unwatched while the first two are counted.
+        first = int(time.time() // INTERVAL) + 1
+        # Kill the replica that takes host A's cycle of that tick, while it waits for the
+        # registry.
+        holder = taker_of(replicas, HOSTS[0], tick_key(first + 2), timeout=4 * INTERVAL)
         assert holder is not None, logs()
         holder.kill()
         killed_at = time.time()
-        [held] = keys_taken(holder, HOSTS[0])[-1:]
+        assert int(killed_at // INTERVAL) == first + 2, (killed_at, first, logs())
+        held = tick_key(first + 2)
         survivors = [r for r in replicas if r is not holder]
 
-        ticks = ticks_after(url, killed_at - INTERVAL, 3)  # the tick of the kill and two more
+        ticks = ticks_after(url, first * INTERVAL - 1, 5)
         assert all(scans == every_host_once for scans in ticks.values()), (ticks, logs())
         # The cycle the killed replica held was taken again, by a survivor.
         assert any(held in keys_taken(r, HOSTS[0]) for r in survivors), (held, logs())
