@@ -31,6 +31,9 @@ pytestmark = pytest.mark.integration
 
 HOSTS = ("rep-a", "rep-b")
 INTERVAL = 5
+# The secured case has no slow check and kills nothing: ticks of 3 s leave its cycles (well
+# under 1 s each) room enough, and its two ticks go by sooner.
+SECURED_INTERVAL = 3
 SCOPE_LABEL = "com.centurylinklabs.watchtower.scope"
 
 
@@ -53,21 +56,23 @@ async def _plans(url: str, options: dict[str, Any]) -> list[Plan]:
         await nc.close()
 
 
-def scans_per_tick(url: str, **options: Any) -> dict[int, Counter[str]]:
+def scans_per_tick(url: str, interval: int = INTERVAL, **options: Any) -> dict[int, Counter[str]]:
     """{tick: {host: cycles}} from the audit stream: a cycle is done when its plan is out (a
     replica killed mid-scan may have published its inventory, never its plan)."""
     ticks: dict[int, Counter[str]] = {}
     for plan in asyncio.run(_plans(url, options)):
         if plan.host in HOSTS:
-            ticks.setdefault(int(plan.created_at // INTERVAL), Counter())[plan.host] += 1
+            ticks.setdefault(int(plan.created_at // interval), Counter())[plan.host] += 1
     return ticks
 
 
-def ticks_after(url: str, after: float, count: int, **options: Any) -> dict[int, Counter[str]]:
+def ticks_after(
+    url: str, after: float, count: int, interval: int = INTERVAL, **options: Any
+) -> dict[int, Counter[str]]:
     """The cycles of the `count` whole ticks that start after `after`, once they are over."""
-    first = int(after // INTERVAL) + 1
-    time.sleep(max(0.0, (first + count) * INTERVAL + 1 - time.time()))
-    ticks = scans_per_tick(url, **options)
+    first = int(after // interval) + 1
+    time.sleep(max(0.0, (first + count) * interval + 1 - time.time()))
+    ticks = scans_per_tick(url, interval, **options)
     return {t: ticks.get(t, Counter()) for t in range(first, first + count)}
 
 
@@ -209,7 +214,8 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         processes += [
             VigilProcess(
                 tmp_path,
-                *("--scanner-group", "pool", "--interval", str(INTERVAL), "--scope", scope),
+                *("--scanner-group", "pool", "--interval", str(SECURED_INTERVAL)),
+                *("--scope", scope),
                 *("--engine", f"{HOSTS[0]}={main_engine_url()}"),
                 *("--engine", f"{HOSTS[1]}={second_engine.url}"),
                 env=nats_server.env("scanner-pool"),
@@ -220,7 +226,9 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         ]
         for process in processes:
             process.wait_for("vigil is running")
-        ticks = ticks_after(nats_server.url, time.time(), 2, **nats_server.spy_options())
+        ticks = ticks_after(
+            nats_server.url, time.time(), 2, SECURED_INTERVAL, **nats_server.spy_options()
+        )
         logs = "\n".join(f"--- {p.label}\n{p.output}" for p in processes)
         assert all(scans == Counter(dict.fromkeys(HOSTS, 1)) for scans in ticks.values()), (
             ticks,
