@@ -181,7 +181,9 @@ def test_each_host_is_scanned_exactly_once_per_tick_even_when_a_replica_dies(
         assert any(held in keys_taken(r, HOSTS[0]) for r in survivors), (held, logs())
         assert all(p.running for p in [gateway, *survivors]), logs()
     finally:
-        for process in processes:
+        # The replicas before the gateway: one stopped mid-cycle finishes that cycle first,
+        # and with the gateway gone it would wait out its check's timeout.
+        for process in reversed(processes):
             process.stop()
         proxy.stop()
 
@@ -237,6 +239,8 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         assert "NATS refused" not in logs, logs
         assert "Violation" not in nats_server.server_log, nats_server.server_log[-3000:]
     finally:
-        for process in processes:
+        # The replicas before the gateway: one stopped mid-cycle finishes that cycle first,
+        # and with the gateway gone it would wait out its check's timeout.
+        for process in reversed(processes):
             process.stop()
         nats_server.stop()
