@@ -31,6 +31,9 @@ pytestmark = pytest.mark.integration
 
 HOSTS = ("rep-a", "rep-b")
 INTERVAL = 5
+# The secured case has no slow check and kills nothing: ticks of 3 s leave its cycles (well
+# under 1 s each) room enough, and its two ticks go by sooner.
+SECURED_INTERVAL = 3
 SCOPE_LABEL = "com.centurylinklabs.watchtower.scope"
 
 
@@ -53,21 +56,23 @@ async def _plans(url: str, options: dict[str, Any]) -> list[Plan]:
         await nc.close()
 
 
-def scans_per_tick(url: str, **options: Any) -> dict[int, Counter[str]]:
+def scans_per_tick(url: str, interval: int = INTERVAL, **options: Any) -> dict[int, Counter[str]]:
     """{tick: {host: cycles}} from the audit stream: a cycle is done when its plan is out (a
     replica killed mid-scan may have published its inventory, never its plan)."""
     ticks: dict[int, Counter[str]] = {}
     for plan in asyncio.run(_plans(url, options)):
         if plan.host in HOSTS:
-            ticks.setdefault(int(plan.created_at // INTERVAL), Counter())[plan.host] += 1
+            ticks.setdefault(int(plan.created_at // interval), Counter())[plan.host] += 1
     return ticks
 
 
-def ticks_after(url: str, after: float, count: int, **options: Any) -> dict[int, Counter[str]]:
+def ticks_after(
+    url: str, after: float, count: int, interval: int = INTERVAL, **options: Any
+) -> dict[int, Counter[str]]:
     """The cycles of the `count` whole ticks that start after `after`, once they are over."""
-    first = int(after // INTERVAL) + 1
-    time.sleep(max(0.0, (first + count) * INTERVAL + 1 - time.time()))
-    ticks = scans_per_tick(url, **options)
+    first = int(after // interval) + 1
+    time.sleep(max(0.0, (first + count) * interval + 1 - time.time()))
+    ticks = scans_per_tick(url, interval, **options)
     return {t: ticks.get(t, Counter()) for t in range(first, first + count)}
 
 
@@ -83,13 +88,20 @@ def keys_taken(replica: VigilProcess, host: str) -> list[str]:
     return re.findall(rf"cycle taken .*host={host} key=(\S+)", replica.output)
 
 
-def next_taker(replicas: list[VigilProcess], host: str, timeout: float) -> VigilProcess | None:
-    """The replica that takes `host`'s next cycle, as soon as it has taken it."""
-    before = [len(keys_taken(r, host)) for r in replicas]
+def tick_key(tick: int) -> str:
+    """The key every replica gives the tick that starts at `tick * INTERVAL` (ticks.py's
+    interval_key)."""
+    return f"{tick}@{INTERVAL}s"
+
+
+def taker_of(
+    replicas: list[VigilProcess], host: str, key: str, timeout: float
+) -> VigilProcess | None:
+    """The replica that takes `host`'s cycle of the tick `key`, as soon as it has taken it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for replica, count in zip(replicas, before, strict=True):
-            if len(keys_taken(replica, host)) > count:
+        for replica in replicas:
+            if key in keys_taken(replica, host):
                 return replica
         time.sleep(0.02)
     return None
@@ -149,24 +161,29 @@ def test_each_host_is_scanned_exactly_once_per_tick_even_when_a_replica_dies(
             process.wait_for("vigil is running")
         every_host_once = Counter(dict.fromkeys(HOSTS, 1))
 
-        ticks = ticks_after(url, time.time(), 2)
-        assert all(scans == every_host_once for scans in ticks.values()), (ticks, logs())
-
-        # Kill the replica that takes host A's next cycle, while it waits for the registry.
-        holder = next_taker(replicas, HOSTS[0], timeout=3 * INTERVAL)
+        # Two whole ticks with the three replicas, then the tick of the kill and two more.
+        # The kill lands in the tick right after the first two (whose audit is read at the
+        # end, with the others): no tick goes by unwatched while the first two are counted.
+        first = int(time.time() // INTERVAL) + 1
+        # Kill the replica that takes host A's cycle of that tick, while it waits for the
+        # registry.
+        holder = taker_of(replicas, HOSTS[0], tick_key(first + 2), timeout=4 * INTERVAL)
         assert holder is not None, logs()
         holder.kill()
         killed_at = time.time()
-        [held] = keys_taken(holder, HOSTS[0])[-1:]
+        assert int(killed_at // INTERVAL) == first + 2, (killed_at, first, logs())
+        held = tick_key(first + 2)
         survivors = [r for r in replicas if r is not holder]
 
-        ticks = ticks_after(url, killed_at - INTERVAL, 3)  # the tick of the kill and two more
+        ticks = ticks_after(url, first * INTERVAL - 1, 5)
         assert all(scans == every_host_once for scans in ticks.values()), (ticks, logs())
         # The cycle the killed replica held was taken again, by a survivor.
         assert any(held in keys_taken(r, HOSTS[0]) for r in survivors), (held, logs())
         assert all(p.running for p in [gateway, *survivors]), logs()
     finally:
-        for process in processes:
+        # The replicas before the gateway: one stopped mid-cycle finishes that cycle first,
+        # and with the gateway gone it would wait out its check's timeout.
+        for process in reversed(processes):
             process.stop()
         proxy.stop()
 
@@ -199,7 +216,8 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         processes += [
             VigilProcess(
                 tmp_path,
-                *("--scanner-group", "pool", "--interval", str(INTERVAL), "--scope", scope),
+                *("--scanner-group", "pool", "--interval", str(SECURED_INTERVAL)),
+                *("--scope", scope),
                 *("--engine", f"{HOSTS[0]}={main_engine_url()}"),
                 *("--engine", f"{HOSTS[1]}={second_engine.url}"),
                 env=nats_server.env("scanner-pool"),
@@ -210,7 +228,9 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         ]
         for process in processes:
             process.wait_for("vigil is running")
-        ticks = ticks_after(nats_server.url, time.time(), 2, **nats_server.spy_options())
+        ticks = ticks_after(
+            nats_server.url, time.time(), 2, SECURED_INTERVAL, **nats_server.spy_options()
+        )
         logs = "\n".join(f"--- {p.label}\n{p.output}" for p in processes)
         assert all(scans == Counter(dict.fromkeys(HOSTS, 1)) for scans in ticks.values()), (
             ticks,
@@ -219,6 +239,8 @@ def test_replicas_of_a_group_work_on_the_secured_bus_as_one_scanner_pool_user(
         assert "NATS refused" not in logs, logs
         assert "Violation" not in nats_server.server_log, nats_server.server_log[-3000:]
     finally:
-        for process in processes:
+        # The replicas before the gateway: one stopped mid-cycle finishes that cycle first,
+        # and with the gateway gone it would wait out its check's timeout.
+        for process in reversed(processes):
             process.stop()
         nats_server.stop()

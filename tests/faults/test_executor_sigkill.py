@@ -37,15 +37,18 @@ from vigil_shared.contracts.journal import ASIDE_MARKER
 
 pytestmark = pytest.mark.integration
 
-# Slow enough to be killed in the middle of: stopping takes ~2 s (TERM is answered late),
-# and the new container needs a few seconds to report healthy.
+# Slow enough to be killed in the middle of: stopping takes 1 s (TERM is answered 1 s late,
+# always: the loop waits on a background sleep, so the trap runs at once, where a foreground
+# `sleep 1` made it 1-2 s more at random), and the new container reports healthy only at the
+# engine's second check, about 2 s after its start. The test kills within milliseconds of a
+# step's progress event, well inside those windows.
 # (An ENTRYPOINT: the test image's own CMD comes after these lines and would win.)
 HOOK_LABEL = "com.centurylinklabs.watchtower.lifecycle"
 HOOKS = ("--plan-ack-wait", "2", "--stop-timeout", "5", "--enable-lifecycle-hooks")
 SLOW = (
     'HEALTHCHECK --interval=1s --timeout=1s --retries=5 CMD ["test", "-f", "/ready"]\n'
-    'ENTRYPOINT ["/bin/sh", "-c", "trap \'sleep 2; exit 0\' TERM; '
-    '(sleep 2; touch /ready) & while true; do sleep 1; done"]\n'
+    'ENTRYPOINT ["/bin/sh", "-c", "trap \'sleep 1; exit 0\' TERM; '
+    '(sleep 1.2; touch /ready) & while true; do sleep 1 & wait; done"]\n'
 )
 PHASES = ["stopping", "creating", "starting", "health-check", "removing-old"]
 PODMAN_ROW = ("podman", "plain", "health-check")
@@ -157,9 +160,11 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
     watch = await PlanWatch(plain_nats).start()
     plan = watch.plan(docker_client, app.tag, [name])
     old_id = plan.actions[0].container_id
-    # The stop takes 8 s (SIGTERM is ignored); the plan comes again only after 15 s, so
-    # the new executor's recovery runs while the engine still stops the container.
-    timing = ("--plan-ack-wait", "15", "--stop-timeout", "8")
+    # The stop takes 5 s (SIGTERM is ignored), so the new executor's recovery (its process is
+    # up within 2 s of the kill, usually 0.5 s) runs while the engine still stops the
+    # container; the plan comes again only after 8 s, 3 s after that stop is over: had the
+    # recovery not waited for the stop, the plan would find the container stopped.
+    timing = ("--plan-ack-wait", "8", "--stop-timeout", "5")
     first = await started(plain_nats, executors, tmp_path / "executor-1.log", timing)
     asked = time.time() - 1
     await watch.publish(plan)
