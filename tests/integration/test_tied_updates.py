@@ -137,6 +137,7 @@ async def test_shared_namespaces_with_rolling_restart(
     assert ours(docker_client, d) == [d]
 
 
+@pytest.mark.both_engines
 async def test_shared_namespaces_order_the_update(bus: Bus, host: Host, docker_client: Any) -> None:
     """IPC and PID modes are dependencies too: the provider is replaced first, whichever
     name sorts first."""
