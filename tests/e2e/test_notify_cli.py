@@ -50,7 +50,6 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         server.server_close()
 
 
-@pytest.mark.both_engines
 def test_a_webhook_gets_the_report_of_the_cycle(
     tmp_path: Path,
     webhook: tuple[str, list[dict[str, Any]]],
