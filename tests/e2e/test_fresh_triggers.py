@@ -107,6 +107,7 @@ def update(port: int, name: str) -> dict[str, Any]:
         return doc
 
 
+@pytest.mark.both_engines
 def test_the_http_api_rolls_out_a_build_pushed_just_after_a_check(
     running: Running, docker_client: Any, registry: RegistryServer, names: Callable[[str], str]
 ) -> None:

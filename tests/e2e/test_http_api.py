@@ -94,6 +94,7 @@ def api_vigil(
     assert status == 0, vigil.output
 
 
+@pytest.mark.both_engines
 def test_the_http_api_updates_what_it_is_asked_for_and_nothing_else(
     api_vigil: tuple[VigilProcess, int, dict[str, Any]], docker_client: Any
 ) -> None:

@@ -58,6 +58,7 @@ async def test_an_old_image_another_tag_names_is_kept_with_its_tag(
     assert docker_client.api.inspect_image(f"{repo}:1.2")["Id"] == old_image
 
 
+@pytest.mark.both_engines
 async def test_an_old_image_a_stopped_container_uses_is_kept(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:

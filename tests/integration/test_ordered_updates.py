@@ -175,6 +175,7 @@ async def test_a_diamond_in_order_and_rolling(bus: Bus, host: Host, docker_clien
         assert sequence[i][0] == "die" and sequence[i + 1] == ("start", sequence[i][1])
 
 
+@pytest.mark.both_engines
 async def test_a_dependency_cycle_is_reported_and_left_alone(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:
@@ -263,6 +264,7 @@ async def test_pre_update_hook_decides(
     assert docker_client.api.inspect_container(web)["State"]["Running"]
 
 
+@pytest.mark.both_engines
 async def test_monitor_only_label_reports_and_changes_nothing(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:
@@ -275,6 +277,7 @@ async def test_monitor_only_label_reports_and_changes_nothing(
     assert docker_client.api.inspect_container(web)["Id"] == old_id
 
 
+@pytest.mark.both_engines
 async def test_self_update_hands_over_to_the_new_instance(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:
@@ -298,6 +301,7 @@ async def test_self_update_hands_over_to_the_new_instance(
     assert remaining == [vigil]
 
 
+@pytest.mark.both_engines
 async def test_no_restart_pulls_and_recreates_nothing(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:

@@ -43,3 +43,31 @@ def test_a_forced_rmi_in_another_session_leaves_this_sessions_containers(
         ours.close()
         theirs.close()
         other.stop()
+
+
+def test_the_end_of_another_session_leaves_this_sessions_containers_stoppable(
+    podman_service: PodmanService,
+) -> None:
+    """Each session's Podman has its own tmp_dir (exit files, events, locks): with the
+    machine's /run/libpod for both, the other session's `podman system reset` at its end
+    wiped this one's, and the stop of a container of this session then failed ("timed out
+    waiting for file /run/libpod/exits/<id>")."""
+    run = f"vigil-test-sessions-{uuid.uuid4().hex[:8]}"
+    ours = connect_engine(podman_service.url)
+    name = f"{run}-web"
+    tag = f"{run}-app:latest"
+    try:
+        build_test_image(ours, tag, marker="sessions-end")
+        ours.api.start(ours.api.create_container(tag, name=name))
+        other = PodmanService()
+        other.start()
+        other.stop()  # its end: `podman system reset --force`
+
+        ours.api.stop(name, timeout=10)
+
+        state = ours.api.inspect_container(name)["State"]
+        assert state["Running"] is False and state["Status"] == "exited", state
+    finally:
+        podman_service.podman("rm", "-f", "-t", "0", name)
+        podman_service.podman("rmi", "-f", tag)
+        ours.close()

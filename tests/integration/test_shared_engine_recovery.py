@@ -31,6 +31,7 @@ def interrupted(client: Any, tag: str, name: str, host: str = "") -> str:
     return str(old.id)
 
 
+@pytest.mark.both_engines
 async def test_an_executor_leaves_the_other_hosts_update_alone_and_recovers_its_own(
     bus: Bus, docker_client: Any, names: Callable[[str], str]
 ) -> None:

@@ -116,6 +116,18 @@ async def test_a_container_sharing_a_namespace_joins_the_new_provider(
     assert ours(docker_client, d) == [d]
 
 
+@pytest.mark.parametrize("engine_kind", ["podman"], indirect=True)
+async def test_a_container_sharing_every_namespace_joins_the_new_provider_on_podman(
+    bus: Bus, host: Host, docker_client: Any
+) -> None:
+    """The one Podman row of the above (all three namespaces, by id, the provider stale):
+    Podman refuses to remove the old provider while the dependent made to share its
+    namespaces exists, and the old one must go once that dependent has followed."""
+    await test_a_container_sharing_a_namespace_joins_the_new_provider(
+        bus, host, docker_client, ("network", "ipc", "pid"), "id", dependent_stale=False
+    )
+
+
 async def test_shared_namespaces_with_rolling_restart(
     bus: Bus, host: Host, docker_client: Any
 ) -> None:
@@ -137,6 +149,7 @@ async def test_shared_namespaces_with_rolling_restart(
     assert ours(docker_client, d) == [d]
 
 
+@pytest.mark.both_engines
 async def test_shared_namespaces_order_the_update(bus: Bus, host: Host, docker_client: Any) -> None:
     """IPC and PID modes are dependencies too: the provider is replaced first, whichever
     name sorts first."""

@@ -18,7 +18,12 @@ process), so `make test` changes nothing in /etc:
   two sessions on one storage (two worktrees, or a suite beside a helper's run) get one image
   (the build cache) under their own tags, and Podman's forced `rmi` of one session's tag, at
   its tests' clean-up, removes the other session's containers on that image ("no container
-  with name or ID ... found" in the middle of its update).
+  with name or ID ... found" in the middle of its update);
+- a tmp_dir of its own (rootful Podman's default is the machine's /run/libpod: its exit files,
+  events and locks), which a session's `podman system reset` at its end removes: with one
+  tmp_dir, the end of another session (or of test_podman_sessions.py's second service) wiped
+  this one's, and its next stop failed ("timed out waiting for file
+  /run/libpod/exits/<id>: internal libpod error").
 
 `RootlessPodmanService` is the same service run by a user of its own (`ROOTLESS_USER`, made by
 scripts/prepare-test-env.sh with its subuid/subgid ranges), as `systemctl --user` runs it: its
@@ -60,7 +65,7 @@ def _ulimit(name: str, which: int) -> str:
     return f"{name}={value}:{value}"
 
 
-def containers_conf() -> str:
+def containers_conf(tmp_dir: Path) -> str:
     ulimits = [_ulimit("nofile", resource.RLIMIT_NOFILE), _ulimit("nproc", resource.RLIMIT_NPROC)]
     quoted = ", ".join(f'"{u}"' for u in ulimits)
     return (
@@ -72,6 +77,7 @@ def containers_conf() -> str:
         'runtime = "runc"\n'
         'cgroup_manager = "cgroupfs"\n'
         'events_logger = "file"\n'
+        f'tmp_dir = "{tmp_dir}"\n'
     )
 
 
@@ -112,6 +118,10 @@ class PodmanService:
     def _socket_path(self) -> Path:
         return self.dir / "podman.sock"
 
+    def _tmp_dir(self) -> Path:
+        """Podman's tmp_dir (exit files, events, locks): the session's, not /run/libpod."""
+        return self.dir / "libpod-tmp"
+
     def _check_can_run(self) -> None:
         if os.geteuid() != 0:
             part_missing("the Podman tests run rootful podman: they need root")
@@ -137,7 +147,7 @@ class PodmanService:
         if shutil.which("podman") is None:
             part_missing("no podman: install Debian's podman (scripts/prepare-test-env.sh does)")
         self._check_can_run()
-        self.conf.write_text(containers_conf())
+        self.conf.write_text(containers_conf(self._tmp_dir()))
         self.registries.write_text(REGISTRIES_CONF)
         self.storage.write_text(storage_conf(self.dir))
         self._prepare()
@@ -214,6 +224,9 @@ class RootlessPodmanService(PodmanService):
 
     def _socket_path(self) -> Path:
         return self.dir / "xdg" / "podman" / "podman.sock"
+
+    def _tmp_dir(self) -> Path:
+        return self.runtime_dir / "libpod" / "tmp"  # a rootless Podman's own default
 
     def _check_can_run(self) -> None:
         if shutil.which("newuidmap") is None:

@@ -20,7 +20,7 @@ import msgspec
 import pytest
 
 from tests.support.fake_bus import FakeBus
-from tests.support.fake_engine import FakeEngine
+from tests.support.fake_engine import FakeEngine, api_error
 from vigil_executor.service import Executor, ExecutorConfig
 from vigil_shared import labels
 from vigil_shared.contracts import ContainerResult, Plan, Report, UpdateAction
@@ -165,6 +165,31 @@ async def test_plan_order_a_chain_stops_dependents_first_and_starts_them_after()
     assert host.id_of("db") != db_id and host.image_of("db") == host.new_image
     assert (host.id_of("api"), host.id_of("web")) == (api_id, web_id)
     assert host.engine.names() == {"db": True, "api": True, "web": True}
+
+
+async def test_an_old_provider_kept_at_its_update_goes_once_its_dependent_followed() -> None:
+    """Podman refuses to remove a container that another one was created to share a
+    namespace of ("has dependent containers which must be removed before it"), as the old
+    `web` is while `side` (`--network container:web`) is not yet recreated in the new one:
+    it goes once `side` has followed, and the report keeps no note of a container left."""
+    host = Host()
+    web_id = host.run("web")
+    host.engine.run(TAG, "side", HostConfig={"NetworkMode": f"container:{web_id}"})
+    refusal = api_error(
+        500, f"container {web_id} has dependent containers which must be removed before it"
+    )
+    host.engine.api.fail(
+        "remove_container", refusal, when=lambda container, **kw: container == web_id
+    )
+
+    report = await host.execute(host.plan(["web"], ["side"]))
+
+    results = by_name(report)
+    assert results["web"].status == "updated", results["web"].error
+    assert host.engine.names() == {"web": True, "side": True}  # no `-vigil-old-` left
+    side = host.engine.api.inspect_container("side")
+    assert side["HostConfig"]["NetworkMode"] == f"container:{host.id_of('web')}"
+    assert not [n for n in results["web"].notes if "could not be removed" in n], results["web"]
 
 
 async def test_plan_order_rolling_restart_takes_one_container_at_a_time() -> None:

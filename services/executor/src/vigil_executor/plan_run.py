@@ -30,7 +30,7 @@ from vigil_executor.stopping import stop_container, stop_signal, stop_signal_pro
 from vigil_executor.ties import Moved, replaced, retarget
 from vigil_shared import labels as wt
 from vigil_shared.contracts import ContainerResult, Plan, ProgressEvent, UpdateAction
-from vigil_shared.contracts.journal import JournalEntry, journal_key
+from vigil_shared.contracts.journal import ASIDE_MARKER, JournalEntry, journal_key
 from vigil_shared.contracts.report import ResultStatus
 from vigil_shared.engine_port import Engine
 from vigil_shared.logs import get_logger
@@ -267,6 +267,7 @@ class PlanRun:
         # What moved or was left alone on purpose (a cycle, blocked by one) is not retied.
         left = {m for cycle in order.cycles for m in cycle}
         await self._retie_stopped(names, {*order.start, *stale, *left})
+        await self._remove_old_providers()
         if self.config.lifecycle_hooks:
             self.inspected = await asyncio.to_thread(self._inspect_all)
         await self._hooks("post-check", names)
@@ -674,6 +675,32 @@ class PlanRun:
                 self.was_running[name] = False
                 await self._recreate_tied(name, now, ties, start=False)
                 await self.forget(name)
+
+    async def _remove_old_providers(self) -> None:
+        """An old container renamed aside that the engine would not remove at its update
+        (Podman refuses while containers made to share its namespaces exist: "has dependent
+        containers"; Docker's forced remove does it) is removed once those have followed."""
+        for moved in self.moved:
+            try:
+                old = await asyncio.to_thread(self.engine.api.inspect_container, moved.old_id)
+            except Exception:  # removed at its update, as on Docker
+                continue
+            aside = str(old.get("Name") or "").lstrip("/")
+            if ASIDE_MARKER not in aside or _running(old):
+                continue
+            try:
+                await asyncio.to_thread(
+                    self.engine.api.remove_container,
+                    moved.old_id,
+                    v=self.config.remove_volumes,
+                    force=True,
+                )
+            except Exception:  # still held: the note the update gave says so
+                continue
+            r = self.results.get(moved.name)
+            if r is not None:
+                kept = tuple(n for n in r.notes if not n.startswith(f"the old container {aside} "))
+                self.results[moved.name] = msgspec.structs.replace(r, notes=kept)
 
     async def _recreate_tied(
         self, name: str, data: dict[str, Any], ties: tuple[str, ...], *, start: bool
