@@ -91,6 +91,12 @@ async def run_services(
         for name, root in ROOTS.items():
             if name in wanted:
                 started[name] = await root.start(process, root.config(config))
+                if name == options.EXECUTOR:
+                    # A plan may be in flight from now on (delivered the moment the executor
+                    # consumes, while the rest still starts; its root ends with that, so no
+                    # await lies between): a first signal lets it finish (Executor.drain)
+                    # instead of cancelling it mid-update; a second one cancels, as always.
+                    shutdown.graceful(stop)
                 if root.collector is not None:
                     metrics.add(root.collector(started[name]))
         executor: Executor | None = started.get(options.EXECUTOR)

@@ -23,8 +23,11 @@ async def start(process: Process, config: ExecutorConfig) -> Executor:
     # A hook must not outlive a Vigil asked to stop: killed at the signal, at once.
     process.on_signal(lambda: loop.run_in_executor(None, executor.hooks.stop, executor.engine.api))
     process.closers.append(lambda: asyncio.to_thread(_stop_hooks, executor))
-    await executor.start()
     await process.heartbeat(bus, ROLE, host, executor_details(executor))
+    # Last: once it consumes, a plan may run, and the runner makes the next signal graceful
+    # right after this returns (a heartbeat awaited after it left a window where a SIGTERM
+    # cancelled a plan mid-update: test_executor_sigterm[pulling] under load).
+    await executor.start()
     return executor
 
 
