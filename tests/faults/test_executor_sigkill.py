@@ -28,7 +28,6 @@ from tests.support.executor_faults import (
     stale_app,
     started,
 )
-from tests.support.images import build_test_image, push_image
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.secured_nats import SPY, SecuredNats
 from vigil.process.embedded_nats import EmbeddedNats
@@ -325,13 +324,8 @@ async def test_a_plan_delivered_again_after_its_report_is_not_run_again(
     is in the journal, within the executor's permissions on the secured NATS."""
     web, dep = names("web"), names("dep")
     tag = f"{registry.host}/{names('app')}:latest"
-    build_test_image(docker_client, tag, marker="v1")
-    push_image(docker_client, tag)
-    docker_client.containers.run(tag, name=web, detach=True)
-    docker_client.containers.run(tag, name=dep, detach=True, labels={DEPENDS_LABEL: web})
-    build_test_image(docker_client, tag, marker="v2", extra=UNHEALTHY)  # never turns healthy
-    push_image(docker_client, tag)
-    docker_client.api.remove_image(tag)  # the executor pulls it
+    run = {web: {}, dep: {"labels": {DEPENDS_LABEL: web}}}
+    stale_app(docker_client, tag, "", run, new_extra=UNHEALTHY)  # v2 never turns healthy
     watch = await PlanWatch(run_nats).start()
     plan = watch.plan(docker_client, tag, [web], settled=[dep])
     first = await started(run_nats, executors, tmp_path / "executor-1.log")

@@ -124,15 +124,18 @@ def stale_app(
     containers: Mapping[str, Mapping[str, Any]],
     *,
     keep_new: bool = False,
+    new_extra: str | None = None,
 ) -> StaleApp:
     """Build `tag` (marker v1, Dockerfile lines `extra`) and push it, run `containers` (name:
-    keyword arguments of containers.run) on it, in order, then build and push v2. The local
-    tag is removed unless `keep_new`: the executor must pull the new build."""
+    keyword arguments of containers.run) on it, in order, then build and push v2 (with
+    `new_extra` instead of `extra` when given: a new build that differs, e.g. never healthy).
+    The local tag is removed unless `keep_new`: the executor must pull the new build."""
     old_image = build_test_image(client, tag, marker="v1", extra=extra)
     push_image(client, tag)
     for name, run in containers.items():
         client.containers.run(tag, name=name, detach=True, **run)
-    new_image = build_test_image(client, tag, marker="v2", extra=extra)
+    new_extra = extra if new_extra is None else new_extra
+    new_image = build_test_image(client, tag, marker="v2", extra=new_extra)
     push_image(client, tag)
     if not keep_new:
         client.api.remove_image(tag)
