@@ -21,7 +21,7 @@ from tests.support.images import StaleContainer
 from tests.support.registry_fixtures import RegistryServer
 from tests.support.vigil_process import run_vigil
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from vigil_shared.engine_kind import identify_client
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
@@ -114,12 +116,48 @@ def _podman_build(api: Any, context: bytes, tag: str) -> Iterator[dict[str, Any]
 def push_image(client: Any, tag: str, auth: dict[str, str] | None = None) -> str:
     """Push `tag` with the engine, as a user's CI would; return the registry digest."""
     repo, _, label = tag.rpartition(":")
+    pushed: str | None = None
     for line in client.api.push(repo, tag=label, stream=True, decode=True, auth_config=auth):
         if "error" in line:
             raise RuntimeError(f"push of {tag} failed: {line['error']}")
-    digests = client.api.inspect_image(tag)["RepoDigests"]
-    found = next(d for d in digests if d.startswith(repo + "@"))
-    return str(found.split("@", 1)[1])
+        digest = (line.get("aux") or {}).get("Digest")
+        if isinstance(digest, str):
+            pushed = digest
+    # Docker says the registry's digest in the push's aux line. Podman says none, and its
+    # RepoDigests hold its local manifest's digest, not what it re-encoded on the push:
+    # ask the registry, as a client pulling the tag would.
+    return pushed or registry_digest(tag, auth)
+
+
+def registry_digest(tag: str, auth: dict[str, str] | None = None) -> str:
+    """The digest the registry answers for `tag` (HEAD of its manifest)."""
+    repo, _, label = tag.rpartition(":")
+    host, _, path = repo.partition("/")
+    basic = (auth["username"], auth["password"]) if auth else None
+    last: Exception | None = None
+    for scheme in ("https", "http"):
+        try:
+            answer = httpx.head(
+                f"{scheme}://{host}/v2/{path}/manifests/{label}",
+                headers={"Accept": ", ".join(MANIFEST_TYPES)},
+                auth=basic,
+                verify=False,  # the tests' registries: a test CA or plain HTTP
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            last = exc
+            continue
+        answer.raise_for_status()
+        return str(answer.headers["Docker-Content-Digest"])
+    raise RuntimeError(f"registry of {tag} did not answer: {last}")
+
+
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 
 class StaleContainer:
