@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from vigil_gateway.registry_client import MANIFEST_ACCEPT
 from vigil_shared.engine_kind import identify_client
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
@@ -139,7 +140,7 @@ def registry_digest(tag: str, auth: dict[str, str] | None = None) -> str:
         try:
             answer = httpx.head(
                 f"{scheme}://{host}/v2/{path}/manifests/{label}",
-                headers={"Accept": ", ".join(MANIFEST_TYPES)},
+                headers={"Accept": MANIFEST_ACCEPT},  # as the gateway asks
                 auth=basic,
                 verify=False,  # the tests' registries: a test CA or plain HTTP
                 timeout=10,
@@ -150,14 +151,6 @@ def registry_digest(tag: str, auth: dict[str, str] | None = None) -> str:
         answer.raise_for_status()
         return str(answer.headers["Docker-Content-Digest"])
     raise RuntimeError(f"registry of {tag} did not answer: {last}")
-
-
-MANIFEST_TYPES = (
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
 
 
 class StaleContainer:
