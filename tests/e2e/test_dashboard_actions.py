@@ -137,10 +137,12 @@ def test_a_rows_buttons_skip_stop_skipping_update_and_check(
             "(() => { const f = document.getElementById('f-text'); f.value = '';"
             " f.dispatchEvent(new Event('input')); })()"
         )
-        # Sort by container name, then the other way: a click on the column's head.
+        # Sort by container name, then the other way: a click on the column's head. The page
+        # lists every container of the engine; another suite's on a shared engine may be
+        # there too, so only this test's two are compared.
         order = (
             "[...document.querySelectorAll('#containers td[data-container]')]"
-            ".map((c) => c.textContent)"
+            f".map((c) => c.textContent).filter((n) => {json.dumps([web, db])}.includes(n))"
         )
         browser.click("#containers th[data-sort='name']")
         assert browser.evaluate(order) == sorted([web, db])

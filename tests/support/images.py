@@ -1,6 +1,9 @@
 """Test images, built locally `FROM scratch` with Debian's static busybox: nothing is pulled.
 
-Each build gets a marker file and label, so two builds of one tag are different images.
+Each build gets a marker file and label, so two builds of one tag are different images, and
+a label naming its tag, so builds of one marker under two tags are different images too: a
+container another test (or another suite on the same engine) runs on "v1" never holds this
+test's old image in use.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def busybox_path() -> Path:
     )
 
 
-def _dockerfile(marker: str, extra: str) -> str:
+def _dockerfile(marker: str, extra: str, tag: str) -> str:
     cmd = ", ".join(f'"{part}"' for part in DEFAULT_CMD)
     return (
         "FROM scratch\n"
@@ -48,17 +51,18 @@ def _dockerfile(marker: str, extra: str) -> str:
         f"COPY marker /marker\n"
         f'LABEL vigil.test.marker="{marker}"\n'
         f"ENV VIGIL_TEST_MARKER={marker}\n"
-        f"{extra}"
+        + (f'LABEL vigil.test.tag="{tag}"\n' if tag else "")
+        + f"{extra}"
         f"CMD [{cmd}]\n"
     )
 
 
-def build_context(marker: str, extra: str = "") -> bytes:
+def build_context(marker: str, extra: str = "", tag: str = "") -> bytes:
     """A tar build context holding the Dockerfile, busybox and the marker."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data, mode in (
-            ("Dockerfile", _dockerfile(marker, extra).encode(), 0o644),
+            ("Dockerfile", _dockerfile(marker, extra, tag).encode(), 0o644),
             ("busybox", busybox_path().read_bytes(), 0o755),
             ("marker", marker.encode() + b"\n", 0o644),
         ):
@@ -74,7 +78,7 @@ def build_test_image(client: Any, tag: str, *, marker: str = "v1", extra: str = 
 
     `extra` adds Dockerfile lines (HEALTHCHECK, EXPOSE, VOLUME, ...) before CMD.
     """
-    context = build_context(marker, extra)
+    context = build_context(marker, extra, tag)
     if identify_client(client).kind == "podman":
         chunks = _podman_build(client.api, context, tag)
     else:
