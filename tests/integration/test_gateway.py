@@ -62,6 +62,56 @@ async def test_open_registry_current_stale_and_one_request_per_image(
     assert other[tag].outcome == "stale"
 
 
+async def test_a_build_under_another_manifest_digest_is_told_by_its_image_id(
+    bus: Bus, gateway_factory: Any, registry: RegistryServer, docker_client: Any, names: Any
+) -> None:
+    """A Podman host keeps its own manifest digest for a build it pushed: the gateway reads
+    the registry build's image id (one manifest GET per digest, only when no local digest
+    matches and image ids were sent) and calls the build current when a container has it."""
+    gateway = await gateway_factory()
+    tag, digest = published(docker_client, registry, names("app"))
+    repo = tag.rsplit(":", 1)[0]
+    image_id = docker_client.api.inspect_image(tag)["Id"]
+    own_digest = f"{repo}@sha256:{'1' * 64}"  # what Podman's RepoDigests hold instead
+
+    def gets() -> int:
+        return sum(1 for method, *_ in registry.manifest_requests() if method == "GET")
+
+    # Without image ids (a Docker host) nothing more is asked: stale, as before.
+    before = gets()
+    plain = await check(bus, ImageCheck(image=tag, local_digests=(own_digest,)))
+    assert plain[tag].outcome == "stale" and plain[tag].remote_image_id == ""
+    # With the digest itself local, no manifest is read either.
+    on = await check(
+        bus, ImageCheck(image=tag, local_digests=(f"{repo}@{digest}",), local_image_ids=(image_id,))
+    )
+    assert on[tag].outcome == "current" and on[tag].remote_image_id == ""
+    assert gets() == before
+
+    # 10 hosts at once, running the build under their own digest: one GET answers them.
+    replies = await asyncio.gather(
+        *(
+            check(
+                bus, ImageCheck(image=tag, local_digests=(own_digest,), local_image_ids=(image_id,))
+            )
+            for _ in range(10)
+        )
+    )
+    assert {r[tag].outcome for r in replies} == {"current"}
+    assert {(r[tag].remote_digest, r[tag].remote_image_id) for r in replies} == {(digest, image_id)}
+    assert gets() - before == 1
+    assert gateway.checker.build_ids.manifest_reads == 1
+
+    # Another build locally: stale, and the registry build's id comes with the answer, so the
+    # plan judges each container by it. The id is kept per digest: no GET again.
+    older = await check(
+        bus,
+        ImageCheck(image=tag, local_digests=(own_digest,), local_image_ids=(f"sha256:{'2' * 64}",)),
+    )
+    assert older[tag].outcome == "stale" and older[tag].remote_image_id == image_id
+    assert gets() - before == 1
+
+
 async def test_errors_are_per_image_and_name_the_problem(
     bus: Bus, gateway_factory: Any, registry: RegistryServer, docker_client: Any, names: Any
 ) -> None:

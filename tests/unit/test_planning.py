@@ -326,3 +326,42 @@ def test_a_verify_label_makes_a_check_of_its_own_and_its_answer_judges_its_conta
     )
     assert [a.container_name for a in plan.actions] == ["b"]
     assert [(r.name, r.status) for r in plan.settled] == [("a", "unverified")]
+
+
+def test_podman_containers_send_their_image_ids_and_docker_ones_do_not() -> None:
+    """Only a Podman host keeps another manifest digest for a build it pushed; a Docker
+    host's check costs no manifest read at the gateway."""
+    pods = [
+        msgspec.structs.replace(c(n, "reg:5000/app:1", (f"reg:5000/app@{OLD}",)), engine="podman")
+        for n in ("p1", "p2")
+    ]
+    docker = msgspec.structs.replace(c("d", "reg:5000/db:1"), engine="docker")
+    checks = {x.image: x.local_image_ids for x in checks_for([*pods, docker]).checks}
+    assert checks == {"reg:5000/app:1": ("img-p1", "img-p2"), "reg:5000/db:1": ()}
+
+
+@pytest.mark.parametrize(
+    ("image_id", "outcome", "remote_image_id", "expected"),
+    [
+        # The gateway read the registry build's image id: a container with it runs the build,
+        # whatever digests its image records (a Podman push keeps its own).
+        ("img-x", "current", "img-x", "fresh"),
+        ("img-x", "stale", "img-x", "fresh"),
+        ("img-y", "current", "img-x", "update"),  # its neighbour runs the build
+        ("img-y", "stale", "img-x", "update"),
+        ("img-x", "stale", "", "update"),  # not read: judged by digests only, as before
+    ],
+)
+def test_a_container_with_the_registry_builds_image_id_is_on_it(
+    image_id: str, outcome: str, remote_image_id: str, expected: str
+) -> None:
+    container = ContainerInfo(
+        id="x", name="x", image="r/app:1", image_id=image_id, repo_digests=(f"r/app@{OLD}",)
+    )
+    status = ImageStatus(
+        image="r/app:1",
+        outcome=outcome,  # type: ignore[arg-type]
+        remote_digest=NEW,
+        remote_image_id=remote_image_id,
+    )
+    assert plan_for([container], [status]) == {"x": expected}

@@ -18,6 +18,7 @@ from typing import Any
 
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 
+from vigil_gateway.build_ids import read_config_digest
 from vigil_gateway.credentials import Credentials
 from vigil_gateway.registry_client import RegistryClient, RegistryError
 from vigil_shared.bus import Bus
@@ -45,22 +46,6 @@ def parse_created(value: Any) -> float:
     return moment.timestamp()
 
 
-def platform_manifest(index: dict[str, Any]) -> str:
-    """Pure: the digest of an index's linux/amd64 manifest, else its first image manifest
-    (attestations, `unknown/unknown`, are skipped); "" when it has none."""
-    entries = [m for m in index.get("manifests") or () if isinstance(m, dict)]
-    images = [
-        m
-        for m in entries
-        if (m.get("platform") or {}).get("os") not in (None, "unknown") and m.get("digest")
-    ]
-    for m in images:
-        platform = m.get("platform") or {}
-        if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
-            return str(m["digest"])
-    return str(images[0]["digest"]) if images else ""
-
-
 def _kv_key(digest: str) -> str:
     return digest.replace(":", ".")
 
@@ -84,17 +69,9 @@ class ImageAges:
             return self._created[digest]
         self.config_fetches += 1
         try:
-            manifest = await self.client.get_json(ref, credentials, "manifests", digest)
-            if "manifests" in manifest:
-                chosen = platform_manifest(manifest)
-                manifest = (
-                    await self.client.get_json(ref, credentials, "manifests", chosen)
-                    if chosen
-                    else {}
-                )
-            config = (manifest.get("config") or {}).get("digest")
+            config = await read_config_digest(self.client, ref, credentials, digest)
             created = 0.0
-            if isinstance(config, str) and config:
+            if config:
                 blob = await self.client.get_json(ref, credentials, "blobs", config)
                 created = parse_created(blob.get("created"))
         except RegistryError as exc:

@@ -18,6 +18,7 @@ from typing import TypeVar
 import msgspec
 
 from vigil_gateway.ages import ImageAges
+from vigil_gateway.build_ids import BuildIds, judge_by_image_id
 from vigil_gateway.credentials import CredentialError, CredentialStore
 from vigil_gateway.in_flight import settle
 from vigil_gateway.registry_client import ErrorKind, RegistryClient, RegistryError
@@ -106,6 +107,7 @@ class DigestChecker:
         tags: TagLister | None = None,
         ages: ImageAges | None = None,
         verifier: SignatureVerifier | None = None,
+        build_ids: BuildIds | None = None,
     ) -> None:
         self.client = client
         self.credentials = credentials
@@ -113,6 +115,7 @@ class DigestChecker:
         self.tags = tags or TagLister(client, credentials, ttl=ttl, clock=clock)
         self.ages = ages or ImageAges(client, None)
         self.verifier = verifier  # None: signatures are not asked for
+        self.build_ids = build_ids or BuildIds(client)
         self._clock = clock
         # (reference, cycle key) -> (until when it serves, the answer fetched for that cycle)
         self._answers: dict[tuple[str, str], tuple[float, RemoteDigest]] = {}
@@ -127,11 +130,27 @@ class DigestChecker:
         if ref.pinned:
             return ImageStatus(image=check.image, outcome="pinned", remote_digest=ref.digest)
         status = await self._by_policy(check, ref, cycle_key)
+        if check.local_image_ids and status.outcome == "stale" and not status.target:
+            status = await self._with_image_id(status, ref, check.local_image_ids)
         if self.verifier is not None and status.outcome in ("stale", "unverified"):
             status = await self._with_signature(status, ref, check.verify)
         if check.age and status.remote_digest and status.outcome in ("stale", "current"):
             status = await self._with_age(status, ref)
         return msgspec.structs.replace(status, policy=check.policy, verify=check.verify)
+
+    async def _with_image_id(
+        self, status: ImageStatus, ref: ImageRef, local_ids: tuple[str, ...]
+    ) -> ImageStatus:
+        """No local digest matched: the host may run the registry's build under a manifest
+        digest of its own (a Podman push, build_ids.py); its image id says."""
+        if not status.remote_digest:
+            return status
+        try:
+            creds = await asyncio.to_thread(self.credentials.for_registry, ref.registry)
+        except CredentialError:
+            return status
+        remote_id = await self.build_ids.image_id(ref, status.remote_digest, creds)
+        return judge_by_image_id(status, local_ids, remote_id)
 
     async def _with_signature(
         self, status: ImageStatus, ref: ImageRef, label: str = ""
@@ -202,6 +221,7 @@ class DigestChecker:
         """The requests in flight end before the client they use closes (in_flight.py)."""
         await settle(self._inflight.values())
         await self.tags.close()
+        await self.build_ids.close()
 
     async def remote_digest(self, ref: ImageRef, cycle_key: str = "") -> RemoteDigest:
         """The registry's answer for `ref`, fetched for the cycle `cycle_key` (shared by its

@@ -17,7 +17,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 
-from vigil_scanner.planning import checks_for
+from vigil_scanner.planning import already_on, checks_for
 from vigil_scanner.policy import LabelProblem, PolicyDefaults, policy_for
 from vigil_scanner.skips import skip_reason
 from vigil_shared.bus import Bus, BusError
@@ -33,7 +33,6 @@ from vigil_shared.contracts import (
     skip_host_prefix,
     skip_key,
 )
-from vigil_shared.imageref import InvalidImageRef, local_digests_for, parse_image_ref
 from vigil_shared.logs import get_logger
 
 log = get_logger("vigil.scanner")
@@ -77,13 +76,6 @@ async def find_container(bus: Bus, host: str, name: str) -> ContainerInfo:
     raise Refused(f"no container named {name!r} in host {host}'s latest inventory")
 
 
-def _runs(info: ContainerInfo, digest: str) -> bool:
-    try:
-        return digest in local_digests_for(parse_image_ref(info.image), info.repo_digests)
-    except InvalidImageRef:
-        return False
-
-
 async def check_container(bus: Bus, host: str, name: str) -> ContainerCheck:
     """Ask the gateway about the container's image, as a cycle would (its policy label
     counts), with what the registry says now."""
@@ -111,7 +103,7 @@ async def check_container(bus: Bus, host: str, name: str) -> ContainerCheck:
     # As the plan judges it: by the container's own image, not the tag's other users.
     newer = status.outcome == "stale"
     if status.outcome in ("stale", "current") and digest:
-        newer = bool(status.target) or not _runs(info, digest)
+        newer = bool(status.target) or not already_on(info, digest, status.remote_image_id)
     return ContainerCheck(
         host=host,
         name=name,

@@ -85,6 +85,7 @@ def checks_for(
     Containers in `local_only` (ids; --no-pull) are not checked with the registry; those
     whose policy labels cannot be read are failed here."""
     digests: dict[tuple[str, str, str], set[str]] = {}
+    image_ids: dict[tuple[str, str, str], set[str]] = {}
     aged: set[tuple[str, str, str]] = set()
     unusable: list[ContainerResult] = []
     for c in containers:
@@ -110,6 +111,10 @@ def checks_for(
             continue
         key = (c.image, _policy_text(policy), c.labels.get(VERIFY_LABEL, ""))
         digests.setdefault(key, set()).update(c.repo_digests)
+        if c.engine == "podman":
+            # A build pushed from a Podman host keeps only its local manifest digest: the
+            # gateway compares image ids instead (ImageCheck.local_image_ids).
+            image_ids.setdefault(key, set()).add(c.image_id)
         if policy.min_age_s > 0:
             aged.add(key)
     checks = tuple(
@@ -119,6 +124,7 @@ def checks_for(
             policy=policy,
             age=(image, policy, verify) in aged,
             verify=verify,
+            local_image_ids=tuple(sorted(image_ids.get((image, policy, verify), ()))),
         )
         for (image, policy, verify), d in digests.items()
     )
@@ -194,7 +200,7 @@ def build_plan(
             # No digest to judge by: pull the tag and compare image ids (watchtower's way).
             update(c, policy, status, None)
         elif status.outcome in ("stale", "current") and status.remote_digest:
-            if not status.target and _already_on(c, status.remote_digest):
+            if not status.target and already_on(c, status.remote_digest, status.remote_image_id):
                 settled.append(_settled(c, "fresh"))
             else:
                 update(c, policy, status, status.remote_digest)
@@ -294,12 +300,15 @@ def _hold(
     return None
 
 
-def _already_on(c: ContainerInfo, remote_digest: str) -> bool:
-    """Whether `c`'s own image has the remote digest (of its own repository). The gateway
-    judges a reference by the digests of every container on it (one check per reference), so
-    its `current` only says that some container of the tag runs the build: a container
-    beside it on an older build of the same tag is stale, and one already on the build the
-    gateway calls stale is current."""
+def already_on(c: ContainerInfo, remote_digest: str, remote_image_id: str = "") -> bool:
+    """Whether `c`'s own image has the remote digest (of its own repository), or the image id
+    of the registry's build when the gateway read it (a Podman push keeps another digest).
+    The gateway judges a reference by the digests of every container on it (one check per
+    reference), so its `current` only says that some container of the tag runs the build: a
+    container beside it on an older build of the same tag is stale, and one already on the
+    build the gateway calls stale is current."""
+    if remote_image_id and c.image_id == remote_image_id:
+        return True
     try:
         ref = parse_image_ref(c.image)
     except InvalidImageRef:

@@ -39,6 +39,11 @@ class ImageCheck(msgspec.Struct, frozen=True, kw_only=True):
     # its builds, over the gateway's fleet rules. Checks with other labels are apart; the
     # status echoes it (`ImageStatus.verify`).
     verify: str = ""
+    # The image ids of this reference's containers on a Podman host: a build pushed from a
+    # Podman host keeps only its local manifest digest, so no local digest matches the
+    # registry's; the gateway then compares the registry build's image id (its config
+    # digest) with these (`ImageStatus.remote_image_id`). Empty elsewhere.
+    local_image_ids: tuple[str, ...] = ()
 
 
 class CheckRequest(Message, frozen=True, kw_only=True):
@@ -76,6 +81,9 @@ class ImageStatus(msgspec.Struct, frozen=True, kw_only=True):
     # (Added with a default: an older peer ignores it.)
     signatures: tuple[str, ...] = ()
     verify: str = ""  # the check's io.vigil.verify label, as asked (one status per check)
+    # Asked with `local_image_ids` and no local digest matching: the image id (config digest)
+    # of the registry's build; a container whose image has this id runs that build.
+    remote_image_id: str = ""
 
 
 class CheckReply(Message, frozen=True, kw_only=True):
