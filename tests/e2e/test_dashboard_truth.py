@@ -59,10 +59,14 @@ def dashboard_args(port: int, check_interval: str) -> tuple[str, ...]:
 def image_ids(docker_client: Any, app: str, running: dict[str, Any]) -> tuple[str, str]:
     """The short ids of the build the container ran first (v1) and of the one it runs."""
     new = str(running["Image"])
+    repo = app.rsplit(":", 1)[0]
+    # v1 was pushed: its RepoDigests name the repository (a build's intermediate images,
+    # listed with all=True, carry its labels too, but no digest).
     old = next(
         i.id
         for i in docker_client.images.list(all=True)
-        if i.labels.get("vigil.test.marker") == "web-v1" and app.rsplit(":", 1)[0] in str(i.attrs)
+        if i.labels.get("vigil.test.marker") == "web-v1"
+        and any(d.startswith(f"{repo}@") for d in i.attrs.get("RepoDigests") or ())
     )
     return old.removeprefix("sha256:")[:12], new.removeprefix("sha256:")[:12]
 
