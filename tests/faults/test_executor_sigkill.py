@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.engine_stops import engine_began_stop, stop_under_way
 from tests.support.executor_faults import (
     ExecutorProcess,
     Nats,
@@ -131,17 +132,10 @@ async def test_killed_at_a_step_nothing_is_lost(
 DEAF = 'ENTRYPOINT ["/bin/sh", "-c", "trap \'\' TERM; while true; do sleep 1; done"]\n'
 
 
-def engine_sent_signal(client: Any, container_id: str, since: float) -> bool:
-    """Whether the engine has signalled the container (its `kill` event) since `since`."""
-    found = client.api.events(
-        since=int(since), until=int(time.time()) + 1, filters={"container": container_id,
-        "event": "kill"}, decode=True,
-    )  # fmt: skip
-    return any(True for _ in found)
-
-
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("engine_kind", ["docker", "podman"], indirect=True)
 async def test_killed_while_the_engine_stops_it_the_container_runs_again(
+    engine_kind: str,
     plain_nats: Nats,
     executors: list[ExecutorProcess],
     registry: RegistryServer,
@@ -169,12 +163,12 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
     await watch.publish(plan)
     await watch.until_phase(name, "stopping")
     deadline = time.monotonic() + 30
-    while not await asyncio.to_thread(engine_sent_signal, docker_client, old_id, asked):
+    while not await asyncio.to_thread(engine_began_stop, docker_client, old_id, asked):
         assert time.monotonic() < deadline, "the engine never began to stop the container"
         await asyncio.sleep(0.1)
     first.kill()
     await first.wait()
-    assert docker_client.api.inspect_container(name)["State"]["Running"], (
+    assert stop_under_way(docker_client.api.inspect_container(name)["State"]), (
         "the stop ended before the executor was started again: the test proves nothing"
     )
     log = tmp_path / "executor-2.log"
@@ -190,6 +184,12 @@ async def test_killed_while_the_engine_stops_it_the_container_runs_again(
     assert result.status == "updated", result
     assert after["Image"] == app.new_image, "reported updated, yet not on the new build"
     assert after["Id"] == result.new_container_id
+    # The recovery itself waited for the stop and started the container again (on Podman it
+    # did not wait, and its start failed: "must be in Created or Stopped state"; only the
+    # plan delivered again made it run).
+    text = log.read_text()
+    assert "waiting for a stop the engine is carrying out" in text, text
+    assert "stopped for an update that never went further: started again" in text, text
 
 
 @pytest.mark.timeout(180)

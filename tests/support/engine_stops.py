@@ -30,3 +30,9 @@ def engine_began_stop(client: Any, container_id: str, since: float) -> bool:
         decode=True,
     )
     return any(True for _ in found)
+
+
+def stop_under_way(state: dict[str, Any]) -> bool:
+    """Whether a container's inspect `State` lets a stop still be under way: Docker's
+    container is running until it exits, Podman's is `stopping` (and not `Running`)."""
+    return bool(state.get("Running")) or state.get("Status") == "stopping"
