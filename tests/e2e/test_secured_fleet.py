@@ -102,6 +102,8 @@ async def ask_scan(nats: SecuredNats, host: str) -> None:
         await bus.close()
 
 
+# Podman too: the pull with the registry credentials sealed for the executor.
+@pytest.mark.both_engines
 @pytest.mark.timeout(300)
 def test_fleet_on_the_secured_bus_updates_and_leaks_nothing(
     fleet: SecuredFleet,

@@ -246,6 +246,8 @@ def _exists(client: Any, name: str) -> bool:
     return any(f"/{name}" in (c.get("Names") or ()) for c in client.api.containers(all=True))
 
 
+# Podman too: the engine's list (by creation), stop, remove and image removal.
+@pytest.mark.both_engines
 def test_the_check_action_stops_all_but_the_latest_one(host: Host) -> None:
     """ "when given multiple containers": "should stop all but the latest one", in the scope
     only; "should try to delete the image if the cleanup flag is true"."""
@@ -271,6 +273,7 @@ def test_the_check_action_stops_all_but_the_latest_one(host: Host) -> None:
     assert host.client.api.inspect_image(old_image)
 
 
+@pytest.mark.both_engines
 def test_the_check_action_removes_the_old_image_with_cleanup(host: Host) -> None:
     """ "should try to delete the image if the cleanup flag is true" / "... false"."""
     scope = host.names("scope")
@@ -292,6 +295,7 @@ def test_the_check_action_removes_the_old_image_with_cleanup(host: Host) -> None
     assert not any(new_image in (i.get("RepoTags") or ()) for i in host.client.api.images())
 
 
+@pytest.mark.both_engines
 def test_vigil_at_start_stops_the_older_instances_of_its_scope(host: Host, tmp_path: Path) -> None:
     """cmd/root.go runs CheckForMultipleWatchtowerInstances at start-up (not with
     --run-once): the real all-in-one, started with --scope, stops and removes the older

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil_executor.recovery import STOP_MARGIN_S, stop_deadline
+from vigil_executor.recovery import STOP_MARGIN_S, engine_stopping, stop_deadline, stop_may_go_on
 from vigil_executor.service import interrupted_summary
 from vigil_shared.contracts import ContainerResult
 from vigil_shared.contracts.journal import JournalEntry
@@ -35,3 +35,23 @@ def test_a_stop_is_waited_for_up_to_its_timeout_and_a_margin() -> None:
         was_running=True, at=1000.0,
     )  # fmt: skip
     assert stop_deadline(entry, 10) == 1010.0 + STOP_MARGIN_S
+
+
+@pytest.mark.parametrize(
+    ("state", "stopping", "may_go_on"),
+    [
+        # Docker: running until the container exits; no state says a stop is under way.
+        ({"Status": "running", "Running": True}, False, True),
+        ({"Status": "exited", "Running": False}, False, False),
+        # Podman 4.3 during a stop: `stopping`, and not Running (seen through its compatible
+        # API: it logs no kill event for a stop, and refuses a start until the exit).
+        ({"Status": "stopping", "Running": False}, True, True),
+        ({"Status": "exited", "Running": False, "ExitCode": 137}, False, False),
+        ({}, False, False),
+    ],
+)
+def test_a_stop_under_way_is_read_from_either_engines_state(
+    state: dict[str, object], stopping: bool, may_go_on: bool
+) -> None:
+    assert engine_stopping(state) is stopping
+    assert stop_may_go_on(state) is may_go_on

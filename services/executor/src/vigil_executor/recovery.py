@@ -246,6 +246,20 @@ def stop_deadline(entry: JournalEntry, stop_timeout: float) -> float:
     return entry.at + stop_timeout + STOP_MARGIN_S
 
 
+def engine_stopping(state: Mapping[str, Any]) -> bool:
+    """Pure: whether the engine's inspect `State` says it is carrying out a stop. Podman's
+    does (`stopping`, with `Running` false, from just before its stop signal until the
+    container exits; it logs no `kill` event for a stop, and refuses to start the container
+    until then: "must be in Created or Stopped state"); Docker has no such state."""
+    return state.get("Status") == "stopping"
+
+
+def stop_may_go_on(state: Mapping[str, Any]) -> bool:
+    """Pure: whether a stop the engine began may still be under way: Docker's container
+    runs until it exits, Podman's is `stopping`."""
+    return bool(state.get("Running")) or engine_stopping(state)
+
+
 def _signalled_since(api: EngineApi, container_id: str, since: float) -> bool:
     """Whether the engine has signalled the container (a `kill` event: docker stop's signal,
     or the stop-signal label's) since `since`."""
@@ -269,8 +283,11 @@ def await_stops(
         if entry.step != "stopping" or entry.at <= 0:  # no time: no event to look for
             continue
         try:
-            running = bool(_state(api.inspect_container(entry.old_id)).get("Running"))
-            if not running or not _signalled_since(api, entry.old_id, entry.at - 1):
+            state = _state(api.inspect_container(entry.old_id))
+            # Podman's state says so; Docker's container runs, and its kill event says so.
+            if not engine_stopping(state) and (
+                not state.get("Running") or not _signalled_since(api, entry.old_id, entry.at - 1)
+            ):
                 continue
         except Exception:  # gone, or the engine cannot tell: nothing to wait for
             continue
@@ -278,7 +295,7 @@ def await_stops(
         log.info("waiting for a stop the engine is carrying out", container=entry.name)
         while time.time() < deadline:
             try:
-                if not _state(api.inspect_container(entry.old_id)).get("Running"):
+                if not stop_may_go_on(_state(api.inspect_container(entry.old_id))):
                     break
             except Exception:  # removed (--rm): the stop is over
                 break
