@@ -108,6 +108,11 @@ def main() -> None:
         default=1,
         help="simulated hosts sharing one NATS connection (default 1: one each, as a fleet)",
     )
+    procs.add_argument(
+        "--procs-no-sync",
+        action="store_true",
+        help="JetStream fsyncs every 2 min (its default), not every write as the deploy's",
+    )
     once = parser.add_argument_group("run-once")
     once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
     once.add_argument(
@@ -152,6 +157,7 @@ def main() -> None:
             images=args.procs_images,
             workers=args.procs_workers,
             per_bus=args.procs_hosts_per_connection,
+            sync=not args.procs_no_sync,
         )
     if "run-once" in selected:
         stops = tuple(args.run_once_stop or ("at-once", "timeout"))

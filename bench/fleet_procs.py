@@ -159,16 +159,18 @@ async def _hosts(
 # --- the central services ------------------------------------------------------------------
 
 
-def _start_nats(workdir: Path) -> tuple[subprocess.Popen[bytes], str, int]:
+def _start_nats(workdir: Path, *, sync: bool) -> tuple[subprocess.Popen[bytes], str, int]:
     port, monitor = free_port(), free_port()
     store = workdir / "jetstream"
     store.mkdir(parents=True)
     conf = workdir / "nats-server.conf"
     # As deploy/nats/fleet.conf (JetStream fsyncs before it acknowledges), without TLS and
-    # users; the monitoring port for /jsz and /connz when a cycle stalls.
+    # users; the monitoring port for /jsz and /connz when a cycle stalls. `sync` False: the
+    # server's default instead (fsync every 2 minutes), to show what the fsyncs cost.
+    always = "  sync_interval: always\n" if sync else ""
     conf.write_text(
         f'listen: "127.0.0.1:{port}"\nhttp: "127.0.0.1:{monitor}"\n'
-        f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n'
+        f'jetstream {{\n  store_dir: "{store}"\n{always}}}\n'
         "max_payload: 8MB\n"
     )
     process = launch_nats_server(conf, workdir / "nats-server.log", port)
@@ -231,7 +233,13 @@ def _settled_cpu(central: list[Central], *, quiet: float = 0.05, limit: float = 
 
 
 async def _run(
-    rounds: int, hosts_n: int, per_host: int, images_n: int, workers_n: int, per_bus: int
+    rounds: int,
+    hosts_n: int,
+    per_host: int,
+    images_n: int,
+    workers_n: int,
+    per_bus: int,
+    sync: bool,
 ) -> None:
     registry = RegistryServer()
     registry.start()
@@ -239,7 +247,7 @@ async def _run(
     workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     with tempfile.TemporaryDirectory(prefix="vigil-bench-procs-") as tmp:
         workdir = Path(tmp)
-        nats, url, monitor = _start_nats(workdir)
+        nats, url, monitor = _start_nats(workdir, sync=sync)
         control: Bus | None = None
         try:
             with httpx.Client() as http:
@@ -287,7 +295,8 @@ async def _run(
                 f"fleet-procs: {hosts_n} hosts x {per_host} containers on {images_n} images in "
                 f"{len(workers)} worker processes ({per_bus} host(s) a NATS connection), "
                 f"central services as processes: {', '.join(SERVICES)}, nats-server "
-                f"(monitoring http://127.0.0.1:{monitor}); hosts up in "
+                f"(monitoring http://127.0.0.1:{monitor}; JetStream fsyncs "
+                f"{'every write' if sync else 'every 2 min'}); hosts up in "
                 f"{time.monotonic() - started:.1f} s; nothing stale"
             )
             hosts = [f"h{h:04d}" for h in range(hosts_n)]
@@ -355,5 +364,6 @@ def run_fleet_procs(
     images: int = IMAGES,
     workers: int = WORKERS,
     per_bus: int = 1,
+    sync: bool = True,
 ) -> None:
-    asyncio.run(_run(rounds, hosts, per_host, images, workers, per_bus))
+    asyncio.run(_run(rounds, hosts, per_host, images, workers, per_bus, sync))
