@@ -11,6 +11,10 @@ fleet-large: the same, 1000 hosts x 50 containers, one round (60-90 s on 2 cores
 its set-up; issue 15). --fleet-hosts and --fleet-containers size fleet-cycle's fleet.
 --verify: fleet-cycle and fleet-large with every build newer and signed, signature
 verification off and on side by side (bench/fleet_verify.py; issue 23).
+fleet-procs: nats-server, `vigil registry-gateway`, `vigil notifier` and `vigil
+rollout-coordinator` as processes, 10,000 simulated hosts x 50 containers in worker processes:
+the fleet cycle's wall, manifest requests, RSS and central CPU per host-cycle
+(bench/fleet_procs.py; issue 21). --procs-hosts, --procs-containers, --procs-rounds size it.
 run-once: `vigil --run-once` beside pyouroboros's `ouroboros --run-once` on 20 containers,
 one image stale, and Vigil's start-up to its first scan (bench/run_once_wall.py).
 dashboard-start: the dashboard's start on a stream of 500 hosts x 4 quiet cycles of 50
@@ -28,6 +32,7 @@ from bench.dashboard_page import run_dashboard_page
 from bench.dashboard_start import run_dashboard_start
 from bench.executor_updates import run_executor_updates
 from bench.fleet_cycle import run_fleet_cycle
+from bench.fleet_procs import run_fleet_procs
 from bench.fleet_verify import run_fleet_verify
 from bench.gateway_fanout import run_gateway_fanout
 from bench.run_once_wall import run_run_once_wall
@@ -38,6 +43,7 @@ BENCHMARKS = (
     "executor-updates",
     "fleet-cycle",
     "fleet-large",
+    "fleet-procs",
     "run-once",
     "dashboard",
     "dashboard-start",
@@ -86,6 +92,27 @@ def main() -> None:
         action="store_true",
         help="fleet-cycle and fleet-large: signed newer builds, verification off beside on",
     )
+    procs = parser.add_argument_group("fleet-procs")
+    procs.add_argument("--procs-hosts", type=int, default=10_000, help="hosts (default 10000)")
+    procs.add_argument(
+        "--procs-containers", type=int, default=50, help="containers per host (default 50)"
+    )
+    procs.add_argument("--procs-images", type=int, default=50, help="distinct images (default 50)")
+    procs.add_argument("--procs-rounds", type=int, default=1, help="fleet cycles (default 1)")
+    procs.add_argument(
+        "--procs-workers", type=int, default=2, help="worker processes of the hosts (default 2)"
+    )
+    procs.add_argument(
+        "--procs-hosts-per-connection",
+        type=int,
+        default=1,
+        help="simulated hosts sharing one NATS connection (default 1: one each, as a fleet)",
+    )
+    procs.add_argument(
+        "--procs-no-sync",
+        action="store_true",
+        help="JetStream fsyncs every 2 min (its default), not every write as the deploy's",
+    )
     once = parser.add_argument_group("run-once")
     once.add_argument("--run-once-rounds", type=int, default=5, help="rounds (default 5)")
     once.add_argument(
@@ -122,6 +149,16 @@ def main() -> None:
         )
     if "fleet-large" in selected:
         fleet_cycle(rounds=1, hosts=1000, per_host=50, images=50)
+    if "fleet-procs" in selected:
+        run_fleet_procs(
+            rounds=args.procs_rounds,
+            hosts=args.procs_hosts,
+            per_host=args.procs_containers,
+            images=args.procs_images,
+            workers=args.procs_workers,
+            per_bus=args.procs_hosts_per_connection,
+            sync=not args.procs_no_sync,
+        )
     if "run-once" in selected:
         stops = tuple(args.run_once_stop or ("at-once", "timeout"))
         run_run_once_wall(rounds=args.run_once_rounds, stops=stops)

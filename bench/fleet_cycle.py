@@ -69,7 +69,10 @@ class SimulatedEngine:
         return image
 
 
-def _fleet(registry: str, digests: list[str], hosts: int, per_host: int) -> list[SimulatedEngine]:
+def _fleet(
+    registry: str, digests: list[str], hosts: int, per_host: int, *, first: int = 0
+) -> list[SimulatedEngine]:
+    """`hosts` simulated engines from host number `first` on."""
     images: dict[str, Any] = {}
     for i, digest in enumerate(digests):
         tag = f"{registry}/fleet/app{i}:latest"
@@ -77,7 +80,7 @@ def _fleet(registry: str, digests: list[str], hosts: int, per_host: int) -> list
         image = {"Id": image_id, "RepoDigests": [f"{registry}/fleet/app{i}@{digest}"]}
         images[tag] = images[image_id] = image
     engines = []
-    for h in range(hosts):
+    for h in range(first, first + hosts):
         containers = []
         for n in range(per_host):
             i = (h * 7 + n) % len(digests)

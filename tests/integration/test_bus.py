@@ -170,6 +170,36 @@ async def test_the_audit_stream_is_compressed_on_disk_also_one_made_before(
         await bus.close()
 
 
+async def test_the_streams_take_a_consumer_per_host_past_the_servers_default_1000(
+    nats_server: EmbeddedNats,
+) -> None:
+    # nats-server 2.15 caps a stream that sets no limit at 1000 consumers: the 1001st host's
+    # executor (a durable consumer of its plans each) failed at start (bench fleet-procs at
+    # 2,000 hosts: "maximum consumers limit reached"). A stream made before is raised too.
+    bus = await Bus.connect(BusConfig(url=nats_server.url, prefix="many"), name="t")
+    try:
+        await bus.js.add_stream(
+            StreamConfig(
+                name=bus.subjects.stream_name,
+                subjects=bus.subjects.stream_subjects,
+                storage=StorageType.FILE,
+                max_age=bus.config.audit_retention,
+                duplicate_window=120.0,
+                compression=StoreCompression.S2,
+                allow_msg_ttl=True,
+            )
+        )
+        made_before = await bus.js.stream_info(bus.subjects.stream_name)
+        assert made_before.config.max_consumers in (-1, 0, 1000)
+        await bus.ensure_streams()
+        await bus.ensure_work_stream(30.0)
+        for stream in (bus.subjects.stream_name, bus.subjects.work_stream_name):
+            info = await bus.js.stream_info(stream)
+            assert (info.config.max_consumers or 0) >= 100_000, stream
+    finally:
+        await bus.close()
+
+
 async def test_a_quiet_cycle_expires_and_a_plan_with_actions_stays(
     nats_server: EmbeddedNats,
 ) -> None:

@@ -64,6 +64,10 @@ DRAIN_TIMEOUT = 2.0  # seconds a closing connection may take to deliver what it 
 CLOSE_MARGIN = 3.0  # beyond it: the last flush and the close itself
 DAY = 86400.0
 STREAM_WAIT = 60.0  # seconds a role that may not create the stream waits for it to appear
+# Consumers a stream of Vigil's may have: every executor has a durable one (its plans), so a
+# fleet has one per host. nats-server 2.15 caps a stream that sets none at 1000 (and reads 0
+# or -1 as that default), which stops the 1001st host's executor at start.
+MAX_CONSUMERS = 1_000_000
 # JetStream's "no suitable peers for placement", "insufficient resources" and "replicas > 1
 # not supported in non-clustered mode": more replicas asked for than the servers can keep.
 _REPLICA_ERRORS = frozenset({10005, 10023, 10074})
@@ -173,6 +177,7 @@ def _same_stream(current: StreamConfig, wanted: StreamConfig) -> bool:
         and (current.compression or StoreCompression.NONE)
         == (wanted.compression or StoreCompression.NONE)
         and bool(current.allow_msg_ttl) == bool(wanted.allow_msg_ttl)
+        and (current.max_consumers or -1) == (wanted.max_consumers or -1)
     )
 
 
@@ -418,6 +423,7 @@ class Bus:
             # is ~5x smaller (66.5 -> 13.4 KB a host-cycle of 50 containers; docs/performance.md).
             compression=StoreCompression.S2,
             allow_msg_ttl=True,  # a quiet cycle's messages expire sooner (quiet.py)
+            max_consumers=MAX_CONSUMERS,  # one durable consumer per host (its executor)
         )
         await self._when_ready(f"the stream {config.name}", lambda: self._ensure_stream(config))
         self._msg_ttl = None  # read again at the next quiet publish
@@ -531,6 +537,7 @@ class Bus:
             storage=StorageType.FILE,
             max_age=DAY,
             duplicate_window=duplicate_window,
+            max_consumers=MAX_CONSUMERS,  # one durable consumer per host
         )
         await self._when_ready(f"the stream {config.name}", lambda: self._ensure_stream(config))
 
